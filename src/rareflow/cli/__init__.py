@@ -1,0 +1,42 @@
+"""The ``rareflow`` command line: one typer app, sub-apps per part of the product."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import typer
+
+from rareflow.cli.data import data_app
+from rareflow.cli.output import fail
+
+app = typer.Typer(
+    name="rareflow",
+    help="Simulator of the rare-earth (and gallium) supply chain, from ore to magnet.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(data_app, name="data")
+
+
+def main() -> None:
+    """Console entry point: run the app; an unexpected error is a message, not a traceback."""
+    try:
+        app()
+    except SystemExit:
+        raise
+    except KeyboardInterrupt:
+        fail("interrupted", code=130)
+    except Exception as exc:  # noqa: BLE001 - last line of defence for users
+        if os.environ.get("RAREFLOW_DEBUG"):
+            raise
+        fail(
+            f"internal error: {type(exc).__name__}: {exc}\n"
+            "This is a bug in rareflow; set RAREFLOW_DEBUG=1 to see the traceback.",
+            code=70,
+        )
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

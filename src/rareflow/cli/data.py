@@ -1,0 +1,199 @@
+"""``rareflow data``: check, show and query the dataset (bundled or with a user's overrides)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import pandas as pd
+import typer
+
+from rareflow.cli.output import (
+    console,
+    errors,
+    fail,
+    frame_records,
+    print_frame,
+    print_json,
+)
+from rareflow.dataset.dataset import DataQueryError, Dataset
+from rareflow.dataset.loader import bundled_data_dir, check_dataset
+from rareflow.dataset.shares import STAGE_NAMES, stage_shares
+
+data_app = typer.Typer(help="Check, show and query the dataset.", no_args_is_help=True)
+
+DataDir = Annotated[
+    Path | None,
+    typer.Option(
+        "--data",
+        help="Directory of your own CSV/YAML files that override or extend the bundled tables.",
+        file_okay=False,
+    ),
+]
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON (shape in docs/cli.md).")]
+HEADLINE_STAGES = ("mining", "separation", "magnet")
+
+
+def load(data_dir: Path | None, as_json: bool = False) -> Dataset:
+    """Load the dataset or exit with every problem listed (exit code 1)."""
+    dataset, issues = check_dataset(data_dir)
+    if dataset is not None:
+        return dataset
+    if as_json:
+        print_json({"valid": False, "problems": [i.to_dict() for i in issues]})
+        raise SystemExit(1)
+    for issue in issues:
+        errors.print(str(issue), markup=False, highlight=False, soft_wrap=True)
+    fail(f"{len(issues)} problem{'s' if len(issues) != 1 else ''} in the dataset; nothing was loaded")
+
+
+@data_app.command("check")
+def check(data: DataDir = None, as_json: JsonFlag = False) -> None:
+    """Validate the dataset and print a summary, or every problem found (exit code 1)."""
+    dataset = load(data, as_json)
+    summary = dataset.summary()
+    if as_json:
+        print_json(
+            {
+                "valid": True,
+                "usgs_edition": dataset.manifest.usgs_edition,
+                "data_dirs": [str(bundled_data_dir()), *([str(data)] if data else [])],
+                "tables": frame_records(summary),
+            }
+        )
+        return
+    console.print(
+        f"[bold green]dataset valid[/]: {len(summary)} tables, "
+        f"{len(dataset.sources)} sources, USGS edition pinned: "
+        f"{dataset.manifest.usgs_edition.upper()}"
+    )
+    print_frame(summary[["table", "rows", "description"]], title="Tables")
+
+
+@data_app.command("show")
+def show(
+    table: Annotated[str, typer.Argument(help="Table name, e.g. facilities, ore_types, elements.")],
+    data: DataDir = None,
+    as_json: JsonFlag = False,
+    limit: Annotated[int, typer.Option(help="Rows to print (0 = all).")] = 40,
+) -> None:
+    """Print one table (tables: see 'rareflow data check'; also 'elements')."""
+    dataset = load(data)
+    frame = _table_frame(dataset, table)
+    if as_json:
+        print_json({"table": table, "rows": frame_records(frame)})
+        return
+    print_frame(frame, title=table, limit=limit or None)
+
+
+def _table_frame(dataset: Dataset, table: str) -> pd.DataFrame:
+    if table == "elements":
+        return dataset.elements_table()
+    if table == "sources":
+        return pd.DataFrame([{"id": k, **v.model_dump()} for k, v in dataset.sources.items()])
+    if table == "policies":
+        return pd.DataFrame([e.model_dump() for e in dataset.policies])
+    if table == "country_groups":
+        return pd.DataFrame(
+            [{"id": k, **g.model_dump(), "members": dataset.countries_in_group(k)}
+             for k, g in dataset.country_groups.items()]
+        )
+    try:
+        return dataset.table(table)
+    except DataQueryError as exc:
+        fail(f"{exc}, elements")
+
+
+@data_app.command("source")
+def source(
+    source_id: Annotated[str, typer.Argument(help="A source id, as in a table's source column.")],
+    data: DataDir = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Print one citation and the tables that use it."""
+    dataset = load(data)
+    try:
+        citation = dataset.source(source_id)
+    except DataQueryError as exc:
+        fail(f"{exc}; list them with 'rareflow data show sources'")
+    used_by = _uses(dataset, source_id)
+    if as_json:
+        print_json({"id": source_id, **citation.model_dump(), "used_by": used_by})
+        return
+    console.print(f"[bold]{source_id}[/]")
+    for key, value in citation.model_dump().items():
+        if value is not None:
+            console.print(f"  {key}: {value}", highlight=False, markup=False)
+    console.print("  used by: " + (", ".join(f"{t} ({n} rows)" for t, n in used_by.items()) or "-"))
+
+
+def _uses(dataset: Dataset, source_id: str) -> dict[str, int]:
+    counts = {
+        name: int(frame["source"].map(lambda ids: source_id in ids).sum())
+        for name, frame in dataset.tables.items()
+    }
+    counts["policies"] = sum(source_id in e.source for e in dataset.policies)
+    return {name: n for name, n in counts.items() if n}
+
+
+@data_app.command("shares")
+def shares(
+    stage: Annotated[
+        str | None,
+        typer.Option(help=f"Stage: {', '.join(STAGE_NAMES)}. Default: mining, separation, magnet."),
+    ] = None,
+    year: Annotated[int, typer.Option(help="Year of the shares.")] = 2024,
+    edition: Annotated[
+        str | None, typer.Option(help="USGS edition for country tables (default: the pinned one).")
+    ] = None,
+    data: DataDir = None,
+    as_json: JsonFlag = False,
+    details: Annotated[bool, typer.Option(help="Also print each facility's contribution.")] = False,
+) -> None:
+    """Shares by country of a stage of the chain, computed from the dataset."""
+    dataset = load(data)
+    stages = [stage] if stage else list(HEADLINE_STAGES)
+    results = []
+    for name in stages:
+        try:
+            results.append(stage_shares(dataset, name, year, edition))
+        except DataQueryError as exc:
+            fail(str(exc))
+    if as_json:
+        payload: Any = [r.to_dict() for r in results]
+        print_json(payload[0] if stage else {"year": year, "stages": payload})
+        return
+    for result in results:
+        _print_shares(result, details)
+
+
+def _print_shares(result: Any, details: bool) -> None:
+    frame = result.table.head(8).copy()
+    rest = result.table.iloc[8:]
+    if not rest.empty:
+        frame.loc[len(frame)] = ["...", f"{len(rest)} others", rest["amount"].sum(),
+                                 rest["share_pct"].sum()]
+    frame = frame.rename(columns={"amount": result.unit, "share_pct": "share %"})
+    print_frame(frame, title=f"{result.stage} {result.year}: shares by country")
+    console.print(f"  basis: {result.basis}", highlight=False, markup=False)
+    if result.world_total:
+        china = result.table.loc[result.table["country"] == "CN", "amount"].sum()
+        console.print(
+            f"  USGS world total {result.world_total:,.0f}; China = "
+            f"{100 * china / result.world_total:.1f} % of it",
+            highlight=False,
+        )
+    if not result.references.empty:
+        refs = result.references
+        cn = refs[refs["region"] == "CN"]
+        text = "; ".join(f"{r.share_pct:g} % ({r.year}, {r.kind}, {r.source})" for r in cn.itertuples())
+        if text:
+            console.print(f"  published China shares: {text}", highlight=False, markup=False)
+    if result.excluded:
+        console.print(f"  not counted: {len(result.excluded)} facilities (see --details)")
+    if details:
+        if not result.contributions.empty:
+            print_frame(result.contributions, title="contributions")
+        for line in result.excluded:
+            console.print(f"  excluded {line}", highlight=False, markup=False)
+    console.print()

@@ -1,0 +1,71 @@
+"""Printing helpers shared by the CLI commands: tables, JSON, errors."""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from typing import Any, NoReturn
+
+import pandas as pd
+from rich.console import Console
+from rich.table import Table
+
+console = Console()
+errors = Console(stderr=True)
+
+
+def jsonable(value: Any) -> Any:
+    """Plain JSON values: NaN/NA -> null, numpy scalars -> numbers, dates -> ISO strings."""
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if hasattr(value, "item") and not isinstance(value, str | bytes):
+        return jsonable(value.item())
+    if value is pd.NA or value is pd.NaT:
+        return None
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return value
+
+
+def print_json(payload: Any) -> None:
+    sys.stdout.write(json.dumps(jsonable(payload), indent=2, ensure_ascii=False) + "\n")
+
+
+def frame_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    return [jsonable(r) for r in frame.to_dict(orient="records")]
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, list | tuple):
+        return ";".join(str(v) for v in value)
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    if isinstance(value, float):
+        return f"{value:,.4g}" if abs(value) < 1000 else f"{value:,.0f}"
+    return str(value)
+
+
+def print_frame(frame: pd.DataFrame, title: str | None = None, limit: int | None = None) -> None:
+    """Print a DataFrame as a rich table (``limit`` rows at most, with a count of the rest)."""
+    table = Table(title=title, show_lines=False, header_style="bold")
+    for column in frame.columns:
+        numeric = pd.api.types.is_numeric_dtype(frame[column])
+        table.add_column(str(column), justify="right" if numeric else "left", overflow="fold")
+    shown = frame if limit is None else frame.head(limit)
+    for row in shown.itertuples(index=False):
+        table.add_row(*(_cell(v) for v in row))
+    console.print(table)
+    if limit is not None and len(frame) > limit:
+        console.print(f"... {len(frame) - limit} more rows (use --limit 0 for all)")
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    """Print an error to stderr and exit with ``code`` (no traceback)."""
+    errors.print("[bold red]error:[/] ", end="")
+    errors.print(message, markup=False, highlight=False, soft_wrap=True)
+    raise SystemExit(code)

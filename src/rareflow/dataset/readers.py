@@ -1,0 +1,153 @@
+"""Reading CSV and YAML files while keeping line numbers for error messages."""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from rareflow.dataset.errors import DataIssue
+
+
+@dataclass(frozen=True)
+class CsvRow:
+    """One data row of a CSV file with the line it starts on (1-based, header is line 1)."""
+
+    line: int
+    cells: dict[str, str]
+
+
+@dataclass(frozen=True)
+class CsvFile:
+    path: str
+    header: list[str]
+    rows: list[CsvRow]
+
+
+def read_csv(path: Path, label: str, issues: list[DataIssue]) -> CsvFile | None:
+    """Read a CSV file; structural problems are appended to ``issues`` (never raised)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        issues.append(DataIssue(label, f"file is not valid UTF-8 ({exc.reason})", kind="encoding"))
+        return None
+    except OSError as exc:
+        issues.append(DataIssue(label, f"cannot read file: {exc.strerror}", kind="io"))
+        return None
+    if "\x00" in text:
+        issues.append(DataIssue(label, "file contains NUL bytes; is it a CSV text file?", kind="encoding"))
+        return None
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    try:
+        header = next(reader, None)
+    except csv.Error as exc:
+        issues.append(DataIssue(label, f"malformed CSV header: {exc}", line=1, kind="csv_syntax"))
+        return None
+    if header is None or not any(cell.strip() for cell in header):
+        issues.append(DataIssue(label, "file is empty; a header row is required", line=1, kind="missing_column"))
+        return None
+    header = [cell.strip() for cell in header]
+    duplicates = sorted({h for h in header if header.count(h) > 1})
+    for name in duplicates:
+        issues.append(DataIssue(label, "column appears more than once", line=1, column=name, kind="duplicate_column"))
+    rows: list[CsvRow] = []
+    while True:
+        line = reader.line_num + 1
+        try:
+            record = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            issues.append(DataIssue(label, f"malformed CSV: {exc}", line=line, kind="csv_syntax"))
+            break
+        if not any(cell.strip() for cell in record):
+            continue
+        if len(record) != len(header):
+            issues.append(
+                DataIssue(
+                    label,
+                    f"row has {len(record)} cells but the header has {len(header)} columns",
+                    line=line,
+                    expected="one cell per header column (quote cells that contain commas)",
+                    kind="csv_syntax",
+                )
+            )
+            continue
+        rows.append(CsvRow(line, dict(zip(header, record, strict=True))))
+    return CsvFile(label, header, rows)
+
+
+class LineLoader(yaml.SafeLoader):
+    """Safe YAML loader whose mappings remember the line of each key (``LineDict.lines``)."""
+
+
+class LineDict(dict[str, Any]):
+    """A mapping from YAML with ``line`` (its own start) and ``lines`` (per key, 1-based)."""
+
+    line: int = 0
+    lines: dict[str, int]
+
+
+class LineList(list[Any]):
+    line: int = 0
+    lines: list[int]
+
+
+def _construct_mapping(loader: LineLoader, node: yaml.MappingNode) -> LineDict:
+    loader.flatten_mapping(node)
+    result = LineDict()
+    result.line = node.start_mark.line + 1
+    result.lines = {}
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        result[str(key)] = loader.construct_object(value_node, deep=True)
+        result.lines[str(key)] = key_node.start_mark.line + 1
+    return result
+
+
+def _construct_sequence(loader: LineLoader, node: yaml.SequenceNode) -> LineList:
+    result = LineList(loader.construct_object(child, deep=True) for child in node.value)
+    result.line = node.start_mark.line + 1
+    result.lines = [child.start_mark.line + 1 for child in node.value]
+    return result
+
+
+LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_sequence)
+
+
+def read_yaml(path: Path, label: str, issues: list[DataIssue]) -> Any:
+    """Safely load YAML with line numbers; syntax errors become issues and return ``None``."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        issues.append(DataIssue(label, f"file is not valid UTF-8 ({exc.reason})", kind="encoding"))
+        return None
+    except OSError as exc:
+        issues.append(DataIssue(label, f"cannot read file: {exc.strerror}", kind="io"))
+        return None
+    try:
+        return yaml.load(text, Loader=LineLoader)  # noqa: S506 - LineLoader is a SafeLoader
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else None
+        problem = exc.problem or exc.context or "syntax error"
+        issues.append(DataIssue(label, f"invalid YAML: {problem}", line=line, kind="yaml_syntax"))
+    except yaml.YAMLError as exc:
+        issues.append(DataIssue(label, f"invalid YAML: {exc}", kind="yaml_syntax"))
+    return None
+
+
+def line_of(container: Any, key: str | int | None = None) -> int | None:
+    """Line of ``key`` inside a ``LineDict``/``LineList`` (or of the container itself)."""
+    if key is None:
+        return getattr(container, "line", None)
+    if isinstance(container, LineDict) and isinstance(key, str):
+        return container.lines.get(key, container.line)
+    if isinstance(container, LineList) and isinstance(key, int) and key < len(container.lines):
+        return container.lines[key]
+    return getattr(container, "line", None)

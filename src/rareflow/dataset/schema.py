@@ -1,0 +1,389 @@
+"""Row schemas of the bundled dataset (pydantic), one model per table.
+
+Each CSV row is validated by its model: empty cells become ``None``, ``;`` lists are split,
+element symbols are parsed case-insensitively. Cross-table rules (references, sums, dates)
+live in ``rareflow.dataset.validate``. The file formats are documented in ``docs/data.md``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model, model_validator
+
+from rareflow.elements import ELEMENTS, parse_symbol
+
+ID_PATTERN = r"^[a-z0-9][a-z0-9_]*$"
+COUNTRY_PATTERN = r"^([A-Z]{2}|OTHER|WORLD)$"
+
+NON_RARE_EARTH_COMPONENTS = ("Fe", "B", "Co", "Cu", "Zr", "Nb", "Al")
+"""Magnet constituents that are not rareflow elements (Ga is an element of rareflow)."""
+
+STAGES = (
+    "mine",
+    "concentrate",
+    "cracking",
+    "separation",
+    "metal",
+    "alloy",
+    "magnet",
+    "recycling",
+    "gallium",
+)
+Stage = Literal[
+    "mine",
+    "concentrate",
+    "cracking",
+    "separation",
+    "metal",
+    "alloy",
+    "magnet",
+    "recycling",
+    "gallium",
+]
+Status = Literal[
+    "operating", "commissioning", "construction", "planned", "announced", "halted", "pilot"
+]
+Edition = Literal["mcs2025", "mcs2026"]
+
+
+def _split(value: Any) -> Any:
+    """Split a ``;``-separated cell into a list of stripped, non-empty items."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [item.strip() for item in value.split(";") if item.strip()]
+    return value
+
+
+def _symbol(value: Any) -> Any:
+    return parse_symbol(value) if isinstance(value, str) else value
+
+
+def _symbols(value: Any) -> Any:
+    return [parse_symbol(v) if isinstance(v, str) else v for v in _split(value)]
+
+
+def _component(value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    for other in NON_RARE_EARTH_COMPONENTS:
+        if value.strip().lower() == other.lower():
+            return other
+    try:
+        return parse_symbol(value)
+    except ValueError:
+        accepted = ", ".join([*ELEMENTS, *NON_RARE_EARTH_COMPONENTS])
+        raise ValueError(
+            f"unknown magnet component {value.strip()!r}; expected an element symbol or one of "
+            f"{accepted}"
+        ) from None
+
+
+Id = Annotated[str, Field(pattern=ID_PATTERN)]
+CountryCode = Annotated[str, Field(pattern=COUNTRY_PATTERN)]
+Year = Annotated[int, Field(ge=1900, le=2100)]
+NonNegative = Annotated[float, Field(ge=0)]
+Percent = Annotated[float, Field(ge=0, le=100)]
+IdList = Annotated[list[Id], BeforeValidator(_split)]
+SourceIds = Annotated[list[Id], BeforeValidator(_split), Field(min_length=1)]
+Symbol = Annotated[str, BeforeValidator(_symbol)]
+SymbolList = Annotated[list[str], BeforeValidator(_symbols)]
+CountryList = Annotated[list[CountryCode], BeforeValidator(_split)]
+
+
+class Row(BaseModel):
+    """Base of every table row: strict columns, blanks are nulls, a source and a note."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
+
+    source: SourceIds
+    note: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _blank_is_null(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            return {k: (None if isinstance(v, str) and not v.strip() else v) for k, v in data.items()}
+        return data
+
+
+class Country(Row):
+    code: CountryCode
+    name: str
+    kind: Literal["country", "aggregate"]
+    groups: IdList = []
+
+
+class MineProduction(Row):
+    country: CountryCode
+    year: Year
+    edition: Edition
+    mine_production_t_reo: NonNegative | None = None
+    estimated: bool = False
+
+
+class Reserves(Row):
+    country: CountryCode
+    edition: Edition
+    reserves_t_reo: NonNegative | None = None
+    qualifier: Literal["=", ">"] = "="
+
+
+class OreTypeBase(Row):
+    """Element distribution of one ore, % of total REO; element columns are ``<Symbol>_pct``."""
+
+    id: Id
+    name: str
+    mineral: str | None = None
+    deposit: str | None = None
+    country: CountryCode
+    sum_tolerance_pct: Annotated[float, Field(gt=0, le=10)] = 1.0
+    proxy_of: Id | None = None
+    estimate: bool = False
+    # One optional column per rare earth, e.g. ``Nd_pct``: see ``OreType`` below.
+
+    def composition_pct(self) -> dict[str, float]:
+        """Reported element percentages (nulls left out), keyed by symbol."""
+        values = {s: getattr(self, f"{s}_pct", None) for s in ELEMENTS}
+        return {s: float(v) for s, v in values.items() if v is not None}
+
+
+ELEMENT_PCT_COLUMN = re.compile(r"^(?P<symbol>[A-Za-z]{1,3})_pct$")
+
+OreType: type[OreTypeBase] = create_model(  # type: ignore[call-overload]
+    "OreType",
+    __base__=OreTypeBase,
+    **{f"{s}_pct": (Percent | None, None) for s, e in ELEMENTS.items() if e.is_rare_earth},
+)
+
+
+class Facility(Row):
+    id: Id
+    name: str
+    operator: str | None = None
+    country: CountryCode
+    region: str | None = None
+    latitude: Annotated[float, Field(ge=-90, le=90)] | None = None
+    longitude: Annotated[float, Field(ge=-180, le=180)] | None = None
+    location_basis: Literal["site", "town", "region"] | None = None
+    stages: Annotated[list[Stage], BeforeValidator(_split), Field(min_length=1)]
+    feed: str | None = None
+    ore_type: Id | None = None
+    status: Status
+    start_year: Year | None = None
+    heavy_ree: Literal["yes", "no", "planned", "limited", "uses"] | None = None
+    technology_origin: CountryCode | None = None
+    equipment_origin: CountryCode | None = None
+    owner_country: CountryCode | None = None
+    kind: Literal["facility", "aggregate"] = "facility"
+
+    @model_validator(mode="after")
+    def _coordinates_complete(self) -> Facility:
+        if (self.latitude is None) != (self.longitude is None):
+            raise ValueError("latitude and longitude must both be given or both be empty")
+        if self.latitude is not None and self.location_basis is None:
+            raise ValueError("coordinates need a location_basis (site, town or region)")
+        return self
+
+
+Product = Literal[
+    "reo",
+    "concentrate",
+    "ore",
+    "mixed_carbonate",
+    "ndpr_oxide",
+    "dy_oxide",
+    "tb_oxide",
+    "dy_tb_oxide",
+    "hree_feed",
+    "ndpr_metal",
+    "metal",
+    "ndfeb_alloy",
+    "ndfeb_magnet",
+    "smco_magnet",
+    "magnet",
+    "scrap",
+    "gallium",
+]
+
+
+class FacilityCapacity(Row):
+    facility: Id
+    stage: Stage
+    product: Product
+    capacity: NonNegative | None = None
+    unit: Literal["t_per_yr"] = "t_per_yr"
+    basis: Literal["nameplate", "quota", "output", "run_rate", "target", "permitted"]
+    year: Year
+    available_from: Year | None = None
+
+
+class FacilityLink(Row):
+    from_facility: Id
+    to_facility: Id
+    material: str
+    dedicated: bool = False
+
+
+class Price(Row):
+    product: Id
+    elements: SymbolList
+    purity_pct: Percent | None = None
+    year: Year
+    price_usd_per_kg: NonNegative
+    basis: str
+    edition: Edition | None = None
+
+
+class PricePoint(Row):
+    product: Id
+    elements: SymbolList
+    purity_pct: Percent | None = None
+    date: dt.date
+    market: Literal["china_domestic", "fob_china", "europe", "ex_china", "rotterdam", "us_import"]
+    low: NonNegative
+    high: NonNegative | None = None
+    unit: Literal["usd_per_kg", "cny_per_kg", "cny_per_t"]
+
+    @model_validator(mode="after")
+    def _range_ordered(self) -> PricePoint:
+        if self.high is not None and self.high < self.low:
+            raise ValueError(f"high ({self.high}) is below low ({self.low})")
+        return self
+
+
+class GalliumProduction(Row):
+    country: CountryCode
+    year: Year
+    edition: Edition | None = None
+    measure: Literal[
+        "primary_production",
+        "primary_capacity",
+        "refined_production",
+        "refined_capacity",
+        "secondary_capacity",
+    ]
+    value_t_ga: NonNegative | None = None
+    estimated: bool = False
+
+
+class MagnetRecipe(Row):
+    grade: Id
+    family: Literal["ndfeb", "smco"]
+    component: Annotated[str, BeforeValidator(_component)]
+    wt_pct: Percent
+    wt_pct_low: Percent | None = None
+    wt_pct_high: Percent | None = None
+
+
+class MagnetIntensity(Row):
+    application: Id
+    variant: Id
+    quantity: Literal["ndfeb_magnet", "smco_magnet", "magnet_ree", "re_material", "magnet"]
+    value: NonNegative | None = None
+    value_low: NonNegative | None = None
+    value_high: NonNegative | None = None
+    unit: Id
+    basis: str | None = None
+
+
+class StageShare(Row):
+    stage: str
+    region: CountryList
+    year: Year
+    share_pct: Percent
+    kind: Literal["reported", "projection"]
+
+
+class Source(BaseModel):
+    """One citation of ``sources.yaml``."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
+
+    title: str
+    publisher: str
+    year: Year
+    url: Annotated[str, Field(pattern=r"^https?://\S+$")] | None = None
+    quality: Literal["primary", "company", "secondary", "low", "derived"]
+    note: str | None = None
+
+    @model_validator(mode="after")
+    def _locatable(self) -> Source:
+        if self.url is None and not self.note:
+            raise ValueError("a source without a url needs a note saying where to find it")
+        return self
+
+
+PolicyKind = Literal[
+    "export_licence",
+    "export_ban",
+    "extraterritorial_control",
+    "technology_control",
+    "suspension",
+    "general_licence",
+    "bilateral_framework",
+    "price_floor",
+    "offtake",
+    "equity",
+    "loan",
+    "grant",
+    "procurement_ban",
+    "stockpile",
+    "tariff",
+]
+
+
+class PolicyEvent(BaseModel):
+    """One dated policy event of ``policies.yaml`` (an announcement, deal or rule)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
+
+    id: Id
+    date: dt.date
+    effective_from: dt.date | None = None
+    effective_until: dt.date | None = None
+    jurisdiction: CountryCode
+    parties: list[CountryCode] = []
+    kind: PolicyKind
+    title: str
+    instrument: str | None = None
+    elements: Annotated[list[str], BeforeValidator(_symbols)] = []
+    items: list[str] = []
+    facilities: list[Id] = []
+    parameters: dict[str, float | int | str | bool | None] = {}
+    suspends: list[Id] = []
+    suspended_by: list[Id] = []
+    source: Annotated[list[Id], Field(min_length=1)]
+    note: str | None = None
+
+    @model_validator(mode="after")
+    def _dates_ordered(self) -> PolicyEvent:
+        start = self.effective_from or self.date
+        if self.effective_until is not None and self.effective_until < start:
+            raise ValueError(
+                f"effective_until {self.effective_until} is before the start {start}"
+            )
+        return self
+
+
+class Manifest(BaseModel):
+    """``dataset.yaml``: which USGS edition is pinned, and dataset-wide settings."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    usgs_edition: Edition = "mcs2026"
+    alternate_editions: list[Edition] = []
+    as_of_year: Year = 2026
+    replace_tables: list[str] = []
+    description: str | None = None
+
+
+class CountryGroup(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    description: str | None = None
+    source: Annotated[list[Id], Field(min_length=1)]
