@@ -37,8 +37,15 @@ def test_nd2o3_by_hand() -> None:
 
 @pytest.mark.parametrize(
     ("symbol", "formula"),
-    [("Ce", "CeO2"), ("Pr", "Pr6O11"), ("Tb", "Tb4O7"), ("Nd", "Nd2O3"), ("Y", "Y2O3"),
-     ("Ga", "Ga2O3"), ("Sc", "Sc2O3")],
+    [
+        ("Ce", "CeO2"),
+        ("Pr", "Pr6O11"),
+        ("Tb", "Tb4O7"),
+        ("Nd", "Nd2O3"),
+        ("Y", "Y2O3"),
+        ("Ga", "Ga2O3"),
+        ("Sc", "Sc2O3"),
+    ],
 )
 def test_oxide_formulas(symbol: str, formula: str) -> None:
     assert ELEMENTS[symbol].oxide_formula == formula
@@ -47,9 +54,7 @@ def test_oxide_formulas(symbol: str, formula: str) -> None:
 def test_seventeen_rare_earths_plus_gallium() -> None:
     assert len(RARE_EARTHS) == 17
     assert set(RARE_EARTHS) == set(ELEMENTS) - {"Ga"}
-    assert [ELEMENTS[s].atomic_number for s in RARE_EARTHS] == sorted(
-        [21, 39, *range(57, 72)]
-    )
+    assert [ELEMENTS[s].atomic_number for s in RARE_EARTHS] == sorted([21, 39, *range(57, 72)])
 
 
 @pytest.mark.parametrize("text", ["nd", "ND", " Nd ", "neodymium", "NEODYMIUM"])
@@ -76,7 +81,14 @@ def test_usgs_grouping() -> None:
     assert elements.group_of("Sc", "usgs") == "unclassified"
     assert elements.group_of("Ga") == "not_rare_earth"
     assert elements.elements_in_group("light", "usgs") == [
-        "La", "Ce", "Pr", "Nd", "Pm", "Sm", "Eu", "Gd"
+        "La",
+        "Ce",
+        "Pr",
+        "Nd",
+        "Pm",
+        "Sm",
+        "Eu",
+        "Gd",
     ]
 
 

@@ -99,7 +99,7 @@ RARE_EARTHS: tuple[str, ...] = tuple(
 )
 """The 17 rare-earth symbols in order of atomic number (Sc, Y, La ... Lu)."""
 
-LANTHANIDES: tuple[str, ...] = tuple(s for s in RARE_EARTHS if 57 <= ELEMENTS[s].atomic_number)
+LANTHANIDES: tuple[str, ...] = tuple(s for s in RARE_EARTHS if ELEMENTS[s].atomic_number >= 57)
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sys
 
 import typer
 
@@ -28,7 +27,7 @@ def main() -> None:
         raise
     except KeyboardInterrupt:
         fail("interrupted", code=130)
-    except Exception as exc:  # noqa: BLE001 - last line of defence for users
+    except Exception as exc:
         if os.environ.get("RAREFLOW_DEBUG"):
             raise
         fail(
@@ -39,4 +38,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    main()

@@ -44,7 +44,9 @@ def load(data_dir: Path | None, as_json: bool = False) -> Dataset:
         raise SystemExit(1)
     for issue in issues:
         errors.print(str(issue), markup=False, highlight=False, soft_wrap=True)
-    fail(f"{len(issues)} problem{'s' if len(issues) != 1 else ''} in the dataset; nothing was loaded")
+    fail(
+        f"{len(issues)} problem{'s' if len(issues) != 1 else ''} in the dataset; nothing was loaded"
+    )
 
 
 @data_app.command("check")
@@ -95,8 +97,10 @@ def _table_frame(dataset: Dataset, table: str) -> pd.DataFrame:
         return pd.DataFrame([e.model_dump() for e in dataset.policies])
     if table == "country_groups":
         return pd.DataFrame(
-            [{"id": k, **g.model_dump(), "members": dataset.countries_in_group(k)}
-             for k, g in dataset.country_groups.items()]
+            [
+                {"id": k, **g.model_dump(), "members": dataset.countries_in_group(k)}
+                for k, g in dataset.country_groups.items()
+            ]
         )
     try:
         return dataset.table(table)
@@ -171,8 +175,12 @@ def _print_shares(result: Any, details: bool) -> None:
     frame = result.table.head(8).copy()
     rest = result.table.iloc[8:]
     if not rest.empty:
-        frame.loc[len(frame)] = ["...", f"{len(rest)} others", rest["amount"].sum(),
-                                 rest["share_pct"].sum()]
+        frame.loc[len(frame)] = [
+            "...",
+            f"{len(rest)} others",
+            rest["amount"].sum(),
+            rest["share_pct"].sum(),
+        ]
     frame = frame.rename(columns={"amount": result.unit, "share_pct": "share %"})
     print_frame(frame, title=f"{result.stage} {result.year}: shares by country")
     console.print(f"  basis: {result.basis}", highlight=False, markup=False)
@@ -186,7 +194,9 @@ def _print_shares(result: Any, details: bool) -> None:
     if not result.references.empty:
         refs = result.references
         cn = refs[refs["region"] == "CN"]
-        text = "; ".join(f"{r.share_pct:g} % ({r.year}, {r.kind}, {r.source})" for r in cn.itertuples())
+        text = "; ".join(
+            f"{r.share_pct:g} % ({r.year}, {r.kind}, {r.source})" for r in cn.itertuples()
+        )
         if text:
             console.print(f"  published China shares: {text}", highlight=False, markup=False)
     if result.excluded:

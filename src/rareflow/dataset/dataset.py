@@ -72,10 +72,14 @@ class Dataset:
                 f"unknown country group {group!r}; expected one of {', '.join(self.country_groups)}"
             )
         countries = self.tables["countries"]
-        return [c for c, g in zip(countries["code"], countries["groups"], strict=True) if group in g]
+        return [
+            c for c, g in zip(countries["code"], countries["groups"], strict=True) if group in g
+        ]
 
     def country_name(self, code: str) -> str:
-        names = dict(zip(self.tables["countries"]["code"], self.tables["countries"]["name"], strict=True))
+        names = dict(
+            zip(self.tables["countries"]["code"], self.tables["countries"]["name"], strict=True)
+        )
         return str(names.get(code, code))
 
     def mine_production(self, year: int, edition: str | None = None) -> pd.DataFrame:
@@ -107,7 +111,9 @@ class Dataset:
         """
         ores = self.tables["ore_types"].set_index("id")
         if ore_type not in ores.index:
-            raise DataQueryError(f"unknown ore type {ore_type!r}; expected one of {', '.join(ores.index)}")
+            raise DataQueryError(
+                f"unknown ore type {ore_type!r}; expected one of {', '.join(ores.index)}"
+            )
         row = ores.loc[ore_type]
         values = pd.Series(
             {s: float(row[f"{s}_pct"]) if pd.notna(row[f"{s}_pct"]) else 0.0 for s in RARE_EARTHS},
@@ -118,15 +124,33 @@ class Dataset:
     def summary(self) -> pd.DataFrame:
         """One row per table: rows and the files it was read from."""
         records = [
-            {"table": name, "rows": len(frame), "description": TABLES[name].description,
-             "files": "; ".join(self.files.get(name, []))}
+            {
+                "table": name,
+                "rows": len(frame),
+                "description": TABLES[name].description,
+                "files": "; ".join(self.files.get(name, [])),
+            }
             for name, frame in self.tables.items()
         ]
         records += [
-            {"table": "sources", "rows": len(self.sources), "description": "citations", "files": ""},
-            {"table": "policies", "rows": len(self.policies), "description": "policy events", "files": ""},
-            {"table": "country_groups", "rows": len(self.country_groups),
-             "description": "country groups", "files": ""},
+            {
+                "table": "sources",
+                "rows": len(self.sources),
+                "description": "citations",
+                "files": "",
+            },
+            {
+                "table": "policies",
+                "rows": len(self.policies),
+                "description": "policy events",
+                "files": "",
+            },
+            {
+                "table": "country_groups",
+                "rows": len(self.country_groups),
+                "description": "country groups",
+                "files": "",
+            },
         ]
         return pd.DataFrame(records)
 

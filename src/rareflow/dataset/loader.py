@@ -182,21 +182,35 @@ def _mapping_section(
     return label, data[section]
 
 
-def _read_sources(directory: Path, loaded: LoadedData, issues: list[DataIssue], replace: bool) -> None:
+def _read_sources(
+    directory: Path, loaded: LoadedData, issues: list[DataIssue], replace: bool
+) -> None:
     path = directory / "sources.yaml"
     if not path.exists():
         return
     label, section = _mapping_section(path, "sources", issues)
     if not isinstance(section, dict):
         if section is not None:
-            issues.append(DataIssue(label, "'sources' must be a mapping of id -> citation", kind="yaml_syntax"))
+            issues.append(
+                DataIssue(
+                    label, "'sources' must be a mapping of id -> citation", kind="yaml_syntax"
+                )
+            )
         return
     if replace:
         loaded.sources.clear()
     for source_id, entry in section.items():
         line = line_of(section, source_id)
         if not isinstance(entry, dict):
-            issues.append(DataIssue(label, "a source must be a mapping of fields", line, source_id, kind="yaml_syntax"))
+            issues.append(
+                DataIssue(
+                    label,
+                    "a source must be a mapping of fields",
+                    line,
+                    source_id,
+                    kind="yaml_syntax",
+                )
+            )
             continue
         if not _valid_id(source_id, label, line, issues):
             continue
@@ -205,7 +219,9 @@ def _read_sources(directory: Path, loaded: LoadedData, issues: list[DataIssue], 
             loaded.sources[source_id] = (source, label, line)
 
 
-def _read_groups(directory: Path, loaded: LoadedData, issues: list[DataIssue], replace: bool) -> None:
+def _read_groups(
+    directory: Path, loaded: LoadedData, issues: list[DataIssue], replace: bool
+) -> None:
     path = directory / "country_groups.yaml"
     if not path.exists():
         return
@@ -223,7 +239,9 @@ def _read_groups(directory: Path, loaded: LoadedData, issues: list[DataIssue], r
             loaded.groups[group_id] = (group, label, line)
 
 
-def _read_policies(directory: Path, loaded: LoadedData, issues: list[DataIssue], replace: bool) -> None:
+def _read_policies(
+    directory: Path, loaded: LoadedData, issues: list[DataIssue], replace: bool
+) -> None:
     path = directory / "policies.yaml"
     if not path.exists():
         return

@@ -39,7 +39,9 @@ def read_csv(path: Path, label: str, issues: list[DataIssue]) -> CsvFile | None:
         issues.append(DataIssue(label, f"cannot read file: {exc.strerror}", kind="io"))
         return None
     if "\x00" in text:
-        issues.append(DataIssue(label, "file contains NUL bytes; is it a CSV text file?", kind="encoding"))
+        issues.append(
+            DataIssue(label, "file contains NUL bytes; is it a CSV text file?", kind="encoding")
+        )
         return None
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     try:
@@ -48,12 +50,20 @@ def read_csv(path: Path, label: str, issues: list[DataIssue]) -> CsvFile | None:
         issues.append(DataIssue(label, f"malformed CSV header: {exc}", line=1, kind="csv_syntax"))
         return None
     if header is None or not any(cell.strip() for cell in header):
-        issues.append(DataIssue(label, "file is empty; a header row is required", line=1, kind="missing_column"))
+        issues.append(
+            DataIssue(
+                label, "file is empty; a header row is required", line=1, kind="missing_column"
+            )
+        )
         return None
     header = [cell.strip() for cell in header]
     duplicates = sorted({h for h in header if header.count(h) > 1})
     for name in duplicates:
-        issues.append(DataIssue(label, "column appears more than once", line=1, column=name, kind="duplicate_column"))
+        issues.append(
+            DataIssue(
+                label, "column appears more than once", line=1, column=name, kind="duplicate_column"
+            )
+        )
     rows: list[CsvRow] = []
     while True:
         line = reader.line_num + 1
@@ -118,6 +128,12 @@ def _construct_sequence(loader: LineLoader, node: yaml.SequenceNode) -> LineList
 
 LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_sequence)
+# Dates stay text here so that the schema, not the YAML library, reports a bad date precisely.
+def _construct_text(loader: LineLoader, node: yaml.ScalarNode) -> str:
+    return str(loader.construct_scalar(node))
+
+
+LineLoader.add_constructor("tag:yaml.org,2002:timestamp", _construct_text)
 
 
 def read_yaml(path: Path, label: str, issues: list[DataIssue]) -> Any:
@@ -131,13 +147,13 @@ def read_yaml(path: Path, label: str, issues: list[DataIssue]) -> Any:
         issues.append(DataIssue(label, f"cannot read file: {exc.strerror}", kind="io"))
         return None
     try:
-        return yaml.load(text, Loader=LineLoader)  # noqa: S506 - LineLoader is a SafeLoader
+        return yaml.load(text, Loader=LineLoader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
         problem = exc.problem or exc.context or "syntax error"
         issues.append(DataIssue(label, f"invalid YAML: {problem}", line=line, kind="yaml_syntax"))
-    except yaml.YAMLError as exc:
+    except (yaml.YAMLError, ValueError, TypeError, RecursionError) as exc:
         issues.append(DataIssue(label, f"invalid YAML: {exc}", kind="yaml_syntax"))
     return None
 

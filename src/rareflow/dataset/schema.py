@@ -106,7 +106,9 @@ class Row(BaseModel):
     @classmethod
     def _blank_is_null(cls, data: Any) -> Any:
         if isinstance(data, dict):
-            return {k: (None if isinstance(v, str) and not v.strip() else v) for k, v in data.items()}
+            return {
+                k: (None if isinstance(v, str) and not v.strip() else v) for k, v in data.items()
+            }
         return data
 
 
@@ -179,6 +181,8 @@ class Facility(Row):
     equipment_origin: CountryCode | None = None
     owner_country: CountryCode | None = None
     kind: Literal["facility", "aggregate"] = "facility"
+    covered_by: IdList = []
+    """Aggregates whose figures already include this facility's (never add the two)."""
 
     @model_validator(mode="after")
     def _coordinates_complete(self) -> Facility:
@@ -363,9 +367,7 @@ class PolicyEvent(BaseModel):
     def _dates_ordered(self) -> PolicyEvent:
         start = self.effective_from or self.date
         if self.effective_until is not None and self.effective_until < start:
-            raise ValueError(
-                f"effective_until {self.effective_until} is before the start {start}"
-            )
+            raise ValueError(f"effective_until {self.effective_until} is before the start {start}")
         return self
 
 

@@ -1,11 +1,11 @@
 """Shares by country of one supply-chain stage in one year, computed from the dataset's tables.
 
 Mining and gallium use the country tables (USGS, pinned edition). The processing stages
-(separation, metal, alloy, magnet, recycling) sum facility capacities: for each facility the
-figure that best describes the year is chosen (an actual output of that year first, then run
-rate, quota, nameplate, permitted, target), converted to the stage's common unit. A facility
-of ``kind = aggregate`` stands for every facility of its country at its stages, so named
-plants of that country are not counted twice. Every choice is reported with the result.
+(separation, metal, alloy, magnet, recycling) sum facility figures: for each facility active in
+the year, the figure that best describes that year is chosen (see ``SELECTION``), converted to
+the stage's common unit (NdPr oxide to REO through the facility's ore composition). A facility
+``covered_by`` an aggregate that is counted (e.g. JL Mag inside China's NdFeB output) is left out,
+so nothing is counted twice. Every choice is reported with the result.
 """
 
 from __future__ import annotations
@@ -26,7 +26,15 @@ FACILITY_STAGES = {
     "recycling": ("recycling", ("reo", "scrap"), "t per year"),
 }
 STAGE_NAMES = (*COUNTRY_STAGES, *FACILITY_STAGES)
-BASIS_PRIORITY = ("output", "run_rate", "quota", "nameplate", "permitted", "target")
+SELECTION = (
+    "output or quota of the year",
+    "latest run rate",
+    "nameplate",
+    "latest earlier output or quota",
+    "permitted",
+    "target",
+)
+"""Order in which a facility's figures are preferred for a year (first match wins)."""
 INACTIVE = ("halted", "announced")
 REFERENCE_STAGE = {"mining": "mining", "separation": "separation", "magnet": "magnet"}
 
@@ -151,32 +159,32 @@ def _facilities(dataset: Dataset, stage: str, year: int) -> StageShares:
     capacities = capacities[
         (capacities["stage"] == stage_column)
         & capacities["product"].isin(products)
-        & (capacities["year"] <= year)
         & (capacities["available_from"].isna() | (capacities["available_from"] <= year))
     ]
-    aggregates = {
-        (row.country, stage_column)
-        for row in facilities.itertuples()
-        if row.kind == "aggregate" and stage_column in row.stages
-    }
-    used: list[dict[str, Any]] = []
+    figures: dict[str, dict[str, Any]] = {}
     excluded: list[str] = []
     for facility_id, group in capacities.groupby("facility"):
         facility = facilities.loc[facility_id]
         reason = _inactive_reason(facility, year)
-        if reason is None and facility["kind"] == "facility" and (
-            facility["country"], stage_column
-        ) in aggregates:
-            reason = f"covered by the {facility['country']} aggregate"
         if reason is None:
-            figure, reason = _best_figure(dataset, facility, group)
+            figure, reason = _best_figure(dataset, facility, group, year)
             if figure is not None:
-                used.append({"facility": facility_id, "country": facility["country"], **figure})
+                figures[str(facility_id)] = {"country": facility["country"], **figure}
                 continue
         excluded.append(f"{facility_id}: {reason}")
-    if not used:
+    for facility_id in list(figures):
+        covering = [c for c in facilities.loc[facility_id, "covered_by"] if c in figures]
+        if covering:
+            excluded.append(f"{facility_id}: covered by {', '.join(covering)}")
+    counted = {
+        k: v
+        for k, v in figures.items()
+        if not any(c in figures for c in facilities.loc[k, "covered_by"])
+    }
+    if not counted:
         raise DataQueryError(f"no {stage} capacities in the dataset for {year}")
-    contributions = pd.DataFrame(used).sort_values("amount", ascending=False)
+    contributions = pd.DataFrame([{"facility": k, **v} for k, v in counted.items()])
+    contributions = contributions.sort_values("amount", ascending=False)
     table, total = _finish(dataset, contributions.set_index("country")["amount"])
     return StageShares(
         stage=stage,
@@ -184,9 +192,9 @@ def _facilities(dataset: Dataset, stage: str, year: int) -> StageShares:
         unit=unit,
         table=table,
         total=total,
-        basis="facility capacities in the dataset (best figure per facility for the year: "
-        + " > ".join(BASIS_PRIORITY)
-        + "); aggregates replace named plants of their country",
+        basis="facility figures in the dataset, one per active facility (preferring "
+        + " > ".join(SELECTION)
+        + "); facilities covered by a counted aggregate are left out",
         contributions=contributions.reset_index(drop=True),
         excluded=sorted(excluded),
     )
@@ -203,18 +211,34 @@ def _inactive_reason(facility: pd.Series, year: int) -> str | None:
     return None
 
 
+def _rank(basis: str, figure_year: int, year: int) -> int | None:
+    """Position of a figure in ``SELECTION`` for ``year`` (``None``: not usable)."""
+    if basis in ("output", "quota"):
+        if figure_year == year:
+            return 0
+        return 3 if figure_year < year else None
+    order = {"run_rate": 1, "nameplate": 2, "permitted": 4, "target": 5}
+    if basis == "run_rate" and figure_year > year:
+        return None
+    return order[basis]
+
+
 def _best_figure(
-    dataset: Dataset, facility: pd.Series, group: pd.DataFrame
+    dataset: Dataset, facility: pd.Series, group: pd.DataFrame, year: int
 ) -> tuple[dict[str, Any] | None, str]:
     known = group.dropna(subset=["capacity"])
     if known.empty:
         return None, "capacity not given in the sources (null)"
-    rank = {basis: i for i, basis in enumerate(BASIS_PRIORITY)}
-    known = known.assign(rank=known["basis"].map(rank)).sort_values(
-        ["rank", "year"], ascending=[True, False]
-    )
+    ranks = [_rank(b, int(y), year) for b, y in zip(known["basis"], known["year"], strict=True)]
+    known = known.assign(
+        rank=ranks, distance=(known["year"] - year).abs(), later=known["year"] > year
+    ).dropna(subset=["rank"])
+    if known.empty:
+        return None, f"only figures for years after {year}"
+    known = known.sort_values(["rank", "later", "distance"])
+    conversion = ""
     for row in known.itertuples():
-        amount, conversion = _convert(dataset, facility, row.product, float(row.capacity))
+        amount, conversion = _convert(dataset, facility, str(row.product), float(row.capacity))
         if amount is not None:
             figure = {
                 "amount": amount,

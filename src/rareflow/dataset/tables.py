@@ -6,6 +6,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
 
 from rareflow.dataset import schema
 from rareflow.dataset.errors import DataIssue
@@ -137,17 +138,17 @@ _EXPECTED = {
 }
 
 
-def _expected(error: dict[str, Any], column: str | None) -> str | None:
+def _expected(error: ErrorDetails, column: str | None) -> str | None:
     kind = error["type"]
     ctx = error.get("ctx") or {}
     if kind in _EXPECTED:
         return _EXPECTED[kind]
     if kind == "greater_than_equal":
-        return f"a number >= {ctx.get('ge')}"
+        return f"a number >= {ctx.get('ge'):g}"
     if kind == "greater_than":
-        return f"a number > {ctx.get('gt')}"
+        return f"a number > {ctx.get('gt'):g}"
     if kind == "less_than_equal":
-        return f"a number <= {ctx.get('le')}"
+        return f"a number <= {ctx.get('le'):g}"
     if kind == "literal_error":
         return f"one of {ctx.get('expected')}"
     if kind == "string_pattern_mismatch":
@@ -161,7 +162,10 @@ def _expected(error: dict[str, Any], column: str | None) -> str | None:
 
 
 def issues_from_validation(
-    exc: ValidationError, file: str, line: int | None, skip_columns: set[str] = frozenset()  # type: ignore[assignment]
+    exc: ValidationError,
+    file: str,
+    line: int | None,
+    skip_columns: set[str] = frozenset(),  # type: ignore[assignment]
 ) -> list[DataIssue]:
     """Turn a pydantic ``ValidationError`` into one ``DataIssue`` per problem."""
     issues = []
@@ -180,7 +184,7 @@ def issues_from_validation(
     return issues
 
 
-def _kind(error: dict[str, Any]) -> str:
+def _kind(error: ErrorDetails) -> str:
     message = str(error.get("msg", ""))
     if "unknown element symbol" in message or "unknown magnet component" in message:
         return "unknown_element"

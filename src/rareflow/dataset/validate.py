@@ -51,7 +51,9 @@ def cross_check(loaded: LoadedData) -> list[DataIssue]:
     return issues
 
 
-def _issue(record: Record, message: str, column: str, value: Any, expected: str, kind: str) -> DataIssue:
+def _issue(
+    record: Record, message: str, column: str, value: Any, expected: str, kind: str
+) -> DataIssue:
     return DataIssue(record.file, message, record.line, column, str(value), expected, kind)
 
 
@@ -70,7 +72,14 @@ def _check_sources(loaded: LoadedData) -> list[DataIssue]:
             for source_id in record.row.source:
                 if source_id not in known:
                     issues.append(
-                        _issue(record, "unknown source id", "source", source_id, expected, "unknown_source")
+                        _issue(
+                            record,
+                            "unknown source id",
+                            "source",
+                            source_id,
+                            expected,
+                            "unknown_source",
+                        )
                     )
     for kind, entries in (("group", loaded.groups), ("event", loaded.policies)):
         for item_id, (item, file, line) in entries.items():
@@ -111,7 +120,14 @@ def _check_countries(loaded: LoadedData) -> list[DataIssue]:
                 for code in _values(getattr(record.row, column)):
                     if code not in countries:
                         issues.append(
-                            _issue(record, "unknown country code", column, code, expected, "unknown_country")
+                            _issue(
+                                record,
+                                "unknown country code",
+                                column,
+                                code,
+                                expected,
+                                "unknown_country",
+                            )
                         )
     for event_id, (event, file, line) in loaded.policies.items():
         for code in [event.jurisdiction, *event.parties]:
@@ -174,8 +190,14 @@ def _check_ore_types(records: list[Record]) -> list[DataIssue]:
             )
         if row.proxy_of is not None and row.proxy_of not in ids:
             issues.append(
-                _issue(record, "proxy_of names an unknown ore type", "proxy_of", row.proxy_of,
-                       "an id of ore_types.csv", "unknown_reference")
+                _issue(
+                    record,
+                    "proxy_of names an unknown ore type",
+                    "proxy_of",
+                    row.proxy_of,
+                    "an id of ore_types.csv",
+                    "unknown_reference",
+                )
             )
     return issues
 
@@ -189,42 +211,116 @@ def _check_facilities(loaded: LoadedData) -> list[DataIssue]:
         row = record.row
         if row.ore_type is not None and row.ore_type not in ores:
             issues.append(
-                _issue(record, "unknown ore type", "ore_type", row.ore_type, "an id of ore_types.csv",
-                       "unknown_reference")
+                _issue(
+                    record,
+                    "unknown ore type",
+                    "ore_type",
+                    row.ore_type,
+                    "an id of ore_types.csv",
+                    "unknown_reference",
+                )
             )
+        for cover in row.covered_by:
+            coverer = facilities.get(cover)
+            if coverer is None or coverer.row.kind != "aggregate":
+                issues.append(
+                    _issue(
+                        record,
+                        "covered_by must name an aggregate facility",
+                        "covered_by",
+                        cover,
+                        "an id of a kind=aggregate facility",
+                        "unknown_facility",
+                    )
+                )
+            elif coverer.row.country != row.country:
+                issues.append(
+                    _issue(
+                        record,
+                        f"covered by '{cover}' of another country ({coverer.row.country})",
+                        "covered_by",
+                        cover,
+                        f"an aggregate of {row.country}",
+                        "invalid_value",
+                    )
+                )
         if row.status == "operating" and row.start_year is not None and row.start_year > as_of:
             issues.append(
-                _issue(record, f"status is operating but start_year is after {as_of} (dataset.yaml "
-                       "as_of_year)", "start_year", row.start_year, f"a year <= {as_of}",
-                       "impossible_date")
+                _issue(
+                    record,
+                    f"status is operating but start_year is after {as_of} (dataset.yaml "
+                    "as_of_year)",
+                    "start_year",
+                    row.start_year,
+                    f"a year <= {as_of}",
+                    "impossible_date",
+                )
             )
     expected_facility = "an id of facilities.csv"
     for record in loaded.tables.get("facility_capacities", []):
         row = record.row
         facility = facilities.get(row.facility)
         if facility is None:
-            issues.append(_issue(record, "unknown facility", "facility", row.facility,
-                                 expected_facility, "unknown_facility"))
+            issues.append(
+                _issue(
+                    record,
+                    "unknown facility",
+                    "facility",
+                    row.facility,
+                    expected_facility,
+                    "unknown_facility",
+                )
+            )
             continue
         if row.stage not in facility.row.stages:
-            issues.append(_issue(record, f"facility '{row.facility}' has no stage '{row.stage}'",
-                                 "stage", row.stage, f"one of {', '.join(facility.row.stages)}",
-                                 "invalid_value"))
+            issues.append(
+                _issue(
+                    record,
+                    f"facility '{row.facility}' has no stage '{row.stage}'",
+                    "stage",
+                    row.stage,
+                    f"one of {', '.join(facility.row.stages)}",
+                    "invalid_value",
+                )
+            )
         start = facility.row.start_year
         if row.basis in ("output", "run_rate") and start is not None and row.year < start:
-            issues.append(_issue(record, f"an actual {row.basis} in {row.year} is impossible "
-                                 f"before the facility's start_year {start}", "year", row.year,
-                                 f"a year >= {start} or a basis such as nameplate/target",
-                                 "impossible_date"))
+            issues.append(
+                _issue(
+                    record,
+                    f"an actual {row.basis} in {row.year} is impossible "
+                    f"before the facility's start_year {start}",
+                    "year",
+                    row.year,
+                    f"a year >= {start} or a basis such as nameplate/target",
+                    "impossible_date",
+                )
+            )
     for record in loaded.tables.get("facility_links", []):
         for column in ("from_facility", "to_facility"):
             value = getattr(record.row, column)
             if value not in facilities:
-                issues.append(_issue(record, "link names an unknown facility", column, value,
-                                     expected_facility, "unknown_facility"))
+                issues.append(
+                    _issue(
+                        record,
+                        "link names an unknown facility",
+                        column,
+                        value,
+                        expected_facility,
+                        "unknown_facility",
+                    )
+                )
         if record.row.from_facility == record.row.to_facility:
-            issues.append(_issue(record, "a facility cannot feed itself", "to_facility",
-                                 record.row.to_facility, "another facility", "invalid_value"))
+            issues.append(
+                _issue(
+                    record,
+                    "a facility cannot feed itself",
+                    "to_facility",
+                    record.row.to_facility,
+                    "another facility",
+                    "invalid_value",
+                )
+            )
     return issues
 
 
@@ -236,18 +332,41 @@ def _check_recipes(records: list[Record]) -> list[DataIssue]:
     for grade, rows in grades.items():
         total = sum(r.row.wt_pct for r in rows)
         if abs(total - 100.0) > RECIPE_SUM_TOLERANCE_PCT:
-            issues.append(_issue(rows[0], f"components of grade '{grade}' sum to {total:.4g} wt %",
-                                 "wt_pct", f"{total:.4g}", f"100 +/- {RECIPE_SUM_TOLERANCE_PCT}",
-                                 "composition_sum"))
+            issues.append(
+                _issue(
+                    rows[0],
+                    f"components of grade '{grade}' sum to {total:.4g} wt %",
+                    "wt_pct",
+                    f"{total:.4g}",
+                    f"100 +/- {RECIPE_SUM_TOLERANCE_PCT}",
+                    "composition_sum",
+                )
+            )
         families = {r.row.family for r in rows}
         if len(families) > 1:
-            issues.append(_issue(rows[0], f"grade '{grade}' mixes families", "family",
-                                 ";".join(sorted(families)), "one family per grade", "invalid_value"))
+            issues.append(
+                _issue(
+                    rows[0],
+                    f"grade '{grade}' mixes families",
+                    "family",
+                    ";".join(sorted(families)),
+                    "one family per grade",
+                    "invalid_value",
+                )
+            )
         for r in rows:
             low, high = r.row.wt_pct_low, r.row.wt_pct_high
             if low is not None and high is not None and low > high:
-                issues.append(_issue(r, "wt_pct_low is above wt_pct_high", "wt_pct_low", low,
-                                     f"a value <= {high}", "invalid_value"))
+                issues.append(
+                    _issue(
+                        r,
+                        "wt_pct_low is above wt_pct_high",
+                        "wt_pct_low",
+                        low,
+                        f"a value <= {high}",
+                        "invalid_value",
+                    )
+                )
     return issues
 
 
@@ -258,12 +377,28 @@ def _check_policies(loaded: LoadedData) -> list[DataIssue]:
         for column in ("suspends", "suspended_by"):
             for other in getattr(event, column):
                 if other not in loaded.policies:
-                    issues.append(DataIssue(file, f"event '{event_id}' names an unknown event",
-                                            line, column, other, "an event id of policies.yaml",
-                                            "unknown_reference"))
+                    issues.append(
+                        DataIssue(
+                            file,
+                            f"event '{event_id}' names an unknown event",
+                            line,
+                            column,
+                            other,
+                            "an event id of policies.yaml",
+                            "unknown_reference",
+                        )
+                    )
         for facility in event.facilities:
             if facility not in facilities:
-                issues.append(DataIssue(file, f"event '{event_id}' names an unknown facility", line,
-                                        "facilities", facility, "an id of facilities.csv",
-                                        "unknown_facility"))
+                issues.append(
+                    DataIssue(
+                        file,
+                        f"event '{event_id}' names an unknown facility",
+                        line,
+                        "facilities",
+                        facility,
+                        "an id of facilities.csv",
+                        "unknown_facility",
+                    )
+                )
     return issues

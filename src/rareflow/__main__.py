@@ -1,0 +1,5 @@
+"""``python -m rareflow`` runs the command line."""
+
+from rareflow.cli import main
+
+main()

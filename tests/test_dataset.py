@@ -1,0 +1,166 @@
+"""The bundled dataset against independent references: USGS totals, published shares, sums."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import pytest
+
+from rareflow.dataset.dataset import DataQueryError, Dataset
+from rareflow.dataset.shares import stage_shares
+from rareflow.elements import ELEMENTS, RARE_EARTHS
+
+
+def usgs_rounding_unit(total: float) -> float:
+    """USGS rounds world totals to two or three significant figures: the unit of the last one."""
+    digits = len(str(int(total)).rstrip("0"))
+    return 10.0 ** (len(str(int(total))) - max(digits, 2))
+
+
+def test_every_source_id_resolves(dataset: Dataset) -> None:
+    used = set()
+    for frame in dataset.tables.values():
+        for ids in frame["source"]:
+            used.update(ids)
+    for event in dataset.policies:
+        used.update(event.source)
+    assert used <= set(dataset.sources)
+    for source in dataset.sources.values():
+        assert source.url or source.note
+
+
+@pytest.mark.parametrize(
+    ("edition", "year"),
+    [("mcs2025", 2023), ("mcs2025", 2024), ("mcs2026", 2024), ("mcs2026", 2025)],
+)
+def test_world_mine_production_matches_usgs_total(
+    dataset: Dataset, edition: str, year: int
+) -> None:
+    rows = dataset.mine_production(year, edition).set_index("country")["mine_production_t_reo"]
+    world = float(rows.pop("WORLD"))
+    assert abs(rows.sum() - world) <= usgs_rounding_unit(world) / 2
+
+
+def test_pinned_edition_is_explicit(dataset: Dataset) -> None:
+    assert dataset.manifest.usgs_edition == "mcs2026"
+    pinned = dataset.mine_production(2024).set_index("country")["mine_production_t_reo"]
+    alternate = dataset.mine_production(2024, "mcs2025").set_index("country")[
+        "mine_production_t_reo"
+    ]
+    assert (pinned["AU"], alternate["AU"]) == (29000, 13000)  # the documented USGS revision
+    with pytest.raises(DataQueryError, match="mcs2025 report 2023"):
+        dataset.mine_production(2023)
+
+
+@pytest.mark.parametrize("edition", ["mcs2025", "mcs2026"])
+def test_china_mining_share_near_published_69_percent(dataset: Dataset, edition: str) -> None:
+    # USGS / IEA: China ~69 % of world mine production in 2024 (270 of 390 kt).
+    result = stage_shares(dataset, "mining", 2024, edition)
+    assert result.share_of("CN") == pytest.approx(69, abs=2)
+    assert result.table["share_pct"].sum() == pytest.approx(100)
+
+
+def test_ore_compositions_sum_within_stated_rounding(dataset: Dataset) -> None:
+    ores = dataset.table("ore_types")
+    for ore in ores.itertuples():
+        total = sum(
+            getattr(ore, f"{s}_pct") for s in RARE_EARTHS if not pd.isna(getattr(ore, f"{s}_pct"))
+        )
+        assert abs(total - 100) <= ore.sum_tolerance_pct, ore.id
+        if ore.sum_tolerance_pct > 1:
+            assert isinstance(ore.note, str) and "sums to" in ore.note.lower()
+        assert dataset.ore_distribution(ore.id).sum() == pytest.approx(1.0)
+
+
+def test_required_ore_types_present(dataset: Dataset) -> None:
+    ids = set(dataset.table("ore_types")["id"])
+    assert {
+        "bayan_obo",
+        "mountain_pass",
+        "mt_weld",
+        "ionic_clay_lree",
+        "ionic_clay_medium_y_eu",
+        "ionic_clay_high_y",
+        "xenotime_guangdong",
+        "monazite_india_beach_sand",
+    } <= ids
+
+
+def test_nolans_proxy_rederived_from_mt_weld(dataset: Dataset) -> None:
+    mt_weld = dataset.ore_distribution("mt_weld", normalise=False)
+    nolans = dataset.ore_distribution("nolans", normalise=False)
+    assert nolans["Nd"] + nolans["Pr"] == pytest.approx(26.4, abs=1e-3)
+    assert nolans["Nd"] / nolans["Pr"] == pytest.approx(mt_weld["Nd"] / mt_weld["Pr"], rel=1e-3)
+    assert nolans.sum() == pytest.approx(100, abs=1e-2)
+
+
+def test_stoichiometric_nd2fe14b_recipe(dataset: Dataset) -> None:
+    recipes = dataset.table("magnet_recipes")
+    grade = recipes[recipes["grade"] == "nd2fe14b_stoichiometric"].set_index("component")["wt_pct"]
+    mass = 2 * ELEMENTS["Nd"].atomic_mass + 14 * 55.845 + 10.81
+    assert grade["Nd"] == pytest.approx(100 * 2 * ELEMENTS["Nd"].atomic_mass / mass, abs=0.05)
+    assert grade["B"] == pytest.approx(100 * 10.81 / mass, abs=0.05)
+
+
+def test_every_recipe_sums_to_100(dataset: Dataset) -> None:
+    sums = dataset.table("magnet_recipes").groupby("grade")["wt_pct"].sum()
+    assert ((sums - 100).abs() <= 0.5).all(), sums
+    assert {"smco5", "sm2co17"} <= set(sums.index)
+
+
+def test_disputed_f35_figures_side_by_side(dataset: Dataset) -> None:
+    intensity = dataset.table("magnet_intensity")
+    f35 = intensity[intensity["application"].str.contains("f35")]
+    assert f35["variant"].nunique() >= 2
+    values = f35["value"].dropna()
+    assert values.max() / values.min() > 10  # 417 kg against 11-40 kg
+
+
+def test_prices_keep_both_usgs_editions(dataset: Dataset) -> None:
+    prices = dataset.table("prices")
+    dy = prices[(prices["product"] == "dy_oxide") & (prices["year"] == 2024)]
+    assert set(zip(dy["edition"], dy["price_usd_per_kg"], strict=True)) >= {
+        ("mcs2025", 260.0),
+        ("mcs2026", 257.0),
+    }
+    years = set(prices.loc[prices["product"] == "nd_oxide", "year"])
+    assert set(range(2020, 2026)) <= years
+
+
+def test_policy_events_structured(dataset: Dataset) -> None:
+    events = {e.id: e for e in dataset.policies}
+    ann18 = next(e for e in events.values() if "No. 18" in (e.instrument or ""))
+    assert set(ann18.elements) == {"Sm", "Gd", "Tb", "Dy", "Lu", "Sc", "Y"}
+    ann57 = next(e for e in events.values() if "No. 57" in (e.instrument or ""))
+    assert set(ann57.elements) == {"Ho", "Er", "Tm", "Eu", "Yb"}
+    floors = [e for e in events.values() if e.kind == "price_floor"]
+    assert any(e.parameters.get("price_floor_usd_per_kg") == 110 for e in floors)
+    suspension = next(e for e in events.values() if "No. 70" in (e.instrument or ""))
+    assert str(suspension.effective_until) == "2026-11-10"
+    ann61 = next(e for e in events.values() if "No. 61" in (e.instrument or ""))
+    assert ann61.id in suspension.suspends
+
+
+def test_gallium_china_share(dataset: Dataset) -> None:
+    result = stage_shares(dataset, "gallium", 2024)
+    assert result.share_of("CN") == pytest.approx(98.9, abs=1.0)  # MCS2026: 839 of 848 t
+
+
+def test_country_groups(dataset: Dataset) -> None:
+    assert sorted(dataset.countries_in_group("us_japan_australia")) == ["AU", "JP", "US"]
+    assert len(dataset.countries_in_group("eu")) == 27
+    assert dataset.countries_in_group("china") == ["CN"]
+
+
+def test_capacities_have_notes_when_null(dataset: Dataset) -> None:
+    capacities = dataset.table("facility_capacities")
+    nulls = capacities[capacities["capacity"].isna()]
+    assert nulls["note"].map(lambda n: isinstance(n, str) and len(n) > 0).all()
+
+
+def test_coordinates_plausible(dataset: Dataset) -> None:
+    facilities = dataset.table("facilities").dropna(subset=["latitude"])
+    assert len(facilities) >= 40
+    for row in facilities.itertuples():
+        assert not math.isnan(row.longitude)
