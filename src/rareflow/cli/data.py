@@ -32,6 +32,7 @@ DataDir = Annotated[
 ]
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON (shape in docs/cli.md).")]
 HEADLINE_STAGES = ("mining", "separation", "magnet")
+SHOWN_COLUMNS = 7
 
 
 def load(data_dir: Path | None, as_json: bool = False) -> Dataset:
@@ -78,14 +79,26 @@ def show(
     data: DataDir = None,
     as_json: JsonFlag = False,
     limit: Annotated[int, typer.Option(help="Rows to print (0 = all).")] = 40,
+    columns: Annotated[
+        str | None, typer.Option(help="Comma-separated columns to print (default: the first few).")
+    ] = None,
 ) -> None:
     """Print one table (tables: see 'rareflow data check'; also 'elements')."""
     dataset = load(data)
     frame = _table_frame(dataset, table)
+    if columns:
+        wanted = [c.strip() for c in columns.split(",") if c.strip()]
+        unknown = [c for c in wanted if c not in frame.columns]
+        if unknown:
+            fail(f"unknown column(s) {', '.join(unknown)}; {table} has {', '.join(frame.columns)}")
+        frame = frame[wanted]
     if as_json:
         print_json({"table": table, "rows": frame_records(frame)})
         return
-    print_frame(frame, title=table, limit=limit or None)
+    hidden = [c for c in frame.columns[SHOWN_COLUMNS:]]
+    print_frame(frame[frame.columns[:SHOWN_COLUMNS]], title=table, limit=limit or None)
+    if hidden:
+        console.print(f"{len(hidden)} more columns: {', '.join(hidden)} (use --columns or --json)")
 
 
 def _table_frame(dataset: Dataset, table: str) -> pd.DataFrame:

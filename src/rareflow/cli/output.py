@@ -46,7 +46,7 @@ def _cell(value: Any) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return ""
     if isinstance(value, float):
-        return f"{value:,.4g}" if abs(value) < 1000 else f"{value:,.0f}"
+        return f"{value:,.6g}" if abs(value) < 1000 else f"{value:,.0f}"
     return str(value)
 
 

@@ -54,7 +54,7 @@ def check_dataset(data_dir: str | Path | None = None) -> tuple[Dataset | None, l
             _read_directory(directory, loaded, issues, override=True)
     issues.extend(cross_check(loaded))
     if issues:
-        return None, issues
+        return None, sorted(issues, key=lambda i: (i.file, i.line or 0))
     return Dataset.from_loaded(loaded), []
 
 

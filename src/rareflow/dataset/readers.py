@@ -128,6 +128,8 @@ def _construct_sequence(loader: LineLoader, node: yaml.SequenceNode) -> LineList
 
 LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_sequence)
+
+
 # Dates stay text here so that the schema, not the YAML library, reports a bad date precisely.
 def _construct_text(loader: LineLoader, node: yaml.ScalarNode) -> str:
     return str(loader.construct_scalar(node))

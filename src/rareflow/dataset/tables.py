@@ -29,7 +29,9 @@ class TableSpec:
 
     @property
     def columns(self) -> list[str]:
-        return list(self.model.model_fields)
+        """Column order of the table: its own fields first, then ``source`` and ``note``."""
+        fields = [n for n in self.model.model_fields if n not in ("source", "note")]
+        return [*fields, "source", "note"]
 
     @property
     def required_columns(self) -> list[str]:
