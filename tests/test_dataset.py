@@ -164,3 +164,35 @@ def test_coordinates_plausible(dataset: Dataset) -> None:
     assert len(facilities) >= 40
     for row in facilities.itertuples():
         assert not math.isnan(row.longitude)
+
+
+def test_facilities_cover_the_research_table(dataset: Dataset) -> None:
+    facilities = dataset.table("facilities")
+    assert len(facilities) >= 54
+    assert facilities["source"].map(len).min() >= 1
+    kinds = facilities.set_index("id")["kind"]
+    assert kinds["china_ndfeb"] == "aggregate" and kinds["mountain_pass"] == "facility"
+    origins = facilities.set_index("id")
+    assert origins.loc["realloys_euclid", "technology_origin"] == "JP"
+    assert origins.loc["usar_stillwater", "equipment_origin"] == "JP"
+    wagerup = dataset.table("facility_capacities").query("facility == 'alcoa_wagerup_gallium'")
+    assert (wagerup["capacity"] == 100).any()
+
+
+@pytest.mark.parametrize(
+    "chain",
+    [
+        ("mountain_pass", "mp_independence"),
+        ("src_saskatoon", "realloys_euclid"),
+        ("lynas_mt_weld", "lynas_kalgoorlie", "lynas_malaysia"),
+    ],
+)
+def test_named_chains_are_linked(dataset: Dataset, chain: tuple[str, ...]) -> None:
+    links = dataset.table("facility_links")
+    pairs = set(zip(links["from_facility"], links["to_facility"], strict=True))
+    for upstream, downstream in zip(chain, chain[1:], strict=False):
+        assert (upstream, downstream) in pairs
+    captive = links[
+        (links["from_facility"] == "mountain_pass") & (links["to_facility"] == "mp_independence")
+    ]
+    assert bool(captive["dedicated"].iloc[0])

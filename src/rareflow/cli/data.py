@@ -194,6 +194,8 @@ def _print_shares(result: Any, details: bool) -> None:
             rest["amount"].sum(),
             rest["share_pct"].sum(),
         ]
+    frame["amount"] = frame["amount"].astype(float).round(0)
+    frame["share_pct"] = frame["share_pct"].astype(float).round(1)
     frame = frame.rename(columns={"amount": result.unit, "share_pct": "share %"})
     print_frame(frame, title=f"{result.stage} {result.year}: shares by country")
     console.print(f"  basis: {result.basis}", highlight=False, markup=False)
