@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import pandas as pd
@@ -190,7 +191,7 @@ def test_facilities_cover_the_research_table(dataset: Dataset) -> None:
 def test_named_chains_are_linked(dataset: Dataset, chain: tuple[str, ...]) -> None:
     links = dataset.table("facility_links")
     pairs = set(zip(links["from_facility"], links["to_facility"], strict=True))
-    for upstream, downstream in zip(chain, chain[1:], strict=False):
+    for upstream, downstream in itertools.pairwise(chain):
         assert (upstream, downstream) in pairs
     captive = links[
         (links["from_facility"] == "mountain_pass") & (links["to_facility"] == "mp_independence")

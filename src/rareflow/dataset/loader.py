@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
+
+from pydantic import BaseModel
 
 from rareflow.dataset import schema
 from rareflow.dataset.dataset import Dataset
@@ -102,8 +105,14 @@ def _read_directory(
             merged = {r.key(spec): r for r in loaded.tables[spec.name]}
             merged.update({r.key(spec): r for r in records})
             loaded.tables[spec.name] = list(merged.values())
-    _read_sources(directory, loaded, issues, replace="sources" in replace)
-    _read_groups(directory, loaded, issues, replace="country_groups" in replace)
+    _read_entries(
+        directory / "sources.yaml", "sources", schema.Source, loaded.sources, issues,
+        "sources" in replace,
+    )  # fmt: skip
+    _read_entries(
+        directory / "country_groups.yaml", "groups", schema.CountryGroup, loaded.groups, issues,
+        "country_groups" in replace,
+    )  # fmt: skip
     _read_policies(directory, loaded, issues, replace="policies" in replace)
 
 
@@ -182,61 +191,37 @@ def _mapping_section(
     return label, data[section]
 
 
-def _read_sources(
-    directory: Path, loaded: LoadedData, issues: list[DataIssue], replace: bool
+def _read_entries(
+    path: Path,
+    section_name: str,
+    model: type[BaseModel],
+    target: dict[str, Any],
+    issues: list[DataIssue],
+    replace: bool,
 ) -> None:
-    path = directory / "sources.yaml"
+    """Read a YAML mapping ``section_name: {id: fields}`` into ``target`` (merging by id)."""
     if not path.exists():
         return
-    label, section = _mapping_section(path, "sources", issues)
+    label, section = _mapping_section(path, section_name, issues)
+    if section is None:
+        return
     if not isinstance(section, dict):
-        if section is not None:
-            issues.append(
-                DataIssue(
-                    label, "'sources' must be a mapping of id -> citation", kind="yaml_syntax"
-                )
-            )
+        message = f"'{section_name}' must be a mapping of id -> fields"
+        issues.append(DataIssue(label, message, line_of(section), kind="yaml_syntax"))
         return
     if replace:
-        loaded.sources.clear()
-    for source_id, entry in section.items():
-        line = line_of(section, source_id)
+        target.clear()
+    for entry_id, entry in section.items():
+        line = line_of(section, entry_id)
         if not isinstance(entry, dict):
-            issues.append(
-                DataIssue(
-                    label,
-                    "a source must be a mapping of fields",
-                    line,
-                    source_id,
-                    kind="yaml_syntax",
-                )
-            )
+            message = "an entry must be a mapping of fields"
+            issues.append(DataIssue(label, message, line, entry_id, kind="yaml_syntax"))
             continue
-        if not _valid_id(source_id, label, line, issues):
+        if not _valid_id(entry_id, label, line, issues):
             continue
-        source = validate_mapping(schema.Source, entry, label, line, issues)
-        if source is not None:
-            loaded.sources[source_id] = (source, label, line)
-
-
-def _read_groups(
-    directory: Path, loaded: LoadedData, issues: list[DataIssue], replace: bool
-) -> None:
-    path = directory / "country_groups.yaml"
-    if not path.exists():
-        return
-    label, section = _mapping_section(path, "groups", issues)
-    if not isinstance(section, dict):
-        return
-    if replace:
-        loaded.groups.clear()
-    for group_id, entry in section.items():
-        line = line_of(section, group_id)
-        if not _valid_id(group_id, label, line, issues):
-            continue
-        group = validate_mapping(schema.CountryGroup, entry, label, line, issues)
-        if group is not None:
-            loaded.groups[group_id] = (group, label, line)
+        value = validate_mapping(model, entry, label, line, issues)
+        if value is not None:
+            target[entry_id] = (value, label, line)
 
 
 def _read_policies(
@@ -274,8 +259,6 @@ def _read_policies(
 
 
 def _valid_id(value: Any, label: str, line: int | None, issues: list[DataIssue]) -> bool:
-    import re
-
     if isinstance(value, str) and re.match(schema.ID_PATTERN, value):
         return True
     issues.append(

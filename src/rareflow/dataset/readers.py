@@ -28,15 +28,21 @@ class CsvFile:
     rows: list[CsvRow]
 
 
-def read_csv(path: Path, label: str, issues: list[DataIssue]) -> CsvFile | None:
-    """Read a CSV file; structural problems are appended to ``issues`` (never raised)."""
+def read_text(path: Path, label: str, issues: list[DataIssue]) -> str | None:
+    """The file's UTF-8 text, or ``None`` with the reason appended to ``issues``."""
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
         issues.append(DataIssue(label, f"file is not valid UTF-8 ({exc.reason})", kind="encoding"))
-        return None
     except OSError as exc:
         issues.append(DataIssue(label, f"cannot read file: {exc.strerror}", kind="io"))
+    return None
+
+
+def read_csv(path: Path, label: str, issues: list[DataIssue]) -> CsvFile | None:
+    """Read a CSV file; structural problems are appended to ``issues`` (never raised)."""
+    text = read_text(path, label, issues)
+    if text is None:
         return None
     if "\x00" in text:
         issues.append(
@@ -140,13 +146,8 @@ LineLoader.add_constructor("tag:yaml.org,2002:timestamp", _construct_text)
 
 def read_yaml(path: Path, label: str, issues: list[DataIssue]) -> Any:
     """Safely load YAML with line numbers; syntax errors become issues and return ``None``."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        issues.append(DataIssue(label, f"file is not valid UTF-8 ({exc.reason})", kind="encoding"))
-        return None
-    except OSError as exc:
-        issues.append(DataIssue(label, f"cannot read file: {exc.strerror}", kind="io"))
+    text = read_text(path, label, issues)
+    if text is None:
         return None
     try:
         return yaml.load(text, Loader=LineLoader)

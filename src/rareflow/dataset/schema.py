@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model, model_validator
 
@@ -21,17 +21,6 @@ COUNTRY_PATTERN = r"^([A-Z]{2}|OTHER|WORLD)$"
 NON_RARE_EARTH_COMPONENTS = ("Fe", "B", "Co", "Cu", "Zr", "Nb", "Al")
 """Magnet constituents that are not rareflow elements (Ga is an element of rareflow)."""
 
-STAGES = (
-    "mine",
-    "concentrate",
-    "cracking",
-    "separation",
-    "metal",
-    "alloy",
-    "magnet",
-    "recycling",
-    "gallium",
-)
 Stage = Literal[
     "mine",
     "concentrate",
@@ -43,6 +32,7 @@ Stage = Literal[
     "recycling",
     "gallium",
 ]
+STAGES: tuple[str, ...] = get_args(Stage)
 Status = Literal[
     "operating", "commissioning", "construction", "planned", "announced", "halted", "pilot"
 ]

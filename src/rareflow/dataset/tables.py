@@ -117,7 +117,7 @@ class Record:
 
     row: Any
     file: str
-    line: int
+    line: int | None
 
     def key(self, spec: TableSpec) -> tuple[Any, ...]:
         return tuple(_hashable(getattr(self.row, column)) for column in spec.key)
