@@ -249,3 +249,16 @@ def test_ragged_row(tmp_path: Path) -> None:
     )
     issue = only(problems(tmp_path), "csv_syntax")
     assert issue.line == 2 and "quote" in (issue.expected or "")
+
+
+def test_null_figure_needs_a_note(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        "facility_capacities.csv",
+        f"""
+        {CAPACITY_HEADER}
+        mountain_pass,mine,reo,,t_per_yr,output,2025,,usgs_mcs2026_ree,
+    """,
+    )
+    issue = only(problems(tmp_path), "invalid_value")
+    assert issue.line == 2 and "capacity is empty but the note does not say why" in issue.message

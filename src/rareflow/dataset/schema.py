@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Annotated, Any, Literal, get_args
+from typing import Annotated, Any, ClassVar, Literal, get_args
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model, model_validator
 
@@ -92,6 +92,9 @@ class Row(BaseModel):
     source: SourceIds
     note: str | None = None
 
+    figure_column: ClassVar[str | None] = None
+    """The row's main figure; when it is null the note must say why (e.g. NOT FOUND)."""
+
     @model_validator(mode="before")
     @classmethod
     def _blank_is_null(cls, data: Any) -> Any:
@@ -100,6 +103,15 @@ class Row(BaseModel):
                 k: (None if isinstance(v, str) and not v.strip() else v) for k, v in data.items()
             }
         return data
+
+    @model_validator(mode="after")
+    def _null_figure_explained(self) -> Row:
+        column = self.figure_column
+        if column is not None and getattr(self, column) is None and not self.note:
+            raise ValueError(
+                f"{column} is empty but the note does not say why (e.g. 'NOT FOUND in sources')"
+            )
+        return self
 
 
 class Country(Row):
@@ -110,6 +122,8 @@ class Country(Row):
 
 
 class MineProduction(Row):
+    figure_column: ClassVar[str | None] = "mine_production_t_reo"
+
     country: CountryCode
     year: Year
     edition: Edition
@@ -118,6 +132,8 @@ class MineProduction(Row):
 
 
 class Reserves(Row):
+    figure_column: ClassVar[str | None] = "reserves_t_reo"
+
     country: CountryCode
     edition: Edition
     reserves_t_reo: NonNegative | None = None
@@ -205,6 +221,8 @@ Product = Literal[
 
 
 class FacilityCapacity(Row):
+    figure_column: ClassVar[str | None] = "capacity"
+
     facility: Id
     stage: Stage
     product: Product
@@ -250,6 +268,8 @@ class PricePoint(Row):
 
 
 class GalliumProduction(Row):
+    figure_column: ClassVar[str | None] = "value_t_ga"
+
     country: CountryCode
     year: Year
     edition: Edition | None = None
@@ -274,6 +294,8 @@ class MagnetRecipe(Row):
 
 
 class MagnetIntensity(Row):
+    figure_column: ClassVar[str | None] = "value"
+
     application: Id
     variant: Id
     quantity: Literal["ndfeb_magnet", "smco_magnet", "magnet_ree", "re_material", "magnet"]
