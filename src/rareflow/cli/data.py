@@ -18,7 +18,7 @@ from rareflow.cli.output import (
 )
 from rareflow.dataset.dataset import DataQueryError, Dataset
 from rareflow.dataset.loader import bundled_data_dir, check_dataset
-from rareflow.dataset.shares import STAGE_NAMES, stage_shares
+from rareflow.dataset.shares import STAGE_NAMES, StageShares, stage_shares
 
 data_app = typer.Typer(help="Check, show and query the dataset.", no_args_is_help=True)
 
@@ -184,7 +184,7 @@ def shares(
         _print_shares(result, details)
 
 
-def _print_shares(result: Any, details: bool) -> None:
+def _print_shares(result: StageShares, details: bool) -> None:
     frame = result.table.head(8).copy()
     rest = result.table.iloc[8:]
     if not rest.empty:

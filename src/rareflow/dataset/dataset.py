@@ -87,17 +87,32 @@ class Dataset:
 
         The ``WORLD`` row is the edition's rounded world total; ``OTHER`` is USGS's rest of world.
         """
+        return self.edition_rows("mine_production", year, edition)
+
+    def gallium_production(
+        self, year: int, edition: str | None = None, measure: str = "primary_production"
+    ) -> pd.DataFrame:
+        """Gallium production or capacity by country (t Ga) for ``year`` from one USGS edition."""
+        return self.edition_rows("gallium_production", year, edition, measure=measure)
+
+    def edition_rows(
+        self, table: str, year: int, edition: str | None = None, **equal: str
+    ) -> pd.DataFrame:
+        """Rows of a per-edition table for ``year`` from one USGS edition (the pinned one by
+        default), never mixing editions; ``equal`` filters further columns."""
         edition = edition or self.manifest.usgs_edition
-        table = self.tables["mine_production"]
-        if edition not in set(table["edition"]):
-            raise DataQueryError(f"no mine production rows for USGS edition {edition!r}")
-        rows = table[(table["edition"] == edition) & (table["year"] == year)]
+        frame = self.tables[table]
+        for column, value in equal.items():
+            frame = frame[frame[column] == value]
+        if edition not in set(frame["edition"]):
+            raise DataQueryError(f"no {table} rows for USGS edition {edition!r}")
+        rows = frame[(frame["edition"] == edition) & (frame["year"] == year)]
         if rows.empty:
-            years = sorted(set(table.loc[table["edition"] == edition, "year"]))
-            others = sorted(set(table.loc[table["year"] == year, "edition"]))
+            years = sorted(set(frame.loc[frame["edition"] == edition, "year"]))
+            others = sorted(set(frame.loc[frame["year"] == year, "edition"].dropna()))
             hint = f"; edition(s) {', '.join(others)} report {year}" if others else ""
             raise DataQueryError(
-                f"USGS edition {edition} reports mine production for {years}, not {year}{hint}"
+                f"USGS edition {edition} reports {table} for {years}, not {year}{hint}"
             )
         return rows.reset_index(drop=True)
 

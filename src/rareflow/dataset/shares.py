@@ -130,16 +130,10 @@ def _mining(dataset: Dataset, year: int, edition: str | None) -> StageShares:
 
 
 def _gallium(dataset: Dataset, year: int, edition: str | None) -> StageShares:
-    frame = dataset.table("gallium_production")
-    frame = frame[(frame["measure"] == "primary_production") & (frame["year"] == year)]
+    rows = dataset.gallium_production(year, edition)
     used = edition or dataset.manifest.usgs_edition
-    chosen = frame[frame["edition"] == used]
-    if chosen.empty:
-        chosen = frame[frame["edition"].isna()] if edition is None else chosen
-    if chosen.empty:
-        raise DataQueryError(f"no primary gallium production for {year} in edition {used}")
-    world = chosen.loc[chosen["country"] == "WORLD", "value_t_ga"]
-    countries = chosen[chosen["country"] != "WORLD"].dropna(subset=["value_t_ga"])
+    world = rows.loc[rows["country"] == "WORLD", "value_t_ga"]
+    countries = rows[rows["country"] != "WORLD"].dropna(subset=["value_t_ga"])
     table, total = _finish(dataset, countries.set_index("country")["value_t_ga"].astype(float))
     return StageShares(
         stage="gallium",
@@ -147,7 +141,7 @@ def _gallium(dataset: Dataset, year: int, edition: str | None) -> StageShares:
         unit="t Ga",
         table=table,
         total=total,
-        basis=f"USGS primary (low-purity) gallium production, {used.upper()}",
+        basis=f"USGS {used.upper()} primary (low-purity) gallium production by country",
         world_total=float(world.iloc[0]) if not world.empty else None,
     )
 
