@@ -29,6 +29,7 @@ class Dataset:
     country_groups: dict[str, schema.CountryGroup]
     policies: list[schema.PolicyEvent]
     files: dict[str, list[str]] = field(default_factory=dict)
+    process_costs: schema.ProcessCosts | None = None
 
     @classmethod
     def from_loaded(cls, loaded: LoadedData) -> Dataset:
@@ -43,6 +44,7 @@ class Dataset:
             country_groups={k: v[0] for k, v in loaded.groups.items()},
             policies=sorted((v[0] for v in loaded.policies.values()), key=lambda e: (e.date, e.id)),
             files=loaded.files,
+            process_costs=loaded.process_costs[0] if loaded.process_costs else None,
         )
 
     def table(self, name: str) -> pd.DataFrame:

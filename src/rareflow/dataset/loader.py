@@ -17,7 +17,13 @@ from rareflow.dataset.readers import LineDict, LineList, line_of, read_csv, read
 from rareflow.dataset.tables import TABLES, Record, TableSpec, parse_rows, validate_mapping
 from rareflow.dataset.validate import cross_check
 
-YAML_FILES = ("dataset.yaml", "sources.yaml", "country_groups.yaml", "policies.yaml")
+YAML_FILES = (
+    "dataset.yaml",
+    "sources.yaml",
+    "country_groups.yaml",
+    "policies.yaml",
+    "process_costs.yaml",
+)
 
 
 def bundled_data_dir() -> Path:
@@ -34,6 +40,7 @@ class LoadedData:
     sources: dict[str, tuple[schema.Source, str, int | None]] = field(default_factory=dict)
     groups: dict[str, tuple[schema.CountryGroup, str, int | None]] = field(default_factory=dict)
     policies: dict[str, tuple[schema.PolicyEvent, str, int | None]] = field(default_factory=dict)
+    process_costs: tuple[schema.ProcessCosts, str, int | None] | None = None
     files: dict[str, list[str]] = field(default_factory=dict)
 
 
@@ -114,6 +121,7 @@ def _read_directory(
         "country_groups" in replace,
     )  # fmt: skip
     _read_policies(directory, loaded, issues, replace="policies" in replace)
+    _read_process_costs(directory, loaded, issues)
 
 
 def _unique(spec: TableSpec, records: list[Record], issues: list[DataIssue]) -> list[Record]:
@@ -256,6 +264,20 @@ def _read_policies(
             continue
         seen[event.id] = line
         loaded.policies[event.id] = (event, label, line)
+
+
+def _read_process_costs(directory: Path, loaded: LoadedData, issues: list[DataIssue]) -> None:
+    """``process_costs.yaml`` is read whole: a user's file replaces the bundled one."""
+    path = directory / "process_costs.yaml"
+    if not path.exists():
+        return
+    label = display_path(path)
+    data = read_yaml(path, label, issues)
+    if data is None:
+        return
+    costs = validate_mapping(schema.ProcessCosts, data, label, line_of(data), issues)
+    if costs is not None:
+        loaded.process_costs = (costs, label, line_of(data))
 
 
 def _valid_id(value: Any, label: str, line: int | None, issues: list[DataIssue]) -> bool:

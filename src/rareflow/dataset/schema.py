@@ -314,6 +314,30 @@ class StageShare(Row):
     kind: Literal["reported", "projection"]
 
 
+class SeparationFactor(Row):
+    """One adjacent-pair separation factor beta = D(more extracted) / D(less extracted)."""
+
+    extractant: Literal["p507", "p204", "cyanex272", "naphthenic_acid", "tbp"]
+    medium: Literal["hcl", "hno3", "h2so4", "other"]
+    more_extracted: Symbol
+    less_extracted: Symbol
+    beta: Annotated[float, Field(gt=0)]
+    beta_low: Annotated[float, Field(gt=0)] | None = None
+    beta_high: Annotated[float, Field(gt=0)] | None = None
+    kind: Literal["design", "measured", "tracer", "derived", "estimate"]
+    """design: a plant design value; measured: a loaded-system measurement; tracer: a tracer-level
+    measurement; derived: arithmetic on sourced values; estimate: a gap filled by a stated rule."""
+    conditions: str | None = None
+    default: bool = False
+    """Whether this value is the extractant's default for the pair (one default per pair)."""
+
+    @model_validator(mode="after")
+    def _distinct(self) -> SeparationFactor:
+        if self.more_extracted == self.less_extracted:
+            raise ValueError("a separation factor needs two different elements")
+        return self
+
+
 class Source(BaseModel):
     """One citation of ``sources.yaml``."""
 
@@ -401,3 +425,92 @@ class CountryGroup(BaseModel):
     name: str
     description: str | None = None
     source: Annotated[list[Id], Field(min_length=1)]
+
+
+class CostParameter(BaseModel):
+    """One cost input with its unit and either sources or an explicit assumption flag."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    value: Annotated[float, Field(ge=0)]
+    unit: str
+    source: list[Id] = []
+    assumption: bool = False
+    note: str | None = None
+
+    @model_validator(mode="after")
+    def _sourced_or_assumed(self) -> CostParameter:
+        if not self.source and not (self.assumption and self.note):
+            raise ValueError(
+                "a cost parameter needs a source, or assumption: true with a note saying why"
+            )
+        return self
+
+
+REGION_COST_KEYS = (
+    "electricity_usd_per_kwh",
+    "labour_usd_per_person_year",
+    "hcl_usd_per_t",
+    "naoh_usd_per_t",
+    "extractant_usd_per_kg",
+    "diluent_usd_per_kg",
+    "wacc_pct",
+    "construction_cost_factor",
+    "effluent_treatment_usd_per_m3",
+    "environmental_compliance_usd_per_t_reo",
+)
+PLANT_COST_KEYS = (
+    "reference_stage_cost_usd",
+    "reference_stage_volume_m3",
+    "scale_exponent",
+    "installation_factor",
+    "organic_loading_mol_per_m3",
+    "aqueous_concentration_mol_per_m3",
+    "mixer_residence_min",
+    "settler_to_mixer_volume",
+    "solvent_loss_m3_per_1000_m3",
+    "extractant_volume_fraction",
+    "mixing_energy_kwh_per_m3",
+    "operators_per_100_stages",
+    "staff_per_operator_position",
+    "plant_life_years",
+    "operating_hours_per_year",
+)
+
+
+class RegionCosts(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    parameters: dict[str, CostParameter]
+
+    @model_validator(mode="after")
+    def _complete(self) -> RegionCosts:
+        missing = [k for k in REGION_COST_KEYS if k not in self.parameters]
+        unknown = [k for k in self.parameters if k not in REGION_COST_KEYS]
+        if missing or unknown:
+            raise ValueError(
+                f"region parameters missing {missing} / unknown {unknown}; expected exactly "
+                f"{', '.join(REGION_COST_KEYS)}"
+            )
+        return self
+
+
+class ProcessCosts(BaseModel):
+    """``process_costs.yaml``: regional prices and plant engineering parameters for SX costing."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    regions: dict[CountryCode, RegionCosts]
+    plant: dict[str, CostParameter]
+
+    @model_validator(mode="after")
+    def _plant_complete(self) -> ProcessCosts:
+        missing = [k for k in PLANT_COST_KEYS if k not in self.plant]
+        unknown = [k for k in self.plant if k not in PLANT_COST_KEYS]
+        if missing or unknown:
+            raise ValueError(
+                f"plant parameters missing {missing} / unknown {unknown}; expected exactly "
+                f"{', '.join(PLANT_COST_KEYS)}"
+            )
+        return self

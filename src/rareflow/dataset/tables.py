@@ -96,6 +96,12 @@ TABLES: dict[str, TableSpec] = {
             "magnet mass per unit of end use",
         ),
         TableSpec(
+            "separation_factors",
+            schema.SeparationFactor,
+            ("extractant", "medium", "more_extracted", "less_extracted", "kind", "source"),
+            "adjacent-pair separation factors by extractant",
+        ),
+        TableSpec(
             "stage_shares",
             schema.StageShare,
             ("stage", "region", "year", "kind", "source"),

@@ -33,6 +33,12 @@ def cross_check(loaded: LoadedData) -> list[DataIssue]:
     tables = dict(loaded.tables)
     tables["policies"] = [Record(*entry) for entry in loaded.policies.values()]
     tables["country_groups"] = [Record(*entry) for entry in loaded.groups.values()]
+    if loaded.process_costs is not None:
+        costs, file, line = loaded.process_costs
+        parameters = [p for r in costs.regions.values() for p in r.parameters.values()]
+        tables["process_costs"] = [
+            Record(p, file, line) for p in [*parameters, *costs.plant.values()]
+        ]
     issues = _check_sources(loaded, tables)
     countries = {r.row.code for r in tables.get("countries", [])}
     for table, columns in COUNTRY_COLUMNS.items():
