@@ -1,0 +1,192 @@
+"""Numerical kernels of the cascade solver (see ``rareflow.process.cascade`` for the model).
+
+Two formulations of the same steady state:
+
+* ``StageScalarSystem``: the N stage scalars sigma_k are the unknowns; each component's stage
+  balances are one exact tridiagonal solve (all components stacked into one banded solve), and
+  Newton's method drives sum_i x_ik - 1 to zero with the exact N x N Jacobian. Fast where it
+  converges, and its inner solves close every component balance to rounding.
+* ``LogSystem``: unknowns ln x_ik and ln sigma_k, equations ln(inflow) - ln(outflow) per
+  component and stage and ln(sum_i x_ik) per stage, all evaluated with log-sum-exp so that
+  compositions of 1e-300 and below stay representable. Its Jacobian is block-tridiagonal (one
+  banded solve per Newton step); it carries the continuation in the separation factors.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.linalg import solve_banded
+
+NEG_INF = -np.inf
+
+
+class StageScalarSystem:
+    """Stacked linear stage balances for given stage scalars ln sigma (shape N)."""
+
+    def __init__(
+        self, organic: np.ndarray, aqueous: np.ndarray, betas: np.ndarray, feed: np.ndarray
+    ) -> None:
+        self.organic, self.aqueous, self.betas = organic, aqueous, betas
+        self.count, self.total = betas.shape
+        self.rhs = -feed.ravel()
+        self.bounds = (np.log(betas.min(axis=0)), np.log(betas.max(axis=0)))
+        index = np.arange(self.total)
+        self._diagonal = (slice(None), index, index)
+        self._below = (slice(None), index[1:], index[:-1])
+
+    def _banded(self, log_sigma: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        extraction = self.organic * self.betas * np.exp(-log_sigma)
+        bands = np.zeros((3, self.count, self.total))
+        bands[0, :, 1:] = self.aqueous[1:]
+        bands[1] = -(extraction + self.aqueous)
+        bands[2, :, :-1] = extraction[:, :-1]
+        return bands.reshape(3, -1), extraction
+
+    def fractions(self, log_sigma: np.ndarray) -> np.ndarray:
+        """Aqueous mole fractions x_ik solving every component balance exactly."""
+        bands, _ = self._banded(log_sigma)
+        solution = solve_banded((1, 1), bands, self.rhs, check_finite=False)
+        return np.maximum(solution.reshape(self.count, self.total), 0.0)
+
+    def residual_and_jacobian(
+        self, log_sigma: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(x, sum_i x_ik - 1, d residual / d ln sigma)."""
+        bands, extraction = self._banded(log_sigma)
+        x = solve_banded((1, 1), bands, self.rhs, check_finite=False)
+        x = x.reshape(self.count, self.total)
+        flow = extraction * x
+        columns = np.zeros((self.count, self.total, self.total))
+        columns[self._diagonal] = flow
+        columns[self._below] = -flow[:, :-1]
+        derivative = solve_banded(
+            (1, 1), bands, columns.reshape(-1, self.total), check_finite=False
+        ).reshape(self.count, self.total, self.total)
+        return x, x.sum(axis=0) - 1.0, -derivative.sum(axis=0)
+
+    def newton(
+        self,
+        log_sigma: np.ndarray,
+        tol: float,
+        max_iter: int,
+        max_step: float = 2.0,
+        patience: int = 6,
+    ) -> tuple[np.ndarray, int, float, bool]:
+        """Newton on ln sigma, steps capped and kept inside [ln min beta, ln max beta].
+
+        Gives up early when the residual has not halved for ``patience`` iterations.
+        """
+        norm, best, stale = np.inf, np.inf, 0
+        low, high = self.bounds
+        with np.errstate(all="ignore"):
+            for iteration in range(1, max_iter + 1):
+                try:
+                    _, residual, jacobian = self.residual_and_jacobian(log_sigma)
+                    norm = float(np.max(np.abs(residual)))
+                    if not np.isfinite(norm):
+                        return log_sigma, iteration, norm, False
+                    if norm <= tol:
+                        return log_sigma, iteration, norm, True
+                    best, stale = (norm, 0) if norm < 0.5 * best else (best, stale + 1)
+                    if stale >= patience:
+                        return log_sigma, iteration, norm, False
+                    step = np.linalg.solve(jacobian, -residual)
+                except (np.linalg.LinAlgError, ValueError):
+                    return log_sigma, iteration, norm, False
+                largest = float(np.max(np.abs(step)))
+                if largest > max_step:
+                    step *= max_step / largest
+                log_sigma = np.clip(log_sigma + step, low, high)
+        return log_sigma, max_iter, norm, False
+
+
+def _log_sum3(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
+    top = np.maximum(np.maximum(a, b), c)
+    top = np.where(np.isfinite(top), top, 0.0)
+    return top + np.log(np.exp(a - top) + np.exp(b - top) + np.exp(c - top))
+
+
+class LogSystem:
+    """Stage equations in ln x and ln sigma with a block-tridiagonal Jacobian."""
+
+    def __init__(self, organic: np.ndarray, aqueous: np.ndarray, feed: np.ndarray) -> None:
+        with np.errstate(divide="ignore"):
+            self.log_organic = np.log(organic)[None, :]
+            self.log_aqueous = np.log(aqueous)[None, :]
+            self.log_feed = np.log(feed)
+        self.count, self.total = feed.shape
+        width = self.count + 1
+        self.width = width
+        stages = np.arange(self.total)
+        rows = stages[None, :] * width + np.arange(self.count)[:, None]
+        sigma = np.broadcast_to(stages * width + self.count, rows.shape)
+        band = lambda r, c: (width + r - c, c)  # noqa: E731 - position in banded storage
+        self._self = band(rows.ravel(), rows.ravel())
+        self._own_sigma = band(rows.ravel(), sigma.ravel())
+        self._previous = band(rows[:, 1:].ravel(), rows[:, :-1].ravel())
+        self._previous_sigma = band(rows[:, 1:].ravel(), sigma[:, :-1].ravel())
+        self._next = band(rows[:, :-1].ravel(), rows[:, 1:].ravel())
+        self._sum = band(sigma.ravel(), rows.ravel())
+        self.shape = (2 * width + 1, width * self.total)
+
+    def residual(
+        self, log_betas: np.ndarray, log_x: np.ndarray, log_sigma: np.ndarray, jacobian: bool = True
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        organic = self.log_organic + log_betas - log_sigma + log_x
+        aqueous = self.log_aqueous + log_x
+        from_below = np.full_like(log_x, NEG_INF)
+        from_below[:, 1:] = organic[:, :-1]
+        from_above = np.full_like(log_x, NEG_INF)
+        from_above[:, :-1] = aqueous[:, 1:]
+        inflow = _log_sum3(from_below, from_above, self.log_feed)
+        outflow = np.logaddexp(organic, aqueous)
+        top = log_x.max(axis=0)
+        total = top + np.log(np.exp(log_x - top).sum(axis=0))
+        residual = np.vstack([inflow - outflow, total[None, :]])
+        if not jacobian:
+            return residual, None
+        bands = np.zeros(self.shape)
+        bands[self._self] = -1.0
+        bands[self._own_sigma] = np.exp(organic - outflow).ravel()
+        share_below = np.exp(from_below - inflow)
+        bands[self._previous] = share_below[:, 1:].ravel()
+        bands[self._previous_sigma] = -share_below[:, 1:].ravel()
+        bands[self._next] = np.exp(from_above - inflow)[:, :-1].ravel()
+        bands[self._sum] = np.exp(log_x - total).ravel()
+        return residual, bands
+
+    def newton(
+        self,
+        log_betas: np.ndarray,
+        log_x: np.ndarray,
+        log_sigma: np.ndarray,
+        tol: float,
+        max_iter: int,
+        max_step: float = 3.0,
+    ) -> tuple[np.ndarray, np.ndarray, int, float, bool]:
+        """Newton steps with capped size; returns (ln x, ln sigma, iterations, residual, ok)."""
+        norm = np.inf
+        width = self.width
+        with np.errstate(all="ignore"):
+            for iteration in range(1, max_iter + 1):
+                residual, bands = self.residual(log_betas, log_x, log_sigma)
+                norm = float(np.max(np.abs(residual)))
+                if not np.isfinite(norm):
+                    return log_x, log_sigma, iteration, norm, False
+                if norm <= tol:
+                    return log_x, log_sigma, iteration, norm, True
+                try:
+                    step = solve_banded(
+                        (width, width), bands, -residual.T.ravel(), check_finite=False
+                    )
+                except (np.linalg.LinAlgError, ValueError):
+                    return log_x, log_sigma, iteration, norm, False
+                step = step.reshape(self.total, width).T
+                largest = float(np.max(np.abs(step)))
+                if not np.isfinite(largest):
+                    return log_x, log_sigma, iteration, norm, False
+                if largest > max_step:
+                    step *= max_step / largest
+                log_x = log_x + step[: self.count]
+                log_sigma = log_sigma + step[self.count]
+        return log_x, log_sigma, max_iter, norm, False
