@@ -176,9 +176,9 @@ def _dynamic(
         totals = new
         if change < 1e-12:
             history.append(f"dynamic simulation settled after {cycle} cycles")
-            return log_sigma
+            return np.asarray(log_sigma)
     history.append(f"dynamic simulation stopped after {max_cycles} cycles (change {change:.2g})")
-    return log_sigma
+    return np.asarray(log_sigma)
 
 
 def _continuation(
@@ -378,4 +378,6 @@ class CascadeSolution:
 
 
 def _safe_ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
-    return np.divide(numerator, denominator, out=np.zeros_like(numerator), where=denominator > 0)
+    result = np.zeros_like(numerator)
+    np.divide(numerator, denominator, out=result, where=denominator > 0)
+    return result

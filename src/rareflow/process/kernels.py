@@ -46,7 +46,7 @@ class StageScalarSystem:
         """Aqueous mole fractions x_ik solving every component balance exactly."""
         bands, _ = self._banded(log_sigma)
         solution = solve_banded((1, 1), bands, self.rhs, check_finite=False)
-        return np.maximum(solution.reshape(self.count, self.total), 0.0)
+        return np.asarray(np.maximum(solution.reshape(self.count, self.total), 0.0))
 
     def residual_and_jacobian(
         self, log_sigma: np.ndarray
@@ -103,7 +103,12 @@ class StageScalarSystem:
 def _log_sum3(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
     top = np.maximum(np.maximum(a, b), c)
     top = np.where(np.isfinite(top), top, 0.0)
-    return top + np.log(np.exp(a - top) + np.exp(b - top) + np.exp(c - top))
+    return np.asarray(top + np.log(np.exp(a - top) + np.exp(b - top) + np.exp(c - top)))
+
+
+def _band(width: int, rows: np.ndarray, columns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Positions of matrix entries (rows, columns) in LAPACK banded storage of half-width."""
+    return width + rows - columns, columns
 
 
 class LogSystem:
@@ -120,13 +125,12 @@ class LogSystem:
         stages = np.arange(self.total)
         rows = stages[None, :] * width + np.arange(self.count)[:, None]
         sigma = np.broadcast_to(stages * width + self.count, rows.shape)
-        band = lambda r, c: (width + r - c, c)  # noqa: E731 - position in banded storage
-        self._self = band(rows.ravel(), rows.ravel())
-        self._own_sigma = band(rows.ravel(), sigma.ravel())
-        self._previous = band(rows[:, 1:].ravel(), rows[:, :-1].ravel())
-        self._previous_sigma = band(rows[:, 1:].ravel(), sigma[:, :-1].ravel())
-        self._next = band(rows[:, :-1].ravel(), rows[:, 1:].ravel())
-        self._sum = band(sigma.ravel(), rows.ravel())
+        self._self = _band(width, rows.ravel(), rows.ravel())
+        self._own_sigma = _band(width, rows.ravel(), sigma.ravel())
+        self._previous = _band(width, rows[:, 1:].ravel(), rows[:, :-1].ravel())
+        self._previous_sigma = _band(width, rows[:, 1:].ravel(), sigma[:, :-1].ravel())
+        self._next = _band(width, rows[:, :-1].ravel(), rows[:, 1:].ravel())
+        self._sum = _band(width, sigma.ravel(), rows.ravel())
         self.shape = (2 * width + 1, width * self.total)
 
     def residual(
