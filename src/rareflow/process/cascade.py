@@ -216,12 +216,17 @@ def _continuation(
 
 
 def solve(
-    cascade: Cascade, tol: float = 1e-12, max_cycles: int = 100_000, method: str = "auto"
+    cascade: Cascade,
+    tol: float = 1e-12,
+    max_cycles: int = 100_000,
+    method: str = "auto",
+    start: CascadeSolution | None = None,
 ) -> CascadeSolution:
     """Steady state of the cascade: Newton, then continuation, then dynamic simulation.
 
     ``method`` forces one path ("newton", "continuation", "dynamic"); "auto" tries them in
-    that order. Raises ``SpecError`` if none converges.
+    that order. ``start`` warm-starts Newton from a solution of a similar cascade (its stage
+    scalars resampled onto this cascade's sections). Raises ``SpecError`` if none converges.
     """
     if method not in ("auto", "newton", "continuation", "dynamic"):
         raise SpecError(
@@ -237,8 +242,15 @@ def solve(
     iterations, norm, ok = 0, np.inf, False
     log_sigma = np.log(betas.T @ cascade.feed[active])
     used: Method = "newton"
-    if method in ("auto", "newton"):
-        log_sigma, iterations, norm, ok = scalar.newton(log_sigma, tol, 30)
+    if start is not None and method in ("auto", "newton"):
+        warm = resample_stage_scalars(start, cascade)
+        log_sigma_warm, iterations, norm, ok = scalar.newton(warm, tol, 30)
+        history.append(f"newton from a warm start: {'converged' if ok else 'failed'}")
+        if ok:
+            log_sigma = log_sigma_warm
+    if not ok and method in ("auto", "newton"):
+        log_sigma, more, norm, ok = scalar.newton(log_sigma, tol, 30)
+        iterations += more
         history.append(f"newton on the stage scalars: {'converged' if ok else 'failed'}")
     if not ok and method in ("auto", "continuation"):
         used = "continuation"
@@ -269,6 +281,18 @@ def solve(
     return CascadeSolution.build(cascade, x, np.exp(log_sigma), report)
 
 
+def resample_stage_scalars(solution: CascadeSolution, cascade: Cascade) -> np.ndarray:
+    """ln sigma of ``solution`` mapped onto ``cascade`` by relative position in each section."""
+    old, new = solution.cascade, cascade
+    old_positions = np.r_[
+        (np.arange(old.n) + 0.5) / old.n, 1 + (np.arange(old.m) + 0.5) / max(old.m, 1)
+    ]
+    new_positions = np.r_[
+        (np.arange(new.n) + 0.5) / new.n, 1 + (np.arange(new.m) + 0.5) / max(new.m, 1)
+    ]
+    return np.asarray(np.interp(new_positions, old_positions[: old.stages], np.log(solution.sigma)))
+
+
 @dataclass
 class CascadeSolution:
     """Stage compositions, products, recoveries and the mass-balance closure of a cascade."""
@@ -278,6 +302,7 @@ class CascadeSolution:
     organic: np.ndarray
     report: SolverReport
     closure: np.ndarray
+    sigma: np.ndarray
 
     @classmethod
     def build(
@@ -288,7 +313,7 @@ class CascadeSolution:
         out = raffinate * x[:, 0] + product * y[:, -1]
         scale = np.maximum(cascade.feed, 1e-300)
         closure = np.where(cascade.feed > 0, np.abs(out - cascade.feed) / scale, np.abs(out))
-        return cls(cascade, x, y, report, closure)
+        return cls(cascade, x, y, report, closure, sigma)
 
     @property
     def raffinate(self) -> np.ndarray:
