@@ -6,6 +6,7 @@ import os
 
 import typer
 
+from rareflow.cli.cascade import cascade_app
 from rareflow.cli.data import data_app
 from rareflow.cli.output import fail
 
@@ -17,6 +18,7 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(data_app, name="data")
+app.add_typer(cascade_app, name="cascade")
 
 
 def main() -> None:
