@@ -1,0 +1,147 @@
+"""The multi-component solver against exact oracles: stepping, S_min, Kremser, V1."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from rareflow.process.cascade import Cascade, solve
+from rareflow.process.kernels import StageScalarSystem
+from rareflow.process.theory import BinarySpec, SpecError, design_binary, minimum_flows, outlets
+
+
+def binary_cascade(spec: BinarySpec, n: int, m: int, extractant: float) -> Cascade:
+    out = outlets(spec)
+    scrub = (
+        extractant - out.fraction_a if spec.feed_phase == "aqueous" else extractant + out.fraction_b
+    )
+    return Cascade(("B", "A"), np.array([1.0, spec.beta]), np.array([spec.feed_b, spec.feed_a]),
+                   n, m, extractant, scrub, spec.feed_phase)  # fmt: skip
+
+
+@pytest.mark.parametrize("phase", ["aqueous", "organic"])
+@pytest.mark.parametrize(("feed_a", "beta", "purity"), [(0.5, 1.5, 0.999), (0.33, 2.0, 0.9999)])
+def test_binary_matches_stepping(phase: str, feed_a: float, beta: float, purity: float) -> None:
+    spec = BinarySpec(feed_a, beta, purity, purity, phase)  # type: ignore[arg-type]
+    design = design_binary(spec, 1.3)
+    solution = solve(binary_cascade(spec, design.stages_extraction, design.stages_scrub,
+                                    design.flows.extractant))  # fmt: skip
+    assert solution.closure.max() <= 1e-10
+    # at the exact minimum stages both products meet the specification ...
+    assert min(solution.raffinate[0], solution.organic_product[1]) >= purity - 1e-6
+    # ... and with one stage fewer no split of the stages does
+    total = design.stages - 1
+    for n in range(1, total):
+        fewer = solve(binary_cascade(spec, n, total - n, design.flows.extractant))
+        assert min(fewer.raffinate[0], fewer.organic_product[1]) < purity
+
+
+@pytest.mark.parametrize("phase", ["aqueous", "organic"])
+def test_minimum_flow_boundary_with_the_solver(phase: str) -> None:
+    spec = BinarySpec(0.5, 1.5, 0.999, 0.999, phase)  # type: ignore[arg-type]
+    s_min, _ = minimum_flows(spec)
+    below = solve(binary_cascade(spec, 400, 400, 0.995 * s_min))
+    purities = (below.raffinate[0], below.organic_product[1])
+    assert min(purities) < 0.999  # no number of stages reaches the spec below S_min
+    design = design_binary(spec, extractant=1.005 * s_min)
+    above = solve(binary_cascade(spec, design.stages_extraction, design.stages_scrub,
+                                 1.005 * s_min))  # fmt: skip
+    assert above.organic_product[1] >= 0.999 - 1e-4 and above.raffinate[0] >= 0.999 - 1e-4
+
+
+@pytest.mark.parametrize(("extraction", "stages"), [(0.7, 5), (1.0, 8), (1.6, 12), (2.5, 3)])
+def test_constant_distribution_kremser(extraction: float, stages: int) -> None:
+    # Constant flows and a fixed stage scalar make every extraction factor E = O beta / A
+    # constant: the inner solve must give Kremser's unextracted fraction (E-1)/(E^(N+1)-1).
+    organic = np.full(stages, 2.0)
+    aqueous = np.full(stages, 1.0)
+    betas = np.array([[extraction / 2.0] * stages, [1.3 * extraction / 2.0] * stages])
+    feed = np.zeros((2, stages))
+    feed[:, -1] = [0.25, 0.75]
+    system = StageScalarSystem(organic, aqueous, betas, feed)
+    x = system.fractions(np.zeros(stages))
+    for index, factor in enumerate((extraction, 1.3 * extraction)):
+        expected = (
+            (1.0 / (stages + 1)) if factor == 1 else (factor - 1) / (factor ** (stages + 1) - 1)
+        )
+        assert aqueous[0] * x[index, 0] / feed[index, -1] == pytest.approx(expected, rel=1e-12)
+
+
+def test_published_cepr_nd_design_v1() -> None:
+    # CIESC 2020: CePr/Nd, organic feed, n = 26, m = 34, S = 0.99, published purities 99.95 %.
+    cascade = Cascade(
+        ("Ce", "Pr", "Nd"),
+        np.array([1.0, 2.03, 2.03 * 1.55]),
+        np.array([0.4445, 0.1842, 0.3713]),
+        26,
+        34,
+        0.99,
+        1.6188288,
+        "organic",
+    )
+    solution = solve(cascade)
+    assert solution.closure.max() <= 1e-10
+    nd_purity = solution.organic_product[2]
+    cepr_purity = solution.raffinate[:2].sum()
+    # The ideal constant-beta model with adjacent factors misses the published 99.95 % on both
+    # products, as the paper's separation-coefficient correction discusses: beta*E_M = 0.948 < 1
+    # in the extraction section with the adjacent Nd/Pr factor.
+    assert 0.98 < nd_purity < 0.9995
+    assert 0.98 < cepr_purity < 0.9995
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    count=st.integers(2, 6),
+    step=st.floats(1.2, 2.5),
+    stages=st.integers(4, 40),
+    seed=st.integers(0, 10_000),
+    phase=st.sampled_from(["aqueous", "organic"]),
+)
+def test_mass_balance_closes(count: int, step: float, stages: int, seed: int, phase: str) -> None:
+    rng = np.random.default_rng(seed)
+    feed = rng.random(count) + 0.05
+    feed /= feed.sum()
+    betas = step ** np.arange(count)
+    extractant = 1.0 + rng.random()
+    product = rng.uniform(0.2, 0.8)
+    scrub = extractant - product if phase == "aqueous" else extractant + (1 - product)
+    n = max(1, stages // 2)
+    cascade = Cascade(tuple(map(str, range(count))), betas, feed, n, stages - n + 1, extractant,
+                      scrub, phase)  # type: ignore[arg-type]  # fmt: skip
+    solution = solve(cascade, max_cycles=20_000)
+    assert solution.closure.max() <= 1e-10
+    raffinate, product_flow = cascade.outlet_flows
+    assert np.allclose(solution.aqueous.sum(axis=0), 1, atol=1e-8)
+    assert np.allclose(solution.organic.sum(axis=0), 1, atol=1e-8)
+    assert raffinate + product_flow == pytest.approx(1.0)
+
+
+def test_hard_case_uses_continuation_and_reports_it() -> None:
+    betas = np.cumprod(np.r_[1.0, np.full(16, 1.8)])
+    feed = np.random.default_rng(1).random(17)
+    feed /= feed.sum()
+    cascade = Cascade(tuple(map(str, range(17))), betas, feed, 50, 50, 3.0, 3.0 - feed[8:].sum())
+    solution = solve(cascade)
+    assert solution.report.method == "continuation"
+    assert solution.closure.max() <= 1e-10
+    assert solution.report.iterations > 0 and solution.report.history
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"feed": [0.6, 0.6]}, "sum to 1"),
+        ({"n": 0}, "need n >= 1"),
+        ({"scrub": 5.0}, "all must be positive"),
+        ({"beta": [1.0, -2.0]}, "positive numbers"),
+    ],
+)
+def test_invalid_cascades(kwargs: dict[str, object], message: str) -> None:
+    base: dict[str, object] = {"components": ("B", "A"), "beta": [1.0, 2.0], "feed": [0.5, 0.5],
+                               "n": 5, "m": 5, "extractant": 1.5, "scrub": 1.0}  # fmt: skip
+    base.update(kwargs)
+    with pytest.raises(SpecError, match=message):
+        Cascade(**base)  # type: ignore[arg-type]

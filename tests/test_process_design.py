@@ -1,0 +1,144 @@
+"""Split design search, separation-factor series, cascade files and the cascade CLI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rareflow.dataset.dataset import Dataset
+from rareflow.dataset.errors import DataValidationError
+from rareflow.process.design import SplitSpec, design_split, least_reagent_design
+from rareflow.process.factors import factor_series
+from rareflow.process.files import load_cascade, parse_composition
+from rareflow.process.reagents import reagents_kg_per_kg_reo
+from rareflow.process.theory import SpecError
+
+from .conftest import write
+from .test_cli import run
+
+CEPRND = SplitSpec(("Ce", "Pr", "Nd"), np.array([1.0, 2.03, 2.03 * 1.55]),
+                   np.array([0.4445, 0.1842, 0.3713]), 2, 0.9995, 0.9995)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def cepr_nd_design():  # type: ignore[no-untyped-def]
+    return design_split(CEPRND, 1.5)
+
+
+def test_design_meets_targets_with_fewest_stages(cepr_nd_design) -> None:  # type: ignore[no-untyped-def]
+    design = cepr_nd_design
+    assert design.purity_extract >= 0.9995 and design.purity_raffinate >= 0.9995
+    assert design.solution.closure.max() <= 1e-10
+    # Ce, a light non-key, is far easier to remove than Pr: the multi-component design needs
+    # fewer stages than the lumped binary with the key factor 1.55 says.
+    assert design.binary_stages is not None
+    assert design.cascade.stages < sum(design.binary_stages)
+
+
+def test_one_stage_fewer_fails(cepr_nd_design) -> None:  # type: ignore[no-untyped-def]
+    from rareflow.process.design import _Searcher
+
+    cascade = cepr_nd_design.cascade
+    searcher = _Searcher(CEPRND, cascade.extractant, cascade.scrub)
+    total = cascade.stages - 1
+    assert all(searcher.margin(n, total - n) < 0 for n in range(1, total))
+
+
+def test_least_reagent_design_fits_budget() -> None:
+    design = least_reagent_design(CEPRND, 60)
+    assert design.cascade.stages <= 60
+    tighter = design_split(CEPRND, extractant=design.cascade.extractant * 0.97)
+    assert tighter.cascade.stages > 60  # less extractant would need more stages
+
+
+def test_p507_series_flags_estimates(dataset: Dataset) -> None:
+    series = factor_series(dataset, "p507", "hcl")
+    assert series.relative["Nd"] / series.relative["Pr"] == pytest.approx(1.55)
+    assert series.relative["Pr"] / series.relative["Ce"] == pytest.approx(2.03)
+    assert series.order.index("Y") > series.order.index("Dy")
+    estimated = {(s.more, s.less) for s in series.estimated_steps}
+    assert ("Sm", "Nd") in estimated and ("Nd", "Pr") not in estimated
+    # rule: geometric mean per unit Z of the sourced steps (2.03 and 1.55), Sm/Nd counts two
+    mean = (2.03 * 1.55) ** 0.5
+    assert series.relative["Sm"] / series.relative["Nd"] == pytest.approx(mean**2)
+    assert "ESTIMATED" in series.label
+    assert not series.is_estimated("Ce", "Nd") and series.is_estimated("La", "Nd")
+
+
+def test_overrides_replace_pairs_and_are_named(dataset: Dataset) -> None:
+    series = factor_series(dataset, "p507", "hcl", {"Ce/La": 5.0})
+    assert series.relative["Ce"] == pytest.approx(5.0)
+    assert "user overrides: Ce/La=5" in series.label
+    with pytest.raises(SpecError, match="MORE/LESS"):
+        factor_series(dataset, "p507", "hcl", {"CeLa": 5.0})
+    with pytest.raises(SpecError, match="no separation factors for"):
+        factor_series(dataset, "p999", "hcl")
+
+
+def test_composition_parsing() -> None:
+    assert parse_composition("pr=0.33, ND=0.67") == {"Pr": 0.33, "Nd": 0.67}
+    with pytest.raises(SpecError, match="sum to"):
+        parse_composition("Pr=0.3,Nd=0.3")
+    with pytest.raises(ValueError, match="unknown element symbol 'Qq'"):
+        parse_composition("Qq=0.5,Nd=0.5")
+
+
+def test_reagents_per_kg_nd2o3() -> None:
+    # 3 equivalents per mol RE on an Nd2O3 basis: 0.713 kg NaOH and 0.650 kg HCl per kg
+    reagents = reagents_kg_per_kg_reo(3.0, 3.0, {"Nd": 1.0})
+    assert reagents["naoh_kg_per_kg_reo"] == pytest.approx(0.713, abs=5e-4)
+    assert reagents["hcl_kg_per_kg_reo"] == pytest.approx(0.650, abs=5e-4)
+
+
+def test_cascade_file_errors_name_lines(tmp_path: Path, dataset: Dataset) -> None:
+    path = write(
+        tmp_path,
+        "bad.yaml",
+        """
+        feed: {Ce: 0.5, Nd: 0.5}
+        n: 0
+        m: 3
+        S: 1.5
+        W: 1.0
+        extractant: p507
+        colour: blue
+    """,
+    )
+    with pytest.raises(DataValidationError) as info:
+        load_cascade(path, dataset)
+    lines = {(i.line, i.column) for i in info.value.issues}
+    assert (2, "n") in lines and (7, "colour") in lines
+
+
+@pytest.mark.e2e
+def test_cli_design_json() -> None:
+    result = run("cascade", "design", "--feed", "Pr=0.5,Nd=0.5", "--beta", "1.5", "--purity",
+                 "0.999", "--ratio-to-min", "1.2", "--json")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    payload = json.loads(result.stdout)
+    assert payload["stages"] == 65 and payload["components"]["A_organic"] == "Nd"
+    assert {"S_min", "W_min", "E_M", "E_M_scrub", "n", "m", "reagents_per_kg_feed_reo"} <= set(
+        payload
+    )
+
+
+@pytest.mark.e2e
+def test_cli_simulate_example() -> None:
+    example = Path(__file__).parent.parent / "examples" / "cepr_nd_v1.yaml"
+    result = run("cascade", "simulate", str(example), "--json")
+    assert result.returncode == 0, result.stderr
+    payload = json.loads(result.stdout)
+    assert payload["max_closure"] <= 1e-10
+    assert len(payload["profiles"]["organic"]["Nd"]) == 60
+
+
+@pytest.mark.e2e
+def test_cli_errors_are_messages() -> None:
+    result = run(
+        "cascade", "design", "--feed", "Pr=0.5,Nd=0.5", "--beta", "0.9", "--purity", "0.99"
+    )
+    assert result.returncode == 1 and "beta = 0.9 must be > 1" in result.stderr
+    assert "Traceback" not in result.stderr
