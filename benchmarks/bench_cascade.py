@@ -1,0 +1,121 @@
+"""Speed of the cascade solver and the two-outlet design, with baselines timed in the same run.
+
+1. scipy.optimize.root (hybr, finite-difference Jacobian) on the stacked stage equations
+   (every x_ik and y_ik unknown: balances and equilibria) against rareflow's solver on the
+   same small cascade, both from a cold start; ratio = scipy time / rareflow time.
+2. rareflow on 17 components x 300 stages (P507 factor series of the dataset, a mid-series
+   split at 1.2 x lumped S_min) from a cold start: time, method, closure.
+3. The two-outlet design (closed forms + exact stepping) of a Pr/Nd split.
+
+    python benchmarks/bench_cascade.py [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from collections.abc import Callable
+
+import numpy as np
+from scipy.optimize import root
+
+from rareflow.dataset import load_dataset
+from rareflow.process.cascade import Cascade, solve
+from rareflow.process.design import SplitSpec
+from rareflow.process.factors import factor_series
+from rareflow.process.theory import BinarySpec, design_binary, minimum_flows, outlets
+
+
+def timed(function: Callable[[], object], repeat: int) -> tuple[float, object]:
+    times, result = [], None
+    for _ in range(repeat):
+        start = time.perf_counter()
+        result = function()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), result
+
+
+def stacked_residual(cascade: Cascade) -> Callable[[np.ndarray], np.ndarray]:
+    organic, aqueous = cascade.stage_flows()
+    betas = cascade.stage_betas()
+    count, total = betas.shape
+    feed = np.zeros((count, total))
+    feed[:, cascade.feed_stage] = cascade.feed
+
+    def residual(z: np.ndarray) -> np.ndarray:
+        x, y = z[: count * total].reshape(count, total), z[count * total :].reshape(count, total)
+        balance = feed - organic * y - aqueous * x
+        balance[:, 1:] += (organic * y)[:, :-1]
+        balance[:, :-1] += (aqueous * x)[:, 1:]
+        equilibrium = y * (betas * x).sum(axis=0) - betas * x
+        return np.concatenate([balance.ravel(), equilibrium.ravel()])
+
+    return residual
+
+
+def small_case() -> Cascade:
+    """5 components x 40 stages: the largest size at which scipy's root still converges here."""
+    count, stages, step = 5, 40, 1.6
+    feed = np.full(count, 1.0 / count)
+    spec = BinarySpec(feed[count // 2 :].sum(), step, 0.99, 0.99)
+    extractant = 1.5 * minimum_flows(spec)[0]
+    scrub = extractant - outlets(spec).fraction_a
+    betas = step ** np.arange(count)
+    names = ("La", "Ce", "Pr", "Nd", "Sm")
+    return Cascade(names, betas, feed, stages // 2, stages - stages // 2, extractant, scrub)
+
+
+def large_case() -> Cascade:
+    dataset = load_dataset()
+    series = factor_series(dataset, "p507", "hcl")
+    components = series.order[:17]
+    rng = np.random.default_rng(7)
+    feed = rng.random(len(components)) + 0.05
+    feed /= feed.sum()
+    cut = len(components) // 2
+    spec = SplitSpec(components, series.betas(components), feed, cut, 0.999, 0.999)
+    binary = spec.binary()
+    extractant = 1.2 * minimum_flows(binary)[0]
+    scrub = extractant - outlets(binary).fraction_a
+    return Cascade(components, spec.betas, feed, 150, 150, extractant, scrub)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer repeats")
+    repeat = 1 if parser.parse_args().quick else 3
+
+    case = small_case()
+    residual = stacked_residual(case)
+    count, total = len(case.components), case.stages
+    start = np.concatenate([np.repeat(case.feed, total), np.repeat(case.feed, total)])
+    scipy_time, scipy_result = timed(
+        lambda: root(residual, start, method="hybr", tol=1e-12), repeat
+    )
+    ours_time, ours = timed(lambda: solve(case), max(repeat, 5))
+    ok = getattr(scipy_result, "success", False)
+    print(f"small case {count} components x {total} stages ({2 * count * total} stacked unknowns)")
+    print(f"  scipy.optimize.root (hybr, FD Jacobian): {1000 * scipy_time:9.1f} ms  success={ok}")
+    print(
+        f"  rareflow solve:                          {1000 * ours_time:9.1f} ms  "
+        f"method={ours.report.method}"
+    )  # type: ignore[union-attr]
+    print(f"  ratio scipy / rareflow:                  {scipy_time / ours_time:9.1f}")
+
+    big = large_case()
+    big_time, big_solution = timed(lambda: solve(big), 1)
+    print(f"large case {len(big.components)} components x {big.stages} stages (cold start)")
+    print(
+        f"  rareflow solve: {1000 * big_time:9.1f} ms  method={big_solution.report.method}  "  # type: ignore[union-attr]
+        f"iterations={big_solution.report.iterations}  "  # type: ignore[union-attr]
+        f"closure={big_solution.closure.max():.1e}"
+    )  # type: ignore[union-attr]
+
+    spec = BinarySpec(0.67, 1.55, 0.999, 0.999)
+    design_time, _ = timed(lambda: design_binary(spec, 1.2), 200)
+    print(f"two-outlet design (Pr/Nd, 60 stages): {1000 * design_time:.3f} ms")
+
+
+if __name__ == "__main__":
+    main()
