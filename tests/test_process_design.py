@@ -142,3 +142,15 @@ def test_cli_errors_are_messages() -> None:
     )
     assert result.returncode == 1 and "beta = 0.9 must be > 1" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_stage_profile_figure() -> None:
+    from rareflow.process.cascade import Cascade, solve
+    from rareflow.report.cascade import stage_profile_figure
+
+    cascade = Cascade(("Pr", "Nd"), np.array([1.0, 1.55]), np.array([0.33, 0.67]), 20, 25, 3.0,
+                      2.33)  # fmt: skip
+    figure = stage_profile_figure(solve(cascade))
+    assert len(figure.data) == 4  # two components x two phases
+    assert list(figure.data[0].x) == list(range(1, 46))
+    assert "45 stages" in figure.layout.title.text

@@ -135,6 +135,9 @@ def simulate(
     data: DataDir = None,
     as_json: JsonFlag = False,
     profiles: Annotated[bool, typer.Option(help="Print the stage profiles too.")] = False,
+    html: Annotated[
+        Path | None, typer.Option(help="Write the stage-profile figure (plotly) to this HTML file.")
+    ] = None,
 ) -> None:
     """Solve a given cascade: product purities, recoveries, closure and stage profiles."""
     dataset = load(data)
@@ -149,6 +152,13 @@ def simulate(
         fail(str(exc))
     payload = solution.to_dict(profiles=True)
     payload["separation_factor_source"] = label
+    if html is not None:
+        from rareflow.report.cascade import stage_profile_figure
+
+        try:
+            stage_profile_figure(solution).write_html(str(html), include_plotlyjs=True)
+        except OSError as exc:
+            fail(f"cannot write {html}: {exc.strerror}")
     if as_json:
         print_json(payload)
         return
