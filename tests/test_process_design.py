@@ -154,3 +154,55 @@ def test_stage_profile_figure() -> None:
     assert len(figure.data) == 4  # two components x two phases
     assert list(figure.data[0].x) == list(range(1, 46))
     assert "45 stages" in figure.layout.title.text
+
+
+@pytest.fixture(scope="module")
+def mountain_pass_sheet(dataset: Dataset):  # type: ignore[no-untyped-def]
+    from rareflow.process.flowsheet import build_flowsheet
+
+    return build_flowsheet(dataset, "mountain_pass")
+
+
+def test_flowsheet_conserves_every_element(mountain_pass_sheet, dataset: Dataset) -> None:  # type: ignore[no-untyped-def]
+    sheet = mountain_pass_sheet
+    feed = dataset.ore_distribution("mountain_pass")
+    delivered: dict[str, float] = {}
+    for amounts in sheet.products["amounts"]:
+        for symbol, amount in amounts.items():
+            delivered[symbol] = delivered.get(symbol, 0.0) + amount
+    for symbol, fraction in sheet.feed.items():
+        assert delivered[symbol] == pytest.approx(fraction, rel=1e-9)
+        assert fraction == pytest.approx(feed[symbol])
+    assert sheet.products["share_of_feed"].sum() == pytest.approx(1.0, abs=1e-12)
+
+
+def test_flowsheet_meets_product_targets(mountain_pass_sheet) -> None:  # type: ignore[no-untyped-def]
+    sheet = mountain_pass_sheet
+    assert list(sheet.products["product"]) == ["heavy", "SEG", "NdPr", "La", "Ce"] or set(
+        sheet.products["product"]
+    ) == {"La", "Ce", "NdPr", "SEG", "heavy"}
+    assert sheet.products["met"].all()
+    table = sheet.splits_table()
+    totals = sheet.totals()
+    assert totals["stages"] == table["stages"].sum()
+    # base and acid: 3 equivalents per mol RE moved, S per mol of each split's feed
+    expected = 3 * (table["S"] * table["feed_share"]).sum()
+    assert totals["base_eq_per_mol_feed"] == pytest.approx(expected)
+    assert table["estimated_factors"].any()  # La/Ce rests on the estimate rule for P507
+
+
+def test_flowsheet_rejects_products_out_of_order(dataset: Dataset) -> None:
+    from rareflow.process.flowsheet import Product, build_flowsheet
+
+    products = (Product("Ce", ("Ce",), 0.99), Product("La", ("La",), 0.99))
+    with pytest.raises(SpecError, match="extraction order"):
+        build_flowsheet(dataset, "mountain_pass", products)
+
+
+@pytest.mark.e2e
+def test_cli_flowsheet_json() -> None:
+    result = run("cascade", "flowsheet", "--ore", "mountain_pass", "--json")
+    assert result.returncode == 0, result.stderr
+    payload = json.loads(result.stdout)
+    assert payload["totals"]["stages"] == sum(s["stages"] for s in payload["splits"])
+    assert len(payload["edges"]) == len(payload["splits"]) - 1

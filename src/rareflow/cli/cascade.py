@@ -8,15 +8,18 @@ from typing import Annotated, Any
 import numpy as np
 import pandas as pd
 import typer
+from rich.tree import Tree
 
 from rareflow.cli.data import DataDir, JsonFlag, load
 from rareflow.cli.output import console, errors, fail, print_frame, print_json
+from rareflow.dataset.dataset import DataQueryError
 from rareflow.dataset.errors import DataValidationError
 from rareflow.elements import parse_symbol
 from rareflow.process.cascade import solve
 from rareflow.process.design import SplitSpec, design_split, least_reagent_design
 from rareflow.process.factors import factor_series
 from rareflow.process.files import load_cascade, parse_composition
+from rareflow.process.flowsheet import Flowsheet, Node, Product, build_flowsheet
 from rareflow.process.reagents import reagents_kg_per_kg_reo
 from rareflow.process.theory import BinarySpec, SpecError, design_binary
 
@@ -239,3 +242,69 @@ def split(
     if payload["estimated_factors_used"]:
         console.print("  [bold yellow]this split uses ESTIMATED separation factors[/]")
     print_frame(result.solution.summary(), title="products")
+
+
+def _products(text: str | None) -> tuple[Product, ...] | None:
+    """Parse ``La:0.995;Ce:0.995;Pr+Nd:0.999`` (groups joined with +, purity after :)."""
+    if text is None:
+        return None
+    products = []
+    for item in filter(None, (part.strip() for part in text.split(";"))):
+        group, _, purity = item.partition(":")
+        elements = tuple(parse_symbol(s) for s in group.split("+"))
+        try:
+            value = float(purity) if purity else 0.99
+        except ValueError:
+            fail(f"--products: purity {purity!r} of {group} is not a number")
+        products.append(Product("".join(elements), elements, value))
+    return tuple(products)
+
+
+@cascade_app.command("flowsheet")
+def flowsheet(
+    ore: Annotated[str, typer.Option(help="Ore type id of the dataset, e.g. mountain_pass.")],
+    products: Annotated[
+        str | None,
+        typer.Option(
+            help="Products in extraction order, e.g. 'La:0.995;Ce:0.995;Pr+Nd:0.999;...'."
+        ),
+    ] = None,
+    ratio_to_min: Annotated[float, typer.Option(help="S / lumped S_min of every split.")] = 1.5,
+    extractant: Extractant = "p507",
+    medium: Medium = "hcl",
+    factor: Overrides = None,
+    data: DataDir = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Design the sequence of splits from an ore's mixed REO to products, with totals."""
+    dataset = load(data)
+    try:
+        sheet = build_flowsheet(dataset, ore, _products(products), extractant, medium,
+                                ratio_to_min, _overrides(factor))  # fmt: skip
+    except (SpecError, DataQueryError) as exc:
+        fail(str(exc))
+    if as_json:
+        print_json(sheet.to_dict())
+        return
+    tree = Tree(f"[bold]{ore}[/] ({extractant}/{medium})")
+    _add_nodes(tree, sheet.splits[0], sheet)
+    console.print(tree)
+    print_frame(sheet.splits_table(), title="splits")
+    print_frame(sheet.products, title="products (simulated streams)")
+    totals = sheet.totals()
+    console.print(
+        f"  totals: {totals['splits']} splits, {totals['stages']} stages; per kg feed REO "
+        f"{totals['naoh_kg_per_kg_reo']:.2f} kg NaOH and {totals['hcl_kg_per_kg_reo']:.2f} kg HCl",
+        highlight=False,
+    )
+    console.print(f"  factors: {sheet.series.label}", highlight=False, markup=False)
+
+
+def _add_nodes(tree: Tree, node: Node, sheet: Flowsheet) -> None:
+    design = node.design
+    label = node.name
+    if design is not None:
+        label += f"  [dim]N = {design.cascade.stages}, S = {design.cascade.extractant:.3g}[/]"
+    branch = tree.add(label)
+    for child in node.children:
+        _add_nodes(branch, child, sheet)
