@@ -206,3 +206,48 @@ def test_cli_flowsheet_json() -> None:
     payload = json.loads(result.stdout)
     assert payload["totals"]["stages"] == sum(s["stages"] for s in payload["splits"])
     assert len(payload["edges"]) == len(payload["splits"]) - 1
+
+
+def test_capital_recovery_factor_by_hand() -> None:
+    from rareflow.process.cost import capital_recovery_factor
+
+    # 10 % over 20 years: 0.1 * 1.1^20 / (1.1^20 - 1) = 0.117460 (annuity tables)
+    assert capital_recovery_factor(0.10, 20) == pytest.approx(0.117460, abs=1e-6)
+    assert capital_recovery_factor(0.0, 20) == pytest.approx(0.05)
+
+
+def test_cost_scaling_and_decomposition(mountain_pass_sheet, dataset: Dataset) -> None:  # type: ignore[no-untyped-def]
+    from rareflow.process.cost import compare, plant_cost
+    from rareflow.process.reagents import reo_kg_per_mol_re
+
+    sheet = mountain_pass_sheet
+    small = plant_cost(sheet, dataset, "CN", 5000)
+    large = plant_cost(sheet, dataset, "CN", 10000)
+    exponent = dataset.process_costs.plant["scale_exponent"].value
+    # stage costs scale with volume**exponent; the organic first fill scales linearly
+    assert 2**exponent * 0.99 < large.capex_usd / small.capex_usd <= 2.0
+    # reagent tonnage by hand: equivalents x mol RE x molar mass
+    totals = sheet.totals()
+    mol = 10000 * 1000 / reo_kg_per_mol_re(sheet.feed)
+    naoh_t = totals["base_eq_per_mol_feed"] * mol * 0.039997 / 1000
+    hcl_t = totals["acid_eq_per_mol_feed"] * mol * 0.036461 / 1000
+    prices = dataset.process_costs.regions["CN"].parameters
+    expected = naoh_t * prices["naoh_usd_per_t"].value + hcl_t * prices["hcl_usd_per_t"].value
+    assert large.drivers["reagents"] == pytest.approx(expected, rel=1e-9)
+    us = plant_cost(sheet, dataset, "US", 10000)
+    table = compare(large, us).set_index("driver")
+    assert table.loc["total", "difference"] == pytest.approx(
+        table.drop("total")["difference"].sum(), rel=1e-12
+    )
+    assert table.drop("total")["share_of_gap"].sum() == pytest.approx(1.0)
+    assert large.assumptions  # assumed inputs are named
+
+
+@pytest.mark.e2e
+def test_cli_cost_compare_json() -> None:
+    result = run("cascade", "cost", "--ore", "mountain_pass", "--region", "CN", "--compare", "US",
+                 "--json")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    payload = json.loads(result.stdout)
+    assert payload["compare"]["ratio"] > 1
+    assert {row["driver"] for row in payload["compare"]["by_driver"]} >= {"reagents", "total"}

@@ -16,6 +16,7 @@ from rareflow.dataset.dataset import DataQueryError
 from rareflow.dataset.errors import DataValidationError
 from rareflow.elements import parse_symbol
 from rareflow.process.cascade import solve
+from rareflow.process.cost import compare, plant_cost
 from rareflow.process.design import SplitSpec, design_split, least_reagent_design
 from rareflow.process.factors import factor_series
 from rareflow.process.files import load_cascade, parse_composition
@@ -308,3 +309,54 @@ def _add_nodes(tree: Tree, node: Node, sheet: Flowsheet) -> None:
     branch = tree.add(label)
     for child in node.children:
         _add_nodes(branch, child, sheet)
+
+
+@cascade_app.command("cost")
+def cost(
+    ore: Annotated[str, typer.Option(help="Ore type id of the dataset, e.g. mountain_pass.")],
+    capacity: Annotated[float, typer.Option(help="Plant feed, t REO per year.")] = 10000.0,
+    region: Annotated[str, typer.Option(help="Region code of process_costs.yaml, e.g. CN.")] = "CN",
+    compare_with: Annotated[
+        str | None, typer.Option("--compare", help="Second region: decompose the difference.")
+    ] = None,
+    products: Annotated[str | None, typer.Option(help="As for 'cascade flowsheet'.")] = None,
+    ratio_to_min: Annotated[float, typer.Option(help="S / lumped S_min of every split.")] = 1.5,
+    extractant: Extractant = "p507",
+    medium: Medium = "hcl",
+    factor: Overrides = None,
+    data: DataDir = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Capex and cost per kg REO of the ore's flowsheet in a region (and against another)."""
+    dataset = load(data)
+    try:
+        sheet = build_flowsheet(dataset, ore, _products(products), extractant, medium,
+                                ratio_to_min, _overrides(factor))  # fmt: skip
+        first = plant_cost(sheet, dataset, region, capacity)
+        second = plant_cost(sheet, dataset, compare_with, capacity) if compare_with else None
+    except (SpecError, DataQueryError) as exc:
+        fail(str(exc))
+    comparison = compare(first, second) if second is not None else None
+    if as_json:
+        payload: dict[str, Any] = {"flowsheet_totals": sheet.totals(), "cost": first.to_dict(),
+                                   "separation_factor_source": sheet.series.label}  # fmt: skip
+        if second is not None and comparison is not None:
+            ratio = second.usd_per_kg_reo / first.usd_per_kg_reo
+            payload["compare"] = {"cost": second.to_dict(), "ratio": ratio,
+                                  "by_driver": comparison.to_dict(orient="records")}  # fmt: skip
+        print_json(payload)
+        return
+    console.print(f"[bold]{ore}[/], {capacity:,.0f} t REO/yr, {first.stages} stages: capex "
+                  f"US${first.capex_usd / 1e6:,.1f} M in {region}; {first.usd_per_kg_reo:.2f} "
+                  "USD/kg REO (mass allocation)", highlight=False)  # fmt: skip
+    if comparison is not None and second is not None:
+        print_frame(comparison, title=f"USD per kg REO: {region} vs {compare_with}")
+        console.print(
+            f"  ratio {compare_with}/{region}: {second.usd_per_kg_reo / first.usd_per_kg_reo:.2f}",
+            highlight=False,
+        )
+    else:
+        rows = [(k, v / (capacity * 1000.0)) for k, v in first.drivers.items()]
+        print_frame(pd.DataFrame(rows, columns=["driver", "USD per kg REO"]))
+    console.print(f"  {len(first.assumptions)} inputs are assumptions (see --json)",
+                  highlight=False)  # fmt: skip
