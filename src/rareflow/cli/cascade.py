@@ -12,7 +12,7 @@ from rich.tree import Tree
 
 from rareflow.cli.data import DataDir, JsonFlag, load
 from rareflow.cli.output import console, errors, fail, print_frame, print_json
-from rareflow.dataset.dataset import DataQueryError
+from rareflow.dataset.dataset import DataQueryError, Dataset
 from rareflow.dataset.errors import DataValidationError
 from rareflow.elements import parse_symbol
 from rareflow.process.cascade import solve
@@ -261,16 +261,34 @@ def _products(text: str | None) -> tuple[Product, ...] | None:
     return tuple(products)
 
 
+ProductsOption = Annotated[
+    str | None,
+    typer.Option(help="Products in extraction order, e.g. 'La:0.995;Ce:0.995;Pr+Nd:0.999;...'."),
+]
+SplitRatio = Annotated[float, typer.Option(help="S / lumped S_min of every split.")]
+
+
+def _sheet(
+    dataset: Dataset,
+    ore: str,
+    products: str | None,
+    extractant: str,
+    medium: str,
+    ratio: float,
+    factor: list[str] | None,
+) -> Flowsheet:
+    try:
+        return build_flowsheet(dataset, ore, _products(products), extractant, medium, ratio,
+                               _overrides(factor))  # fmt: skip
+    except (SpecError, DataQueryError) as exc:
+        fail(str(exc))
+
+
 @cascade_app.command("flowsheet")
 def flowsheet(
     ore: Annotated[str, typer.Option(help="Ore type id of the dataset, e.g. mountain_pass.")],
-    products: Annotated[
-        str | None,
-        typer.Option(
-            help="Products in extraction order, e.g. 'La:0.995;Ce:0.995;Pr+Nd:0.999;...'."
-        ),
-    ] = None,
-    ratio_to_min: Annotated[float, typer.Option(help="S / lumped S_min of every split.")] = 1.5,
+    products: ProductsOption = None,
+    ratio_to_min: SplitRatio = 1.5,
     extractant: Extractant = "p507",
     medium: Medium = "hcl",
     factor: Overrides = None,
@@ -279,11 +297,7 @@ def flowsheet(
 ) -> None:
     """Design the sequence of splits from an ore's mixed REO to products, with totals."""
     dataset = load(data)
-    try:
-        sheet = build_flowsheet(dataset, ore, _products(products), extractant, medium,
-                                ratio_to_min, _overrides(factor))  # fmt: skip
-    except (SpecError, DataQueryError) as exc:
-        fail(str(exc))
+    sheet = _sheet(dataset, ore, products, extractant, medium, ratio_to_min, factor)
     if as_json:
         print_json(sheet.to_dict())
         return
@@ -319,8 +333,8 @@ def cost(
     compare_with: Annotated[
         str | None, typer.Option("--compare", help="Second region: decompose the difference.")
     ] = None,
-    products: Annotated[str | None, typer.Option(help="As for 'cascade flowsheet'.")] = None,
-    ratio_to_min: Annotated[float, typer.Option(help="S / lumped S_min of every split.")] = 1.5,
+    products: ProductsOption = None,
+    ratio_to_min: SplitRatio = 1.5,
     extractant: Extractant = "p507",
     medium: Medium = "hcl",
     factor: Overrides = None,
@@ -329,9 +343,8 @@ def cost(
 ) -> None:
     """Capex and cost per kg REO of the ore's flowsheet in a region (and against another)."""
     dataset = load(data)
+    sheet = _sheet(dataset, ore, products, extractant, medium, ratio_to_min, factor)
     try:
-        sheet = build_flowsheet(dataset, ore, _products(products), extractant, medium,
-                                ratio_to_min, _overrides(factor))  # fmt: skip
         first = plant_cost(sheet, dataset, region, capacity)
         second = plant_cost(sheet, dataset, compare_with, capacity) if compare_with else None
     except (SpecError, DataQueryError) as exc:

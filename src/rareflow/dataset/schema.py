@@ -478,6 +478,16 @@ PLANT_COST_KEYS = (
 )
 
 
+def _exact_keys(kind: str, given: dict[str, Any], expected: tuple[str, ...]) -> None:
+    missing = [k for k in expected if k not in given]
+    unknown = [k for k in given if k not in expected]
+    if missing or unknown:
+        raise ValueError(
+            f"{kind} parameters missing {missing} / unknown {unknown}; expected exactly "
+            f"{', '.join(expected)}"
+        )
+
+
 class RegionCosts(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -486,13 +496,7 @@ class RegionCosts(BaseModel):
 
     @model_validator(mode="after")
     def _complete(self) -> RegionCosts:
-        missing = [k for k in REGION_COST_KEYS if k not in self.parameters]
-        unknown = [k for k in self.parameters if k not in REGION_COST_KEYS]
-        if missing or unknown:
-            raise ValueError(
-                f"region parameters missing {missing} / unknown {unknown}; expected exactly "
-                f"{', '.join(REGION_COST_KEYS)}"
-            )
+        _exact_keys("region", self.parameters, REGION_COST_KEYS)
         return self
 
 
@@ -506,11 +510,5 @@ class ProcessCosts(BaseModel):
 
     @model_validator(mode="after")
     def _plant_complete(self) -> ProcessCosts:
-        missing = [k for k in PLANT_COST_KEYS if k not in self.plant]
-        unknown = [k for k in self.plant if k not in PLANT_COST_KEYS]
-        if missing or unknown:
-            raise ValueError(
-                f"plant parameters missing {missing} / unknown {unknown}; expected exactly "
-                f"{', '.join(PLANT_COST_KEYS)}"
-            )
+        _exact_keys("plant", self.plant, PLANT_COST_KEYS)
         return self
