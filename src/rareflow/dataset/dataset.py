@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from rareflow.dataset import schema
+from rareflow.dataset import documents
 from rareflow.dataset.tables import TABLES
 from rareflow.elements import ELEMENTS, RARE_EARTHS
 
@@ -23,13 +23,13 @@ class DataQueryError(LookupError):
 class Dataset:
     """The world dataset: every table validated, every figure with a resolvable source."""
 
-    manifest: schema.Manifest
+    manifest: documents.Manifest
     tables: dict[str, pd.DataFrame]
-    sources: dict[str, schema.Source]
-    country_groups: dict[str, schema.CountryGroup]
-    policies: list[schema.PolicyEvent]
+    sources: dict[str, documents.Source]
+    country_groups: dict[str, documents.CountryGroup]
+    policies: list[documents.PolicyEvent]
     files: dict[str, list[str]] = field(default_factory=dict)
-    process_costs: schema.ProcessCosts | None = None
+    process_costs: documents.ProcessCosts | None = None
 
     @classmethod
     def from_loaded(cls, loaded: LoadedData) -> Dataset:
@@ -59,7 +59,7 @@ class Dataset:
     def table_names() -> list[str]:
         return [*TABLES, "sources", "policies", "country_groups"]
 
-    def source(self, source_id: str) -> schema.Source:
+    def source(self, source_id: str) -> documents.Source:
         try:
             return self.sources[source_id]
         except KeyError:

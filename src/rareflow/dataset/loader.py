@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from rareflow.dataset import schema
+from rareflow.dataset import documents, schema
 from rareflow.dataset.dataset import Dataset
 from rareflow.dataset.errors import DataIssue, DataValidationError, display_path
 from rareflow.dataset.readers import LineDict, LineList, line_of, read_csv, read_yaml
@@ -35,12 +35,12 @@ def bundled_data_dir() -> Path:
 class LoadedData:
     """Everything read from one or more directories, before cross-table checks."""
 
-    manifest: schema.Manifest = field(default_factory=schema.Manifest)
+    manifest: documents.Manifest = field(default_factory=documents.Manifest)
     tables: dict[str, list[Record]] = field(default_factory=dict)
-    sources: dict[str, tuple[schema.Source, str, int | None]] = field(default_factory=dict)
-    groups: dict[str, tuple[schema.CountryGroup, str, int | None]] = field(default_factory=dict)
-    policies: dict[str, tuple[schema.PolicyEvent, str, int | None]] = field(default_factory=dict)
-    process_costs: tuple[schema.ProcessCosts, str, int | None] | None = None
+    sources: dict[str, tuple[documents.Source, str, int | None]] = field(default_factory=dict)
+    groups: dict[str, tuple[documents.CountryGroup, str, int | None]] = field(default_factory=dict)
+    policies: dict[str, tuple[documents.PolicyEvent, str, int | None]] = field(default_factory=dict)
+    process_costs: tuple[documents.ProcessCosts, str, int | None] | None = None
     files: dict[str, list[str]] = field(default_factory=dict)
 
 
@@ -113,11 +113,11 @@ def _read_directory(
             merged.update({r.key(spec): r for r in records})
             loaded.tables[spec.name] = list(merged.values())
     _read_entries(
-        directory / "sources.yaml", "sources", schema.Source, loaded.sources, issues,
+        directory / "sources.yaml", "sources", documents.Source, loaded.sources, issues,
         "sources" in replace,
     )  # fmt: skip
     _read_entries(
-        directory / "country_groups.yaml", "groups", schema.CountryGroup, loaded.groups, issues,
+        directory / "country_groups.yaml", "groups", documents.CountryGroup, loaded.groups, issues,
         "country_groups" in replace,
     )  # fmt: skip
     _read_policies(directory, loaded, issues, replace="policies" in replace)
@@ -157,7 +157,7 @@ def _read_manifest(directory: Path, loaded: LoadedData, issues: list[DataIssue])
         issues.append(DataIssue(label, "expected a mapping of settings", 1, kind="yaml_syntax"))
         return set()
     merged = {**loaded.manifest.model_dump(exclude_defaults=True), **data}
-    manifest = validate_mapping(schema.Manifest, merged, label, line_of(data), issues)
+    manifest = validate_mapping(documents.Manifest, merged, label, line_of(data), issues)
     if manifest is None:
         return set()
     loaded.manifest = manifest
@@ -248,7 +248,7 @@ def _read_policies(
     seen: dict[str, int | None] = {}
     for index, entry in enumerate(section):
         line = line_of(section, index)
-        event = validate_mapping(schema.PolicyEvent, entry, label, line, issues)
+        event = validate_mapping(documents.PolicyEvent, entry, label, line, issues)
         if event is None:
             continue
         if event.id in seen:
@@ -275,7 +275,7 @@ def _read_process_costs(directory: Path, loaded: LoadedData, issues: list[DataIs
     data = read_yaml(path, label, issues)
     if data is None:
         return
-    costs = validate_mapping(schema.ProcessCosts, data, label, line_of(data), issues)
+    costs = validate_mapping(documents.ProcessCosts, data, label, line_of(data), issues)
     if costs is not None:
         loaded.process_costs = (costs, label, line_of(data))
 

@@ -23,7 +23,7 @@ from typing import Any
 import pandas as pd
 
 from rareflow.dataset.dataset import DataQueryError, Dataset
-from rareflow.dataset.schema import ProcessCosts
+from rareflow.dataset.documents import ProcessCosts
 from rareflow.process.flowsheet import Flowsheet
 from rareflow.process.reagents import HCL_KG_PER_MOL, NAOH_KG_PER_MOL, reo_kg_per_mol_re
 

@@ -115,13 +115,24 @@ def outlets(spec: BinarySpec) -> Outlets:
 
 
 def minimum_flows(spec: BinarySpec) -> tuple[float, float]:
-    """(S_min, W_min): the pinch at the feed stage, exact for the two single-feed cases."""
+    """(S_min, W_min): the pinch at the feed stage, exact for the two single-feed cases.
+
+    For an aqueous feed S_min is never below the product flow f'_A (W must stay positive).
+    """
     fa, fb, pa, pb, beta = spec.feed_a, spec.feed_b, spec.purity_a, spec.purity_b, spec.beta
     out = outlets(spec)
     if spec.feed_phase == "aqueous":
         s_min = out.fraction_a * (pa - fa) * (beta * fa + fb) / ((beta - 1.0) * fa * fb)
+        # A loose purity_a can make the pinch bound fall below the product flow; then the bound
+        # that binds is a positive scrub flow (W > 0, i.e. S > f'_A).
+        s_min = max(s_min, out.fraction_a)
         return s_min, s_min - out.fraction_a
     s_min = out.fraction_b * (pb * (fa + beta * fb) - beta * fb) / ((beta - 1.0) * fa * fb)
+    if s_min <= 0:
+        raise SpecError(
+            f"purity_b = {pb:g} is reached without extraction for an organic feed (S_min = "
+            f"{s_min:.4g} <= 0); ask for a purer raffinate or use an aqueous feed"
+        )
     return s_min, s_min + out.fraction_b
 
 

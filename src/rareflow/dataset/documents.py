@@ -1,0 +1,189 @@
+"""Models of the dataset's YAML documents: sources, policies, manifest, groups, process costs.
+
+The CSV row models are in ``rareflow.dataset.schema``; the shared field types too.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+
+from rareflow.dataset.schema import CountryCode, Edition, Id, Year, _symbols
+
+
+class Source(BaseModel):
+    """One citation of ``sources.yaml``."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
+
+    title: str
+    publisher: str
+    year: Year
+    url: Annotated[str, Field(pattern=r"^https?://\S+$")] | None = None
+    quality: Literal["primary", "company", "secondary", "low", "derived"]
+    note: str | None = None
+
+    @model_validator(mode="after")
+    def _locatable(self) -> Source:
+        if self.url is None and not self.note:
+            raise ValueError("a source without a url needs a note saying where to find it")
+        return self
+
+
+PolicyKind = Literal[
+    "export_licence",
+    "export_ban",
+    "extraterritorial_control",
+    "technology_control",
+    "suspension",
+    "general_licence",
+    "bilateral_framework",
+    "price_floor",
+    "offtake",
+    "equity",
+    "loan",
+    "grant",
+    "procurement_ban",
+    "stockpile",
+    "tariff",
+]
+
+
+class PolicyEvent(BaseModel):
+    """One dated policy event of ``policies.yaml`` (an announcement, deal or rule)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
+
+    id: Id
+    date: dt.date
+    effective_from: dt.date | None = None
+    effective_until: dt.date | None = None
+    jurisdiction: CountryCode
+    parties: list[CountryCode] = []
+    kind: PolicyKind
+    title: str
+    instrument: str | None = None
+    elements: Annotated[list[str], BeforeValidator(_symbols)] = []
+    items: list[str] = []
+    facilities: list[Id] = []
+    parameters: dict[str, float | int | str | bool | None] = {}
+    suspends: list[Id] = []
+    suspended_by: list[Id] = []
+    source: Annotated[list[Id], Field(min_length=1)]
+    note: str | None = None
+
+    @model_validator(mode="after")
+    def _dates_ordered(self) -> PolicyEvent:
+        start = self.effective_from or self.date
+        if self.effective_until is not None and self.effective_until < start:
+            raise ValueError(f"effective_until {self.effective_until} is before the start {start}")
+        return self
+
+
+class Manifest(BaseModel):
+    """``dataset.yaml``: which USGS edition is pinned, and dataset-wide settings."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    usgs_edition: Edition = "mcs2026"
+    alternate_editions: list[Edition] = []
+    as_of_year: Year = 2026
+    replace_tables: list[str] = []
+    description: str | None = None
+
+
+class CountryGroup(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    description: str | None = None
+    source: Annotated[list[Id], Field(min_length=1)]
+
+
+class CostParameter(BaseModel):
+    """One cost input with its unit and either sources or an explicit assumption flag."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    value: Annotated[float, Field(ge=0)]
+    unit: str
+    source: list[Id] = []
+    assumption: bool = False
+    note: str | None = None
+
+    @model_validator(mode="after")
+    def _sourced_or_assumed(self) -> CostParameter:
+        if not self.source and not (self.assumption and self.note):
+            raise ValueError(
+                "a cost parameter needs a source, or assumption: true with a note saying why"
+            )
+        return self
+
+
+REGION_COST_KEYS = (
+    "electricity_usd_per_kwh",
+    "labour_usd_per_person_year",
+    "hcl_usd_per_t",
+    "naoh_usd_per_t",
+    "extractant_usd_per_kg",
+    "diluent_usd_per_kg",
+    "wacc_pct",
+    "construction_cost_factor",
+    "effluent_treatment_usd_per_m3",
+    "environmental_compliance_usd_per_t_reo",
+)
+PLANT_COST_KEYS = (
+    "reference_stage_cost_usd",
+    "reference_stage_volume_m3",
+    "scale_exponent",
+    "installation_factor",
+    "organic_loading_mol_per_m3",
+    "aqueous_concentration_mol_per_m3",
+    "mixer_residence_min",
+    "settler_to_mixer_volume",
+    "solvent_loss_m3_per_1000_m3",
+    "extractant_volume_fraction",
+    "mixing_energy_kwh_per_m3",
+    "operators_per_100_stages",
+    "staff_per_operator_position",
+    "plant_life_years",
+    "operating_hours_per_year",
+)
+
+
+def _exact_keys(kind: str, given: dict[str, Any], expected: tuple[str, ...]) -> None:
+    missing = [k for k in expected if k not in given]
+    unknown = [k for k in given if k not in expected]
+    if missing or unknown:
+        raise ValueError(
+            f"{kind} parameters missing {missing} / unknown {unknown}; expected exactly "
+            f"{', '.join(expected)}"
+        )
+
+
+class RegionCosts(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    parameters: dict[str, CostParameter]
+
+    @model_validator(mode="after")
+    def _complete(self) -> RegionCosts:
+        _exact_keys("region", self.parameters, REGION_COST_KEYS)
+        return self
+
+
+class ProcessCosts(BaseModel):
+    """``process_costs.yaml``: regional prices and plant engineering parameters for SX costing."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    regions: dict[CountryCode, RegionCosts]
+    plant: dict[str, CostParameter]
+
+    @model_validator(mode="after")
+    def _plant_complete(self) -> ProcessCosts:
+        _exact_keys("plant", self.plant, PLANT_COST_KEYS)
+        return self
