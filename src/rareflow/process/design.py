@@ -202,15 +202,9 @@ def design_split(
         if not ratio_to_min > 0:
             raise SpecError(f"ratio_to_min = {ratio_to_min} must be > 0")
         extractant = ratio_to_min * s_min
-    out = outlets(binary)
-    if spec.feed_phase == "aqueous":
-        scrub = extractant - out.fraction_a
-    else:
-        scrub = extractant + out.fraction_b
+    scrub = _flows(spec, extractant)
     if scrub <= 0:
-        raise SpecError(
-            f"S = {extractant:.4g} leaves no scrub flow; S must exceed {out.fraction_a:.4g}"
-        )
+        raise SpecError(f"S = {extractant:.4g} leaves no scrub flow (W = {scrub:.4g}); raise S")
     binary_stages: tuple[int, int] | None = None
     if extractant > s_min:
         binary_stages = step_stages(binary, extractant)
