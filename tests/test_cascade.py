@@ -145,3 +145,18 @@ def test_invalid_cascades(kwargs: dict[str, object], message: str) -> None:
     base.update(kwargs)
     with pytest.raises(SpecError, match=message):
         Cascade(**base)  # type: ignore[arg-type]
+
+
+def test_fold_on_the_continuation_path_is_passed() -> None:
+    # CePr|Nd at 1.5 x lumped S_min with a long scrubbing section: the solution curve in beta**t
+    # turns back near t = 0.2 (the Jacobian becomes singular there), so plain continuation in
+    # t stalls; pseudo-arclength continuation follows the curve around the fold to t = 1.
+    betas = np.array([1.0, 2.03, 2.03 * 1.55])
+    feed = np.array([0.4445, 0.1842, 0.3713])
+    extractant = 3.282347522549875
+    cascade = Cascade(("Ce", "Pr", "Nd"), betas, feed, 20, 140, extractant,
+                      extractant - 0.3712356178089044)  # fmt: skip
+    solution = solve(cascade, method="continuation")
+    assert solution.report.method == "continuation"
+    assert solution.closure.max() <= 1e-10
+    assert np.allclose(solution.aqueous.sum(axis=0), 1.0, atol=1e-10)

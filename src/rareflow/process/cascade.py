@@ -6,9 +6,10 @@ component's mole fraction in the organic leaving a stage is y_ik = beta_ik x_ik 
 sigma_k = sum_j beta_jk x_jk. Given the N stage scalars sigma_k, each component's stage balances
 form one tridiagonal linear system, solved exactly (all components stacked into one banded
 solve). The N conditions sum_i x_ik = 1 are then solved by Newton's method on ln sigma with the
-exact Jacobian (itself one banded solve with N right-hand sides); continuation in the separation
-factors (beta**t, t: 0 -> 1) handles hard cases, and a time-marching "dynamic simulation" of the
-cascade (equilibrate every stage, move the phases, repeat) is the last resort. Whatever the
+exact Jacobian (itself one banded solve with N right-hand sides); pseudo-arclength continuation
+in the separation factors (beta**t, t: 0 -> 1, passing folds) handles hard cases, and a
+time-marching "dynamic simulation" of the cascade (equilibrate every stage, move the phases,
+repeat) is the last resort. Whatever the
 method, every component balance closes to rounding because the inner solves are exact.
 """
 
@@ -181,40 +182,6 @@ def _dynamic(
     return np.asarray(log_sigma)
 
 
-def _continuation(
-    log_betas: np.ndarray, feed_fractions: np.ndarray, system: LogSystem, history: list[str]
-) -> tuple[np.ndarray, int, float, bool]:
-    """Follow beta**t from t = 0 (no separation: x = feed, sigma = 1) to t = 1."""
-    total = log_betas.shape[1]
-    log_x = np.repeat(np.log(feed_fractions)[:, None], total, axis=1)
-    log_sigma = np.zeros(total)
-    t, step, iterations, norm = 0.0, 0.25, 0, np.inf
-    previous: tuple[float, np.ndarray, np.ndarray] | None = None
-    while t < 1.0:
-        target = min(1.0, t + step)
-        guess_x, guess_sigma = log_x, log_sigma
-        if previous is not None:
-            scale = (target - t) / (t - previous[0])
-            guess_x = log_x + (log_x - previous[1]) * scale
-            guess_sigma = log_sigma + (log_sigma - previous[2]) * scale
-        tol = 1e-11 if target == 1.0 else 1e-9
-        new_x, new_sigma, used, norm, ok = system.newton(
-            target * log_betas, guess_x, guess_sigma, tol, 15
-        )
-        iterations += used
-        if ok:
-            previous, log_x, log_sigma, t = (t, log_x, log_sigma), new_x, new_sigma, target
-            if used <= 4:
-                step = min(2.0 * step, 0.5)
-        else:
-            step /= 2.0
-            if step < 1e-7:
-                history.append(f"continuation stalled at t = {t:.6f} (residual {norm:.2g})")
-                return log_sigma, iterations, norm, False
-    history.append(f"continuation reached t = 1 in {iterations} Newton iterations")
-    return log_sigma, iterations, norm, True
-
-
 def solve(
     cascade: Cascade,
     tol: float = 1e-12,
@@ -254,10 +221,12 @@ def solve(
         history.append(f"newton on the stage scalars: {'converged' if ok else 'failed'}")
     if not ok and method in ("auto", "continuation"):
         used = "continuation"
-        log_sigma, more, norm, ok = _continuation(
-            np.log(betas), cascade.feed[active], LogSystem(organic, aqueous, feed), history
+        system = LogSystem(organic, aqueous, feed)
+        log_sigma, more, norm, ok, message = system.arclength(
+            np.log(betas), cascade.feed[active], 1e-11
         )
         iterations += more
+        history.append(f"continuation in the separation factors: {message} ({more} iterations)")
     if not ok and method in ("auto", "dynamic"):
         used = "dynamic"
         log_sigma = _dynamic(organic, aqueous, betas, feed, max_cycles, history)

@@ -194,3 +194,115 @@ class LogSystem:
                 log_x = log_x + step[: self.count]
                 log_sigma = log_sigma + step[self.count]
         return log_x, log_sigma, max_iter, norm, False
+
+    def parameter_derivative(
+        self, log_betas: np.ndarray, scale: float, log_x: np.ndarray, log_sigma: np.ndarray
+    ) -> np.ndarray:
+        """d residual / d t where the separation factors are beta**t (``scale`` = t)."""
+        organic = self.log_organic + scale * log_betas - log_sigma + log_x
+        aqueous = self.log_aqueous + log_x
+        from_below = np.full_like(log_x, NEG_INF)
+        from_below[:, 1:] = organic[:, :-1]
+        from_above = np.full_like(log_x, NEG_INF)
+        from_above[:, :-1] = aqueous[:, 1:]
+        inflow = _log_sum3(from_below, from_above, self.log_feed)
+        outflow = np.logaddexp(organic, aqueous)
+        derivative = -np.exp(organic - outflow) * log_betas
+        derivative[:, 1:] += np.exp(from_below - inflow)[:, 1:] * log_betas[:, :-1]
+        return np.vstack([derivative, np.zeros((1, self.total))])
+
+    def _flat(self, log_x: np.ndarray, log_sigma: np.ndarray) -> np.ndarray:
+        return np.vstack([log_x, log_sigma[None, :]]).T.ravel()
+
+    def _split(self, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        stacked = z.reshape(self.total, self.width).T
+        return stacked[: self.count].copy(), stacked[self.count].copy()
+
+    def arclength(
+        self, log_betas: np.ndarray, feed: np.ndarray, tol: float, max_steps: int = 2000
+    ) -> tuple[np.ndarray, int, float, bool, str]:
+        """Pseudo-arclength continuation from beta**0 (x = feed, sigma = 1) to beta**1.
+
+        Follows the solution curve in (ln x, ln sigma, t) with a bordered Newton corrector, so
+        turning points in t (folds, where the plain continuation in t stalls) are passed.
+        Returns (ln sigma, iterations, residual, converged, message).
+        """
+        width = self.width
+        z = self._flat(np.repeat(np.log(feed)[:, None], self.total, axis=1), np.zeros(self.total))
+        weight = 1.0 / np.sqrt(z.size)
+        t, step, iterations, norm = 0.0, 0.5, 0, np.inf
+
+        def solve_for(bands: np.ndarray, rhs: np.ndarray) -> np.ndarray:
+            return np.asarray(solve_banded((width, width), bands, rhs, check_finite=False))
+
+        def evaluate(z: np.ndarray, t: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+            log_x, log_sigma = self._split(z)
+            residual, bands = self.residual(t * log_betas, log_x, log_sigma)
+            assert bands is not None
+            derivative = self.parameter_derivative(log_betas, t, log_x, log_sigma)
+            return residual.T.ravel(), bands, derivative.T.ravel()
+
+        def tangent(z: np.ndarray, t: float, previous: tuple[np.ndarray, float] | None
+                    ) -> tuple[np.ndarray, float]:  # fmt: skip
+            _, bands, derivative = evaluate(z, t)
+            dz, dt = solve_for(bands, -derivative) * weight, 1.0
+            length = float(np.sqrt(dz @ dz + dt * dt))
+            dz, dt = dz / length, dt / length
+            if previous is not None and dz @ previous[0] + dt * previous[1] < 0:
+                dz, dt = -dz, -dt
+            return dz, dt
+
+        with np.errstate(all="ignore"):
+            try:
+                direction = tangent(z, t, None)
+            except (np.linalg.LinAlgError, ValueError):
+                return np.zeros(self.total), 0, norm, False, "no tangent at the start"
+            for _ in range(max_steps):
+                dz, dt = direction
+                z_guess, t_guess = z + step * dz / weight, t + step * dt
+                if t_guess > 1.0:
+                    fraction = (1.0 - t) / (t_guess - t)
+                    log_x, log_sigma = self._split(z + fraction * (z_guess - z))
+                    log_x, log_sigma, used, norm, ok = self.newton(
+                        log_betas, log_x, log_sigma, tol, 30
+                    )
+                    iterations += used
+                    if ok:
+                        return log_sigma, iterations, norm, True, "arclength reached t = 1"
+                    step /= 2.0
+                    continue
+                z_new, t_new, ok, used = z_guess, t_guess, False, 0
+                while used < 12:
+                    used += 1
+                    try:
+                        residual, bands, derivative = evaluate(z_new, t_new)
+                        along = dz @ ((z_new - z) * weight) + dt * (t_new - t) - step
+                        norm = max(float(np.max(np.abs(residual))), abs(along))
+                        if not np.isfinite(norm):
+                            break
+                        if norm < 1e-9:
+                            ok = True
+                            break
+                        u = solve_for(bands, -residual)
+                        v = solve_for(bands, derivative)
+                    except (np.linalg.LinAlgError, ValueError):
+                        break
+                    change_t = (-along - dz @ (u * weight)) / (dt - dz @ (v * weight))
+                    change_z = u - v * change_t
+                    largest = float(np.max(np.abs(change_z)))
+                    if not np.isfinite(largest):
+                        break
+                    if largest > 3.0:
+                        change_z, change_t = change_z * 3.0 / largest, change_t * 3.0 / largest
+                    z_new, t_new = z_new + change_z, t_new + change_t
+                iterations += used
+                if ok:
+                    z, t = z_new, t_new
+                    direction = tangent(z, t, direction)
+                    if used <= 4:
+                        step *= 1.5
+                else:
+                    step /= 2.0
+                    if step < 1e-8:
+                        return self._split(z)[1], iterations, norm, False, f"stalled at t = {t:.5f}"
+        return self._split(z)[1], iterations, norm, False, "step limit reached"
