@@ -133,9 +133,11 @@ class LogSystem:
         self._sum = _band(width, sigma.ravel(), rows.ravel())
         self.shape = (2 * width + 1, width * self.total)
 
-    def residual(
-        self, log_betas: np.ndarray, log_x: np.ndarray, log_sigma: np.ndarray, jacobian: bool = True
-    ) -> tuple[np.ndarray, np.ndarray | None]:
+    def _flows(
+        self, log_betas: np.ndarray, log_x: np.ndarray, log_sigma: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """ln of: organic leaving each stage, organic arriving from below, aqueous arriving from
+        above, total inflow (with the feed) and total outflow, per component and stage."""
         organic = self.log_organic + log_betas - log_sigma + log_x
         aqueous = self.log_aqueous + log_x
         from_below = np.full_like(log_x, NEG_INF)
@@ -143,7 +145,12 @@ class LogSystem:
         from_above = np.full_like(log_x, NEG_INF)
         from_above[:, :-1] = aqueous[:, 1:]
         inflow = _log_sum3(from_below, from_above, self.log_feed)
-        outflow = np.logaddexp(organic, aqueous)
+        return organic, from_below, from_above, inflow, np.logaddexp(organic, aqueous)
+
+    def residual(
+        self, log_betas: np.ndarray, log_x: np.ndarray, log_sigma: np.ndarray, jacobian: bool = True
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        organic, from_below, from_above, inflow, outflow = self._flows(log_betas, log_x, log_sigma)
         top = log_x.max(axis=0)
         total = top + np.log(np.exp(log_x - top).sum(axis=0))
         residual = np.vstack([inflow - outflow, total[None, :]])
@@ -199,14 +206,7 @@ class LogSystem:
         self, log_betas: np.ndarray, scale: float, log_x: np.ndarray, log_sigma: np.ndarray
     ) -> np.ndarray:
         """d residual / d t where the separation factors are beta**t (``scale`` = t)."""
-        organic = self.log_organic + scale * log_betas - log_sigma + log_x
-        aqueous = self.log_aqueous + log_x
-        from_below = np.full_like(log_x, NEG_INF)
-        from_below[:, 1:] = organic[:, :-1]
-        from_above = np.full_like(log_x, NEG_INF)
-        from_above[:, :-1] = aqueous[:, 1:]
-        inflow = _log_sum3(from_below, from_above, self.log_feed)
-        outflow = np.logaddexp(organic, aqueous)
+        organic, from_below, _, inflow, outflow = self._flows(scale * log_betas, log_x, log_sigma)
         derivative = -np.exp(organic - outflow) * log_betas
         derivative[:, 1:] += np.exp(from_below - inflow)[:, 1:] * log_betas[:, :-1]
         return np.vstack([derivative, np.zeros((1, self.total))])
