@@ -33,6 +33,18 @@ DataDir = Annotated[
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON (shape in docs/cli.md).")]
 HEADLINE_STAGES = ("mining", "separation", "magnet")
 SHOWN_COLUMNS = 7
+DISPLAY_COLUMNS = {
+    "facilities": ("id", "country", "stages", "status", "start_year", "heavy_ree", "kind"),
+    "facility_capacities": ("facility", "stage", "product", "capacity", "basis", "year"),
+    "mine_production": ("country", "year", "edition", "mine_production_t_reo", "estimated"),
+    "ore_types": ("id", "country", "La_pct", "Ce_pct", "Pr_pct", "Nd_pct", "Dy_pct", "Y_pct"),
+    "prices": ("product", "year", "price_usd_per_kg", "purity_pct", "edition"),
+    "separation_factors": ("extractant", "medium", "more_extracted", "less_extracted", "beta",
+                           "kind", "default"),
+    "sources": ("id", "publisher", "year", "quality"),
+    "policies": ("id", "date", "jurisdiction", "kind", "title"),
+}  # fmt: skip
+"""Columns printed by default for wide tables (all columns with --json or --columns)."""
 
 
 def load(data_dir: Path | None, as_json: bool = False) -> Dataset:
@@ -95,8 +107,13 @@ def show(
     if as_json:
         print_json({"table": table, "rows": frame_records(frame)})
         return
-    hidden = [c for c in frame.columns[SHOWN_COLUMNS:]]
-    print_frame(frame[frame.columns[:SHOWN_COLUMNS]], title=table, limit=limit or None)
+    shown = (
+        list(frame.columns)
+        if columns
+        else [c for c in DISPLAY_COLUMNS.get(table, frame.columns[:SHOWN_COLUMNS]) if c in frame]
+    )
+    hidden = [c for c in frame.columns if c not in shown]
+    print_frame(frame[shown], title=table, limit=limit or None)
     if hidden:
         console.print(f"{len(hidden)} more columns: {', '.join(hidden)} (use --columns or --json)")
 

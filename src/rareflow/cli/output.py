@@ -46,7 +46,9 @@ def _cell(value: Any) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return ""
     if isinstance(value, float):
-        return f"{value:,.6g}" if abs(value) < 1000 else f"{value:,.0f}"
+        if abs(value) >= 10000:
+            return f"{value:,.0f}"
+        return str(int(value)) if value.is_integer() else f"{value:.6g}"
     return str(value)
 
 
