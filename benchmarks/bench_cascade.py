@@ -6,8 +6,9 @@
 2. rareflow on 17 components x 300 stages (P507 factor series of the dataset, a mid-series
    split at 1.2 x lumped S_min) from a cold start: time, method, closure.
 3. The two-outlet design (closed forms + exact stepping) of a Pr/Nd split.
+4. With --robustness: 17 components x 500 stages (adjacent factor 2.0, S = 2) from a cold start.
 
-    python benchmarks/bench_cascade.py [--quick]
+    python benchmarks/bench_cascade.py [--quick] [--robustness]
 """
 
 from __future__ import annotations
@@ -84,7 +85,9 @@ def large_case() -> Cascade:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repeats")
-    repeat = 1 if parser.parse_args().quick else 3
+    parser.add_argument("--robustness", action="store_true", help="also solve 17 x 500")
+    arguments = parser.parse_args()
+    repeat = 1 if arguments.quick else 3
 
     case = small_case()
     residual = stacked_residual(case)
@@ -115,6 +118,18 @@ def main() -> None:
     spec = BinarySpec(0.67, 1.55, 0.999, 0.999)
     design_time, _ = timed(lambda: design_binary(spec, 1.2), 200)
     print(f"two-outlet design (Pr/Nd, 60 stages): {1000 * design_time:.3f} ms")
+
+    if arguments.robustness:
+        feed = np.random.default_rng(1).random(17)
+        feed /= feed.sum()
+        hard = Cascade(tuple(f"c{i}" for i in range(17)), 2.0 ** np.arange(17), feed, 250, 250,
+                       2.0, 2.0 - feed[8:].sum())  # fmt: skip
+        hard_time, hard_solution = timed(lambda: solve(hard), 1)
+        report = hard_solution.report  # type: ignore[union-attr]
+        print(
+            f"robustness 17 components x 500 stages: {hard_time:.1f} s, method={report.method}, "
+            f"closure={hard_solution.closure.max():.1e}"
+        )  # type: ignore[union-attr]
 
 
 if __name__ == "__main__":
