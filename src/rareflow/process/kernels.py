@@ -150,7 +150,13 @@ class LogSystem:
     def residual(
         self, log_betas: np.ndarray, log_x: np.ndarray, log_sigma: np.ndarray, jacobian: bool = True
     ) -> tuple[np.ndarray, np.ndarray | None]:
-        organic, from_below, from_above, inflow, outflow = self._flows(log_betas, log_x, log_sigma)
+        """Stage equations (C+1 rows by N stages) and, if asked, their banded Jacobian."""
+        return self._assemble(self._flows(log_betas, log_x, log_sigma), log_x, jacobian)
+
+    def _assemble(
+        self, flows: tuple[np.ndarray, ...], log_x: np.ndarray, jacobian: bool
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        organic, from_below, from_above, inflow, outflow = flows
         top = log_x.max(axis=0)
         total = top + np.log(np.exp(log_x - top).sum(axis=0))
         residual = np.vstack([inflow - outflow, total[None, :]])
@@ -202,14 +208,17 @@ class LogSystem:
                 log_sigma = log_sigma + step[self.count]
         return log_x, log_sigma, max_iter, norm, False
 
-    def parameter_derivative(
+    def residual_with_derivative(
         self, log_betas: np.ndarray, scale: float, log_x: np.ndarray, log_sigma: np.ndarray
-    ) -> np.ndarray:
-        """d residual / d t where the separation factors are beta**t (``scale`` = t)."""
-        organic, from_below, _, inflow, outflow = self._flows(scale * log_betas, log_x, log_sigma)
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Residual, Jacobian bands and d residual / d t for factors beta**t (``scale`` = t)."""
+        flows = self._flows(scale * log_betas, log_x, log_sigma)
+        residual, bands = self._assemble(flows, log_x, True)
+        assert bands is not None
+        organic, from_below, _, inflow, outflow = flows
         derivative = -np.exp(organic - outflow) * log_betas
         derivative[:, 1:] += np.exp(from_below - inflow)[:, 1:] * log_betas[:, :-1]
-        return np.vstack([derivative, np.zeros((1, self.total))])
+        return residual, bands, np.vstack([derivative, np.zeros((1, self.total))])
 
     def _flat(self, log_x: np.ndarray, log_sigma: np.ndarray) -> np.ndarray:
         return np.vstack([log_x, log_sigma[None, :]]).T.ravel()
@@ -237,14 +246,14 @@ class LogSystem:
 
         def evaluate(z: np.ndarray, t: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             log_x, log_sigma = self._split(z)
-            residual, bands = self.residual(t * log_betas, log_x, log_sigma)
-            assert bands is not None
-            derivative = self.parameter_derivative(log_betas, t, log_x, log_sigma)
+            residual, bands, derivative = self.residual_with_derivative(
+                log_betas, t, log_x, log_sigma
+            )
             return residual.T.ravel(), bands, derivative.T.ravel()
 
-        def tangent(z: np.ndarray, t: float, previous: tuple[np.ndarray, float] | None
-                    ) -> tuple[np.ndarray, float]:  # fmt: skip
-            _, bands, derivative = evaluate(z, t)
+        def tangent(
+            bands: np.ndarray, derivative: np.ndarray, previous: tuple[np.ndarray, float] | None
+        ) -> tuple[np.ndarray, float]:
             dz, dt = solve_for(bands, -derivative) * weight, 1.0
             length = float(np.sqrt(dz @ dz + dt * dt))
             dz, dt = dz / length, dt / length
@@ -254,7 +263,8 @@ class LogSystem:
 
         with np.errstate(all="ignore"):
             try:
-                direction = tangent(z, t, None)
+                _, bands, derivative = evaluate(z, t)
+                direction = tangent(bands, derivative, None)
             except (np.linalg.LinAlgError, ValueError):
                 return np.zeros(self.total), 0, norm, False, "no tangent at the start"
             for _ in range(max_steps):
@@ -283,8 +293,8 @@ class LogSystem:
                         if norm < 1e-9:
                             ok = True
                             break
-                        u = solve_for(bands, -residual)
-                        v = solve_for(bands, derivative)
+                        both = solve_for(bands, np.column_stack([-residual, derivative]))
+                        u, v = both[:, 0], both[:, 1]
                     except (np.linalg.LinAlgError, ValueError):
                         break
                     change_t = (-along - dz @ (u * weight)) / (dt - dz @ (v * weight))
@@ -298,9 +308,9 @@ class LogSystem:
                 iterations += used
                 if ok:
                     z, t = z_new, t_new
-                    direction = tangent(z, t, direction)
+                    direction = tangent(bands, derivative, direction)  # Jacobian at (z, t)
                     if used <= 4:
-                        step *= 1.5
+                        step *= 3.0
                 else:
                     step /= 2.0
                     if step < 1e-8:
