@@ -262,3 +262,23 @@ def test_null_figure_needs_a_note(tmp_path: Path) -> None:
     )
     issue = only(problems(tmp_path), "invalid_value")
     assert issue.line == 2 and "capacity is empty but the note does not say why" in issue.message
+
+
+def test_nested_yaml_errors_give_the_path_and_line(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        "process_costs.yaml",
+        """
+        regions:
+          CN:
+            name: China
+            parameters:
+              electricity_usd_per_kwh: {value: -1, unit: USD/kWh, source: [iso_3166_1]}
+        plant: {}
+    """,
+    )
+    issues = problems(tmp_path)
+    assert len(issues) == 1
+    issue = issues[0]
+    assert issue.column == "regions.CN.parameters.electricity_usd_per_kwh.value"
+    assert issue.line == 5 and issue.expected == "a number >= 0"

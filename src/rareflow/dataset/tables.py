@@ -174,12 +174,20 @@ def issues_from_validation(
     file: str,
     line: int | None,
     skip_columns: set[str] = frozenset(),  # type: ignore[assignment]
+    nested: bool = False,
 ) -> list[DataIssue]:
-    """Turn a pydantic ``ValidationError`` into one ``DataIssue`` per problem."""
+    """Turn a pydantic ``ValidationError`` into one ``DataIssue`` per problem.
+
+    With ``nested`` (YAML documents) the column is the dotted path to the field, e.g.
+    ``regions.CN.parameters.hcl_usd_per_t.value``; for CSV rows it is the column name.
+    """
     issues = []
     for error in exc.errors(include_url=False):
         loc = error.get("loc") or ()
-        column = str(loc[0]) if loc else None
+        if nested:
+            column = ".".join(str(part) for part in loc) if loc else None
+        else:
+            column = str(loc[0]) if loc else None
         if column in skip_columns or error["type"] == "extra_forbidden":
             continue
         message = str(error["msg"]).removeprefix("Value error, ")
@@ -188,8 +196,29 @@ def issues_from_validation(
         expected = _expected(error, column)
         if error["type"] != "value_error":
             message = "invalid value" if shown is not None else message
+        if nested and column and "." in column and column.rsplit(".", 1)[1] in UNION_TAGS:
+            column = column.rsplit(".", 1)[0]  # one report per field, not per union member
         issues.append(DataIssue(file, message, line, column, shown, expected, kind=_kind(error)))
-    return issues
+    return _merge_alternatives(issues)
+
+
+UNION_TAGS = frozenset(
+    {"float", "int", "str", "constrained-str", "bool", "none", "date", "list", "dict"}
+)
+"""Location tags pydantic appends for each member of a union type."""
+
+
+def _merge_alternatives(issues: list[DataIssue]) -> list[DataIssue]:
+    merged: dict[tuple[Any, ...], DataIssue] = {}
+    for issue in issues:
+        key = (issue.file, issue.line, issue.column, issue.value, issue.message)
+        if key in merged and issue.expected:
+            previous = merged[key]
+            expected = ", or ".join(filter(None, (previous.expected, issue.expected)))
+            merged[key] = replace(previous, expected=expected)
+        else:
+            merged.setdefault(key, issue)
+    return list(merged.values())
 
 
 def _kind(error: ErrorDetails) -> str:
@@ -265,7 +294,7 @@ def validate_mapping(
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        found = issues_from_validation(exc, file, line)
+        found = issues_from_validation(exc, file, line, nested=True)
         for error in exc.errors(include_url=False):
             if error["type"] == "extra_forbidden":
                 found.append(
@@ -273,12 +302,30 @@ def validate_mapping(
                         file,
                         "unexpected field (a typo?)",
                         line,
-                        str(error["loc"][0]),
-                        expected=f"fields among {', '.join(model.model_fields)}",
+                        ".".join(str(part) for part in error["loc"]),
+                        expected=f"fields among {', '.join(model.model_fields)}"
+                        if len(error["loc"]) == 1
+                        else None,
                         kind="unknown_column",
                     )
                 )
         for issue in found:
-            key_line = line_of(data, issue.column) if issue.column else None
+            key_line = _nested_line(data, issue.column.split(".")) if issue.column else None
             issues.append(replace(issue, line=key_line or line))
         return None
+
+
+def _nested_line(data: Any, path: list[str]) -> int | None:
+    """Line of the deepest key of ``path`` found in nested YAML mappings and lists."""
+    found = None
+    for part in path:
+        key: str | int = int(part) if part.isdigit() and isinstance(data, list) else part
+        line = line_of(data, key)
+        if line is None:
+            break
+        found = line
+        try:
+            data = data[key]
+        except (KeyError, IndexError, TypeError):
+            break
+    return found
