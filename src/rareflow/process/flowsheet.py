@@ -123,8 +123,9 @@ class Flowsheet:
     def totals(self) -> dict[str, float]:
         """Stages, RE flows and reagents per unit (and per kg) of plant feed REO."""
         table = self.splits_table()
-        base = float((3.0 * table["S"] * table["feed_share"]).sum())
-        acid = float((3.0 * table["S"] * table["feed_share"]).sum())
+        # Every split takes an aqueous feed, so the RE loaded (S) equals the RE scrubbed and
+        # stripped (W + f'_A = S): base and acid equivalents are the same, 3 per mol moved.
+        base = acid = float((3.0 * table["S"] * table["feed_share"]).sum())
         reagents = reagents_kg_per_kg_reo(base, acid, self.feed)
         return {
             "splits": len(table),
