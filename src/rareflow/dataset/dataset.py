@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from rareflow.dataset import documents
+from rareflow.dataset.market_parameters import MarketParameters
 from rareflow.dataset.tables import TABLES
 from rareflow.elements import ELEMENTS, RARE_EARTHS
 
@@ -30,6 +31,7 @@ class Dataset:
     policies: list[documents.PolicyEvent]
     files: dict[str, list[str]] = field(default_factory=dict)
     process_costs: documents.ProcessCosts | None = None
+    market: MarketParameters | None = None
 
     @classmethod
     def from_loaded(cls, loaded: LoadedData) -> Dataset:
@@ -45,6 +47,7 @@ class Dataset:
             policies=sorted((v[0] for v in loaded.policies.values()), key=lambda e: (e.date, e.id)),
             files=loaded.files,
             process_costs=loaded.process_costs[0] if loaded.process_costs else None,
+            market=loaded.market[0] if loaded.market else None,
         )
 
     def table(self, name: str) -> pd.DataFrame:

@@ -6,16 +6,19 @@ import re
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
 from rareflow.dataset import documents, schema
 from rareflow.dataset.dataset import Dataset
 from rareflow.dataset.errors import DataIssue, DataValidationError, display_path
+from rareflow.dataset.market_parameters import MarketParameters
 from rareflow.dataset.readers import LineDict, LineList, line_of, read_csv, read_yaml
 from rareflow.dataset.tables import TABLES, Record, TableSpec, parse_rows, validate_mapping
 from rareflow.dataset.validate import cross_check
+
+M = TypeVar("M", bound=BaseModel)
 
 YAML_FILES = (
     "dataset.yaml",
@@ -23,6 +26,7 @@ YAML_FILES = (
     "country_groups.yaml",
     "policies.yaml",
     "process_costs.yaml",
+    "market.yaml",
 )
 
 
@@ -41,6 +45,7 @@ class LoadedData:
     groups: dict[str, tuple[documents.CountryGroup, str, int | None]] = field(default_factory=dict)
     policies: dict[str, tuple[documents.PolicyEvent, str, int | None]] = field(default_factory=dict)
     process_costs: tuple[documents.ProcessCosts, str, int | None] | None = None
+    market: tuple[MarketParameters, str, int | None] | None = None
     files: dict[str, list[str]] = field(default_factory=dict)
 
 
@@ -121,7 +126,10 @@ def _read_directory(
         "country_groups" in replace,
     )  # fmt: skip
     _read_policies(directory, loaded, issues, replace="policies" in replace)
-    _read_process_costs(directory, loaded, issues)
+    costs = _read_whole(directory / "process_costs.yaml", documents.ProcessCosts, issues)
+    loaded.process_costs = costs or loaded.process_costs
+    market = _read_whole(directory / "market.yaml", MarketParameters, issues)
+    loaded.market = market or loaded.market
 
 
 def _unique(spec: TableSpec, records: list[Record], issues: list[DataIssue]) -> list[Record]:
@@ -266,18 +274,19 @@ def _read_policies(
         loaded.policies[event.id] = (event, label, line)
 
 
-def _read_process_costs(directory: Path, loaded: LoadedData, issues: list[DataIssue]) -> None:
-    """``process_costs.yaml`` is read whole: a user's file replaces the bundled one."""
-    path = directory / "process_costs.yaml"
+def _read_whole(
+    path: Path, model: type[M], issues: list[DataIssue]
+) -> tuple[M, str, int | None] | None:
+    """A document read whole (``process_costs.yaml``, ``market.yaml``): a user's file replaces
+    the bundled one."""
     if not path.exists():
-        return
+        return None
     label = display_path(path)
     data = read_yaml(path, label, issues)
     if data is None:
-        return
-    costs = validate_mapping(documents.ProcessCosts, data, label, line_of(data), issues)
-    if costs is not None:
-        loaded.process_costs = (costs, label, line_of(data))
+        return None
+    document = validate_mapping(model, data, label, line_of(data), issues)
+    return None if document is None else (document, label, line_of(data))
 
 
 def _valid_id(value: Any, label: str, line: int | None, issues: list[DataIssue]) -> bool:

@@ -39,6 +39,9 @@ def cross_check(loaded: LoadedData) -> list[DataIssue]:
         tables["process_costs"] = [
             Record(p, file, line) for p in [*parameters, *costs.plant.values()]
         ]
+    if loaded.market is not None:
+        market, file, line = loaded.market
+        tables["market"] = [Record(p, file, line) for p in market.parameters()]
     issues = _check_sources(loaded, tables)
     countries = {r.row.code for r in tables.get("countries", [])}
     for table, columns in COUNTRY_COLUMNS.items():
@@ -54,6 +57,8 @@ def cross_check(loaded: LoadedData) -> list[DataIssue]:
     issues += _check_ore_types(tables.get("ore_types", []))
     issues += _check_facilities(loaded, tables)
     issues += _check_recipes(tables.get("magnet_recipes", []))
+    if loaded.market is not None:
+        issues += _check_market(loaded, tables, countries)
     for column in ("suspends", "suspended_by"):
         issues += _references(
             tables["policies"], column, loaded.policies, "names an unknown event",
@@ -263,4 +268,37 @@ def _check_recipes(records: list[Record]) -> list[DataIssue]:
                         f"a value <= {high}", "invalid_value",
                     )
                 )  # fmt: skip
+    return issues
+
+
+def _check_market(
+    loaded: LoadedData, tables: dict[str, list[Record]], countries: set[str]
+) -> list[DataIssue]:
+    """``market.yaml`` names countries, ore types, facilities and grades that exist."""
+    assert loaded.market is not None
+    market, file, line = loaded.market
+    known = {
+        "country": countries,
+        "ore type": {r.row.id for r in tables.get("ore_types", [])},
+        "facility": {r.row.id for r in tables.get("facilities", [])},
+        "grade": {r.row.grade for r in tables.get("magnet_recipes", [])},
+    }
+    issues = []
+    # a user who replaces the facilities table leaves market.yaml's facility links informational
+    replaced = "facilities" in loaded.manifest.replace_tables
+    for kind, field, value in market.references():
+        if kind == "facility" and replaced:
+            continue
+        if value not in known[kind]:
+            issues.append(
+                DataIssue(
+                    file,
+                    f"market.yaml names an unknown {kind}",
+                    line,
+                    field,
+                    value,
+                    f"a {kind} defined in the dataset",
+                    "unknown_reference",
+                )
+            )
     return issues

@@ -1,0 +1,134 @@
+"""Policy levers of one market year: the schema shared by ``market.yaml`` and scenario files.
+
+Places (``origin``, ``destination``, ``countries``) are country codes or country-group ids of
+the dataset; an empty list means everywhere. Commodities are the market's product classes:
+``concentrate``, ``oxide``, ``metal``, ``magnet``, ``gallium``; ``elements`` narrows a rule to
+products containing any of the elements (a magnet grade contains its recipe's rare earths, a
+concentrate the elements of its ore).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from rareflow.dataset.schema import Id
+
+Commodity = Literal["concentrate", "oxide", "metal", "magnet", "gallium"]
+COMMODITIES: tuple[Commodity, ...] = ("concentrate", "oxide", "metal", "magnet", "gallium")
+Place = Annotated[str, Field(pattern=r"^([A-Z]{2}|OTHER|[a-z0-9][a-z0-9_]*)$")]
+Positive = Annotated[float, Field(ge=0)]
+
+
+class Lever(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: Id
+    source: list[Id] = []
+    note: str | None = None
+
+
+class TradeRule(Lever):
+    """Matches trade flows by commodity, elements, origin and destination."""
+
+    commodities: list[Commodity] = list(COMMODITIES)
+    elements: list[str] = []
+    origin: list[Place] = []
+    destination: list[Place] = []
+    exclude_destination: list[Place] = []
+
+
+class ExportBan(TradeRule):
+    """Matched flows are forbidden (upper bound zero)."""
+
+
+class Quota(TradeRule):
+    """Matched flows together at most ``limit_t`` tonnes of product per year."""
+
+    limit_t: Positive
+
+
+class Tariff(TradeRule):
+    """Ad valorem duty on matched flows, charged on the commodity's reference value."""
+
+    rate_pct: Positive
+
+
+class PriceFloor(Lever):
+    """A buyer guarantees ``floor_usd_per_kg`` on up to ``volume_t`` of the plants' output of the
+    elements (as oxide): the producers are paid the gap to the market price."""
+
+    plants: Annotated[list[Id], Field(min_length=1)]
+    elements: Annotated[list[str], Field(min_length=1)]
+    floor_usd_per_kg: Positive
+    volume_t: Positive
+
+
+class Offtake(Lever):
+    """A buyer at ``location`` takes up to ``volume_t`` of the plants' output at a fixed price."""
+
+    plants: Annotated[list[Id], Field(min_length=1)]
+    commodity: Literal["oxide", "metal", "magnet"]
+    items: Annotated[list[str], Field(min_length=1)]
+    location: Place
+    volume_t: Positive
+    price_usd_per_kg: Positive
+
+
+class Subsidy(Lever):
+    """Lowers the unit cost of plants (by id) or of every plant of a stage in ``countries``."""
+
+    plants: list[Id] = []
+    countries: list[Place] = []
+    stage: Literal["mine", "separation", "metal", "magnet", "gallium"] | None = None
+    usd_per_kg: Positive
+
+
+class StockRelease(Lever):
+    """A stockpile at ``location`` releases up to ``volume_t`` of one product."""
+
+    location: Place
+    commodity: Literal["oxide", "metal", "magnet", "gallium"]
+    item: str
+    volume_t: Positive
+
+
+class StockPurchase(StockRelease):
+    """A stockpile at ``location`` buys up to ``volume_t`` while the price is below the cap."""
+
+    max_price_usd_per_kg: Positive
+
+
+class SourcingRule(Lever):
+    """Demand segments (regions x end uses) may only use material that no plant in
+    ``excluded`` touched at any stage upstream (mine, separation, metal, magnet)."""
+
+    regions: Annotated[list[str], Field(min_length=1)]
+    end_uses: list[Id] = []
+    excluded: Annotated[list[Place], Field(min_length=1)]
+
+
+class Levers(BaseModel):
+    """Every lever of one year."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    bans: list[ExportBan] = []
+    quotas: list[Quota] = []
+    tariffs: list[Tariff] = []
+    floors: list[PriceFloor] = []
+    offtakes: list[Offtake] = []
+    subsidies: list[Subsidy] = []
+    stock_releases: list[StockRelease] = []
+    stock_purchases: list[StockPurchase] = []
+    sourcing_rules: list[SourcingRule] = []
+
+    def merged(self, other: Levers) -> Levers:
+        """These levers plus ``other``'s (same id: ``other`` wins)."""
+        fields: dict[str, list[Lever]] = {}
+        for name in type(self).model_fields:
+            by_id = {lever.id: lever for lever in getattr(self, name)}
+            by_id.update({lever.id: lever for lever in getattr(other, name)})
+            fields[name] = list(by_id.values())
+        return Levers.model_validate(fields)

@@ -1,0 +1,198 @@
+"""``market.yaml``: the parameters of the world market model that the other tables do not hold.
+
+Production capacities of mines come from the pinned mine-production table, ore vectors from the
+ore types, prices from the price table and magnet recipes from the recipe table; this document
+adds what the market model needs besides: which ore each country mines, plant capacities and
+costs by stage, demand by region and end use, freight, the demand elasticity and the levers in
+force in the base year. Every number is a ``Parameter``: a value with its unit and sources, or an
+explicit assumption with a note saying why.
+"""
+
+from __future__ import annotations
+
+from itertools import pairwise
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from rareflow.dataset.levers import Levers
+from rareflow.dataset.schema import CountryCode, Id
+
+RegionId = Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9_]*$")]
+"""Demand-region ids are upper case (CN, EU, ROW)."""
+
+
+class Parameter(BaseModel):
+    """One number with its unit and its sources (or ``assumption: true`` and a note)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    value: float
+    unit: str
+    source: list[Id] = []
+    assumption: bool = False
+    note: str | None = None
+
+    @model_validator(mode="after")
+    def _sourced_or_assumed(self) -> Parameter:
+        if not self.source and not (self.assumption and self.note):
+            raise ValueError("a parameter needs a source, or assumption: true with a note why")
+        return self
+
+
+class DemandRegion(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    location: CountryCode
+    magnet_demand_t: Parameter
+    defence_magnet_t: Parameter | None = None
+    contract_share: Parameter | None = None
+    """Share of the region's magnet demand tied to magnet makers at its location."""
+    oxide_demand_share: Parameter
+    gallium_demand_share: Parameter
+
+
+class MineGroup(BaseModel):
+    """A share of a country's mine production attributed to one ore type."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    country: CountryCode
+    ore_type: Id
+    share: Parameter
+    cost_usd_per_kg_reo: Parameter
+    dedicated: list[Id] = []
+    """Separation plants the ore may go to (integrated or state-controlled chain); empty = any."""
+
+
+class Plant(BaseModel):
+    """A processing node: one facility of the dataset, an aggregate or a country's stage."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: Id
+    location: CountryCode
+    facility: Id | None = None
+    capacity: Parameter
+    cost_usd_per_kg: Parameter
+    heavy: bool = False
+    available_from: int | None = None
+
+
+class Recycling(BaseModel):
+    """Recovery of rare earths from magnet scrap: capacity from a facility's stated output."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: Id
+    facility: Id
+    location: CountryCode
+    cost_usd_per_kg_reo: Parameter
+    dedicated: list[Id] = []
+
+
+class EndUse(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    grade: Id
+    share: Parameter
+    price_factor: Parameter
+
+
+class Grade(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    non_ree_cost_usd_per_kg: Parameter
+
+
+class Freight(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    concentrate: Parameter
+    oxide: Parameter
+    metal: Parameter
+    magnet: Parameter
+    gallium: Parameter
+
+
+class MarketParameters(BaseModel):
+    """The whole ``market.yaml`` document."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    base_year: int
+    demand_elasticity: Parameter
+    price_steps: Annotated[list[Annotated[float, Field(gt=0)]], Field(min_length=2)]
+    separation_recovery: Parameter
+    metal_yield: Parameter
+    magnet_yield: Parameter
+    disposal_cost_usd_per_kg: Parameter
+    magnet_reference_price_usd_per_kg: Parameter
+    gallium_reference_price_usd_per_kg: Parameter
+    non_magnet_share: dict[str, Parameter]
+    oxide_reference_prices: dict[str, Parameter] = {}
+    concentrate_value_ratio: Parameter
+    freight_usd_per_kg: Freight
+    regions: dict[RegionId, DemandRegion]
+    end_uses: dict[Id, EndUse]
+    grades: dict[Id, Grade]
+    mines: list[MineGroup]
+    separators: list[Plant]
+    metal_plants: list[Plant]
+    magnet_plants: list[Plant]
+    gallium_cost_usd_per_kg: Parameter
+    recycling: list[Recycling] = []
+    levers: Levers = Levers()
+    kind: Literal["market"] = "market"
+
+    def parameters(self) -> list[Parameter]:
+        """Every Parameter of the document (for the source check)."""
+        found: list[Parameter] = []
+
+        def walk(value: object) -> None:
+            if isinstance(value, Parameter):
+                found.append(value)
+            elif isinstance(value, BaseModel):
+                for name in type(value).model_fields:
+                    walk(getattr(value, name))
+            elif isinstance(value, dict):
+                for item in value.values():
+                    walk(item)
+            elif isinstance(value, list):
+                for item in value:
+                    walk(item)
+
+        walk(self)
+        return found
+
+    def references(self) -> list[tuple[str, str, str]]:
+        """(kind, field, value) of every country, ore type, facility and grade named."""
+        found = [("country", f"regions.{k}.location", r.location) for k, r in self.regions.items()]
+        for index, mine in enumerate(self.mines):
+            found.append(("country", f"mines[{index}].country", mine.country))
+            found.append(("ore type", f"mines[{index}].ore_type", mine.ore_type))
+        for index, recycler in enumerate(self.recycling):
+            found.append(("country", f"recycling[{index}].location", recycler.location))
+            found.append(("facility", f"recycling[{index}].facility", recycler.facility))
+        for stage in ("separators", "metal_plants", "magnet_plants"):
+            for index, plant in enumerate(getattr(self, stage)):
+                found.append(("country", f"{stage}[{index}].location", plant.location))
+                if plant.facility is not None:
+                    found.append(("facility", f"{stage}[{index}].facility", plant.facility))
+        found += [("grade", f"grades.{g}", g) for g in self.grades]
+        return found
+
+    @model_validator(mode="after")
+    def _consistent(self) -> MarketParameters:
+        steps = self.price_steps
+        if any(a <= b for a, b in pairwise(steps)):
+            raise ValueError("price_steps must be strictly decreasing multipliers of p0")
+        ids = [p.id for p in self.separators + self.metal_plants + self.magnet_plants]
+        duplicates = sorted({i for i in ids if ids.count(i) > 1})
+        if duplicates:
+            raise ValueError(f"plant ids must be unique; repeated: {', '.join(duplicates)}")
+        unknown = sorted({u.grade for u in self.end_uses.values()} - set(self.grades))
+        if unknown:
+            raise ValueError(f"end uses name grades not listed under grades: {unknown}")
+        return self

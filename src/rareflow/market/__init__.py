@@ -1,0 +1,1 @@
+"""Element-resolved annual clearing of the world rare-earth and gallium chain (LP on HiGHS)."""

@@ -1,0 +1,153 @@
+"""The world of one market year: mines, plants, demand segments and places, as plain data.
+
+``rareflow.market.world_data.build_world`` assembles it from the dataset; tests build small
+worlds by hand. The LP (``rareflow.market.model``) only sees a ``World``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from rareflow.dataset.levers import Levers
+from rareflow.elements import RARE_EARTHS, elements_in_group
+
+LIGHT_SEPARABLE = frozenset(elements_in_group("light"))
+"""Elements a light-only separation plant separates (La-Gd, USGS grouping)."""
+
+
+DIDYMIUM_PR = 0.25
+"""Pr share of Nd + Pr in didymium (PrNd) oxide and metal, the 75:25 trade ratio
+(source fastmarkets_2024_06_20_ndpr, as in magnet_recipes.csv)."""
+
+
+class MarketDataError(ValueError):
+    """The dataset cannot make a market world for the year asked (missing data)."""
+
+
+@dataclass(frozen=True)
+class Mine:
+    """Mining and beneficiation to a mixed concentrate (t REO) with a fixed element vector."""
+
+    id: str
+    location: str
+    ore_type: str
+    ore: dict[str, float]
+    capacity_t: float
+    cost_usd_per_kg: float
+    dedicated: tuple[str, ...] = ()
+    """Separation plants this ore may go to; empty = any."""
+
+
+@dataclass(frozen=True)
+class Plant:
+    """A separation, metal, magnet or gallium plant: capacity in t of its stage's unit."""
+
+    id: str
+    stage: str
+    location: str
+    capacity_t: float
+    cost_usd_per_kg: float
+    heavy: bool = False
+    facility: str | None = None
+
+    @property
+    def separable(self) -> frozenset[str]:
+        return frozenset(RARE_EARTHS) if self.heavy else LIGHT_SEPARABLE
+
+
+@dataclass(frozen=True)
+class Segment:
+    """Stepwise demand of one region and end use for one product at one place."""
+
+    id: str
+    region: str
+    end_use: str
+    commodity: str
+    item: str
+    location: str
+    reference_t: float
+    reference_price: float
+    steps: tuple[tuple[float, float], ...]
+    """(quantity t, willingness to pay USD/kg), highest price first."""
+    domestic: bool = False
+    """Served only by plants at its location (qualified long-term supply)."""
+
+
+@dataclass
+class World:
+    """Everything one clearing needs."""
+
+    year: int
+    places: dict[str, frozenset[str]]
+    """Location code -> the ids it answers to (itself and its country groups)."""
+    mines: list[Mine]
+    separators: list[Plant]
+    metal_plants: list[Plant]
+    magnet_plants: list[Plant]
+    gallium_plants: list[Plant]
+    grades: dict[str, dict[str, float]]
+    """Grade -> kg of each rare-earth metal per kg magnet."""
+    grade_other_cost: dict[str, float]
+    segments: list[Segment]
+    freight: dict[str, float]
+    reference_prices: dict[tuple[str, str], float]
+    """(commodity, item) -> USD/kg, for ad valorem tariffs."""
+    recovery: float
+    metal_yield: float
+    magnet_yield: float
+    disposal_cost: float
+    levers: Levers = field(default_factory=Levers)
+    magnet_scale: float = 1.0
+    """Factor applied to the data's magnet tonnages (see ``magnet_scale``)."""
+
+    @property
+    def elements(self) -> list[str]:
+        present = {e for mine in self.mines for e, share in mine.ore.items() if share > 0}
+        return [e for e in RARE_EARTHS if e in present]
+
+    @property
+    def metal_elements(self) -> list[str]:
+        used = {e for recipe in self.grades.values() for e in recipe}
+        return [e for e in RARE_EARTHS if e in used]
+
+    def recipes(self, grade: str) -> dict[str, dict[str, float]]:
+        """Ways to make a grade: its recipe, and the same with Nd + Pr in the 75:25 didymium
+        ratio of the ores (Pr substitutes for Nd in the Nd2Fe14B phase)."""
+        recipe = self.grades[grade]
+        variants = {"recipe": recipe}
+        total = recipe.get("Nd", 0.0) + recipe.get("Pr", 0.0)
+        if total > 0 and abs(recipe.get("Pr", 0.0) - DIDYMIUM_PR * total) > 1e-9:
+            variants["didymium"] = {
+                **recipe,
+                "Nd": (1 - DIDYMIUM_PR) * total,
+                "Pr": DIDYMIUM_PR * total,
+            }
+        return variants
+
+    def plants(self) -> list[Plant]:
+        return self.separators + self.metal_plants + self.magnet_plants + self.gallium_plants
+
+    def matches(self, location: str, places: list[str]) -> bool:
+        """Whether ``location`` is one of ``places`` (codes or group ids); empty = anywhere."""
+        return not places or bool(self.places[location] & set(places))
+
+
+def demand_steps(
+    reference_t: float, reference_price: float, elasticity: float, multipliers: list[float]
+) -> tuple[tuple[float, float], ...]:
+    """Steps of q(p) = q0 (p/p0)^elasticity at p = multiplier x p0, highest price first."""
+    steps, served = [], 0.0
+    for multiplier in multipliers:
+        quantity = reference_t * multiplier**elasticity
+        steps.append((quantity - served, multiplier * reference_price))
+        served = quantity
+    return tuple(steps)
+
+
+RECYCLED = "magnet_scrap"
+"""Ore type of recycling sources (their output counts as recycling, not mining)."""
+
+
+def heavy_elements(ore: dict[str, float], plant: Plant) -> dict[str, float]:
+    """Fractions of an ore's REO that a plant cannot separate (they leave as heavy concentrate)."""
+    return {e: s for e, s in ore.items() if e not in plant.separable and s > 0}

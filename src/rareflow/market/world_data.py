@@ -1,0 +1,384 @@
+"""Building the market ``World`` of a year from the dataset (``market.yaml`` plus the production,
+ore, capacity, price and recipe tables). See docs/market.md for every rule applied here."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from rareflow.dataset.dataset import DataQueryError, Dataset
+from rareflow.dataset.market_parameters import MarketParameters
+from rareflow.elements import RARE_EARTHS, element
+from rareflow.market.network import (
+    RECYCLED,
+    MarketDataError,
+    Mine,
+    Plant,
+    Segment,
+    World,
+    demand_steps,
+)
+
+METAL_MARKUP = 1.1
+"""Metal reference value over its oxide content (the ~9-10% oxide-to-metal margin derived from
+FOB China prices, source argus_2014_rare_earth_prices); used only to value metal for tariffs."""
+
+
+def build_world(dataset: Dataset, year: int | None = None) -> World:
+    """The world market of ``year`` (default: the base year of ``market.yaml``)."""
+    market = dataset.market
+    if market is None:
+        raise MarketDataError("the dataset has no market.yaml; the market model needs one")
+    year = market.base_year if year is None else year
+    places = _places(dataset, market)
+    mines = _mines(dataset, market, year)
+    stage_plants = {
+        stage: [
+            Plant(
+                p.id,
+                stage,
+                p.location,
+                p.capacity.value,
+                p.cost_usd_per_kg.value,
+                p.heavy,
+                p.facility,
+            )
+            for p in getattr(market, f"{stage}_plants" if stage != "separation" else "separators")
+            if p.available_from is None or p.available_from <= year
+        ]
+        for stage in ("separation", "metal", "magnet")
+    }
+    gallium = _gallium(dataset, market, year)
+    grades = _grades(dataset, market)
+    prices = _oxide_prices(dataset, market)
+    world = World(
+        year=year,
+        places=places,
+        mines=mines,
+        separators=stage_plants["separation"],
+        metal_plants=stage_plants["metal"],
+        magnet_plants=stage_plants["magnet"],
+        gallium_plants=gallium,
+        grades=grades,
+        grade_other_cost={g: v.non_ree_cost_usd_per_kg.value for g, v in market.grades.items()},
+        segments=[],
+        freight={k: getattr(market.freight_usd_per_kg, k).value for k in _FREIGHT},
+        reference_prices={},
+        recovery=market.separation_recovery.value,
+        metal_yield=market.metal_yield.value,
+        magnet_yield=market.magnet_yield.value,
+        disposal_cost=market.disposal_cost_usd_per_kg.value,
+        levers=market.levers,
+    )
+    world.segments = _magnet_segments(market)
+    world.mines += _recyclers(dataset, market, world, year)
+    base = world if year == market.base_year else _base_world(dataset, market, world)
+    world.magnet_scale = magnet_scale(base, market)
+    factors = _grade_price_factors(world, market, prices)
+    world.segments = [_scaled(s, world.magnet_scale, factors, market) for s in world.segments]
+    world.reference_prices = _reference_prices(world, market, prices)
+    world.segments += _other_segments(world, market, prices)
+    return world
+
+
+_FREIGHT = ("concentrate", "oxide", "metal", "magnet", "gallium")
+
+
+def _places(dataset: Dataset, market: MarketParameters) -> dict[str, frozenset[str]]:
+    countries = dataset.table("countries").set_index("code")
+    places = {}
+    for code, row in countries.iterrows():
+        groups = row["groups"] if isinstance(row["groups"], list) else []
+        places[str(code)] = frozenset({str(code), *groups})
+    return places
+
+
+def _mines(dataset: Dataset, market: MarketParameters, year: int) -> list[Mine]:
+    try:
+        production = dataset.mine_production(year).set_index("country")
+    except DataQueryError as error:
+        raise MarketDataError(f"no mine production for {year}: {error}") from None
+    mines = []
+    for group in market.mines:
+        if group.country not in production.index:
+            continue
+        capacity = float(production.loc[group.country, "mine_production_t_reo"])
+        ore = dataset.ore_distribution(group.ore_type)
+        mines.append(
+            Mine(
+                id=f"{group.country.lower()}_{group.ore_type}",
+                location=group.country,
+                ore_type=group.ore_type,
+                ore={e: float(v) for e, v in ore.items() if v > 0},
+                capacity_t=capacity * group.share.value,
+                cost_usd_per_kg=group.cost_usd_per_kg_reo.value,
+                dedicated=tuple(group.dedicated),
+            )
+        )
+    return mines
+
+
+def _gallium(dataset: Dataset, market: MarketParameters, year: int) -> list[Plant]:
+    try:
+        rows = dataset.gallium_production(year)
+    except DataQueryError as error:
+        raise MarketDataError(f"no gallium production for {year}: {error}") from None
+    rows = rows[(rows["measure"] == "primary_production") & ~rows["country"].isin(["WORLD"])]
+    cost = market.gallium_cost_usd_per_kg.value
+    return [
+        Plant(
+            f"{str(r.country).lower()}_gallium",
+            "gallium",
+            str(r.country),
+            float(r.value_t_ga),
+            cost,
+        )
+        for r in rows.itertuples()
+        if r.value_t_ga > 0
+    ]
+
+
+def _grades(dataset: Dataset, market: MarketParameters) -> dict[str, dict[str, float]]:
+    recipes = dataset.table("magnet_recipes")
+    grades = {}
+    for grade in market.grades:
+        rows = recipes[(recipes["grade"] == grade) & recipes["component"].isin(RARE_EARTHS)]
+        grades[grade] = {str(r.component): float(r.wt_pct) / 100.0 for r in rows.itertuples()}
+    return grades
+
+
+def _oxide_prices(dataset: Dataset, market: MarketParameters) -> dict[str, float]:
+    """p0 of each oxide: the pinned edition's base-year FOB price, else market.yaml's."""
+    prices = dataset.edition_rows("prices", market.base_year)
+    found = {}
+    for row in prices.itertuples():
+        product = str(row.product)
+        if product.endswith("_oxide") and product != "ndpr_oxide":
+            symbol = product.removesuffix("_oxide").capitalize()
+            if symbol in RARE_EARTHS:
+                found[symbol] = float(row.price_usd_per_kg)
+    found.update({e: p.value for e, p in market.oxide_reference_prices.items()})
+    return found
+
+
+def _reference_prices(
+    world: World, market: MarketParameters, oxide: dict[str, float]
+) -> dict[tuple[str, str], float]:
+    prices: dict[tuple[str, str], float] = {}
+    for e in world.elements:
+        if e not in oxide:
+            raise MarketDataError(
+                f"no reference price for {e} oxide: add it to prices.csv or to "
+                "market.yaml oxide_reference_prices"
+            )
+        prices[("oxide", e)] = oxide[e]
+        # metal ~10% above its oxide content (market_parameters notes, Argus 2014)
+        prices[("metal", e)] = oxide[e] * element(e).oxide_per_metal * METAL_MARKUP
+    for grade in world.grades:
+        prices[("magnet", grade)] = market.magnet_reference_price_usd_per_kg.value
+    prices[("gallium", "Ga")] = market.gallium_reference_price_usd_per_kg.value
+    ratio = market.concentrate_value_ratio.value
+    for mine in world.mines:
+        value = sum(share * oxide.get(e, 0.0) for e, share in mine.ore.items())
+        prices[("concentrate", mine.id)] = ratio * value
+    return prices
+
+
+def _segment(
+    market: MarketParameters,
+    region: str,
+    end_use: str,
+    commodity: str,
+    item: str,
+    q0: float,
+    p0: float,
+) -> list[Segment]:
+    """The region's demand; magnets split into open and domestic-contract parts."""
+    spec = market.regions[region]
+    shares = [(False, 1.0)]
+    if commodity == "magnet" and spec.contract_share is not None:
+        tied = spec.contract_share.value
+        shares = [(False, 1.0 - tied), (True, tied)]
+    segments = []
+    for domestic, share in shares:
+        if q0 * share <= 0:
+            continue
+        steps = demand_steps(q0 * share, p0, market.demand_elasticity.value, market.price_steps)
+        name = f"{region}:{end_use}:{item}" + (":contract" if domestic else "")
+        segments.append(
+            Segment(
+                name,
+                region,
+                end_use,
+                commodity,
+                item,
+                spec.location,
+                q0 * share,
+                p0,
+                steps,
+                domestic,
+            )
+        )
+    return segments
+
+
+def _magnet_segments(market: MarketParameters) -> list[Segment]:
+    """Magnet demand by region and end use; defence only where a region gives it."""
+    segments = []
+    magnet_p0 = market.magnet_reference_price_usd_per_kg.value
+    for region, spec in market.regions.items():
+        defence = spec.defence_magnet_t.value if spec.defence_magnet_t else 0.0
+        civil = spec.magnet_demand_t.value - defence
+        for use, end_use in market.end_uses.items():
+            q0 = defence if use == "defence" else civil * end_use.share.value
+            p0 = magnet_p0 * end_use.price_factor.value
+            segments += _segment(market, region, use, "magnet", end_use.grade, q0, p0)
+    return segments
+
+
+NDPR = ("Nd", "Pr")
+
+
+def magnet_scale(world: World, market: MarketParameters) -> float:
+    """Factor on the magnet tonnages of the data so that the reference magnet demand uses the
+    base year's Nd + Pr supply net of the non-magnet share (the calibration of magnet demand)."""
+    supply, need = _element_supply(world), _magnet_need(world)
+    default = market.non_magnet_share["default"]
+    available = sum(supply[e] * (1 - market.non_magnet_share.get(e, default).value) for e in NDPR)
+    wanted = sum(need.get(e, 0.0) for e in NDPR)
+    return available / wanted if wanted else 1.0
+
+
+def _base_world(dataset: Dataset, market: MarketParameters, world: World) -> World:
+    """The base year's mines and recyclers with this world's demand, for ``magnet_scale``."""
+    base = World(**{**world.__dict__, "mines": _mines(dataset, market, market.base_year)})
+    base.mines += _recyclers(dataset, market, base, market.base_year)
+    return base
+
+
+def _grade_price_factors(
+    world: World, market: MarketParameters, oxide: dict[str, float]
+) -> dict[str, float]:
+    """Each grade's cost at reference prices (RE metals + conversion + other materials) over the
+    demand-weighted average: the magnets' average p0 is the data's, grades differ by content."""
+    conversion = min((p.cost_usd_per_kg for p in world.magnet_plants), default=0.0)
+    metal_conversion = min((p.cost_usd_per_kg for p in world.metal_plants), default=0.0)
+    cost = {}
+    for grade, recipe in world.grades.items():
+        metals = sum(
+            f
+            * (
+                oxide.get(e, 0.0) * element(e).oxide_per_metal / world.metal_yield
+                + metal_conversion
+            )
+            for e, f in recipe.items()
+        )
+        cost[grade] = (
+            conversion + world.grade_other_cost.get(grade, 0.0) + metals / world.magnet_yield
+        )
+    weights: dict[str, float] = defaultdict(float)
+    for segment in world.segments:
+        if segment.commodity == "magnet":
+            weights[segment.item] += segment.reference_t
+    average = sum(cost[g] * w for g, w in weights.items()) / sum(weights.values())
+    return {g: c / average for g, c in cost.items()}
+
+
+def _scaled(
+    segment: Segment, factor: float, price_factors: dict[str, float], market: MarketParameters
+) -> Segment:
+    if segment.commodity != "magnet":
+        return segment
+    q0 = segment.reference_t * factor
+    p0 = segment.reference_price * price_factors[segment.item]
+    steps = demand_steps(q0, p0, market.demand_elasticity.value, market.price_steps)
+    return Segment(
+        segment.id,
+        segment.region,
+        segment.end_use,
+        segment.commodity,
+        segment.item,
+        segment.location,
+        q0,
+        p0,
+        steps,
+        segment.domestic,
+    )
+
+
+def _magnet_need(world: World) -> dict[str, float]:
+    """t oxide of each element the reference magnet demand needs (recipes, yields)."""
+    need: dict[str, float] = defaultdict(float)
+    for segment in world.segments:
+        if segment.commodity == "magnet":
+            for e, fraction in world.grades[segment.item].items():
+                metal = segment.reference_t * fraction / world.magnet_yield / world.metal_yield
+                need[e] += metal * element(e).oxide_per_metal
+    return need
+
+
+def _recyclers(dataset: Dataset, market: MarketParameters, world: World, year: int) -> list[Mine]:
+    """Scrap recovery as a source whose vector is the reference magnets' average composition."""
+    need = _magnet_need(world)
+    total = sum(need.values())
+    vector = {e: v / total for e, v in need.items() if v > 0} if total else {}
+    capacities = dataset.table("facility_capacities")
+    recyclers = []
+    for recycler in market.recycling:
+        rows = capacities[
+            (capacities["facility"] == recycler.facility)
+            & (capacities["year"] <= year)
+            & capacities["capacity"].notna()
+        ]
+        if rows.empty:
+            raise MarketDataError(
+                f"recycling {recycler.id}: facility_capacities.csv has no capacity of "
+                f"{recycler.facility} for {year} or before"
+            )
+        capacity = float(rows.sort_values("year")["capacity"].iloc[-1])
+        recyclers.append(
+            Mine(
+                recycler.id,
+                recycler.location,
+                RECYCLED,
+                vector,
+                capacity,
+                recycler.cost_usd_per_kg_reo.value,
+                tuple(recycler.dedicated),
+            )
+        )
+    return recyclers
+
+
+def _other_segments(
+    world: World, market: MarketParameters, oxide: dict[str, float]
+) -> list[Segment]:
+    """Non-magnet oxide demand and gallium demand.
+
+    An element's world reference quantity is its share of supply (market.yaml) or, for magnet
+    elements, at least what supply leaves after the reference magnet demand, so that the base
+    year's magnet elements are not in artificial surplus.
+    """
+    segments = []
+    supply, need = _element_supply(world), _magnet_need(world)
+    default = market.non_magnet_share["default"]
+    for e in world.elements:
+        share = market.non_magnet_share.get(e, default).value
+        world_q0 = max(share * supply[e], supply[e] - need.get(e, 0.0))
+        for region, spec in market.regions.items():
+            q0 = world_q0 * spec.oxide_demand_share.value
+            segments += _segment(market, region, "non_magnet", "oxide", e, q0, oxide[e])
+    gallium_t = sum(p.capacity_t for p in world.gallium_plants)
+    ga_p0 = market.gallium_reference_price_usd_per_kg.value
+    for region, spec in market.regions.items():
+        q0 = gallium_t * spec.gallium_demand_share.value
+        segments += _segment(market, region, "gallium", "gallium", "Ga", q0, ga_p0)
+    return segments
+
+
+def _element_supply(world: World) -> dict[str, float]:
+    """t oxide of each element separated if every mine ran at capacity."""
+    totals = dict.fromkeys(world.elements, 0.0)
+    for mine in world.mines:
+        for e, share in mine.ore.items():
+            totals[e] += world.recovery * share * mine.capacity_t
+    return totals
