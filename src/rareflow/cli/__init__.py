@@ -8,6 +8,7 @@ import typer
 
 from rareflow.cli.cascade import cascade_app
 from rareflow.cli.data import data_app
+from rareflow.cli.market import market_app
 from rareflow.cli.output import fail
 
 app = typer.Typer(
@@ -19,6 +20,7 @@ app = typer.Typer(
 )
 app.add_typer(data_app, name="data")
 app.add_typer(cascade_app, name="cascade")
+app.add_typer(market_app, name="market")
 
 
 def main() -> None:

@@ -78,6 +78,8 @@ class Plant(BaseModel):
     cost_usd_per_kg: Parameter
     heavy: bool = False
     available_from: int | None = None
+    feeds: list[str] = []
+    """Countries or groups whose ore the plant takes (an integrated chain); empty = any."""
 
 
 class Recycling(BaseModel):

@@ -127,6 +127,8 @@ class MarketModel:
                     continue
                 if mine.dedicated and plant.id not in mine.dedicated:
                     continue
+                if plant.feeds and not world.matches(mine.location, list(plant.feeds)):
+                    continue
                 heavy = heavy_elements(mine.ore, plant)
                 entries: list[tuple[tuple[Any, ...], float]] = [
                     (("capacity", mine.id), 1.0),

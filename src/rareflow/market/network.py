@@ -49,6 +49,8 @@ class Plant:
     cost_usd_per_kg: float
     heavy: bool = False
     facility: str | None = None
+    feeds: tuple[str, ...] = ()
+    """Countries or groups whose ore the plant takes; empty = any."""
 
     @property
     def separable(self) -> frozenset[str]:

@@ -41,6 +41,7 @@ def build_world(dataset: Dataset, year: int | None = None) -> World:
                 p.cost_usd_per_kg.value,
                 p.heavy,
                 p.facility,
+                tuple(p.feeds),
             )
             for p in getattr(market, f"{stage}_plants" if stage != "separation" else "separators")
             if p.available_from is None or p.available_from <= year

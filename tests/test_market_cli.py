@@ -1,0 +1,83 @@
+"""``rareflow market`` end to end in a subprocess: JSON shape, scenarios, errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "rareflow", "market", *args],
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+
+
+def test_clear_json_has_the_documented_shape() -> None:
+    done = run("clear", "--year", "2024", "--json")
+    assert done.returncode == 0, done.stderr
+    payload = json.loads(done.stdout)
+    assert payload["year"] == 2024
+    for key in ("production", "china_shares", "prices", "trade", "trade_between_groups",
+                "demand", "subsidies", "ledger", "max_imbalance_t", "welfare_musd"):  # fmt: skip
+        assert key in payload
+    assert payload["max_imbalance_t"] < 1e-6
+    shares = {row["stage"]: row["share_pct"] for row in payload["china_shares"]}
+    assert 64 < shares["mining"] < 75
+    nd = [p for p in payload["prices"] if p["item"] == "Nd" and p["location"] == "CN"]
+    assert nd and nd[0]["commodity"] == "oxide" and 30 < nd[0]["usd_per_kg"] < 90
+
+
+def test_scenario_file_changes_the_result(tmp_path: Path) -> None:
+    scenario = tmp_path / "ban.yaml"
+    scenario.write_text(
+        "levers:\n"
+        "  bans:\n"
+        "    - id: cn_heavy\n"
+        "      commodities: [oxide, metal, magnet]\n"
+        "      elements: [Dy, Tb]\n"
+        "      origin: [china]\n"
+        "      exclude_destination: [china]\n"
+    )
+    base = json.loads(run("clear", "--json").stdout)
+    banned = json.loads(run("clear", "--scenario", str(scenario), "--json").stdout)
+
+    def dy_in_japan(payload: dict) -> float:  # type: ignore[type-arg]
+        return next(p["usd_per_kg"] for p in payload["prices"]
+                    if p["commodity"] == "oxide" and p["item"] == "Dy" and p["location"] == "JP")  # fmt: skip
+
+    assert dy_in_japan(banned) > dy_in_japan(base)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("levers:\n  bans:\n    - id: x\n      origin: [chna]\n", "bad.yaml:3, column 'origin'"),
+        ("levers:\n  bans:\n    - id: x\n      origin: [chna]\n", "'china' (did you mean it?)"),
+        (
+            "levers:\n  floors:\n    - id: f\n      plants: [nowhere]\n      elements: [Nd]\n"
+            "      floor_usd_per_kg: 110\n      volume_t: 10\n",
+            "unknown plant or mine",
+        ),
+        ("levers:\n  bans:\n    - id: x\n      colour: red\n", "colour"),
+        ("levers: [\n", "YAML"),
+    ],
+)
+def test_bad_scenarios_are_named_precisely(tmp_path: Path, text: str, expected: str) -> None:
+    scenario = tmp_path / "bad.yaml"
+    scenario.write_text(text)
+    done = run("clear", "--scenario", str(scenario))
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    assert "bad.yaml" in done.stderr and expected in done.stderr
+
+
+def test_calibrate_reports_every_check_within_bounds() -> None:
+    done = run("calibrate", "--json")
+    assert done.returncode == 0, done.stderr
+    checks = json.loads(done.stdout)["checks"]
+    assert len(checks) == 12 and all(c["ok"] for c in checks)

@@ -1,0 +1,155 @@
+"""Small market networks solved by hand: flows, prices (duals) and welfare.
+
+Units: t and USD/kg, so costs and welfare are in thousand USD (1 t x 1 USD/kg = 1 kUSD).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from rareflow.dataset.levers import ExportBan, Levers, PriceFloor, SourcingRule, Tariff
+from rareflow.market.clearing import Clearing
+from rareflow.market.model import MarketModel
+from rareflow.market.network import Mine, Plant, Segment, World
+
+PLACES = {
+    "CN": frozenset({"CN", "china"}),
+    "AU": frozenset({"AU"}),
+    "MY": frozenset({"MY"}),
+    "US": frozenset({"US"}),
+}
+
+
+def segment(name: str, item: str, steps: list[tuple[float, float]], location: str = "CN",
+            region: str = "R", end_use: str = "any", commodity: str = "oxide") -> Segment:  # fmt: skip
+    total = sum(q for q, _ in steps)
+    return Segment(name, region, end_use, commodity, item, location, total, steps[0][1],
+                   tuple(steps))  # fmt: skip
+
+
+def world(mines: list[Mine], separators: list[Plant], segments: list[Segment],
+          levers: Levers | None = None) -> World:  # fmt: skip
+    return World(
+        year=2024, places=PLACES, mines=mines, separators=separators, metal_plants=[],
+        magnet_plants=[], gallium_plants=[], grades={}, grade_other_cost={}, segments=segments,
+        freight={"concentrate": 0.5, "oxide": 0.5, "metal": 0.5, "magnet": 0.5, "gallium": 1.0},
+        reference_prices={("concentrate", "m2"): 10.0, ("oxide", "Nd"): 20.0},
+        recovery=1.0, metal_yield=1.0, magnet_yield=1.0, disposal_cost=0.1,
+        levers=levers or Levers(),
+    )  # fmt: skip
+
+
+M1 = Mine("m1", "CN", "a", {"La": 0.5, "Nd": 0.5}, 100.0, 1.0)
+M2 = Mine("m2", "AU", "b", {"La": 0.8, "Nd": 0.2}, 100.0, 2.0)
+S_CN = Plant("s_cn", "separation", "CN", 1000.0, 1.0)
+S_MY = Plant("s_my", "separation", "MY", 1000.0, 2.0)
+ND = segment("nd", "Nd", [(50.0, 30.0), (10.0, 25.0), (20.0, 10.0)])
+LA = segment("la", "La", [(50.0, 3.0)])
+
+
+def flow(result, kind: str, **match: str) -> float:  # type: ignore[no-untyped-def]
+    rows = result.flows[result.flows["kind"] == kind]
+    for column, value in match.items():
+        rows = rows[rows[column] == value]
+    return float(rows["t"].sum())
+
+
+def test_joint_production_sets_flows_prices_and_welfare() -> None:
+    # M1 runs full (100 t ore: 50 t Nd, 50 t La). Nd demand at WTP >= 25 is 60 t, so 10 t of Nd
+    # come from M2 (50 t of ore, also 40 t La). La: 90 t made, 50 t sold at WTP 3, 40 t
+    # disposed at 0.1, so La is worth -0.1. M2 is the marginal source of Nd:
+    # cost 2 + 0.5 freight + 1 separation = 3.5 = 0.2 p_Nd + 0.8 (-0.1) -> p_Nd = 17.9,
+    # below the 25 step (served) and above the 10 step (not served).
+    result = Clearing(MarketModel(world([M1, M2], [S_CN], [ND, LA]))).solve()
+    assert flow(result, "concentrate", mine="m1") == pytest.approx(100.0)
+    assert flow(result, "concentrate", mine="m2") == pytest.approx(50.0)
+    assert flow(result, "disposal", item="La") == pytest.approx(40.0)
+    assert result.price("oxide", "Nd", "CN") == pytest.approx(17.9)
+    assert result.price("oxide", "La", "CN") == pytest.approx(-0.1)
+    served = result.demand.set_index("segment")["served_t"]
+    assert served["nd"] == pytest.approx(60.0)
+    assert served["la"] == pytest.approx(50.0)
+    # welfare = 50*30 + 10*25 + 50*3 - 100*(1+1) - 50*3.5 - 40*0.1 = 1521 kUSD
+    assert result.welfare_musd == pytest.approx(1.521)
+
+
+def test_ban_reroutes_through_the_other_separator() -> None:
+    # Banning ore from AU to China sends M2's ore to Malaysia: 2 + 0.5 + 2 = 4.5 =
+    # 0.2 p_Nd(MY) + 0.8 (-0.1) -> p_Nd(MY) = 22.9; Nd then ships to China at 0.5: 23.4.
+    ban = ExportBan(
+        id="no_au_ore", commodities=["concentrate"], origin=["AU"], destination=["china"]
+    )
+    result = Clearing(
+        MarketModel(world([M1, M2], [S_CN, S_MY], [ND, LA], Levers(bans=[ban])))
+    ).solve()
+    assert flow(result, "concentrate", mine="m2", plant="s_cn") == pytest.approx(0.0)
+    assert flow(result, "concentrate", mine="m2", plant="s_my") == pytest.approx(50.0)
+    assert flow(result, "trade", item="Nd", origin="MY", destination="CN") == pytest.approx(10.0)
+    assert result.price("oxide", "Nd", "MY") == pytest.approx(22.9)
+    assert result.price("oxide", "Nd", "CN") == pytest.approx(23.4)
+    # without the ban the same network uses the cheaper route
+    free = Clearing(MarketModel(world([M1, M2], [S_CN, S_MY], [ND, LA]))).solve()
+    assert flow(free, "concentrate", mine="m2", plant="s_my") == pytest.approx(0.0)
+    assert free.welfare_musd > result.welfare_musd
+
+
+def test_tariff_is_a_per_kg_cost_on_the_reference_value() -> None:
+    # 10 % of the concentrate's reference value (10 USD/kg) adds 1 USD/kg on M2's ore:
+    # 4.5 = 0.2 p_Nd - 0.08 -> p_Nd = 22.9.
+    tariff = Tariff(id="t", commodities=["concentrate"], origin=["AU"], rate_pct=10.0)
+    result = Clearing(
+        MarketModel(world([M1, M2], [S_CN], [ND, LA], Levers(tariffs=[tariff])))
+    ).solve()
+    assert result.price("oxide", "Nd", "CN") == pytest.approx(22.9)
+
+
+def test_price_floor_binds_and_its_subsidy_is_the_gap() -> None:
+    # One mine (ore 50 % Nd, 50 % La), cost 4 + separation 1 = 5 per kg ore. Nd demand: 50 t at
+    # 30, 100 t at 8. Unaided, only the first step is worth serving. A floor of 12 USD/kg on the
+    # plant's Nd: producers earn p + s with s = 12 - p; the mine runs to capacity (100 t Nd),
+    # the 8-step is half served, so p = 8 and s = 4, costing 4 x 100 t = 400 kUSD.
+    mine = Mine("m", "CN", "a", {"La": 0.5, "Nd": 0.5}, 200.0, 4.0)
+    nd = segment("nd", "Nd", [(50.0, 30.0), (100.0, 8.0)])
+    floor = PriceFloor(
+        id="f", plants=["s_cn"], elements=["Nd"], floor_usd_per_kg=12.0, volume_t=1000.0
+    )
+    result = Clearing(MarketModel(world([mine], [S_CN], [nd], Levers(floors=[floor])))).solve()
+    assert flow(result, "concentrate", mine="m") == pytest.approx(200.0)
+    assert result.price("oxide", "Nd", "CN") == pytest.approx(8.0)
+    subsidy = result.subsidies.set_index("lever").loc["f"]
+    assert subsidy["usd_per_kg"] == pytest.approx(4.0, abs=1e-3)
+    assert subsidy["cost_kusd"] == pytest.approx(400.0, rel=1e-3)
+    unaided = Clearing(MarketModel(world([mine], [S_CN], [nd]))).solve()
+    assert flow(unaided, "concentrate", mine="m") == pytest.approx(100.0)
+
+
+def test_sourcing_rule_keeps_china_out_of_every_stage() -> None:
+    # US defence buys Nd only from chains with no Chinese mine or plant. M1 is Chinese, so its
+    # Nd is barred even if separated in Malaysia; M2 -> MY qualifies. Civil demand keeps using
+    # the cheap Chinese chain.
+    defence = segment("def", "Nd", [(5.0, 100.0)], location="US", region="US", end_use="defence")
+    rule = SourcingRule(id="dfars", regions=["US"], end_uses=["defence"], excluded=["china"])
+    model = MarketModel(
+        world([M1, M2], [S_CN, S_MY], [ND, LA, defence], Levers(sourcing_rules=[rule]))
+    )
+    result = Clearing(model).solve()
+    assert result.demand.set_index("segment").loc["def", "served_t"] == pytest.approx(5.0)
+    clean = result.flows[(result.flows["kind"] == "concentrate") & (result.flows["track"] == 1)]
+    assert set(clean["mine"]) == {"m2"} and set(clean["plant"]) == {"s_my"}
+    # no clean chain at all (Malaysia gone): the rule leaves defence unmet instead of infeasible
+    strict = MarketModel(world([M1, M2], [S_CN], [ND, LA, defence], Levers(sourcing_rules=[rule])))
+    unmet = Clearing(strict).solve().demand.set_index("segment").loc["def", "unmet_t"]
+    assert unmet == pytest.approx(5.0)
+
+
+def test_warm_re_solve_after_a_capacity_change_matches_a_fresh_build() -> None:
+    clearing = Clearing(MarketModel(world([M1, M2], [S_CN], [ND, LA])))
+    clearing.solve()
+    clearing.set_capacity("m1", 60.0)
+    warm = clearing.solve()
+    fresh_world = world([Mine("m1", "CN", "a", M1.ore, 60.0, 1.0), M2], [S_CN], [ND, LA])
+    fresh = Clearing(MarketModel(fresh_world)).solve()
+    assert warm.welfare_musd == pytest.approx(fresh.welfare_musd, abs=1e-9)
+    assert flow(warm, "concentrate", mine="m2") == pytest.approx(
+        flow(fresh, "concentrate", mine="m2")
+    )
