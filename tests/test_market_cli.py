@@ -13,8 +13,11 @@ import pytest
 def run(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "rareflow", "market", *args],
-        capture_output=True, text=True, timeout=300, check=False,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
 
 
 def test_clear_json_has_the_documented_shape() -> None:
@@ -22,8 +25,18 @@ def test_clear_json_has_the_documented_shape() -> None:
     assert done.returncode == 0, done.stderr
     payload = json.loads(done.stdout)
     assert payload["year"] == 2024
-    for key in ("production", "china_shares", "prices", "trade", "trade_between_groups",
-                "demand", "subsidies", "ledger", "max_imbalance_t", "welfare_musd"):  # fmt: skip
+    for key in (
+        "production",
+        "china_shares",
+        "prices",
+        "trade",
+        "trade_between_groups",
+        "demand",
+        "subsidies",
+        "ledger",
+        "max_imbalance_t",
+        "welfare_musd",
+    ):
         assert key in payload
     assert payload["max_imbalance_t"] < 1e-6
     shares = {row["stage"]: row["share_pct"] for row in payload["china_shares"]}
@@ -47,8 +60,11 @@ def test_scenario_file_changes_the_result(tmp_path: Path) -> None:
     banned = json.loads(run("clear", "--scenario", str(scenario), "--json").stdout)
 
     def dy_in_japan(payload: dict) -> float:  # type: ignore[type-arg]
-        return next(p["usd_per_kg"] for p in payload["prices"]
-                    if p["commodity"] == "oxide" and p["item"] == "Dy" and p["location"] == "JP")  # fmt: skip
+        return next(
+            p["usd_per_kg"]
+            for p in payload["prices"]
+            if p["commodity"] == "oxide" and p["item"] == "Dy" and p["location"] == "JP"
+        )
 
     assert dy_in_japan(banned) > dy_in_japan(base)
 

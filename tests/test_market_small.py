@@ -20,23 +20,46 @@ PLACES = {
 }
 
 
-def segment(name: str, item: str, steps: list[tuple[float, float]], location: str = "CN",
-            region: str = "R", end_use: str = "any", commodity: str = "oxide") -> Segment:  # fmt: skip
+def segment(
+    name: str,
+    item: str,
+    steps: list[tuple[float, float]],
+    location: str = "CN",
+    region: str = "R",
+    end_use: str = "any",
+    commodity: str = "oxide",
+) -> Segment:
     total = sum(q for q, _ in steps)
-    return Segment(name, region, end_use, commodity, item, location, total, steps[0][1],
-                   tuple(steps))  # fmt: skip
+    return Segment(
+        name, region, end_use, commodity, item, location, total, steps[0][1], tuple(steps)
+    )
 
 
-def world(mines: list[Mine], separators: list[Plant], segments: list[Segment],
-          levers: Levers | None = None) -> World:  # fmt: skip
+def world(
+    mines: list[Mine],
+    separators: list[Plant],
+    segments: list[Segment],
+    levers: Levers | None = None,
+) -> World:
     return World(
-        year=2024, places=PLACES, mines=mines, separators=separators, metal_plants=[],
-        magnet_plants=[], gallium_plants=[], grades={}, grade_other_cost={}, segments=segments,
+        year=2024,
+        places=PLACES,
+        mines=mines,
+        separators=separators,
+        metal_plants=[],
+        magnet_plants=[],
+        gallium_plants=[],
+        grades={},
+        grade_other_cost={},
+        segments=segments,
         freight={"concentrate": 0.5, "oxide": 0.5, "metal": 0.5, "magnet": 0.5, "gallium": 1.0},
         reference_prices={("concentrate", "m2"): 10.0, ("oxide", "Nd"): 20.0},
-        recovery=1.0, metal_yield=1.0, magnet_yield=1.0, disposal_cost=0.1,
+        recovery=1.0,
+        metal_yield=1.0,
+        magnet_yield=1.0,
+        disposal_cost=0.1,
         levers=levers or Levers(),
-    )  # fmt: skip
+    )
 
 
 M1 = Mine("m1", "CN", "a", {"La": 0.5, "Nd": 0.5}, 100.0, 1.0)

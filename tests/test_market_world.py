@@ -15,9 +15,12 @@ from rareflow.market.results import MarketResult
 
 HEAVY = ["Dy", "Tb"]
 CHINA_HEAVY_BAN = ExportBan(
-    id="cn_heavy", commodities=["oxide", "metal", "magnet"], elements=HEAVY, origin=["china"],
+    id="cn_heavy",
+    commodities=["oxide", "metal", "magnet"],
+    elements=HEAVY,
+    origin=["china"],
     exclude_destination=["china"],
-)  # fmt: skip
+)
 
 
 @pytest.fixture(scope="module")
@@ -74,8 +77,9 @@ def test_quota_caps_china_magnet_exports(dataset: Dataset, base: MarketResult) -
 
 
 def test_us_tariff_on_chinese_magnets_raises_us_price(dataset: Dataset, base: MarketResult) -> None:
-    tariff = Tariff(id="s301", commodities=["magnet"], origin=["china"], destination=["US"],
-                    rate_pct=25.0)  # fmt: skip
+    tariff = Tariff(
+        id="s301", commodities=["magnet"], origin=["china"], destination=["US"], rate_pct=25.0
+    )
     taxed = clear(dataset, levers=Levers(tariffs=[tariff]))
     grade = "ndfeb_basic_commercial"
     rise = taxed.price("magnet", grade, "US") - base.price("magnet", grade, "US")
@@ -87,8 +91,13 @@ def test_us_tariff_on_chinese_magnets_raises_us_price(dataset: Dataset, base: Ma
 
 
 def test_ndpr_floor_pays_the_gap_to_the_market_price(dataset: Dataset) -> None:
-    floor = PriceFloor(id="dod", plants=["mp_mountain_pass"], elements=["Nd", "Pr"],
-                       floor_usd_per_kg=110.0, volume_t=10_000)  # fmt: skip
+    floor = PriceFloor(
+        id="dod",
+        plants=["mp_mountain_pass"],
+        elements=["Nd", "Pr"],
+        floor_usd_per_kg=110.0,
+        volume_t=10_000,
+    )
     result = clear(dataset, levers=Levers(floors=[floor]))
     subsidy = result.subsidies.set_index("lever").loc["dod"]
     price = 0.75 * result.price("oxide", "Nd", "US") + 0.25 * result.price("oxide", "Pr", "US")
@@ -97,8 +106,10 @@ def test_ndpr_floor_pays_the_gap_to_the_market_price(dataset: Dataset) -> None:
     flows = result.flows
     output = flows[(flows["kind"] == "oxide_output") & (flows["plant"] == "mp_mountain_pass")]
     assert subsidy["t"] == pytest.approx(output[output["item"].isin(["Nd", "Pr"])]["t"].sum())
-    feed = flows[flows["kind"].isin(["concentrate", "heavy_concentrate"])
-                 & (flows["plant"] == "mp_mountain_pass")]["t"].sum()  # fmt: skip
+    feed = flows[
+        flows["kind"].isin(["concentrate", "heavy_concentrate"])
+        & (flows["plant"] == "mp_mountain_pass")
+    ]["t"].sum()
     assert feed == pytest.approx(8_200)
     assert subsidy["cost_kusd"] == pytest.approx(subsidy["usd_per_kg"] * subsidy["t"])
 
@@ -129,10 +140,13 @@ def test_mass_balance_holds_for_random_levers(
 ) -> None:
     levers = Levers(
         bans=[ExportBan(id="b", elements=banned, origin=["china"], exclude_destination=["china"])]
-        if banned else [],
-        tariffs=[Tariff(id="t", commodities=["oxide", "magnet"], origin=["china"], rate_pct=tariff)],
+        if banned
+        else [],
+        tariffs=[
+            Tariff(id="t", commodities=["oxide", "magnet"], origin=["china"], rate_pct=tariff)
+        ],
         quotas=[Quota(id="q", commodities=["concentrate"], destination=["china"], limit_t=quota)],
-    )  # fmt: skip
+    )
     clearing = Clearing.from_dataset(dataset, levers=levers)
     clearing.set_capacity("cn_separation", 387_000 * scale)
     result = clearing.solve()  # raises MassBalanceError if anything leaks
