@@ -7,7 +7,15 @@ from __future__ import annotations
 
 import pytest
 
-from rareflow.dataset.levers import ExportBan, Levers, PriceFloor, SourcingRule, Tariff
+from rareflow.dataset.levers import (
+    ExportBan,
+    Levers,
+    Offtake,
+    PriceFloor,
+    SourcingRule,
+    StockRelease,
+    Tariff,
+)
 from rareflow.market.clearing import Clearing
 from rareflow.market.model import MarketModel
 from rareflow.market.network import Mine, Plant, Segment, World
@@ -176,3 +184,49 @@ def test_warm_re_solve_after_a_capacity_change_matches_a_fresh_build() -> None:
     assert flow(warm, "concentrate", mine="m2") == pytest.approx(
         flow(fresh, "concentrate", mine="m2")
     )
+
+
+def test_offtake_takes_plant_output_at_its_price() -> None:
+    # A US buyer takes 5 t of s_cn's Nd at 40 USD/kg (39.5 after freight). Nd wanted at >= 25:
+    # 60 t + 5 t; M1 gives 50, so M2 runs 75 t of ore (15 t Nd, 60 t La). M2 stays marginal,
+    # so Nd keeps its price of 17.9; La: 50 + 60 = 110 t made, 50 sold, 60 disposed.
+    offtake = Offtake(
+        id="o",
+        plants=["s_cn"],
+        commodity="oxide",
+        items=["Nd"],
+        location="US",
+        volume_t=5.0,
+        price_usd_per_kg=40.0,
+    )
+    result = Clearing(
+        MarketModel(world([M1, M2], [S_CN], [ND, LA], Levers(offtakes=[offtake])))
+    ).solve()
+    assert flow(result, "offtake") == pytest.approx(5.0)
+    assert flow(result, "concentrate", mine="m2") == pytest.approx(75.0)
+    assert flow(result, "disposal", item="La") == pytest.approx(60.0)
+    assert result.price("oxide", "Nd", "CN") == pytest.approx(17.9)
+
+
+def test_stock_release_displaces_the_marginal_mine() -> None:
+    # 10 t of Nd released in China cover the 25-step, so M2 (Nd at 17.9) idles. With M1 and the
+    # stock exhausted and the 10-step unserved, Nd is worth between 10 and 17.9.
+    release = StockRelease(id="r", location="CN", commodity="oxide", item="Nd", volume_t=10.0)
+    result = Clearing(
+        MarketModel(world([M1, M2], [S_CN], [ND, LA], Levers(stock_releases=[release])))
+    ).solve()
+    assert flow(result, "concentrate", mine="m2") == pytest.approx(0.0)
+    assert flow(result, "stock_release") == pytest.approx(10.0)
+    assert result.demand.set_index("segment").loc["nd", "served_t"] == pytest.approx(60.0)
+    assert 10.0 - 1e-9 <= result.price("oxide", "Nd", "CN") <= 17.9 + 1e-9
+
+
+def test_results_convert_to_xarray() -> None:
+    result = Clearing(MarketModel(world([M1, M2], [S_CN], [ND, LA]))).solve()
+    data = result.to_xarray()
+    assert data["oxide_price_usd_per_kg"].sel(
+        year=2024, element="Nd", location="CN"
+    ) == pytest.approx(17.9)
+    assert float(
+        data["separated_oxide_t"].sel(year=2024, element="La", location="CN")
+    ) == pytest.approx(90.0)

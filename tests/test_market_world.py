@@ -153,3 +153,23 @@ def test_mass_balance_holds_for_random_levers(
     flows = result.flows
     assert np.all(flows["t"] >= -1e-9)
     assert result.ledger["residual_t"].abs().max() < 1e-6
+
+
+def test_separation_costs_in_market_yaml_are_the_process_models(dataset: Dataset) -> None:
+    """market.yaml quotes `rareflow cascade cost` per plant; recompute them (10 kt/yr)."""
+    from rareflow.process.cost import plant_cost
+    from rareflow.process.flowsheet import build_flowsheet
+
+    assert dataset.market is not None
+    plants = {p.id: p for p in dataset.market.separators}
+    quoted = {
+        "cn_separation": ("ionic_clay_medium_y_eu", "CN"),
+        "lynas_malaysia": ("bayan_obo", "MY"),
+        "mp_mountain_pass": ("bayan_obo", "US"),
+        "neo_silmet": ("bayan_obo", "DE"),
+        "solvay_la_rochelle": ("ionic_clay_medium_y_eu", "DE"),
+    }
+    sheets = {ore: build_flowsheet(dataset, ore) for ore, _ in set(quoted.values())}
+    for plant_id, (ore, region) in quoted.items():
+        cost = plant_cost(sheets[ore], dataset, region, 10_000).usd_per_kg_reo
+        assert plants[plant_id].cost_usd_per_kg.value == pytest.approx(cost, abs=0.006), plant_id
