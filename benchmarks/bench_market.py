@@ -33,8 +33,11 @@ def linopy_objective(model: MarketModel, row_upper: np.ndarray) -> float:
     m = linopy.Model()
     count = matrix.shape[1]
     upper = np.asarray(program.upper, dtype=float)
-    x = m.add_variables(lower=xr.DataArray(np.zeros(count), dims="col"),
-                        upper=xr.DataArray(upper, dims="col"), name="x")  # fmt: skip
+    x = m.add_variables(
+        lower=xr.DataArray(np.zeros(count), dims="col"),
+        upper=xr.DataArray(upper, dims="col"),
+        name="x",
+    )
     lengths = np.diff(matrix.indptr)
     width = int(lengths.max())
     rows = matrix.shape[0]
@@ -51,10 +54,10 @@ def linopy_objective(model: MarketModel, row_upper: np.ndarray) -> float:
     lower = np.asarray(program.row_lower, dtype=float)
     equal = lower == row_upper
     bounded = ~equal & np.isfinite(row_upper)
-    m.add_constraints(lhs.sel(row=np.flatnonzero(equal)) == xr.DataArray(row_upper[equal], dims="row"),
-                      name="balance")  # fmt: skip
-    m.add_constraints(lhs.sel(row=np.flatnonzero(bounded)) <= xr.DataArray(row_upper[bounded], dims="row"),
-                      name="limit")  # fmt: skip
+    balance_rhs = xr.DataArray(row_upper[equal], dims="row")
+    limit_rhs = xr.DataArray(row_upper[bounded], dims="row")
+    m.add_constraints(lhs.sel(row=np.flatnonzero(equal)) == balance_rhs, name="balance")
+    m.add_constraints(lhs.sel(row=np.flatnonzero(bounded)) <= limit_rhs, name="limit")
     cost = xr.DataArray(np.asarray(program.cost, dtype=float), dims="col")
     m.add_objective((cost * x).sum(), sense="max")
     m.solve(solver_name="highs", output_flag=False)
