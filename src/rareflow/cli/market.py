@@ -125,7 +125,11 @@ def _price_table(result: MarketResult) -> pd.DataFrame:
 
 
 @market_app.command("calibrate")
-def calibrate_command(data: DataDir = None, as_json: JsonFlag = False) -> None:
+def calibrate_command(
+    data: DataDir = None,
+    as_json: JsonFlag = False,
+    markdown: Annotated[bool, typer.Option(help="Print the table as Markdown.")] = False,
+) -> None:
     """Base-year model against published production, China's shares and prices."""
     dataset = load(data, as_json)
     result = _clear(dataset, None, None, as_json)
@@ -133,8 +137,21 @@ def calibrate_command(data: DataDir = None, as_json: JsonFlag = False) -> None:
     if as_json:
         print_json({"year": result.year, "checks": frame_records(table)})
         return
+    if markdown:
+        print(_markdown(table))
+        return
     print_frame(table, title=f"Calibration {result.year}")
     failed = int((~table["ok"]).sum())
     console.print(f"{len(table) - failed} of {len(table)} checks within bounds")
     if failed:
         raise SystemExit(1)
+
+
+def _markdown(table: pd.DataFrame) -> str:
+    lines = ["| check | model | target | bound | within | source |", "|---|---|---|---|---|---|"]
+    for row in table.itertuples():
+        lines.append(
+            f"| {row.check} | {row.model:,.6g} | {row.target:,.6g} | {row.bound} | "
+            f"{'yes' if row.ok else 'NO'} | {row.source} |"
+        )
+    return "\n".join(lines)
