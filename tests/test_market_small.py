@@ -13,7 +13,9 @@ from rareflow.dataset.levers import (
     Offtake,
     PriceFloor,
     SourcingRule,
+    StockPurchase,
     StockRelease,
+    Subsidy,
     Tariff,
 )
 from rareflow.market.clearing import Clearing
@@ -150,8 +152,12 @@ def test_price_floor_binds_and_its_subsidy_is_the_gap() -> None:
     subsidy = result.subsidies.set_index("lever").loc["f"]
     assert subsidy["usd_per_kg"] == pytest.approx(4.0, abs=1e-3)
     assert subsidy["cost_kusd"] == pytest.approx(400.0, rel=1e-3)
+    # welfare net of the subsidy: 50*30 + 50*8 - 200*5 - 100*0.1 (La disposed) = 890 kUSD,
+    # below the unaided 50*30 - 100*5 - 50*0.1 = 995: the floor's deadweight loss is 105 kUSD
+    assert result.welfare_musd == pytest.approx(0.890, abs=1e-6)
     unaided = Clearing(MarketModel(world([mine], [S_CN], [nd]))).solve()
     assert flow(unaided, "concentrate", mine="m") == pytest.approx(100.0)
+    assert unaided.welfare_musd == pytest.approx(0.995)
 
 
 def test_sourcing_rule_keeps_china_out_of_every_stage() -> None:
@@ -230,3 +236,30 @@ def test_results_convert_to_xarray() -> None:
     assert float(
         data["separated_oxide_t"].sel(year=2024, element="La", location="CN")
     ) == pytest.approx(90.0)
+
+
+def test_production_subsidy_is_a_transfer_that_moves_the_price() -> None:
+    # 1 USD/kg off M2's mining cost: 2.5 = 0.2 p_Nd - 0.08 -> p_Nd = 12.9. Quantities do not
+    # change (M2 still supplies the 25-step's 10 t), so welfare net of the 50 kUSD paid on M2's
+    # 50 t is the unsubsidised 1521 kUSD.
+    subsidy = Subsidy(id="s", plants=["m2"], usd_per_kg=1.0)
+    result = Clearing(
+        MarketModel(world([M1, M2], [S_CN], [ND, LA], Levers(subsidies=[subsidy])))
+    ).solve()
+    assert result.price("oxide", "Nd", "CN") == pytest.approx(12.9)
+    paid = result.subsidies.set_index("lever").loc["s"]
+    assert paid["t"] == pytest.approx(50.0) and paid["cost_kusd"] == pytest.approx(50.0)
+    assert result.welfare_musd == pytest.approx(1.521)
+
+
+def test_stock_purchase_buys_below_its_price_cap() -> None:
+    # A stockpile buys 5 t of Nd while the price is below 30: M2 runs 75 t of ore, Nd stays 17.9.
+    purchase = StockPurchase(
+        id="p", location="CN", commodity="oxide", item="Nd", volume_t=5.0, max_price_usd_per_kg=30.0
+    )
+    result = Clearing(
+        MarketModel(world([M1, M2], [S_CN], [ND, LA], Levers(stock_purchases=[purchase])))
+    ).solve()
+    assert flow(result, "stock_purchase") == pytest.approx(5.0)
+    assert flow(result, "concentrate", mine="m2") == pytest.approx(75.0)
+    assert result.price("oxide", "Nd", "CN") == pytest.approx(17.9)

@@ -20,7 +20,7 @@ import highspy
 import numpy as np
 from scipy import sparse
 
-from rareflow.dataset.levers import Levers, TradeRule
+from rareflow.dataset.levers import Levers, Subsidy, TradeRule
 from rareflow.elements import element
 from rareflow.market.model_parts import (
     add_contracts,
@@ -104,16 +104,40 @@ class MarketModel:
         )
 
     def _subsidy(self, plant_id: str, stage: str, location: str) -> float:
-        return sum(
-            s.usd_per_kg
+        return sum(s.usd_per_kg for s in self.subsidies_of(plant_id, stage, location))
+
+    def subsidies_of(self, node_id: str, stage: str, location: str) -> list[Subsidy]:
+        """Production subsidies that lower the unit cost of a mine or plant."""
+        return [
+            s
             for s in self.world.levers.subsidies
-            if plant_id in s.plants
+            if node_id in s.plants
             or (
                 not s.plants
                 and s.stage in (None, stage)
                 and self.world.matches(location, s.countries)
             )
-        )
+        ]
+
+    def subsidy_payments(self, values: np.ndarray) -> dict[str, tuple[float, float]]:
+        """Per production-subsidy lever: (t subsidised, thousand USD paid) at these levels."""
+        nodes = {m.id: ("mine", m.location) for m in self.world.mines}
+        nodes.update({p.id: (p.stage, p.location) for p in self.world.plants()})
+        paid: dict[str, tuple[float, float]] = {
+            s.id: (0.0, 0.0) for s in self.world.levers.subsidies
+        }
+        for column, meta in enumerate(self.program.meta):
+            level = float(values[column])
+            if level <= 0:
+                continue
+            for key in ("mine", "plant"):
+                if key not in meta or (key == "mine" and meta["kind"] != "concentrate"):
+                    continue
+                stage, location = nodes[meta[key]]
+                for lever in self.subsidies_of(meta[key], stage, location):
+                    tonnes, kusd = paid[lever.id]
+                    paid[lever.id] = (tonnes + level, kusd + level * lever.usd_per_kg)
+        return paid
 
     def _separation(self, track: int) -> None:
         world, program = self.world, self.program

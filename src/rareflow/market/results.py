@@ -210,11 +210,8 @@ def summarise(
     )
     demand = _demand(model, meta, prices)
     subsidies = _subsidies(model, meta)
-    welfare = (
-        (objective + subsidies["cost_kusd"].sum()) / 1000.0
-        if len(subsidies)
-        else objective / 1000.0
-    )
+    # the objective counts subsidies as negative costs; welfare is net of what they cost
+    welfare = (objective - float(subsidies["cost_kusd"].sum(skipna=True))) / 1000.0
     recyclers = frozenset(m.id for m in world.mines if m.ore_type == RECYCLED)
     return MarketResult(
         world.year,
@@ -395,14 +392,15 @@ def _subsidies(model: MarketModel, meta: pd.DataFrame) -> pd.DataFrame:
                 "cost_kusd": subsidy * volume,
             }
         )
-    for lever in model.world.levers.subsidies:
+    for lever_id, (tonnes, kusd) in model.subsidy_payments(meta["t"].to_numpy()).items():
+        rate = kusd / tonnes if tonnes else float("nan")
         rows.append(
             {
-                "lever": lever.id,
+                "lever": lever_id,
                 "kind": "production_subsidy",
-                "usd_per_kg": lever.usd_per_kg,
-                "t": np.nan,
-                "cost_kusd": np.nan,
+                "usd_per_kg": rate,
+                "t": tonnes,
+                "cost_kusd": kusd,
             }
         )
     return pd.DataFrame(rows, columns=["lever", "kind", "usd_per_kg", "t", "cost_kusd"])
