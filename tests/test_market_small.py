@@ -263,3 +263,25 @@ def test_stock_purchase_buys_below_its_price_cap() -> None:
     assert flow(result, "stock_purchase") == pytest.approx(5.0)
     assert flow(result, "concentrate", mine="m2") == pytest.approx(75.0)
     assert result.price("oxide", "Nd", "CN") == pytest.approx(17.9)
+
+
+def test_switching_levers_on_a_built_model_matches_fresh_builds() -> None:
+    ban = ExportBan(
+        id="no_au_ore", commodities=["concentrate"], origin=["AU"], destination=["china"]
+    )
+    rule = SourcingRule(id="dfars", regions=["US"], end_uses=["defence"], excluded=["china"])
+    defence = segment("def", "Nd", [(5.0, 100.0)], location="US", region="US", end_use="defence")
+    levers = Levers(bans=[ban], sourcing_rules=[rule])
+    nodes = ([M1, M2], [S_CN, S_MY], [ND, LA, defence])
+    clearing = Clearing(MarketModel(world(*nodes, levers)))
+    both = clearing.solve().welfare_musd
+    for active in ({"dfars"}, {"no_au_ore"}, set(), {"no_au_ore", "dfars"}):
+        clearing.activate(active)
+        warm = clearing.solve()
+        only = Levers(
+            bans=[ban] if "no_au_ore" in active else [],
+            sourcing_rules=[rule] if "dfars" in active else [],
+        )
+        fresh = Clearing(MarketModel(world(*nodes, only))).solve()
+        assert warm.welfare_musd == pytest.approx(fresh.welfare_musd, abs=1e-9), active
+    assert warm.welfare_musd == pytest.approx(both)

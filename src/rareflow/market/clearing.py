@@ -57,13 +57,31 @@ class Clearing:
         """New capacity of a mine or plant (t/yr)."""
         self.model.set_row_upper(("capacity", node_id), capacity_t)
 
-    def scale_demand(self, factor: float, segment_prefix: str = "") -> None:
-        """Multiply the step sizes of the segments whose id starts with ``segment_prefix``."""
-        steps = {s.id: s.steps for s in self.world.segments}
-        for column, meta in enumerate(self.model.program.meta):
-            if meta["kind"] == "demand" and meta["segment"].startswith(segment_prefix):
-                quantity = steps[meta["segment"]][meta["step"]][0]
-                self.model.set_column_upper(column, quantity * factor)
+    def scale_demand(
+        self, factor: float, end_use: str | None = None, region: str | None = None
+    ) -> None:
+        """Multiply the reference demand of segments (all, or one end use and/or region)."""
+        segments = {
+            s.id
+            for s in self.world.segments
+            if (end_use is None or s.end_use == end_use) and (region is None or s.region == region)
+        }
+        columns = self.demand_columns(segments)
+        self.model.set_column_scale(columns, factor)
+
+    def demand_columns(self, segments: set[str]) -> np.ndarray:
+        return np.array(
+            [
+                c
+                for c, meta in enumerate(self.model.program.meta)
+                if meta["kind"] == "demand" and meta["segment"] in segments
+            ],
+            dtype=int,
+        )
+
+    def activate(self, lever_ids: set[str]) -> None:
+        """Exactly these levers (of those the model was built with) are in force."""
+        self.model.activate(lever_ids)
 
     # --- floors ------------------------------------------------------------------------------
 

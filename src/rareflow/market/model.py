@@ -43,7 +43,14 @@ class MarketModel:
         self.outputs: dict[tuple[str, str], list[tuple[int, float]]] = defaultdict(list)
         self.floor_columns: dict[str, int] = {}
         self.floor_subsidy: dict[str, float] = {}
+        self.effects: list[tuple[str, str, int, float, float]] = []
+        """(lever id, kind, column or row, value when active, value when not): see ``refresh``."""
+        self.active: set[str] = set(_lever_ids(world.levers))
         self._build()
+        self.base_cost = np.asarray(self.program.cost, dtype=float)
+        self.base_upper = np.asarray(self.program.upper, dtype=float)
+        self.column_scale = np.ones(len(self.base_cost))
+        self._apply_effects()
         self.highs = self._pass()
 
     # --- building ----------------------------------------------------------------------------
@@ -66,17 +73,29 @@ class MarketModel:
         add_contracts(self)
         add_quotas(self)
 
-    def cross(self, commodity: str, item: str, origin: str, destination: str) -> float:
-        """Freight plus tariffs of moving one t (cost in thousand USD per t = USD/kg)."""
+    def freight(self, commodity: str, origin: str, destination: str) -> float:
+        """Freight of moving one t across a border (thousand USD per t = USD/kg)."""
+        return 0.0 if origin == destination else self.world.freight[commodity]
+
+    def border(self, column: int, commodity: str, item: str, origin: str, destination: str) -> None:
+        """Register the tariffs and bans that apply to a column crossing a border."""
         if origin == destination:
-            return 0.0
-        rate = sum(
-            t.rate_pct
-            for t in self.world.levers.tariffs
-            if self.matches(t, commodity, item, origin, destination)
-        )
+            return
         value = self.world.reference_prices.get((commodity, item), 0.0)
-        return self.world.freight[commodity] + rate / 100.0 * value
+        levers = self.world.levers
+        for tariff in levers.tariffs:
+            if self.matches(tariff, commodity, item, origin, destination):
+                self.effects.append(
+                    (tariff.id, "cost", column, -tariff.rate_pct / 100 * value, 0.0)
+                )
+        for ban in levers.bans:
+            if self.matches(ban, commodity, item, origin, destination):
+                self.effects.append((ban.id, "switch", column, 0.0, 1.0))
+
+    def subsidise(self, column: int, node_id: str, stage: str, location: str) -> None:
+        """Register the production subsidies that lower a column's unit cost."""
+        for subsidy in self.subsidies_of(node_id, stage, location):
+            self.effects.append((subsidy.id, "cost", column, subsidy.usd_per_kg, 0.0))
 
     def matches(
         self, rule: TradeRule, commodity: str, item: str, origin: str, destination: str
@@ -98,24 +117,21 @@ class MarketModel:
             return set(mine.ore)
         return {item}
 
-    def banned(self, commodity: str, item: str, origin: str, destination: str) -> bool:
-        return any(
-            self.matches(b, commodity, item, origin, destination) for b in self.world.levers.bans
-        )
-
-    def _subsidy(self, plant_id: str, stage: str, location: str) -> float:
-        return sum(s.usd_per_kg for s in self.subsidies_of(plant_id, stage, location))
-
-    def subsidies_of(self, node_id: str, stage: str, location: str) -> list[Subsidy]:
+    def subsidies_of(
+        self, node_id: str, stage: str, location: str, active_only: bool = False
+    ) -> list[Subsidy]:
         """Production subsidies that lower the unit cost of a mine or plant."""
         return [
             s
             for s in self.world.levers.subsidies
-            if node_id in s.plants
-            or (
-                not s.plants
-                and s.stage in (None, stage)
-                and self.world.matches(location, s.countries)
+            if (not active_only or s.id in self.active)
+            and (
+                node_id in s.plants
+                or (
+                    not s.plants
+                    and s.stage in (None, stage)
+                    and self.world.matches(location, s.countries)
+                )
             )
         ]
 
@@ -134,7 +150,7 @@ class MarketModel:
                 if key not in meta or (key == "mine" and meta["kind"] != "concentrate"):
                     continue
                 stage, location = nodes[meta[key]]
-                for lever in self.subsidies_of(meta[key], stage, location):
+                for lever in self.subsidies_of(meta[key], stage, location, active_only=True):
                     tonnes, kusd = paid[lever.id]
                     paid[lever.id] = (tonnes + level, kusd + level * lever.usd_per_kg)
         return paid
@@ -145,7 +161,6 @@ class MarketModel:
         for mine in world.mines:
             if not self.allowed(mine.location, track):
                 continue
-            mine_cost = mine.cost_usd_per_kg - self._subsidy(mine.id, "mine", mine.location)
             for plant in world.separators:
                 if not self.allowed(plant.location, track):
                     continue
@@ -165,9 +180,8 @@ class MarketModel:
                         produced.append((e, recovery * share))
                 if heavy:
                     entries.append((("heavy", mine.id, plant.id, track), -sum(heavy.values())))
-                cost = mine_cost + self._plant_cost(plant)
-                cost += self.cross("concentrate", mine.id, mine.location, plant.location)
-                banned = self.banned("concentrate", mine.id, mine.location, plant.location)
+                cost = mine.cost_usd_per_kg + plant.cost_usd_per_kg
+                cost += self.freight("concentrate", mine.location, plant.location)
                 column = program.column(
                     {
                         "kind": "concentrate",
@@ -179,15 +193,14 @@ class MarketModel:
                     },
                     -cost,
                     entries,
-                    0.0 if banned else INF,
                 )
+                self.border(column, "concentrate", mine.id, mine.location, plant.location)
+                self.subsidise(column, mine.id, "mine", mine.location)
+                self.subsidise(column, plant.id, plant.stage, plant.location)
                 for e, coefficient in produced:
                     self.outputs[(plant.id, e)].append((column, coefficient))
                 if heavy:
                     self._heavy(mine.id, heavy, plant, track)
-
-    def _plant_cost(self, plant: Plant) -> float:
-        return plant.cost_usd_per_kg - self._subsidy(plant.id, plant.stage, plant.location)
 
     def _heavy(self, mine_id: str, heavy: dict[str, float], source: Plant, track: int) -> None:
         """Heavy concentrate left by a light-only plant: ship to a heavy plant or dispose of."""
@@ -211,9 +224,8 @@ class MarketModel:
                 coefficient = world.recovery * share / total
                 entries.append((pool("oxide", e, plant.location, track), -coefficient))
                 produced.append((e, coefficient))
-            cost = self._plant_cost(plant)
-            cost += self.cross("concentrate", mine_id, source.location, plant.location)
-            banned = self.banned("concentrate", mine_id, source.location, plant.location)
+            cost = plant.cost_usd_per_kg
+            cost += self.freight("concentrate", source.location, plant.location)
             column = program.column(
                 {
                     "kind": "heavy_concentrate",
@@ -226,8 +238,9 @@ class MarketModel:
                 },
                 -cost,
                 entries,
-                0.0 if banned else INF,
             )
+            self.border(column, "concentrate", mine_id, source.location, plant.location)
+            self.subsidise(column, plant.id, plant.stage, plant.location)
             for e, coefficient in produced:
                 self.outputs[(plant.id, e)].append((column, coefficient))
 
@@ -246,13 +259,14 @@ class MarketModel:
                         "track": track,
                         "location": plant.location,
                     },
-                    -self._plant_cost(plant),
+                    -plant.cost_usd_per_kg,
                     [
                         (("capacity", plant.id), 1.0),
                         (pool("oxide", e, plant.location, track), use),
                         (pool("metal", e, plant.location, track), -1.0),
                     ],
                 )
+                self.subsidise(column, plant.id, plant.stage, plant.location)
                 self.outputs[(plant.id, e)].append((column, 1.0))
         for plant in world.magnet_plants:
             if not self.allowed(plant.location, track):
@@ -267,7 +281,7 @@ class MarketModel:
                         entries.append(
                             (pool("metal", e, plant.location, track), fraction / world.magnet_yield)
                         )
-                    cost = self._plant_cost(plant) + world.grade_other_cost.get(grade, 0.0)
+                    cost = plant.cost_usd_per_kg + world.grade_other_cost.get(grade, 0.0)
                     column = program.column(
                         {
                             "kind": "magnet",
@@ -280,6 +294,7 @@ class MarketModel:
                         -cost,
                         entries,
                     )
+                    self.subsidise(column, plant.id, plant.stage, plant.location)
                     self.outputs[(plant.id, grade)].append((column, 1.0))
         for plant in world.gallium_plants:
             if not self.allowed(plant.location, track):
@@ -292,19 +307,74 @@ class MarketModel:
                     "track": track,
                     "location": plant.location,
                 },
-                -self._plant_cost(plant),
+                -plant.cost_usd_per_kg,
                 [
                     (("capacity", plant.id), 1.0),
                     (pool("gallium", "Ga", plant.location, track), -1.0),
                 ],
             )
+            self.subsidise(column, plant.id, plant.stage, plant.location)
             self.outputs[(plant.id, "Ga")].append((column, 1.0))
 
-    def segment_track(self, region: str, end_use: str) -> int:
+    def rule_of(self, region: str, end_use: str) -> str | None:
+        """The first sourcing rule (active or not) covering a region and end use."""
         for rule in self.world.levers.sourcing_rules:
             if region in rule.regions and (not rule.end_uses or end_use in rule.end_uses):
-                return self.tracks.index(frozenset(rule.excluded))
-        return 0
+                return rule.id
+        return None
+
+    def rule_track(self, rule_id: str) -> int:
+        rule = next(r for r in self.world.levers.sourcing_rules if r.id == rule_id)
+        return self.tracks.index(frozenset(rule.excluded))
+
+    def segment_track(self, region: str, end_use: str) -> int:
+        """The track a segment draws on now (its rule's if the rule is active, else 0)."""
+        rule = self.rule_of(region, end_use)
+        return self.rule_track(rule) if rule is not None and rule in self.active else 0
+
+    # --- levers and cheap changes ------------------------------------------------------------
+
+    def _apply_effects(self) -> None:
+        """Costs, column and row bounds from the base values, the active levers and the
+        column scales (demand growth)."""
+        cost = self.base_cost.copy()
+        with np.errstate(invalid="ignore"):
+            upper = np.where(self.column_scale == 0, 0.0, self.base_upper * self.column_scale)
+        row_upper = np.asarray(self.program.row_upper, dtype=float)
+        for lever_id, kind, index, on, off in self.effects:
+            active = lever_id in self.active
+            if kind == "cost":
+                cost[index] += on if active else off
+            elif kind == "switch":
+                factor = on if active else off
+                upper[index] = 0.0 if factor == 0 else upper[index] * factor
+            elif kind == "upper":
+                upper[index] = (on if active else off) * self.column_scale[index]
+            elif kind == "row":
+                row_upper[index] = on if active else off
+        for floor_id, column in self.floor_columns.items():
+            cost[column] = self.floor_subsidy[floor_id] if floor_id in self.active else 0.0
+        self.program.cost = list(cost)
+        self.program.upper = list(upper)
+        self.program.row_upper = list(row_upper)
+
+    def refresh(self) -> None:
+        """Push costs and bounds to HiGHS after lever or scale changes (keeps the basis)."""
+        self._apply_effects()
+        columns = np.arange(len(self.program.cost), dtype=np.int32)
+        rows = np.arange(len(self.program.row_upper), dtype=np.int32)
+        self.highs.changeColsCost(len(columns), columns, np.asarray(self.program.cost))
+        self.highs.changeColsBounds(
+            len(columns), columns, np.zeros(len(columns)), np.asarray(self.program.upper)
+        )
+        self.highs.changeRowsBounds(  # type: ignore[attr-defined]
+            len(rows), rows, np.asarray(self.program.row_lower), np.asarray(self.program.row_upper)
+        )
+
+    def activate(self, lever_ids: set[str]) -> None:
+        """Make exactly these levers (of those the model was built with) active."""
+        self.active = set(lever_ids)
+        self.refresh()
 
     def entry(self, row: int, column: int, value: float) -> None:
         rows, columns, values = self.program.entries
@@ -358,9 +428,14 @@ class MarketModel:
         self.program.row_upper[index] = upper
         self.highs.changeRowBounds(index, self.program.row_lower[index], upper)
 
-    def set_column_upper(self, column: int, upper: float) -> None:
-        self.program.upper[column] = upper
-        self.highs.changeColBounds(column, 0.0, upper)
+    def set_column_scale(self, columns: np.ndarray, scale: float) -> None:
+        """Scale the upper bounds of these columns (demand steps) from their base values."""
+        self.column_scale[columns] = scale
+        self.refresh()
+
+
+def _lever_ids(levers: Levers) -> list[str]:
+    return [lever.id for name in type(levers).model_fields for lever in getattr(levers, name)]
 
 
 def _tracks(levers: Levers) -> list[frozenset[str]]:

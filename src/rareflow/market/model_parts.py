@@ -50,8 +50,7 @@ def add_trade(model: MarketModel) -> None:
                 for track in range(len(model.tracks)):
                     if not (model.allowed(origin, track) and model.allowed(destination, track)):
                         continue
-                    banned = model.banned(commodity, item, origin, destination)
-                    model.program.column(
+                    column = model.program.column(
                         {
                             "kind": "trade",
                             "commodity": commodity,
@@ -60,49 +59,57 @@ def add_trade(model: MarketModel) -> None:
                             "destination": destination,
                             "track": track,
                         },
-                        -model.cross(commodity, item, origin, destination),
+                        -model.freight(commodity, origin, destination),
                         [
                             (pool(commodity, item, origin, track), 1.0),
                             (pool(commodity, item, destination, track), -1.0),
                         ],
-                        0.0 if banned else INF,
                     )
+                    model.border(column, commodity, item, origin, destination)
 
 
 def add_demand(model: MarketModel) -> None:
-    plants = {p.id: p for p in model.world.magnet_plants}
+    """Demand steps; a segment under a sourcing rule gets a copy on the rule's track, and the
+    rule switches between the two copies."""
     for segment in model.world.segments:
-        track = model.segment_track(segment.region, segment.end_use)
-        entries = [(pool(segment.commodity, segment.item, segment.location, track), 1.0)]
-        if segment.domestic:
-            key = ("domestic", segment.item, segment.location)
-            if key not in model.program.rows:
-                row = model.program.row(key, -INF, 0.0)
-                for (plant_id, item), outputs in model.outputs.items():
-                    plant = plants.get(plant_id)
-                    if (
-                        plant is not None
-                        and item == segment.item
-                        and plant.location == segment.location
-                    ):
-                        for column, coefficient in outputs:
-                            model.entry(row, column, -coefficient)
-            entries.append((key, 1.0))
-        for step, (quantity, price) in enumerate(segment.steps):
-            model.program.column(
-                {
-                    "kind": "demand",
-                    "segment": segment.id,
-                    "step": step,
-                    "track": track,
-                    "commodity": segment.commodity,
-                    "item": segment.item,
-                    "location": segment.location,
-                },
-                price,
-                entries,
-                quantity,
-            )
+        rule = model.rule_of(segment.region, segment.end_use)
+        tracks = [0] if rule is None else [0, model.rule_track(rule)]
+        for track in tracks:
+            entries = [(pool(segment.commodity, segment.item, segment.location, track), 1.0)]
+            if segment.domestic:
+                entries.append((_domestic_row(model, segment.item, segment.location), 1.0))
+            for step, (quantity, price) in enumerate(segment.steps):
+                column = model.program.column(
+                    {
+                        "kind": "demand",
+                        "segment": segment.id,
+                        "step": step,
+                        "track": track,
+                        "commodity": segment.commodity,
+                        "item": segment.item,
+                        "location": segment.location,
+                    },
+                    price,
+                    entries,
+                    quantity,
+                )
+                if rule is not None:
+                    on, off = (0.0, 1.0) if track == 0 else (1.0, 0.0)
+                    model.effects.append((rule, "switch", column, on, off))
+
+
+def _domestic_row(model: MarketModel, item: str, location: str) -> tuple[str, str, str]:
+    """Contract demand <= output of the makers at its place (created once per grade and place)."""
+    key = ("domestic", item, location)
+    if key not in model.program.rows:
+        row = model.program.row(key, -INF, 0.0)
+        plants = {p.id: p for p in model.world.magnet_plants}
+        for (plant_id, made), outputs in model.outputs.items():
+            plant = plants.get(plant_id)
+            if plant is not None and made == item and plant.location == location:
+                for column, coefficient in outputs:
+                    model.entry(row, column, -coefficient)
+    return key
 
 
 def add_stocks_and_disposal(model: MarketModel) -> None:
@@ -136,7 +143,7 @@ def add_stocks_and_disposal(model: MarketModel) -> None:
                 [(key, 1.0), (pool(commodity, item, location, 0), -1.0)],
             )
     for release in model.world.levers.stock_releases:
-        program.column(
+        column = program.column(
             {
                 "kind": "stock_release",
                 "lever": release.id,
@@ -147,10 +154,10 @@ def add_stocks_and_disposal(model: MarketModel) -> None:
             },
             0.0,
             [(pool(release.commodity, release.item, release.location, 0), -1.0)],
-            release.volume_t,
         )
+        model.effects.append((release.id, "upper", column, release.volume_t, 0.0))
     for purchase in model.world.levers.stock_purchases:
-        program.column(
+        column = program.column(
             {
                 "kind": "stock_purchase",
                 "lever": purchase.id,
@@ -161,8 +168,8 @@ def add_stocks_and_disposal(model: MarketModel) -> None:
             },
             purchase.max_price_usd_per_kg,
             [(pool(purchase.commodity, purchase.item, purchase.location, 0), 1.0)],
-            purchase.volume_t,
         )
+        model.effects.append((purchase.id, "upper", column, purchase.volume_t, 0.0))
 
 
 def add_contracts(model: MarketModel) -> None:
@@ -170,6 +177,7 @@ def add_contracts(model: MarketModel) -> None:
     program, plants = model.program, {p.id: p for p in model.world.plants()}
     for offtake in model.world.levers.offtakes:
         limit = program.row(("offtake", offtake.id), -INF, offtake.volume_t)
+        model.effects.append((offtake.id, "row", limit, offtake.volume_t, 0.0))
         for plant_id in offtake.plants:
             plant = plants[plant_id]
             for item in offtake.items:
@@ -187,26 +195,24 @@ def add_contracts(model: MarketModel) -> None:
                         "track": 0,
                     },
                     offtake.price_usd_per_kg
-                    - model.cross(offtake.commodity, item, plant.location, offtake.location),
+                    - model.freight(offtake.commodity, plant.location, offtake.location),
                     [
                         (("offtake", offtake.id), 1.0),
                         (("eligible", offtake.id, plant_id, item), 1.0),
                         (pool(offtake.commodity, item, plant.location, 0), 1.0),
                     ],
                 )
-        assert limit >= 0
     for floor in model.world.levers.floors:
         row = program.row(("floor", floor.id), -INF, 0.0)
         for plant_id in floor.plants:
             for e in floor.elements:
                 for column, coefficient in model.outputs.get((plant_id, e), []):
                     model.entry(row, column, -coefficient)
-        model.floor_columns[floor.id] = program.column(
-            {"kind": "floor", "lever": floor.id, "track": 0},
-            0.0,
-            [(("floor", floor.id), 1.0)],
-            floor.volume_t,
+        column = program.column(
+            {"kind": "floor", "lever": floor.id, "track": 0}, 0.0, [(("floor", floor.id), 1.0)]
         )
+        model.floor_columns[floor.id] = column
+        model.effects.append((floor.id, "upper", column, floor.volume_t, 0.0))
         model.floor_subsidy[floor.id] = 0.0
 
 
@@ -214,6 +220,7 @@ def add_quotas(model: MarketModel) -> None:
     program = model.program
     for quota in model.world.levers.quotas:
         row = program.row(("quota", quota.id), -INF, quota.limit_t)
+        model.effects.append((quota.id, "row", row, quota.limit_t, INF))
         for index, meta in enumerate(program.meta):
             commodity = str(meta.get("commodity"))
             if (
