@@ -1,0 +1,1 @@
+"""Scenarios: years ahead as validated YAML (levers, demand, pipeline, uncertainty)."""

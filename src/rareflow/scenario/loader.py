@@ -1,0 +1,139 @@
+"""Loading scenarios: built-in names or files, ``extends`` chains, errors with file and line."""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from rareflow.dataset.errors import DataIssue, DataValidationError, display_path
+from rareflow.dataset.readers import LineDict, line_of, read_yaml
+from rareflow.dataset.tables import validate_mapping
+from rareflow.elements import RARE_EARTHS
+from rareflow.market.network import World
+from rareflow.market.scenario import check_levers
+from rareflow.scenario.schema import Scenario
+
+MAX_DEPTH = 8
+
+
+def builtin_dir() -> Path:
+    return Path(str(resources.files("rareflow") / "data" / "scenarios"))
+
+
+def builtin_names() -> list[str]:
+    return sorted(p.stem for p in builtin_dir().glob("*.yaml"))
+
+
+def _path_of(name: str, relative_to: Path | None) -> Path:
+    candidate = Path(name)
+    if candidate.suffix in (".yaml", ".yml"):
+        base = relative_to.parent if relative_to is not None else Path.cwd()
+        return candidate if candidate.is_absolute() else base / candidate
+    return builtin_dir() / f"{name}.yaml"
+
+
+def load_scenario(name_or_path: str) -> Scenario:
+    """A built-in scenario by name (``baseline``) or a YAML file, with its ``extends`` chain."""
+    scenario, _ = _load(name_or_path, None, 0)
+    return scenario
+
+
+def _load(name: str, relative_to: Path | None, depth: int) -> tuple[Scenario, dict[str, Any]]:
+    path = _path_of(name, relative_to)
+    label = display_path(path)
+    if depth > MAX_DEPTH:
+        raise DataValidationError([DataIssue(label, "extends chain too deep (a cycle?)")])
+    if not path.is_file():
+        known = ", ".join(builtin_names())
+        raise DataValidationError(
+            [DataIssue(label, f"scenario {name!r} not found", expected=f"a file or one of {known}",
+                       kind="io")]
+        )  # fmt: skip
+    issues: list[DataIssue] = []
+    data = read_yaml(path, label, issues)
+    if issues:
+        raise DataValidationError(issues)
+    if not isinstance(data, dict):
+        raise DataValidationError([DataIssue(label, "a scenario file must be a mapping", 1)])
+    merged: dict[str, Any] = {}
+    parents = data.get("extends") or []
+    for parent_name in [parents] if isinstance(parents, str) else list(parents):
+        _, parent = _load(str(parent_name), path, depth + 1)
+        merged = merge(merged, parent)
+    merged = _with_lines(merge(merged, dict(data)), data)
+    scenario = validate_mapping(Scenario, merged, label, line_of(data), issues)
+    if issues or scenario is None:
+        raise DataValidationError(issues)
+    return scenario, merged
+
+
+def _with_lines(merged: dict[str, Any], data: Any) -> LineDict:
+    """The merged mapping, keeping the child's line numbers for error messages."""
+    result = LineDict(merged)
+    result.line = getattr(data, "line", 1)
+    result.lines = dict(getattr(data, "lines", {}))
+    return result
+
+
+def merge(parent: dict[str, Any], child: dict[str, Any]) -> dict[str, Any]:
+    """Child over parent: mappings key by key, lists of records by ``id``, the rest replaced."""
+    merged = dict(parent)
+    for key, value in child.items():
+        old = merged.get(key)
+        if isinstance(value, dict) and isinstance(old, dict):
+            merged[key] = merge(old, value)
+        elif isinstance(value, list) and isinstance(old, list) and _records(value + old):
+            by_id = {item["id"]: item for item in old}
+            by_id.update({item["id"]: item for item in value})
+            merged[key] = list(by_id.values())
+        else:
+            merged[key] = value
+    return merged
+
+
+def _records(items: list[Any]) -> bool:
+    return bool(items) and all(isinstance(i, dict) and "id" in i for i in items)
+
+
+def check_scenario(scenario: Scenario, world: World, label: str) -> list[DataIssue]:
+    """Names in the scenario that the market world does not know."""
+    issues: list[DataIssue] = []
+    places = set().union(*world.places.values())
+    nodes = {m.id for m in world.mines} | {p.id for p in world.plants()}
+    end_uses = {s.end_use for s in world.segments} | {"default"}
+    regions = {s.region for s in world.segments}
+    projects = {p.id for p in scenario.projects}
+
+    def bad(field: str, value: str, expected: str) -> None:
+        issues.append(DataIssue(label, "unknown name", None, field, value, expected,
+                                "unknown_reference"))  # fmt: skip
+
+    for block in scenario.levers:
+        issues += check_levers(world, block.levers, label)
+    for growth in scenario.demand.growth:
+        if growth.end_use not in end_uses:
+            bad("demand.growth.end_use", growth.end_use, f"one of {sorted(end_uses)}")
+        if growth.region is not None and growth.region not in regions:
+            bad("demand.growth.region", growth.region, f"one of {sorted(regions)}")
+    for project in [*scenario.projects, *scenario.candidates]:
+        if project.location not in world.places:
+            bad(f"projects[{project.id}].location", project.location, "a country code")
+        for feed in project.feeds:
+            if feed not in places:
+                bad(f"projects[{project.id}].feeds", feed, "a country or group")
+    for project in scenario.projects:
+        if project.expands is not None and project.expands not in nodes:
+            bad(f"projects[{project.id}].expands", project.expands, "a mine or plant id")
+    for override in scenario.overrides:
+        if override.id not in projects:
+            bad("overrides.id", override.id, "a project id of the scenario")
+    for pile in scenario.stockpiles:
+        if pile.region not in regions:
+            bad(f"stockpiles[{pile.id}].region", pile.region, f"one of {sorted(regions)}")
+        for e in pile.elements:
+            if e not in RARE_EARTHS:
+                bad(f"stockpiles[{pile.id}].elements", e, "an element symbol")
+    if scenario.measure.group not in places:
+        bad("measure.group", scenario.measure.group, "a country or group")
+    return issues

@@ -1,0 +1,194 @@
+"""Scenario files: the years ahead as data (pydantic models; loading is in ``loader.py``).
+
+A scenario names a horizon, dated levers (each with the probability that it happens), demand
+growth by end use, the project pipeline with historical slippage, candidate projects that come
+when prices pay for them, recycling, stockpile rules, and the group whose self-sufficiency is
+measured. ``extends`` inherits another scenario: lists merge by ``id`` (same id: this file's
+entry wins), mappings merge key by key.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from rareflow.dataset.levers import Levers
+from rareflow.dataset.schema import Id
+
+Year = Annotated[int, Field(ge=2000, le=2100)]
+Probability = Annotated[float, Field(ge=0, le=1)]
+Place = Annotated[str, Field(pattern=r"^([A-Z]{2}|OTHER|[a-z0-9][a-z0-9_]*)$")]
+Stage = Literal["mine", "separation", "metal", "magnet", "gallium"]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Horizon(Strict):
+    start: Year
+    end: Year
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Horizon:
+        if self.end < self.start:
+            raise ValueError(f"horizon end {self.end} is before its start {self.start}")
+        return self
+
+
+class DatedLevers(Strict):
+    """Levers in force from ``start`` (inclusive) to ``end`` (inclusive; null = open)."""
+
+    id: Id
+    start: Year
+    end: Year | None = None
+    probability: Probability = 1.0
+    """Chance that this block happens at all in a run (a policy switch)."""
+    start_spread_years: Annotated[int, Field(ge=0)] = 0
+    """The start is drawn uniformly in start .. start + spread."""
+    levers: Levers
+    source: list[Id] = []
+    note: str | None = None
+
+
+class Growth(Strict):
+    """Annual demand growth of one end use (``default`` for all others), optionally by region."""
+
+    end_use: str
+    region: str | None = None
+    rate_pct: float
+    start: Year | None = None
+    end: Year | None = None
+    source: list[Id] = []
+    note: str | None = None
+
+
+class Demand(Strict):
+    growth: list[Growth] = []
+    growth_scale_sd: Annotated[float, Field(ge=0)] = 0.0
+    """Standard deviation of a per-run factor on every growth rate (mean 1)."""
+
+
+class Project(Strict):
+    """New capacity in the pipeline (or an expansion: capacity added to an existing node)."""
+
+    id: Id
+    stage: Stage
+    location: Place
+    capacity_t: Annotated[float, Field(gt=0)]
+    start: Year
+    """Announced first year of output."""
+    status: Literal["operating", "commissioning", "construction", "planned", "announced"]
+    cost_usd_per_kg: Annotated[float, Field(ge=0)]
+    ramp_years: Annotated[int, Field(ge=0)] = 2
+    newcomer: bool = True
+    heavy: bool = False
+    ore_type: Id | None = None
+    expands: Id | None = None
+    """Node id (mine or plant of the market model) whose capacity this adds to."""
+    feeds: list[Place] = []
+    dedicated: list[Id] = []
+    source: list[Id] = []
+    note: str | None = None
+
+    @model_validator(mode="after")
+    def _mine_has_ore(self) -> Project:
+        if self.stage == "mine" and self.ore_type is None and self.expands is None:
+            raise ValueError("a new mine needs ore_type (an id of ore_types.csv)")
+        return self
+
+
+class Override(Strict):
+    """Changes an inherited project: a new start, a delay or a cancellation."""
+
+    id: Id
+    start: Year | None = None
+    delay_years: Annotated[int, Field(ge=0)] = 0
+    cancel: bool = False
+
+
+class Slippage(Strict):
+    """Historical slippage by project status: delay in years ~ Poisson(mean), cancellation."""
+
+    mean_delay_years: Annotated[float, Field(ge=0)]
+    cancel_probability: Probability
+    source: list[Id] = []
+    note: str | None = None
+
+
+class Candidate(Strict):
+    """A project that is committed when the market pays for it, then built over its lead time."""
+
+    id: Id
+    stage: Stage
+    location: Place
+    capacity_t: Annotated[float, Field(gt=0)]
+    cost_usd_per_kg: Annotated[float, Field(ge=0)]
+    capex_usd_per_t_year: Annotated[float, Field(gt=0)]
+    """Capital per t/yr of capacity."""
+    wacc_pct: Annotated[float, Field(ge=0)] = 10.0
+    life_years: Annotated[int, Field(gt=0)] = 20
+    lead_time_years: tuple[int, int] = (5, 8)
+    signal_years: Annotated[int, Field(ge=1)] = 2
+    max_units: Annotated[int, Field(ge=1)] = 1
+    heavy: bool = False
+    ore_type: Id | None = None
+    feeds: list[Place] = []
+    source: list[Id] = []
+    note: str | None = None
+
+
+class Recycling(Strict):
+    """End-of-life magnets come back after their lifetime at a collection rate."""
+
+    collection_rate: Probability = 0.0
+    collection_rate_end: Probability | None = None
+    """Rate reached linearly by the horizon's end (default: constant)."""
+    lifetimes: dict[str, Annotated[int, Field(gt=0)]] = {}
+    recycler: Id = "cn_magnet_recycling"
+    """Recycling node that takes the collected scrap, or a new node at ``location``."""
+    location: Place | None = None
+    cost_usd_per_kg: Annotated[float, Field(ge=0)] = 10.0
+    source: list[Id] = []
+    note: str | None = None
+
+
+class Stockpile(Strict):
+    """Builds ``days`` of a region's reference use of elements, releases it while a lever is on."""
+
+    id: Id
+    location: Place
+    region: str
+    elements: Annotated[list[str], Field(min_length=1)]
+    days: Annotated[float, Field(gt=0)]
+    start: Year
+    build_years: Annotated[int, Field(ge=1)] = 3
+    max_price_factor: Annotated[float, Field(gt=0)] = 1.5
+    release_during: list[Id] = []
+    """Ids of dated lever blocks during which the stock is released."""
+    source: list[Id] = []
+    note: str | None = None
+
+
+class Measure(Strict):
+    group: Place = "us_japan_australia"
+    elements: list[str] = ["NdPr", "Dy", "Tb"]
+    thresholds_pct: list[float] = [50.0, 100.0]
+
+
+class Scenario(Strict):
+    name: str
+    description: str = ""
+    extends: str | list[str] | None = None
+    horizon: Horizon
+    levers: list[DatedLevers] = []
+    demand: Demand = Demand()
+    projects: list[Project] = []
+    overrides: list[Override] = []
+    slippage: dict[str, Slippage] = {}
+    candidates: list[Candidate] = []
+    recycling: Recycling = Recycling()
+    stockpiles: list[Stockpile] = []
+    measure: Measure = Measure()
+    source: list[Id] = []
