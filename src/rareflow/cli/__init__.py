@@ -10,6 +10,7 @@ from rareflow.cli.cascade import cascade_app
 from rareflow.cli.data import data_app
 from rareflow.cli.market import market_app
 from rareflow.cli.output import fail
+from rareflow.cli.run import results_app, run_command, scenario_app
 
 app = typer.Typer(
     name="rareflow",
@@ -21,6 +22,9 @@ app = typer.Typer(
 app.add_typer(data_app, name="data")
 app.add_typer(cascade_app, name="cascade")
 app.add_typer(market_app, name="market")
+app.add_typer(results_app, name="results")
+app.add_typer(scenario_app, name="scenario")
+app.command("run")(run_command)
 
 
 def main() -> None:

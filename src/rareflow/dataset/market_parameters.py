@@ -108,6 +108,14 @@ class Grade(BaseModel):
     non_ree_cost_usd_per_kg: Parameter
 
 
+class Thrifting(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    reduction: Parameter
+    extra_cost_usd_per_kg: Parameter
+    heavy_free_extra_cost_usd_per_kg: Parameter | None = None
+
+
 class Freight(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -135,6 +143,7 @@ class MarketParameters(BaseModel):
     non_magnet_share: dict[str, Parameter]
     oxide_reference_prices: dict[str, Parameter] = {}
     concentrate_value_ratio: Parameter
+    heavy_thrifting: Thrifting | None = None
     freight_usd_per_kg: Freight
     regions: dict[RegionId, DemandRegion]
     end_uses: dict[Id, EndUse]

@@ -19,7 +19,8 @@ from rareflow.market.program import pool
 from rareflow.market.results import MarketResult, summarise
 from rareflow.market.world_data import build_world
 
-FLOOR_TOLERANCE_USD_PER_KG = 1e-4
+FLOOR_TOLERANCE_USD_PER_KG = 1e-3
+FLOOR_FIRST_STEP_USD_PER_KG = 1.0
 FLOOR_ROUNDS = 4
 
 
@@ -44,12 +45,30 @@ class Clearing:
 
     def solve(self) -> MarketResult:
         """Clear the market (settling floors) and return the checked result."""
+        values, duals, objective, iterations = self.solve_arrays()
+        return summarise(self.model, values, duals, objective, iterations)
+
+    def solve_arrays(self) -> tuple[np.ndarray, np.ndarray, float, int]:
+        """Clear the market (settling active floors): column values, row duals, objective and
+        the number of LP solves, without building result tables (for year loops)."""
         values, duals, objective = self.model.solve_once()
         iterations = 1
-        if self.model.floor_columns:
+        if any(f in self.model.active for f in self.model.floor_columns):
             values, duals, objective, used = self._settle_floors()
             iterations += used
-        return summarise(self.model, values, duals, objective, iterations)
+        return values, duals, objective, iterations
+
+    def subsidy_cost_kusd(self, values: np.ndarray) -> float:
+        """What active floors and production subsidies cost at these activity levels."""
+        model = self.model
+        floors = sum(
+            model.floor_subsidy[f] * float(values[c])
+            for f, c in model.floor_columns.items()
+            if f in model.active
+        )
+        if not model.world.levers.subsidies:
+            return floors
+        return floors + sum(kusd for _, kusd in model.subsidy_payments(values).values())
 
     # --- cheap changes for re-solves ---------------------------------------------------------
 
@@ -102,31 +121,48 @@ class Clearing:
         price = weighted / weight if weight else 0.0
         return floor.floor_usd_per_kg - price
 
+    def _bracket_and_bisect(self, floor_id: str, column: int, ceiling: float) -> tuple[float, int]:
+        """The subsidy s in [0, floor] where h(s) = max(0, floor - price(s)) - s changes sign,
+        searched from the last subsidy outwards (years and runs move it little)."""
+        start = min(max(self.model.floor_subsidy.get(floor_id, 0.0), 0.0), ceiling)
+        solves, step = 1, FLOOR_FIRST_STEP_USD_PER_KG
+        if _excess(self, floor_id, column, start) > 0:
+            low, high = start, ceiling
+            while start + step < ceiling:
+                solves += 1
+                if _excess(self, floor_id, column, start + step) <= 0:
+                    high = start + step
+                    break
+                low, step = start + step, 2 * step
+        else:
+            low, high = 0.0, start
+            while start - step > 0:
+                solves += 1
+                if _excess(self, floor_id, column, start - step) > 0:
+                    low = start - step
+                    break
+                high, step = start - step, 2 * step
+        if low == 0.0 and high == start == 0.0:
+            return 0.0, solves
+        while high - low > FLOOR_TOLERANCE_USD_PER_KG:
+            middle = 0.5 * (low + high)
+            solves += 1
+            low, high = (
+                (middle, high) if _excess(self, floor_id, column, middle) > 0 else (low, middle)
+            )
+        return high, solves
+
     def _settle_floors(self) -> tuple[np.ndarray, np.ndarray, float, int]:
         model, used = self.model, 0
         values, duals, objective = model.solve_once()
         for _ in range(FLOOR_ROUNDS):
             changed = False
             for floor in self.world.levers.floors:
+                if floor.id not in model.active:
+                    continue
                 column = model.floor_columns[floor.id]
-                low, high = 0.0, floor.floor_usd_per_kg
-                model.set_column_cost(column, 0.0)
-                values, duals, objective = model.solve_once()
-                used += 1
-                if self._floor_gap(floor.id, duals) <= 0:
-                    subsidy = 0.0
-                else:
-                    while high - low > FLOOR_TOLERANCE_USD_PER_KG:
-                        middle = 0.5 * (low + high)
-                        model.set_column_cost(column, middle)
-                        values, duals, objective = model.solve_once()
-                        used += 1
-                        low, high = (
-                            (middle, high)
-                            if self._floor_gap(floor.id, duals) > middle
-                            else (low, middle)
-                        )
-                    subsidy = high
+                subsidy, solves = self._bracket_and_bisect(floor.id, column, floor.floor_usd_per_kg)
+                used += solves
                 model.set_column_cost(column, subsidy)
                 changed |= abs(subsidy - model.floor_subsidy[floor.id]) > FLOOR_TOLERANCE_USD_PER_KG
                 model.floor_subsidy[floor.id] = subsidy
@@ -135,6 +171,13 @@ class Clearing:
             if not changed:
                 break
         return values, duals, objective, used
+
+
+def _excess(clearing: Clearing, floor_id: str, column: int, subsidy: float) -> float:
+    """h(s) = (floor - price at subsidy s) - s: positive while the subsidy is too small."""
+    clearing.model.set_column_cost(column, subsidy)
+    _, duals, _ = clearing.model.solve_once()
+    return max(0.0, clearing._floor_gap(floor_id, duals)) - subsidy
 
 
 def clear(dataset: Dataset, year: int | None = None, levers: Levers | None = None) -> MarketResult:

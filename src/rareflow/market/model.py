@@ -282,6 +282,7 @@ class MarketModel:
                             (pool("metal", e, plant.location, track), fraction / world.magnet_yield)
                         )
                     cost = plant.cost_usd_per_kg + world.grade_other_cost.get(grade, 0.0)
+                    cost += world.variant_cost(variant)
                     column = program.column(
                         {
                             "kind": "magnet",
@@ -370,6 +371,20 @@ class MarketModel:
         self.highs.changeRowsBounds(  # type: ignore[attr-defined]
             len(rows), rows, np.asarray(self.program.row_lower), np.asarray(self.program.row_upper)
         )
+
+    def set_lever_volume(self, lever_id: str, volume: float) -> None:
+        """New volume of a stock, floor or offtake lever (applied at the next ``refresh``)."""
+        self.effects = [
+            (i, kind, index, volume if i == lever_id and kind in ("upper", "row") else on, off)
+            for i, kind, index, on, off in self.effects
+        ]
+
+    def lever_column(self, lever_id: str) -> int | None:
+        """The column of a stock, offtake or floor lever (the first, for offtakes)."""
+        for column, meta in enumerate(self.program.meta):
+            if meta.get("lever") == lever_id:
+                return column
+        return None
 
     def activate(self, lever_ids: set[str]) -> None:
         """Make exactly these levers (of those the model was built with) active."""

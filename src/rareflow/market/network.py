@@ -99,6 +99,12 @@ class World:
     magnet_yield: float
     disposal_cost: float
     levers: Levers = field(default_factory=Levers)
+    thrift_reduction: float = 0.0
+    """Share of Dy and Tb a thrifted variant of a grade saves (0: no thrifted variant)."""
+    thrift_cost: float = 0.0
+    """Extra USD/kg magnet of the thrifted variant."""
+    heavy_free_cost: float | None = None
+    """Extra USD/kg magnet of a variant without Dy and Tb (None: no such variant)."""
     magnet_scale: float = 1.0
     """Factor applied to the data's magnet tonnages (see ``magnet_scale``)."""
 
@@ -113,18 +119,33 @@ class World:
         return [e for e in RARE_EARTHS if e in used]
 
     def recipes(self, grade: str) -> dict[str, dict[str, float]]:
-        """Ways to make a grade: its recipe, and the same with Nd + Pr in the 75:25 didymium
-        ratio of the ores (Pr substitutes for Nd in the Nd2Fe14B phase)."""
+        """Ways to make a grade: its recipe; the same with Nd + Pr in the 75:25 didymium ratio
+        of the ores (Pr substitutes for Nd in Nd2Fe14B); with less Dy and Tb (``thrifted``);
+        and without them (``heavy_free``), the last two at extra costs (``variant_cost``)."""
         recipe = self.grades[grade]
         variants = {"recipe": recipe}
         total = recipe.get("Nd", 0.0) + recipe.get("Pr", 0.0)
         if total > 0 and abs(recipe.get("Pr", 0.0) - DIDYMIUM_PR * total) > 1e-9:
-            variants["didymium"] = {
-                **recipe,
-                "Nd": (1 - DIDYMIUM_PR) * total,
-                "Pr": DIDYMIUM_PR * total,
-            }
+            variants["didymium"] = _with_ndpr(recipe, total)
+        heavy = recipe.get("Dy", 0.0) + recipe.get("Tb", 0.0)
+        if heavy > 0 and self.thrift_reduction > 0:
+            cut = 1 - self.thrift_reduction
+            lean = {**recipe, "Dy": recipe.get("Dy", 0.0) * cut, "Tb": recipe.get("Tb", 0.0) * cut}
+            variants["thrifted"] = _with_ndpr(
+                {e: f for e, f in lean.items() if f > 0}, total + heavy * self.thrift_reduction
+            )
+        if heavy > 0 and self.heavy_free_cost is not None:
+            free = {e: f for e, f in recipe.items() if e not in ("Dy", "Tb")}
+            variants["heavy_free"] = _with_ndpr(free, total + heavy)
         return variants
+
+    def variant_cost(self, variant: str) -> float:
+        """Extra USD/kg magnet of making a grade this way."""
+        if variant == "thrifted":
+            return self.thrift_cost
+        if variant == "heavy_free":
+            return self.heavy_free_cost or 0.0
+        return 0.0
 
     def plants(self) -> list[Plant]:
         return self.separators + self.metal_plants + self.magnet_plants + self.gallium_plants
@@ -132,6 +153,10 @@ class World:
     def matches(self, location: str, places: list[str]) -> bool:
         """Whether ``location`` is one of ``places`` (codes or group ids); empty = anywhere."""
         return not places or bool(self.places[location] & set(places))
+
+
+def _with_ndpr(recipe: dict[str, float], ndpr: float) -> dict[str, float]:
+    return {**recipe, "Nd": (1 - DIDYMIUM_PR) * ndpr, "Pr": DIDYMIUM_PR * ndpr}
 
 
 def demand_steps(

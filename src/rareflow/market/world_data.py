@@ -70,6 +70,11 @@ def build_world(dataset: Dataset, year: int | None = None) -> World:
         disposal_cost=market.disposal_cost_usd_per_kg.value,
         levers=market.levers,
     )
+    if market.heavy_thrifting is not None:
+        world.thrift_reduction = market.heavy_thrifting.reduction.value
+        world.thrift_cost = market.heavy_thrifting.extra_cost_usd_per_kg.value
+        free = market.heavy_thrifting.heavy_free_extra_cost_usd_per_kg
+        world.heavy_free_cost = free.value if free is not None else None
     world.segments = _magnet_segments(market)
     world.mines += _recyclers(dataset, market, world, year)
     base = world if year == market.base_year else _base_world(dataset, market, world)

@@ -12,7 +12,7 @@ from rareflow.dataset.tables import validate_mapping
 from rareflow.elements import RARE_EARTHS
 from rareflow.market.network import World
 from rareflow.market.scenario import check_levers
-from rareflow.scenario.schema import Scenario
+from rareflow.scenario.schema import Candidate, Project, Scenario
 
 MAX_DEPTH = 8
 
@@ -47,9 +47,15 @@ def _load(name: str, relative_to: Path | None, depth: int) -> tuple[Scenario, di
     if not path.is_file():
         known = ", ".join(builtin_names())
         raise DataValidationError(
-            [DataIssue(label, f"scenario {name!r} not found", expected=f"a file or one of {known}",
-                       kind="io")]
-        )  # fmt: skip
+            [
+                DataIssue(
+                    label,
+                    f"scenario {name!r} not found",
+                    expected=f"a file or one of {known}",
+                    kind="io",
+                )
+            ]
+        )
     issues: list[DataIssue] = []
     data = read_yaml(path, label, issues)
     if issues:
@@ -106,8 +112,9 @@ def check_scenario(scenario: Scenario, world: World, label: str) -> list[DataIss
     projects = {p.id for p in scenario.projects}
 
     def bad(field: str, value: str, expected: str) -> None:
-        issues.append(DataIssue(label, "unknown name", None, field, value, expected,
-                                "unknown_reference"))  # fmt: skip
+        issues.append(
+            DataIssue(label, "unknown name", None, field, value, expected, "unknown_reference")
+        )
 
     for block in scenario.levers:
         issues += check_levers(world, block.levers, label)
@@ -116,7 +123,8 @@ def check_scenario(scenario: Scenario, world: World, label: str) -> list[DataIss
             bad("demand.growth.end_use", growth.end_use, f"one of {sorted(end_uses)}")
         if growth.region is not None and growth.region not in regions:
             bad("demand.growth.region", growth.region, f"one of {sorted(regions)}")
-    for project in [*scenario.projects, *scenario.candidates]:
+    builds: list[Project | Candidate] = [*scenario.projects, *scenario.candidates]
+    for project in builds:
         if project.location not in world.places:
             bad(f"projects[{project.id}].location", project.location, "a country code")
         for feed in project.feeds:

@@ -117,6 +117,20 @@ class Slippage(Strict):
     note: str | None = None
 
 
+class CapacityGrowth(Strict):
+    """Annual growth of the base-year capacity of existing nodes of a stage in some places
+    (incumbents' brownfield growth that no named project describes)."""
+
+    id: Id
+    stage: Stage
+    places: Annotated[list[Place], Field(min_length=1)]
+    rate_pct: float
+    start: Year | None = None
+    end: Year | None = None
+    source: list[Id] = []
+    note: str | None = None
+
+
 class Candidate(Strict):
     """A project that is committed when the market pays for it, then built over its lead time."""
 
@@ -188,6 +202,7 @@ class Scenario(Strict):
     overrides: list[Override] = []
     slippage: dict[str, Slippage] = {}
     candidates: list[Candidate] = []
+    capacity_growth: list[CapacityGrowth] = []
     recycling: Recycling = Recycling()
     stockpiles: list[Stockpile] = []
     measure: Measure = Measure()

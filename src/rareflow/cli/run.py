@@ -1,0 +1,179 @@
+"""``rareflow run``: ensembles of a scenario; ``rareflow results``: headline tables and exports;
+``rareflow scenario``: list, show and check scenarios."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from rareflow.cli.data import DataDir, JsonFlag, load
+from rareflow.cli.output import console, errors, fail, frame_records, print_frame, print_json
+from rareflow.dataset.errors import DataValidationError
+from rareflow.metrics import headline, independence
+from rareflow.scenario.loader import builtin_names, load_scenario
+from rareflow.simulate.ensemble import EnsembleSpec, run_ensemble
+from rareflow.simulate.store import Store, StoreError
+from rareflow.simulate.world import ScenarioError, build_market
+
+results_app = typer.Typer(
+    help="Results of ensembles in a store: headline tables, exports.", no_args_is_help=True
+)
+scenario_app = typer.Typer(help="Built-in and user scenarios.", no_args_is_help=True)
+
+StoreOption = Annotated[Path, typer.Option("--store", help="DuckDB results file.")]
+DEFAULT_STORE = Path("rareflow-results.duckdb")
+
+
+def _scenario(name: str, data: Path | None) -> Any:
+    try:
+        scenario = load_scenario(name)
+        build_market(load(data), scenario, name)
+    except DataValidationError as error:
+        for issue in error.issues:
+            errors.print(str(issue), markup=False, highlight=False, soft_wrap=True)
+        fail(f"{len(error.issues)} problem(s) in scenario {name!r}; nothing was run")
+    except ScenarioError as error:
+        errors.print(str(error), markup=False, highlight=False, soft_wrap=True)
+        fail(f"scenario {name!r} names things the dataset does not have; nothing was run")
+    return scenario
+
+
+def run_command(
+    scenario: Annotated[str, typer.Argument(help="Built-in name (baseline, ...) or YAML file.")],
+    runs: Annotated[int, typer.Option(min=1, help="Number of runs.")] = 20,
+    seed: Annotated[int, typer.Option(help="Seed of the ensemble.")] = 0,
+    workers: Annotated[int, typer.Option(min=1, help="Local Dask worker processes.")] = 2,
+    scheduler: Annotated[
+        str | None, typer.Option(help="Address of an existing Dask scheduler (tcp://host:port).")
+    ] = None,
+    store: StoreOption = DEFAULT_STORE,
+    resume: Annotated[bool, typer.Option(help="Continue the store's unfinished ensemble.")] = False,
+    data: DataDir = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Run an ensemble of SCENARIO on Dask into the results store, then print the headline."""
+    parsed = _scenario(scenario, data)
+    spec = EnsembleSpec(
+        scenario, runs, seed, store, workers, scheduler, resume, str(data) if data else None
+    )
+    try:
+        if sys.stderr.isatty() and not as_json:
+            columns = (
+                TextColumn("{task.description}"),
+                BarColumn(),
+                TextColumn("{task.completed}/{task.total}"),
+                TimeElapsedColumn(),
+                TimeRemainingColumn(),
+            )
+            with Progress(*columns, console=errors) as progress:
+                task = progress.add_task(f"{scenario}", total=runs)
+                ensemble = run_ensemble(spec, lambda done, _: progress.update(task, completed=done))
+        else:
+            ensemble = run_ensemble(
+                spec, lambda done, total: errors.print(f"stored run {done}/{total}")
+            )
+    except StoreError as error:
+        fail(str(error))
+    _headline(store, ensemble, parsed.measure.elements, parsed.measure.thresholds_pct, as_json)
+
+
+def _headline(
+    store: Path, ensemble: int | None, elements: list[str], thresholds: list[float], as_json: bool
+) -> None:
+    with Store(store) as db:
+        ensemble = db.latest() if ensemble is None else ensemble
+        results = db.results(ensemble)
+        info = db.ensembles().set_index("id").loc[ensemble]
+    table = headline(results, elements, thresholds)
+    years = independence(results, elements, thresholds)
+    if as_json:
+        print_json(
+            {
+                "ensemble": int(ensemble),
+                "scenario": info["scenario"],
+                "runs": int(info["done"]),
+                "store": str(store),
+                "headline": frame_records(table),
+                "independence": frame_records(years),
+            }
+        )
+        return
+    console.print(
+        f"[bold]{info['scenario']}[/]: {int(info['done'])} runs, ensemble {ensemble} in {store}"
+    )
+    print_frame(table, title="Median and 10-90 % band across runs")
+    print_frame(years, title="Year of independence (self-sufficiency from then on)")
+
+
+@results_app.command("show")
+def show_command(
+    store: StoreOption = DEFAULT_STORE,
+    ensemble: Annotated[int | None, typer.Option(help="Ensemble id (default: latest).")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """The headline table of an ensemble in the store."""
+    try:
+        with Store(store) as db:
+            ensemble = db.latest() if ensemble is None else ensemble
+            measure = db.scenario_json(ensemble).get("measure", {})
+    except StoreError as error:
+        fail(str(error))
+    assert isinstance(measure, dict)
+    _headline(
+        store,
+        ensemble,
+        list(measure.get("elements", ["NdPr", "Dy", "Tb"])),
+        list(measure.get("thresholds_pct", [50.0, 100.0])),
+        as_json,
+    )
+
+
+@results_app.command("export")
+def export_command(
+    out: Annotated[Path, typer.Argument(help="Directory to write to.")],
+    fmt: Annotated[str, typer.Option("--format", help="parquet, csv or netcdf")] = "parquet",
+    store: StoreOption = DEFAULT_STORE,
+    ensemble: Annotated[int | None, typer.Option(help="Ensemble id (default: latest).")] = None,
+) -> None:
+    """Write an ensemble's yearly results and drawn parameters to files."""
+    try:
+        with Store(store) as db:
+            files = db.export(out, fmt, ensemble)
+    except StoreError as error:
+        fail(str(error))
+    for path in files:
+        console.print(str(path))
+
+
+@scenario_app.command("list")
+def list_command(as_json: JsonFlag = False) -> None:
+    """The built-in scenarios."""
+    rows = []
+    for name in builtin_names():
+        scenario = load_scenario(name)
+        rows.append(
+            {"name": name, "extends": scenario.extends, "description": scenario.description}
+        )
+    if as_json:
+        print_json(rows)
+        return
+    import pandas as pd
+
+    print_frame(pd.DataFrame(rows), title="Scenarios")
+
+
+@scenario_app.command("check")
+def check_command(
+    scenario: Annotated[str, typer.Argument(help="Built-in name or YAML file.")],
+    data: DataDir = None,
+) -> None:
+    """Validate a scenario against the dataset (exit 1 with every problem)."""
+    parsed = _scenario(scenario, data)
+    console.print(
+        f"{scenario}: valid ({len(parsed.projects)} projects, {len(parsed.levers)} lever "
+        f"blocks, {len(parsed.candidates)} candidates)"
+    )

@@ -1,0 +1,117 @@
+"""Ensembles of runs on Dask: a LocalCluster by default or an existing cluster by address.
+
+Workers build the scenario's market once per process and reuse it for every run they get
+(runs reset the solver to the base year's basis, so results do not depend on the assignment).
+The driver writes each finished run to the DuckDB store as it arrives.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from rareflow.dataset import load_dataset
+from rareflow.scenario.loader import load_scenario
+from rareflow.scenario.schema import Scenario
+from rareflow.simulate.plan import draw
+from rareflow.simulate.run import Runner
+from rareflow.simulate.store import Store
+from rareflow.simulate.world import build_market
+
+_RUNNERS: dict[tuple[str, str | None], Runner] = {}
+
+
+def _runner(scenario_json: str, data_dir: str | None) -> tuple[Runner, Scenario]:
+    scenario = Scenario.model_validate_json(scenario_json)
+    key = (scenario_json, data_dir)
+    if key not in _RUNNERS:
+        _RUNNERS.clear()
+        _RUNNERS[key] = Runner(build_market(load_dataset(data_dir), scenario, scenario.name))
+    return _RUNNERS[key], scenario
+
+
+def simulate_run(
+    scenario_json: str, data_dir: str | None, seed: int, run: int
+) -> tuple[int, dict[str, Any], pd.DataFrame, float]:
+    """One run (executed on a worker): (run, drawn parameters, yearly results, seconds)."""
+    start = time.perf_counter()
+    runner, scenario = _runner(scenario_json, data_dir)
+    plan = draw(scenario, seed, run)
+    frame = runner.run(plan)
+    return run, plan.parameters(), frame, time.perf_counter() - start
+
+
+@dataclass
+class EnsembleSpec:
+    scenario: str
+    runs: int
+    seed: int = 0
+    store: Path = Path("rareflow-results.duckdb")
+    workers: int = 2
+    scheduler: str | None = None
+    resume: bool = False
+    data_dir: str | None = None
+
+
+def run_ensemble(
+    spec: EnsembleSpec,
+    on_run: Callable[[int, int], None] | None = None,
+) -> int:
+    """Run (or resume) an ensemble into the store; returns the ensemble id.
+
+    ``on_run(done, total)`` is called after every stored run (progress reporting).
+    """
+    scenario = load_scenario(spec.scenario)
+    scenario_json = scenario.model_dump_json()
+    build_market(load_dataset(spec.data_dir), scenario, spec.scenario)  # fail early, clearly
+    with Store(spec.store) as store:
+        created = datetime.now(UTC).isoformat(timespec="seconds")
+        ensemble = store.ensemble(
+            scenario.name, scenario_json, spec.seed, spec.runs, spec.resume, created
+        )
+        todo = [r for r in range(spec.runs) if r not in store.done(ensemble)]
+        done = spec.runs - len(todo)
+        if on_run is not None:
+            on_run(done, spec.runs)
+        if not todo:
+            return ensemble
+        from dask.distributed import Client, LocalCluster, as_completed
+
+        cluster = None
+        if spec.scheduler is None:
+            cluster = LocalCluster(
+                n_workers=spec.workers, threads_per_worker=1, processes=True, dashboard_address=None
+            )
+            client = Client(cluster)
+        else:
+            client = Client(spec.scheduler)
+        try:
+            futures = [
+                client.submit(
+                    simulate_run,
+                    scenario_json,
+                    spec.data_dir,
+                    spec.seed,
+                    run,
+                    key=f"run-{ensemble}-{run}",
+                    pure=False,
+                )
+                for run in todo
+            ]
+            for future in as_completed(futures):
+                run, parameters, frame, seconds = future.result()
+                store.write_run(ensemble, run, parameters, frame, seconds)
+                done += 1
+                if on_run is not None:
+                    on_run(done, spec.runs)
+        finally:
+            client.close()
+            if cluster is not None:
+                cluster.close()
+    return ensemble

@@ -1,0 +1,97 @@
+"""What one run of a scenario draws: project dates and cancellations, policy switches, demand
+growth, candidate lead times. A run is reproducible from (scenario, seed, run index) alone: its
+random stream is ``numpy.random.default_rng(SeedSequence([seed, run, scenario key]))``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import numpy as np
+
+from rareflow.scenario.schema import Project, Scenario, Slippage
+
+NO_SLIPPAGE = Slippage(mean_delay_years=0.0, cancel_probability=0.0)
+NEWCOMER_RAMP_FACTOR = 1.5
+"""Newcomers ramp 1.5x slower than incumbents (assumption anchored on the observed ramps of
+Lynas Kalgoorlie, MP Independence and SRC Saskatoon; docs/simulate.md)."""
+HEAVY_RAMP_FACTOR = 1.25
+"""Heavy rare-earth separation ramps 1.25x slower (assumption, see docs/simulate.md)."""
+
+
+def scenario_key(scenario: Scenario) -> int:
+    """A stable 32-bit number from the scenario's content (not Python's salted hash)."""
+    digest = hashlib.sha256(scenario.model_dump_json().encode()).digest()
+    return int.from_bytes(digest[:4], "little")
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    run: int
+    seed: int
+    project_start: dict[str, int | None]
+    """First year of output of each project (None: cancelled)."""
+    project_ramp: dict[str, float]
+    lever_start: dict[str, int | None]
+    """First year of each dated lever block (None: it does not happen in this run)."""
+    growth_scale: float
+    lead_times: dict[str, list[int]]
+    """Per candidate, the lead time of each unit that may be committed."""
+
+    def parameters(self) -> dict[str, float | int | None]:
+        """The drawn values as a flat record (for the results store)."""
+        flat: dict[str, float | int | None] = {"growth_scale": self.growth_scale}
+        flat.update({f"start:{k}": v for k, v in self.project_start.items()})
+        flat.update({f"lever:{k}": v for k, v in self.lever_start.items()})
+        return flat
+
+
+def draw(scenario: Scenario, seed: int, run: int) -> RunPlan:
+    """The random draws of one run (order fixed, so runs are reproducible)."""
+    rng = np.random.default_rng(np.random.SeedSequence([seed, run, scenario_key(scenario)]))
+    overrides = {o.id: o for o in scenario.overrides}
+    starts: dict[str, int | None] = {}
+    ramps: dict[str, float] = {}
+    for project in scenario.projects:
+        slip = scenario.slippage.get(project.status, NO_SLIPPAGE)
+        cancelled = rng.random() < slip.cancel_probability
+        delay = int(rng.poisson(slip.mean_delay_years)) if slip.mean_delay_years > 0 else 0
+        override = overrides.get(project.id)
+        start = project.start
+        if override is not None:
+            start = override.start if override.start is not None else start
+            delay += override.delay_years
+            cancelled = cancelled or override.cancel
+        starts[project.id] = None if cancelled else start + delay
+        ramps[project.id] = ramp_years(project)
+    levers: dict[str, int | None] = {}
+    for block in scenario.levers:
+        happens = rng.random() < block.probability
+        shift = int(rng.integers(0, block.start_spread_years + 1))
+        levers[block.id] = block.start + shift if happens else None
+    scale = max(0.0, float(rng.normal(1.0, scenario.demand.growth_scale_sd)))
+    leads = {
+        c.id: [
+            int(rng.integers(c.lead_time_years[0], c.lead_time_years[1] + 1))
+            for _ in range(c.max_units)
+        ]
+        for c in scenario.candidates
+    }
+    return RunPlan(run, seed, starts, ramps, levers, scale, leads)
+
+
+def ramp_years(project: Project) -> float:
+    years = float(project.ramp_years)
+    if project.newcomer:
+        years *= NEWCOMER_RAMP_FACTOR
+    if project.heavy and project.stage == "separation":
+        years *= HEAVY_RAMP_FACTOR
+    return years
+
+
+def ramp_fraction(year: int, start: int | None, ramp: float) -> float:
+    """Share of nameplate available in ``year``: 0 before the start, then linear to 1."""
+    if start is None or year < start:
+        return 0.0
+    return min(1.0, (year - start + 1) / (ramp + 1.0))

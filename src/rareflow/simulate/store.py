@@ -1,0 +1,182 @@
+"""The embedded results store (DuckDB): ensembles, runs, drawn parameters, yearly results.
+
+One file per store. Every run is written in one transaction (its parameters, its yearly rows and
+its ``done`` mark), so a process killed at any moment leaves whole runs or none: ``--resume``
+skips the runs marked done and no run is stored twice (primary keys). Exports: Parquet, CSV,
+netCDF.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS ensembles (
+    id INTEGER PRIMARY KEY, scenario VARCHAR, scenario_json VARCHAR, seed BIGINT,
+    runs INTEGER, created VARCHAR);
+CREATE TABLE IF NOT EXISTS runs (
+    ensemble INTEGER, run INTEGER, seconds DOUBLE, PRIMARY KEY (ensemble, run));
+CREATE TABLE IF NOT EXISTS parameters (
+    ensemble INTEGER, run INTEGER, name VARCHAR, value DOUBLE, PRIMARY KEY (ensemble, run, name));
+CREATE TABLE IF NOT EXISTS results (
+    ensemble INTEGER, run INTEGER, year INTEGER, metric VARCHAR, key VARCHAR, value DOUBLE,
+    PRIMARY KEY (ensemble, run, year, metric, key));
+"""
+
+
+class StoreError(ValueError):
+    """The store cannot take this ensemble (another scenario or seed, or already complete)."""
+
+
+class Store:
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.connection = duckdb.connect(str(self.path))
+        self.connection.execute(SCHEMA)
+
+    def close(self) -> None:
+        self.connection.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def ensemble(
+        self, scenario: str, scenario_json: str, seed: int, runs: int, resume: bool, created: str
+    ) -> int:
+        """The ensemble id to write to: a new one, or (``resume``) the matching unfinished one."""
+        found = self.connection.execute(
+            "SELECT id, scenario_json, seed, runs FROM ensembles WHERE scenario = ? "
+            "ORDER BY id DESC LIMIT 1",
+            [scenario],
+        ).fetchone()
+        if resume:
+            if found is None:
+                raise StoreError(f"nothing to resume: no ensemble of {scenario!r} in {self.path}")
+            ensemble, stored_json, stored_seed, stored_runs = found
+            if stored_seed != seed or stored_json != scenario_json:
+                raise StoreError(
+                    f"the stored ensemble {ensemble} of {scenario!r} used seed {stored_seed} "
+                    "and possibly another scenario text; resume with the same scenario and seed"
+                )
+            if runs != stored_runs:
+                self.connection.execute(
+                    "UPDATE ensembles SET runs = ? WHERE id = ?", [runs, ensemble]
+                )
+            return int(ensemble)
+        ensemble = self.connection.execute(
+            "SELECT coalesce(max(id), 0) + 1 FROM ensembles"
+        ).fetchone()
+        number = int(ensemble[0]) if ensemble else 1
+        self.connection.execute(
+            "INSERT INTO ensembles VALUES (?, ?, ?, ?, ?, ?)",
+            [number, scenario, scenario_json, seed, runs, created],
+        )
+        return number
+
+    def done(self, ensemble: int) -> set[int]:
+        rows = self.connection.execute("SELECT run FROM runs WHERE ensemble = ?", [ensemble])
+        return {int(r[0]) for r in rows.fetchall()}
+
+    def write_run(
+        self,
+        ensemble: int,
+        run: int,
+        parameters: dict[str, float | int | None],
+        results: pd.DataFrame,
+        seconds: float,
+    ) -> None:
+        """One run, atomically."""
+        frame = results.assign(ensemble=ensemble)[
+            ["ensemble", "run", "year", "metric", "key", "value"]
+        ]
+        params = pd.DataFrame(
+            [
+                (ensemble, run, name, None if value is None else float(value))
+                for name, value in parameters.items()
+            ],
+            columns=["ensemble", "run", "name", "value"],
+        )
+        con = self.connection
+        con.execute("BEGIN TRANSACTION")
+        try:
+            con.register("frame_view", frame)
+            con.register("params_view", params)
+            con.execute("INSERT INTO results SELECT * FROM frame_view")
+            con.execute("INSERT INTO parameters SELECT * FROM params_view")
+            con.execute("INSERT INTO runs VALUES (?, ?, ?)", [ensemble, run, seconds])
+            con.execute("COMMIT")
+        except Exception:
+            con.execute("ROLLBACK")
+            raise
+        finally:
+            con.unregister("frame_view")
+            con.unregister("params_view")
+
+    def results(self, ensemble: int | None = None) -> pd.DataFrame:
+        ensemble = self.latest() if ensemble is None else ensemble
+        return self.connection.execute(
+            "SELECT run, year, metric, key, value FROM results WHERE ensemble = ? "
+            "ORDER BY run, year, metric, key",
+            [ensemble],
+        ).df()
+
+    def parameters(self, ensemble: int | None = None) -> pd.DataFrame:
+        ensemble = self.latest() if ensemble is None else ensemble
+        return self.connection.execute(
+            "SELECT run, name, value FROM parameters WHERE ensemble = ? ORDER BY run, name",
+            [ensemble],
+        ).df()
+
+    def ensembles(self) -> pd.DataFrame:
+        return self.connection.execute(
+            "SELECT e.id, e.scenario, e.seed, e.runs, count(r.run) AS done, e.created "
+            "FROM ensembles e LEFT JOIN runs r ON r.ensemble = e.id GROUP BY ALL ORDER BY e.id"
+        ).df()
+
+    def latest(self) -> int:
+        row = self.connection.execute("SELECT max(id) FROM ensembles").fetchone()
+        if row is None or row[0] is None:
+            raise StoreError(f"{self.path} holds no ensemble")
+        return int(row[0])
+
+    def scenario_json(self, ensemble: int) -> dict[str, object]:
+        row = self.connection.execute(
+            "SELECT scenario_json FROM ensembles WHERE id = ?", [ensemble]
+        ).fetchone()
+        if row is None:
+            raise StoreError(f"no ensemble {ensemble} in {self.path}")
+        return dict(json.loads(row[0]))
+
+    def export(self, directory: str | Path, fmt: str, ensemble: int | None = None) -> list[Path]:
+        """Write results and parameters as Parquet, CSV or netCDF; returns the files."""
+        ensemble = self.latest() if ensemble is None else ensemble
+        out = Path(directory)
+        out.mkdir(parents=True, exist_ok=True)
+        results, parameters = self.results(ensemble), self.parameters(ensemble)
+        if fmt in ("parquet", "csv"):
+            files = []
+            for name, frame in (("results", results), ("parameters", parameters)):
+                path = out / f"ensemble{ensemble}_{name}.{fmt}"
+                if fmt == "parquet":
+                    frame.to_parquet(path, index=False)
+                else:
+                    frame.to_csv(path, index=False)
+                files.append(path)
+            return files
+        if fmt == "netcdf":
+            import xarray as xr
+
+            table = results.set_index(["run", "year", "metric", "key"])["value"]
+            dataset = xr.Dataset({"value": xr.DataArray.from_series(table)})
+            path = out / f"ensemble{ensemble}.nc"
+            dataset.to_netcdf(path, engine="h5netcdf")
+            return [path]
+        raise StoreError(f"unknown export format {fmt!r}; expected parquet, csv or netcdf")
