@@ -59,14 +59,14 @@ def test_scenario_file_changes_the_result(tmp_path: Path) -> None:
     base = json.loads(run("clear", "--json").stdout)
     banned = json.loads(run("clear", "--scenario", str(scenario), "--json").stdout)
 
-    def dy_in_japan(payload: dict) -> float:  # type: ignore[type-arg]
+    def tb_in_japan(payload: dict) -> float:  # type: ignore[type-arg]
         return next(
             p["usd_per_kg"]
             for p in payload["prices"]
-            if p["commodity"] == "oxide" and p["item"] == "Dy" and p["location"] == "JP"
+            if p["commodity"] == "oxide" and p["item"] == "Tb" and p["location"] == "JP"
         )
 
-    assert dy_in_japan(banned) > dy_in_japan(base)
+    assert tb_in_japan(banned) > tb_in_japan(base)
 
 
 @pytest.mark.parametrize(
