@@ -98,6 +98,7 @@ class Runner:
     def run(self, plan: RunPlan) -> pd.DataFrame:
         """Yearly records of one run as a tidy DataFrame (run, year, metric, key, value)."""
         model = self.market.clearing.model
+        model.highs.clearSolver()
         model.highs.setBasis(self.base_basis)
         for floor_id in model.floor_subsidy:
             model.floor_subsidy[floor_id] = 0.0

@@ -1,0 +1,91 @@
+"""``rareflow run`` end to end: Dask workers, the results store, resume after kill -9."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+
+def rareflow(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "rareflow", *args],
+        capture_output=True, text=True, timeout=timeout, check=False,
+    )  # fmt: skip
+
+
+def stored(path: Path) -> pd.DataFrame:
+    with duckdb.connect(str(path), read_only=True) as con:
+        return con.execute("SELECT * FROM results ORDER BY run, year, metric, key").df()
+
+
+def test_two_workers_give_the_numbers_of_one(tmp_path: Path) -> None:
+    two, one = tmp_path / "two.duckdb", tmp_path / "one.duckdb"
+    done = rareflow("run", "baseline", "--runs", "4", "--seed", "3", "--workers", "2",
+                    "--store", str(two), "--json")  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    payload = json.loads(done.stdout)
+    assert payload["runs"] == 4 and payload["scenario"] == "baseline"
+    measures = {row["measure"] for row in payload["headline"]}
+    assert "self-sufficiency %" in measures and "China share of separation %" in measures
+    assert {row["element"] for row in payload["independence"]} == {"NdPr", "Dy", "Tb"}
+    assert rareflow("run", "baseline", "--runs", "4", "--seed", "3", "--workers", "1",
+                    "--store", str(one)).returncode == 0  # fmt: skip
+    pd.testing.assert_frame_equal(stored(two), stored(one))
+    export = rareflow("results", "export", str(tmp_path / "out"), "--format", "parquet",
+                      "--store", str(two))  # fmt: skip
+    assert export.returncode == 0, export.stderr
+    assert len(pd.read_parquet(tmp_path / "out" / "ensemble1_results.parquet")) == len(stored(two))
+
+
+def test_killed_ensemble_resumes_without_losing_or_duplicating_runs(tmp_path: Path) -> None:
+    path = tmp_path / "k.duckdb"
+    command = [sys.executable, "-m", "rareflow", "run", "baseline", "--runs", "24", "--seed", "9",
+               "--workers", "1", "--store", str(path)]  # fmt: skip
+    process = subprocess.Popen(command, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                               text=True, start_new_session=True)  # fmt: skip
+    assert process.stderr is not None
+    deadline = time.time() + 300
+    for line in process.stderr:
+        if line.startswith("stored run 5/") or time.time() > deadline:
+            break
+    os.killpg(process.pid, signal.SIGKILL)  # the driver and its Dask workers, mid-ensemble
+    process.wait()
+    with duckdb.connect(str(path), read_only=True) as con:
+        partial = con.execute("SELECT count(*) FROM runs").fetchone()
+    assert partial is not None and 5 <= partial[0] < 24
+    resumed = rareflow("run", "baseline", "--runs", "24", "--seed", "9", "--workers", "1",
+                       "--store", str(path), "--resume")  # fmt: skip
+    assert resumed.returncode == 0, resumed.stderr
+    with duckdb.connect(str(path), read_only=True) as con:
+        runs = con.execute("SELECT run FROM runs ORDER BY run").df()["run"].tolist()
+        rows = con.execute("SELECT count(*) FROM results").fetchone()
+    assert runs == list(range(24))
+    per_run = stored(path).groupby("run").size()
+    assert rows is not None and rows[0] == per_run.sum() and per_run.nunique() == 1
+
+
+def test_resume_refuses_another_seed_and_bad_scenarios_are_named(tmp_path: Path) -> None:
+    path = tmp_path / "s.duckdb"
+    assert (
+        rareflow(
+            "run", "baseline", "--runs", "1", "--workers", "1", "--store", str(path)
+        ).returncode
+        == 0
+    )
+    other = rareflow("run", "baseline", "--runs", "2", "--seed", "5", "--workers", "1",
+                     "--store", str(path), "--resume")  # fmt: skip
+    assert other.returncode == 1 and "seed" in other.stderr and "Traceback" not in other.stderr
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: bad\nextends: baseline\nhorizon: {start: 2024, end: 2030}\nprojects:\n"
+                   "  - {id: p, stage: magnet, location: XX, capacity_t: 1, start: 2026, status: planned,"
+                   " cost_usd_per_kg: 1}\n")  # fmt: skip
+    done = rareflow("run", str(bad), "--runs", "1", "--store", str(tmp_path / "b.duckdb"))
+    assert done.returncode == 1 and "XX" in done.stderr and "Traceback" not in done.stderr

@@ -1,0 +1,196 @@
+"""Scenario runs: reproducibility, conservation every year, directions, store and resume."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from rareflow.dataset.dataset import Dataset
+from rareflow.dataset.errors import DataValidationError
+from rareflow.metrics import hhi, independence, top_share_pct, year_of_independence
+from rareflow.scenario.loader import builtin_names, load_scenario, merge
+from rareflow.scenario.schema import Override, Scenario
+from rareflow.simulate.plan import draw, ramp_fraction
+from rareflow.simulate.run import Runner
+from rareflow.simulate.store import Store, StoreError
+from rareflow.simulate.world import ScenarioError, build_market
+
+
+@pytest.fixture(scope="module")
+def baseline(dataset: Dataset) -> Runner:
+    return Runner(build_market(dataset, load_scenario("baseline")))
+
+
+def metric(frame: pd.DataFrame, name: str, key: str) -> pd.Series:
+    rows = frame[(frame["metric"] == name) & (frame["key"] == key)]
+    return rows.set_index("year")["value"]
+
+
+def test_builtin_scenarios_load_and_extend() -> None:
+    assert set(builtin_names()) >= {
+        "baseline",
+        "china-heavy-ban",
+        "alliance-buildout",
+        "decoupling",
+    }
+    decoupling = load_scenario("decoupling")
+    ids = {block.id for block in decoupling.levers}
+    assert ids == {"cn_ann18_ban", "cn_01pct_rule", "dod_ndpr_floor", "alliance_offtakes"}
+    # inherited from baseline through both parents, overridden by alliance-buildout
+    assert any(p.id == "mp_10x" for p in decoupling.projects)
+    assert {o.id for o in decoupling.overrides} == {"nolans_mine", "nolans_separation"}
+
+
+def test_merge_replaces_records_by_id_and_mappings_by_key() -> None:
+    parent = {"a": [{"id": "x", "v": 1}, {"id": "y", "v": 2}], "m": {"p": 1, "q": 2}, "s": 1}
+    child = {"a": [{"id": "y", "v": 3}], "m": {"q": 5}, "s": 2}
+    assert merge(parent, child) == {
+        "a": [{"id": "x", "v": 1}, {"id": "y", "v": 3}], "m": {"p": 1, "q": 5}, "s": 2,
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("name: x\nhorizon: {start: 2024, end: 2030}\ncolour: red\n", "colour"),
+        ("name: x\nhorizon: {start: 2030, end: 2024}\n", "before its start"),
+        (
+            "name: x\nhorizon: {start: 2024, end: 2030}\nprojects:\n  - {id: p, stage: mine, "
+            "location: US, capacity_t: 10, start: 2027, status: planned, cost_usd_per_kg: 1}\n",
+            "needs ore_type",
+        ),
+        ("name: x\nextends: nowhere\nhorizon: {start: 2024, end: 2030}\n", "not found"),
+    ],
+)
+def test_bad_scenarios_name_file_and_problem(tmp_path: Path, text: str, expected: str) -> None:
+    path = tmp_path / "s.yaml"
+    path.write_text(text)
+    with pytest.raises(DataValidationError) as caught:
+        load_scenario(str(path))
+    assert expected in str(caught.value)
+
+
+def test_scenario_names_are_checked_against_the_dataset(tmp_path: Path, dataset: Dataset) -> None:
+    path = tmp_path / "s.yaml"
+    path.write_text(
+        "name: x\nextends: baseline\nhorizon: {start: 2024, end: 2026}\n"
+        "overrides: [{id: no_such_project, delay_years: 1}]\n"
+        "demand: {growth: [{end_use: teleporters, rate_pct: 5}]}\n"
+    )
+    with pytest.raises(ScenarioError) as caught:
+        build_market(dataset, load_scenario(str(path)))
+    assert "no_such_project" in str(caught.value) and "teleporters" in str(caught.value)
+
+
+def test_ramp_and_draws_are_reproducible() -> None:
+    assert ramp_fraction(2026, 2027, 2.0) == 0.0
+    assert ramp_fraction(2027, 2027, 2.0) == pytest.approx(1 / 3)
+    assert ramp_fraction(2030, 2027, 2.0) == 1.0
+    assert ramp_fraction(2030, None, 2.0) == 0.0
+    scenario = load_scenario("china-heavy-ban")
+    assert draw(scenario, 7, 3) == draw(scenario, 7, 3)
+    assert draw(scenario, 7, 3) != draw(scenario, 7, 4)
+
+
+def test_same_seed_same_numbers_whatever_ran_before(dataset: Dataset, baseline: Runner) -> None:
+    scenario = baseline.market.scenario
+    first = baseline.run(draw(scenario, 5, 1))
+    baseline.run(draw(scenario, 5, 2))  # another run on the same worker in between
+    again = baseline.run(draw(scenario, 5, 1))
+    pd.testing.assert_frame_equal(first, again)
+    fresh = Runner(build_market(dataset, scenario)).run(draw(scenario, 5, 1))
+    pd.testing.assert_frame_equal(first, fresh)
+
+
+def test_conservation_every_year(baseline: Runner) -> None:
+    frame = baseline.run(draw(baseline.market.scenario, 0, 0))
+    years = sorted(frame["year"].unique())
+    assert years == list(range(2024, 2041))
+    for name in ("max_imbalance_t", "ledger_residual_t"):
+        assert metric(frame, name, "all").abs().max() < 1e-6
+
+
+def test_base_year_of_a_run_is_the_calibrated_market(baseline: Runner) -> None:
+    frame = baseline.run(draw(baseline.market.scenario, 0, 0))
+    shares = frame[(frame["metric"] == "china_share_pct") & (frame["year"] == 2024)]
+    by_stage = shares.set_index("key")["value"]
+    assert by_stage["mining"] == pytest.approx(70.3, abs=0.1)
+    assert by_stage["magnet"] == pytest.approx(94.9, abs=0.2)
+
+
+def test_ban_lowers_alliance_use_and_raises_ex_china_prices(
+    dataset: Dataset, baseline: Runner
+) -> None:
+    ban = load_scenario("china-heavy-ban")
+    always = ban.model_copy(update={"levers": [b.model_copy(update={"start_spread_years": 0})
+                                               for b in ban.levers[:1]]})  # fmt: skip
+    banned = Runner(build_market(dataset, always)).run(draw(always, 3, 0))
+    free = baseline.run(draw(baseline.market.scenario, 3, 0))
+    years = range(2026, 2031)
+    tb_banned, tb_free = (
+        metric(banned, "price_JP_usd_per_kg", "Tb"),
+        metric(free, "price_JP_usd_per_kg", "Tb"),
+    )
+    assert all(tb_banned[y] > tb_free[y] for y in years)
+    use_banned, use_free = metric(banned, "group_use_t", "Tb"), metric(free, "group_use_t", "Tb")
+    assert sum(use_banned[y] for y in years) < sum(use_free[y] for y in years)
+
+
+def test_earlier_project_start_raises_self_sufficiency(dataset: Dataset) -> None:
+    base = load_scenario("baseline")
+    quiet = base.model_copy(
+        update={"slippage": {}, "demand": base.demand.model_copy(update={"growth_scale_sd": 0.0})}
+    )
+    early = quiet.model_copy(update={"overrides": [Override(id="nolans_mine", start=2026),
+                                                    Override(id="nolans_separation", start=2026)]})  # fmt: skip
+    late = Runner(build_market(dataset, quiet)).run(draw(quiet, 0, 0))
+    soon = Runner(build_market(dataset, early)).run(draw(early, 0, 0))
+    ss_late, ss_soon = (
+        metric(late, "group_supply_t", "NdPr"),
+        metric(soon, "group_supply_t", "NdPr"),
+    )
+    assert all(ss_soon[y] >= ss_late[y] - 1e-6 for y in range(2026, 2031))
+    assert sum(ss_soon[y] - ss_late[y] for y in range(2026, 2029)) > 100
+
+
+def test_store_writes_whole_runs_and_resumes(tmp_path: Path, baseline: Runner) -> None:
+    scenario: Scenario = baseline.market.scenario
+    text = scenario.model_dump_json()
+    path = tmp_path / "r.duckdb"
+    with Store(path) as store:
+        ensemble = store.ensemble("baseline", text, 1, 3, False, "now")
+        for run in (0, 2):
+            plan = draw(scenario, 1, run)
+            store.write_run(ensemble, run, plan.parameters(), baseline.run(plan), 0.1)
+        with pytest.raises(Exception):  # noqa: B017 - a duplicate run violates the primary key
+            plan = draw(scenario, 1, 0)
+            store.write_run(ensemble, 0, plan.parameters(), baseline.run(plan), 0.1)
+        assert store.done(ensemble) == {0, 2}
+    with Store(path) as store:
+        assert store.ensemble("baseline", text, 1, 3, True, "later") == ensemble
+        with pytest.raises(StoreError, match="seed"):
+            store.ensemble("baseline", text, 2, 3, True, "later")
+        results = store.results(ensemble)
+        assert sorted(results["run"].unique()) == [0, 2]
+        files = store.export(tmp_path / "out", "csv", ensemble)
+        assert all(f.exists() for f in files)
+        netcdf = store.export(tmp_path / "out", "netcdf", ensemble)
+        assert netcdf[0].stat().st_size > 0
+
+
+def test_metrics_by_hand() -> None:
+    assert hhi({"a": 50, "b": 50}) == pytest.approx(5000)
+    assert hhi({"a": 1}) == pytest.approx(10000)
+    assert top_share_pct({"a": 5, "b": 3, "c": 1, "d": 1}, 2) == pytest.approx(80)
+    series = pd.Series({2025: 40.0, 2026: 55.0, 2027: 45.0, 2028: 60.0, 2029: 70.0})
+    assert year_of_independence(series, 50) == 2028
+    assert year_of_independence(series, 80) is None
+    frame = pd.DataFrame({"run": [0, 0, 1, 1], "year": [2025, 2026, 2025, 2026],
+                          "metric": "self_sufficiency_pct", "key": "Dy",
+                          "value": [60.0, 70.0, 10.0, 20.0]})  # fmt: skip
+    table = independence(frame, ["Dy"], [50.0]).iloc[0]
+    assert table["probability_%"] == 50.0 and table["median_year"] == 2025
+    assert np.isnan(independence(frame, ["Dy"], [90.0]).iloc[0]["median_year"])
