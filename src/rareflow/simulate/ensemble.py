@@ -7,6 +7,7 @@ The driver writes each finished run to the DuckDB store as it arrives.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -86,7 +87,11 @@ def run_ensemble(
         cluster = None
         if spec.scheduler is None:
             cluster = LocalCluster(
-                n_workers=spec.workers, threads_per_worker=1, processes=True, dashboard_address=None
+                n_workers=spec.workers,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=None,
+                silence_logs=logging.CRITICAL,
             )
             client = Client(cluster)
         else:

@@ -7,7 +7,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from pydantic import BaseModel
+
 from rareflow.dataset.dataset import Dataset
+from rareflow.dataset.errors import DataIssue
 from rareflow.dataset.levers import Levers, StockPurchase, StockRelease
 from rareflow.market.clearing import Clearing
 from rareflow.market.model import MarketModel
@@ -59,7 +62,7 @@ def build_market(dataset: Dataset, scenario: Scenario, label: str = "scenario") 
     base = {m.id: m.capacity_t for m in world.mines} | {p.id: p.capacity_t for p in world.plants()}
     market = ScenarioMarket(scenario, base, block_levers=blocks, base_levers=base_levers)
     _add_nodes(world, scenario, market, dataset)
-    problems = check_scenario(scenario, world, label)
+    problems = check_scenario(scenario, world, label) + _unknown_sources(scenario, dataset, label)
     if problems:
         raise ScenarioError("\n".join(str(p) for p in problems))
     market.clearing = Clearing(MarketModel(world))
@@ -164,3 +167,31 @@ def _stock_levers(
                 )
             )
     return buys, releases
+
+
+def _unknown_sources(scenario: Scenario, dataset: Dataset, label: str) -> list[DataIssue]:
+    """Source ids cited anywhere in the scenario that sources.yaml does not define."""
+    cited: set[str] = set()
+
+    def walk(value: object) -> None:
+        if isinstance(value, BaseModel):
+            for name in type(value).model_fields:
+                item = getattr(value, name)
+                if name == "source" and isinstance(item, list):
+                    cited.update(item)
+                else:
+                    walk(item)
+        elif isinstance(value, list | tuple):
+            for item in value:
+                walk(item)
+        elif isinstance(value, dict):
+            for item in value.values():
+                walk(item)
+
+    walk(scenario)
+    return [
+        DataIssue(
+            label, "unknown source id", None, "source", s, "an id of sources.yaml", "unknown_source"
+        )
+        for s in sorted(cited - set(dataset.sources))
+    ]

@@ -1,0 +1,46 @@
+"""Ensemble speed: runs x years of a scenario on Dask, and parallel efficiency 1 -> 2 workers.
+
+1. N runs (default 1,000) x 17 years of the baseline scenario on 2 local workers, into a fresh
+   DuckDB store: wall time, runs per second, the 10-minute target.
+2. Parallel efficiency: the same M runs (default 100) on 1 and on 2 workers;
+   efficiency = t1 / (2 x t2).
+
+    python benchmarks/bench_simulate.py [--runs N] [--efficiency-runs M] [--scenario NAME]
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+from rareflow.simulate.ensemble import EnsembleSpec, run_ensemble
+
+
+def timed_ensemble(scenario: str, runs: int, workers: int, directory: Path) -> float:
+    store = directory / f"{scenario}-{runs}-{workers}.duckdb"
+    start = time.perf_counter()
+    run_ensemble(EnsembleSpec(scenario, runs, seed=1, store=store, workers=workers))
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=1000)
+    parser.add_argument("--efficiency-runs", type=int, default=100)
+    parser.add_argument("--scenario", default="baseline")
+    arguments = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        directory = Path(tmp)
+        one = timed_ensemble(arguments.scenario, arguments.efficiency_runs, 1, directory)
+        two = timed_ensemble(arguments.scenario, arguments.efficiency_runs, 2, directory)
+        print(f"{arguments.efficiency_runs} runs: 1 worker {one:.1f} s, 2 workers {two:.1f} s, "
+              f"parallel efficiency {one / (2 * two):.0%}")  # fmt: skip
+        full = timed_ensemble(arguments.scenario, arguments.runs, 2, directory)
+        print(f"{arguments.runs} runs x 17 years ({arguments.scenario}), 2 workers: {full:.0f} s "
+              f"({arguments.runs / full:.1f} runs/s; target 600 s)")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
