@@ -113,6 +113,8 @@ class Slippage(Strict):
 
     mean_delay_years: Annotated[float, Field(ge=0)]
     cancel_probability: Probability
+    ramp_factor_max: Annotated[float, Field(ge=1)] = 1.0
+    """Ramp-up takes ramp_years x U(1, ramp_factor_max) years."""
     source: list[Id] = []
     note: str | None = None
 

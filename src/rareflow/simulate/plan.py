@@ -64,7 +64,7 @@ def draw(scenario: Scenario, seed: int, run: int) -> RunPlan:
             delay += override.delay_years
             cancelled = cancelled or override.cancel
         starts[project.id] = None if cancelled else start + delay
-        ramps[project.id] = ramp_years(project)
+        ramps[project.id] = ramp_years(project) * float(rng.uniform(1.0, slip.ramp_factor_max))
     levers: dict[str, int | None] = {}
     for block in scenario.levers:
         happens = rng.random() < block.probability
