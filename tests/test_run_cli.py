@@ -17,8 +17,11 @@ import pandas as pd
 def rareflow(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "rareflow", *args],
-        capture_output=True, text=True, timeout=timeout, check=False,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
 
 
 def stored(path: Path) -> pd.DataFrame:
@@ -28,29 +31,63 @@ def stored(path: Path) -> pd.DataFrame:
 
 def test_two_workers_give_the_numbers_of_one(tmp_path: Path) -> None:
     two, one = tmp_path / "two.duckdb", tmp_path / "one.duckdb"
-    done = rareflow("run", "baseline", "--runs", "4", "--seed", "3", "--workers", "2",
-                    "--store", str(two), "--json")  # fmt: skip
+    done = rareflow(
+        "run",
+        "baseline",
+        "--runs",
+        "4",
+        "--seed",
+        "3",
+        "--workers",
+        "2",
+        "--store",
+        str(two),
+        "--json",
+    )
     assert done.returncode == 0, done.stderr
     payload = json.loads(done.stdout)
     assert payload["runs"] == 4 and payload["scenario"] == "baseline"
     measures = {row["measure"] for row in payload["headline"]}
     assert "self-sufficiency %" in measures and "China share of separation %" in measures
     assert {row["element"] for row in payload["independence"]} == {"NdPr", "Dy", "Tb"}
-    assert rareflow("run", "baseline", "--runs", "4", "--seed", "3", "--workers", "1",
-                    "--store", str(one)).returncode == 0  # fmt: skip
+    assert (
+        rareflow(
+            "run", "baseline", "--runs", "4", "--seed", "3", "--workers", "1", "--store", str(one)
+        ).returncode
+        == 0
+    )
     pd.testing.assert_frame_equal(stored(two), stored(one))
-    export = rareflow("results", "export", str(tmp_path / "out"), "--format", "parquet",
-                      "--store", str(two))  # fmt: skip
+    export = rareflow(
+        "results", "export", str(tmp_path / "out"), "--format", "parquet", "--store", str(two)
+    )
     assert export.returncode == 0, export.stderr
     assert len(pd.read_parquet(tmp_path / "out" / "ensemble1_results.parquet")) == len(stored(two))
 
 
 def test_killed_ensemble_resumes_without_losing_or_duplicating_runs(tmp_path: Path) -> None:
     path = tmp_path / "k.duckdb"
-    command = [sys.executable, "-m", "rareflow", "run", "baseline", "--runs", "24", "--seed", "9",
-               "--workers", "1", "--store", str(path)]  # fmt: skip
-    process = subprocess.Popen(command, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                               text=True, start_new_session=True)  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "rareflow",
+        "run",
+        "baseline",
+        "--runs",
+        "24",
+        "--seed",
+        "9",
+        "--workers",
+        "1",
+        "--store",
+        str(path),
+    ]
+    process = subprocess.Popen(
+        command,
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+        start_new_session=True,
+    )
     assert process.stderr is not None
     deadline = time.time() + 300
     for line in process.stderr:
@@ -61,8 +98,19 @@ def test_killed_ensemble_resumes_without_losing_or_duplicating_runs(tmp_path: Pa
     with duckdb.connect(str(path), read_only=True) as con:
         partial = con.execute("SELECT count(*) FROM runs").fetchone()
     assert partial is not None and 5 <= partial[0] < 24
-    resumed = rareflow("run", "baseline", "--runs", "24", "--seed", "9", "--workers", "1",
-                       "--store", str(path), "--resume")  # fmt: skip
+    resumed = rareflow(
+        "run",
+        "baseline",
+        "--runs",
+        "24",
+        "--seed",
+        "9",
+        "--workers",
+        "1",
+        "--store",
+        str(path),
+        "--resume",
+    )
     assert resumed.returncode == 0, resumed.stderr
     with duckdb.connect(str(path), read_only=True) as con:
         runs = con.execute("SELECT run FROM runs ORDER BY run").df()["run"].tolist()
@@ -80,12 +128,25 @@ def test_resume_refuses_another_seed_and_bad_scenarios_are_named(tmp_path: Path)
         ).returncode
         == 0
     )
-    other = rareflow("run", "baseline", "--runs", "2", "--seed", "5", "--workers", "1",
-                     "--store", str(path), "--resume")  # fmt: skip
+    other = rareflow(
+        "run",
+        "baseline",
+        "--runs",
+        "2",
+        "--seed",
+        "5",
+        "--workers",
+        "1",
+        "--store",
+        str(path),
+        "--resume",
+    )
     assert other.returncode == 1 and "seed" in other.stderr and "Traceback" not in other.stderr
     bad = tmp_path / "bad.yaml"
-    bad.write_text("name: bad\nextends: baseline\nhorizon: {start: 2024, end: 2030}\nprojects:\n"
-                   "  - {id: p, stage: magnet, location: XX, capacity_t: 1, start: 2026, status: planned,"
-                   " cost_usd_per_kg: 1}\n")  # fmt: skip
+    bad.write_text(
+        "name: bad\nextends: baseline\nhorizon: {start: 2024, end: 2030}\nprojects:\n"
+        "  - {id: p, stage: magnet, location: XX, capacity_t: 1, start: 2026, status: planned,"
+        " cost_usd_per_kg: 1}\n"
+    )
     done = rareflow("run", str(bad), "--runs", "1", "--store", str(tmp_path / "b.duckdb"))
     assert done.returncode == 1 and "XX" in done.stderr and "Traceback" not in done.stderr

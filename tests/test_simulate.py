@@ -48,8 +48,10 @@ def test_merge_replaces_records_by_id_and_mappings_by_key() -> None:
     parent = {"a": [{"id": "x", "v": 1}, {"id": "y", "v": 2}], "m": {"p": 1, "q": 2}, "s": 1}
     child = {"a": [{"id": "y", "v": 3}], "m": {"q": 5}, "s": 2}
     assert merge(parent, child) == {
-        "a": [{"id": "x", "v": 1}, {"id": "y", "v": 3}], "m": {"p": 1, "q": 5}, "s": 2,
-    }  # fmt: skip
+        "a": [{"id": "x", "v": 1}, {"id": "y", "v": 3}],
+        "m": {"p": 1, "q": 5},
+        "s": 2,
+    }
 
 
 @pytest.mark.parametrize(
@@ -125,8 +127,9 @@ def test_ban_lowers_alliance_use_and_raises_ex_china_prices(
     dataset: Dataset, baseline: Runner
 ) -> None:
     ban = load_scenario("china-heavy-ban")
-    always = ban.model_copy(update={"levers": [b.model_copy(update={"start_spread_years": 0})
-                                               for b in ban.levers[:1]]})  # fmt: skip
+    always = ban.model_copy(
+        update={"levers": [b.model_copy(update={"start_spread_years": 0}) for b in ban.levers[:1]]}
+    )
     banned = Runner(build_market(dataset, always)).run(draw(always, 3, 0))
     free = baseline.run(draw(baseline.market.scenario, 3, 0))
     years = range(2026, 2031)
@@ -144,8 +147,14 @@ def test_earlier_project_start_raises_self_sufficiency(dataset: Dataset) -> None
     quiet = base.model_copy(
         update={"slippage": {}, "demand": base.demand.model_copy(update={"growth_scale_sd": 0.0})}
     )
-    early = quiet.model_copy(update={"overrides": [Override(id="nolans_mine", start=2026),
-                                                    Override(id="nolans_separation", start=2026)]})  # fmt: skip
+    early = quiet.model_copy(
+        update={
+            "overrides": [
+                Override(id="nolans_mine", start=2026),
+                Override(id="nolans_separation", start=2026),
+            ]
+        }
+    )
     late = Runner(build_market(dataset, quiet)).run(draw(quiet, 0, 0))
     soon = Runner(build_market(dataset, early)).run(draw(early, 0, 0))
     ss_late, ss_soon = (
@@ -188,9 +197,15 @@ def test_metrics_by_hand() -> None:
     series = pd.Series({2025: 40.0, 2026: 55.0, 2027: 45.0, 2028: 60.0, 2029: 70.0})
     assert year_of_independence(series, 50) == 2028
     assert year_of_independence(series, 80) is None
-    frame = pd.DataFrame({"run": [0, 0, 1, 1], "year": [2025, 2026, 2025, 2026],
-                          "metric": "self_sufficiency_pct", "key": "Dy",
-                          "value": [60.0, 70.0, 10.0, 20.0]})  # fmt: skip
+    frame = pd.DataFrame(
+        {
+            "run": [0, 0, 1, 1],
+            "year": [2025, 2026, 2025, 2026],
+            "metric": "self_sufficiency_pct",
+            "key": "Dy",
+            "value": [60.0, 70.0, 10.0, 20.0],
+        }
+    )
     table = independence(frame, ["Dy"], [50.0]).iloc[0]
     assert table["probability_%"] == 50.0 and table["median_year"] == 2025
     assert np.isnan(independence(frame, ["Dy"], [90.0]).iloc[0]["median_year"])
