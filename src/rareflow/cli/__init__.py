@@ -7,6 +7,7 @@ import os
 import typer
 
 from rareflow.cli.cascade import cascade_app
+from rareflow.cli.comply import comply_command
 from rareflow.cli.data import data_app
 from rareflow.cli.market import market_app
 from rareflow.cli.output import fail
@@ -25,6 +26,7 @@ app.add_typer(market_app, name="market")
 app.add_typer(results_app, name="results")
 app.add_typer(scenario_app, name="scenario")
 app.command("run")(run_command)
+app.command("comply")(comply_command)
 
 
 def main() -> None:

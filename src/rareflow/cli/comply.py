@@ -1,0 +1,108 @@
+"""``rareflow comply``: verdicts under China's 2025 rules and the US EAR per shipment edge."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any
+
+import pandas as pd
+import typer
+
+from rareflow.cli.output import console, errors, fail, print_frame, print_json
+from rareflow.compliance.china import ChinaOptions
+from rareflow.compliance.documents import BomDocument, RegimeTable, bundled_regimes, load_document
+from rareflow.compliance.engine import audit, comply
+from rareflow.dataset.errors import DataValidationError
+
+OPTION_VALUES = {
+    "part2_scope": ("narrow", "broad"),
+    "cn_numerator": ("cn_origin_only", "all_part1_if_any_cn"),
+    "origin_lookthrough": ("true", "false"),
+    "suspension_end_inclusive": ("unknown", "yes", "no"),
+}
+
+
+def _options(items: list[str] | None) -> ChinaOptions:
+    values: dict[str, Any] = {}
+    for item in items or []:
+        name, _, value = item.partition("=")
+        if name not in OPTION_VALUES or value not in OPTION_VALUES[name]:
+            choices = "; ".join(f"{k}={'|'.join(v)}" for k, v in OPTION_VALUES.items())
+            fail(f"--option {item!r} is not one of: {choices}")
+        values[name] = value == "true" if name == "origin_lookthrough" else value
+    return ChinaOptions(**values)
+
+
+def _load(path: Path, model: type[Any]) -> Any:
+    try:
+        return load_document(path, model)
+    except DataValidationError as error:
+        for issue in error.issues:
+            errors.print(str(issue), markup=False, highlight=False, soft_wrap=True)
+        fail(f"{len(error.issues)} problem(s) in {path}; nothing was assessed")
+
+
+def comply_command(
+    bom: Annotated[Path, typer.Argument(help="YAML bill of materials with shipments.")],
+    on: Annotated[
+        str | None, typer.Option("--date", help="Assess on this date (YYYY-MM-DD).")
+    ] = None,
+    destination: Annotated[str | None, typer.Option(help="Destination country (what-if).")] = None,
+    option: Annotated[
+        list[str] | None,
+        typer.Option(help="Reading of the Chinese text, e.g. part2_scope=broad (repeatable)."),
+    ] = None,
+    regimes: Annotated[
+        Path | None, typer.Option(help="Your own regime table (default: the bundled one).")
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Write the audit record (inputs + verdicts).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON records.")] = False,
+) -> None:
+    """Does each shipment need a Chinese licence, and is it subject to the EAR?"""
+    document: BomDocument = _load(bom, BomDocument)
+    table: RegimeTable = _load(regimes, RegimeTable) if regimes else bundled_regimes()
+    options = _options(option)
+    try:
+        day = date.fromisoformat(on) if on else None
+    except ValueError:
+        fail(f"--date {on!r} is not a date like 2026-03-01")
+    if destination is not None and not (len(destination) == 2 and destination.isupper()):
+        fail(f"--destination {destination!r} is not a two-letter country code like US")
+    try:
+        records = comply(document, table, options, day, destination)
+    except ValueError as error:
+        fail(str(error))
+    if out is not None:
+        out.write_text(json.dumps(audit(document, table, options, records), indent=2))
+    if as_json:
+        print_json(records)
+        return
+    rows = []
+    for record in records:
+        limbs = [
+            f"{limb['limb']}{' ' + _pct(limb['ratio']) if limb['ratio'] else ''}"
+            for limb in record["china"]["limbs"]
+            if limb["hit"]
+        ]
+        rows.append(
+            {
+                "shipment": record["shipment"],
+                "route": f"{record['exporter_country']}->{record['destination']}",
+                "date": record["date"],
+                "China": record["china"]["verdict"],
+                "China routes": "; ".join(limbs + record["china"]["overlays"]),
+                "EAR": record["ear"]["verdict"],
+                "EAR ratio": _pct(record["ear"]["ratio"]) if record["ear"]["ratio"] else "",
+                "missing": "; ".join(record["china"]["missing"] + record["ear"]["missing"]),
+            }
+        )
+    print_frame(pd.DataFrame(rows), title=f"Verdicts ({bom.name})")
+    console.print(records[0]["china"]["assumptions"][0] if records else "no shipments")
+
+
+def _pct(ratio: str) -> str:
+    return f"{float(ratio) * 100:.4g} %"

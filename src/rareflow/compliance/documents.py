@@ -1,0 +1,241 @@
+"""Bills of materials, shipments and the regime table, as validated documents.
+
+Money is exact (``decimal.Decimal``); a float in YAML is read through its shortest text so 1.25
+stays 1.25. ``None`` means unknown: the rules turn unknowns into INDETERMINATE, never into a
+clean verdict. A BOM item lists its children by id with quantities per one unit of the parent.
+
+    items:
+      - id: magnet_lot
+        made_in: JP
+        value: {amount: 50000, currency: USD, basis: ex_works}
+        cn_list: {a61_part: II}
+        origin_cn: false
+        children: [{item: dyfe, qty: 1}, {item: ndpr_metal, qty: 1}]
+      - id: dyfe
+        made_in: CN
+        value: {amount: 1250, currency: USD, basis: transaction}
+        cn_list: {a61_part: I, a18_code: 1C904}
+        origin_cn: true
+    shipments:
+      - {id: s1, item: magnet_lot, exporter_country: JP, destination: US, ship_date: 2026-03-01}
+    fx: {EUR: 1.08}            # USD per unit of each other currency
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+
+from rareflow.dataset.errors import DataIssue, DataValidationError, display_path
+from rareflow.dataset.readers import line_of, read_yaml
+from rareflow.dataset.schema import Id
+from rareflow.dataset.tables import validate_mapping
+
+
+def _exact(value: Any) -> Any:
+    return Decimal(repr(value)) if isinstance(value, float) else value
+
+
+Money = Annotated[Decimal, BeforeValidator(_exact), Field(ge=0)]
+Quantity = Annotated[Decimal, BeforeValidator(_exact), Field(gt=0)]
+Country = Annotated[str, Field(pattern=r"^[A-Z]{2}$")]
+Technology = Literal["mining", "separation", "metal_smelting", "magnet_mfg", "recycling"]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Value(Strict):
+    amount: Money | None = None
+    currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] = "USD"
+    basis: Literal["ex_works", "fob", "transaction", "fmv"] = "transaction"
+
+
+class ChinaLists(Strict):
+    a18_code: str | None = None
+    a57_code: str | None = None
+    a61_part: Literal["I", "II", "none"] | None = "none"
+    """Part I (metals, alloys, oxides) or Part II (magnet materials, targets) of Ann. 61's annex;
+    null = unknown."""
+
+
+class UsContent(Strict):
+    origin_us: bool | None = False
+    eccn: str | None = None
+    licence_needed_to: dict[Country, bool] = {}
+    """Per destination: would this item need a BIS licence (Country Chart + Part 746)?"""
+    no_de_minimis: bool = False
+    """A section 734.4(a) category applies (no de minimis at all)."""
+    fdp: list[FdpRule] = []
+    commingled_technology: bool = False
+    one_time_report_filed: bool = False
+
+
+class FdpRule(Strict):
+    """One foreign-direct-product rule of section 734.9, its two prongs as inputs."""
+
+    rule: str
+    product_prong: bool | None
+    scope_prong: bool | None
+
+
+class Child(Strict):
+    item: Id
+    qty: Quantity = Decimal(1)
+
+
+class Item(Strict):
+    id: Id
+    description: str = ""
+    made_in: Country | None
+    value: Value = Value()
+    cn_list: ChinaLists = ChinaLists()
+    origin_cn: bool | None = None
+    cn_tech_used: list[Technology] = []
+    deep_processed: (
+        Literal[
+            "rotor_stator", "sensor_assembly", "consumer_product", "calcined_catalyst", "phosphor"
+        ]
+        | None
+    ) = None
+    """MOFCOM FAQ categories of deep-processed products outside Announcement 18."""
+    us: UsContent = UsContent()
+    discrete_product: bool | None = None
+    children: list[Child] = []
+
+
+class EndUser(Strict):
+    military: bool = False
+    cn_listed: bool = False
+    owned_50pct_by_cn_listed: bool = False
+    us_listed: bool = False
+
+
+EndUse = Literal[
+    "wmd",
+    "terrorism",
+    "military",
+    "logic_le_14nm",
+    "memory_ge_256L",
+    "fab_equipment_or_materials_for_those",
+    "military_ai",
+    "humanitarian",
+]
+
+
+class Shipment(Strict):
+    id: Id
+    item: Id
+    exporter_country: Country
+    destination: Country
+    ship_date: date
+    end_user: EndUser = EndUser()
+    end_use: list[EndUse] = []
+
+
+class BomDocument(Strict):
+    items: Annotated[list[Item], Field(min_length=1)]
+    shipments: list[Shipment] = []
+    fx: dict[Annotated[str, Field(pattern=r"^[A-Z]{3}$")], Money] = {}
+    """USD per unit of each currency used (USD itself is 1)."""
+
+    @model_validator(mode="after")
+    def _references(self) -> BomDocument:
+        ids = [i.id for i in self.items]
+        repeated = sorted({i for i in ids if ids.count(i) > 1})
+        if repeated:
+            raise ValueError(f"item ids must be unique; repeated: {', '.join(repeated)}")
+        known = set(ids)
+        for item in self.items:
+            for child in item.children:
+                if child.item not in known:
+                    raise ValueError(f"item {item.id!r} lists an unknown child {child.item!r}")
+        for shipment in self.shipments:
+            if shipment.item not in known:
+                raise ValueError(
+                    f"shipment {shipment.id!r} ships an unknown item {shipment.item!r}"
+                )
+        _no_cycles(self.items)
+        return self
+
+    def item(self, item_id: str) -> Item:
+        return next(i for i in self.items if i.id == item_id)
+
+
+def _no_cycles(items: list[Item]) -> None:
+    children = {i.id: [c.item for c in i.children] for i in items}
+    state: dict[str, int] = {}
+
+    def visit(node: str, path: list[str]) -> None:
+        if state.get(node) == 1:
+            raise ValueError(f"items contain themselves: {' -> '.join([*path, node])}")
+        if state.get(node) == 2:
+            return
+        state[node] = 1
+        for child in children[node]:
+            visit(child, [*path, node])
+        state[node] = 2
+
+    for item in children:
+        visit(item, [])
+
+
+class Suspension(Strict):
+    from_: date = Field(alias="from")
+    until: date
+    by: str | None = None
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class Instrument(Strict):
+    title: str
+    effective: date
+    suspended: Suspension | None = None
+    source: list[Id] = []
+    note: str | None = None
+
+
+class RegimeTable(Strict):
+    known_until: date
+    status_after: Literal["unknown", "in_force", "lapsed"] = "unknown"
+    instruments: dict[str, Instrument]
+
+    @model_validator(mode="after")
+    def _complete(self) -> RegimeTable:
+        missing = {"a18", "a61_origin", "a61_content", "a61_technology"} - set(self.instruments)
+        if missing:
+            raise ValueError(f"the regime table lacks {sorted(missing)}")
+        return self
+
+
+UsContent.model_rebuild()
+
+
+def load_document(path: str | Path, model: type[BaseModel]) -> Any:
+    """A YAML document validated against ``model``; every problem with file and line."""
+    path = Path(path)
+    label = display_path(path)
+    if not path.is_file():
+        raise DataValidationError([DataIssue(label, "file not found", kind="io")])
+    issues: list[DataIssue] = []
+    data = read_yaml(path, label, issues)
+    if not issues and not isinstance(data, dict):
+        issues.append(DataIssue(label, "the document must be a mapping", 1))
+    document = None if issues else validate_mapping(model, data, label, line_of(data), issues)
+    if issues or document is None:
+        raise DataValidationError(issues)
+    return document
+
+
+def bundled_regimes() -> RegimeTable:
+    from importlib import resources
+
+    path = Path(str(resources.files("rareflow") / "data" / "regimes.yaml"))
+    table: RegimeTable = load_document(path, RegimeTable)
+    return table

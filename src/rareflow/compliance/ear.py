@@ -1,0 +1,127 @@
+"""US EAR de minimis (15 CFR 734.4, Supp. No. 2 to Part 734) and the foreign-direct-product
+prongs (734.9) on one shipment edge, in exact decimals (rules R-US-0 to R-US-8)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from rareflow.compliance.china import IndeterminateError, _usd
+from rareflow.compliance.documents import BomDocument, Item, Shipment
+
+E1_E2 = frozenset({"IR", "KP", "SY", "CU"})
+"""Country Groups E:1 (Iran, North Korea, Syria) and E:2 (Cuba)."""
+THRESHOLD_E = Decimal("0.10")
+THRESHOLD_OTHER = Decimal("0.25")
+
+
+@dataclass
+class EarVerdict:
+    verdict: str
+    threshold: Decimal | None = None
+    numerator: Decimal | None = None
+    denominator: Decimal | None = None
+    ratio: Decimal | None = None
+    controlled: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+
+
+def evaluate(document: BomDocument, shipment: Shipment) -> EarVerdict:
+    item = document.item(shipment.item)
+    destination = shipment.destination
+    if item.us.origin_us is None:
+        return EarVerdict("INDETERMINATE", missing=[f"US origin of {item.id}"])
+    if item.us.origin_us:
+        return EarVerdict("SUBJECT", notes=["US-origin item (R-US-0)"])
+    if item.us.no_de_minimis:
+        return EarVerdict("SUBJECT", notes=["a section 734.4(a) category applies: no de minimis"])
+    fdp = _foreign_direct_product(item)
+    if fdp is not None:
+        return fdp
+    if item.us.licence_needed_to.get(destination) is False:
+        return EarVerdict(
+            "NOT_SUBJECT_BY_DE_MINIMIS",
+            notes=[
+                "the foreign item needs no licence to this destination: "
+                "no calculation needed (Supp. 2 note)"
+            ],
+        )
+    threshold = THRESHOLD_E if destination in E1_E2 else THRESHOLD_OTHER
+    result = EarVerdict("NOT_SUBJECT_BY_DE_MINIMIS", threshold)
+    try:
+        numerator = _controlled(document, item, destination, Decimal(1), result, top=True)
+        denominator = _usd(document, item)
+    except IndeterminateError as missing:
+        result.verdict = "INDETERMINATE"
+        result.missing.append(str(missing))
+        return result
+    if denominator == 0:
+        result.verdict, result.missing = "INDETERMINATE", [f"a positive value of {item.id}"]
+        return result
+    result.numerator, result.denominator = numerator, denominator
+    result.ratio = numerator / denominator
+    if result.ratio > threshold:
+        result.verdict = "SUBJECT"
+    elif item.us.commingled_technology and not item.us.one_time_report_filed:
+        result.verdict = "INDETERMINATE"
+        result.missing.append("one-time report for commingled US technology (734.4(c)(3)/(d)(3))")
+    result.notes.append(
+        f"controlled US content / value of the item; subject iff > {threshold:%} "
+        f"({'E:1/E:2' if destination in E1_E2 else 'other'} destination)"
+    )
+    return result
+
+
+def _foreign_direct_product(item: Item) -> EarVerdict | None:
+    """R-US-2: any FDP rule with both prongs met makes the item subject; an unknown prong is
+    indeterminate."""
+    unknown = []
+    for rule in item.us.fdp:
+        if rule.product_prong and rule.scope_prong:
+            return EarVerdict("SUBJECT", notes=[f"foreign direct product: {rule.rule}"])
+        if None in (rule.product_prong, rule.scope_prong) and False not in (
+            rule.product_prong,
+            rule.scope_prong,
+        ):
+            unknown.append(rule.rule)
+    if unknown:
+        return EarVerdict("INDETERMINATE", missing=[f"FDP prongs of {', '.join(unknown)}"])
+    return None
+
+
+def _controlled(
+    document: BomDocument,
+    item: Item,
+    destination: str,
+    qty: Decimal,
+    result: EarVerdict,
+    top: bool = False,
+) -> Decimal:
+    """Fair-market value of controlled US-origin content per one unit of the top item.
+
+    US-origin children count if they would need a licence to the destination; foreign-made
+    children are descended into unless they are completed discrete products (second
+    incorporation: their US content is not counted).
+    """
+    total = Decimal(0)
+    for child in item.children:
+        node = document.item(child.item)
+        count = qty * child.qty
+        if node.us.origin_us is None:
+            raise IndeterminateError(f"US origin of {node.id}")
+        if node.us.origin_us:
+            needed = node.us.licence_needed_to.get(destination)
+            if needed is None:
+                raise IndeterminateError(f"licence need of {node.id} to {destination}")
+            if needed:
+                total += _usd(document, node) * count
+                result.controlled.append(f"{node.id} x {count}")
+            continue
+        if node.discrete_product:
+            result.notes.append(
+                f"{node.id}: completed discrete product, its US content not counted"
+            )
+            continue
+        total += _controlled(document, node, destination, count, result)
+    return total

@@ -1,0 +1,98 @@
+"""Verdicts per shipment edge under both regimes, as auditable records with their inputs."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from rareflow.compliance import china, ear
+from rareflow.compliance.documents import BomDocument, RegimeTable, Shipment
+
+
+def shipments_for(
+    document: BomDocument, day: date | None, destination: str | None
+) -> list[Shipment]:
+    """The document's shipments (date or destination overridden if given), or one what-if
+    shipment per top-level item when it has none."""
+    if document.shipments:
+        return [
+            s.model_copy(
+                update={
+                    k: v
+                    for k, v in (("ship_date", day), ("destination", destination))
+                    if v is not None
+                }
+            )
+            for s in document.shipments
+        ]
+    if day is None or destination is None:
+        raise ValueError("the document has no shipments: give --date and --destination")
+    children = {c.item for i in document.items for c in i.children}
+    tops = [i for i in document.items if i.id not in children]
+    return [
+        Shipment(
+            id=f"what_if_{i.id}",
+            item=i.id,
+            exporter_country=i.made_in or "CN",
+            destination=destination,
+            ship_date=day,
+        )
+        for i in tops
+    ]
+
+
+def comply(
+    document: BomDocument,
+    table: RegimeTable,
+    options: china.ChinaOptions,
+    day: date | None = None,
+    destination: str | None = None,
+) -> list[dict[str, Any]]:
+    """One record per shipment: China's and the EAR's verdicts with every number used."""
+    records = []
+    for shipment in shipments_for(document, day, destination):
+        cn = china.evaluate(document, shipment, table, options)
+        us = ear.evaluate(document, shipment)
+        records.append(
+            {
+                "shipment": shipment.id,
+                "item": shipment.item,
+                "exporter_country": shipment.exporter_country,
+                "destination": shipment.destination,
+                "date": shipment.ship_date.isoformat(),
+                "china": _plain(asdict(cn)),
+                "ear": _plain(asdict(us)),
+            }
+        )
+    return records
+
+
+def audit(
+    document: BomDocument,
+    table: RegimeTable,
+    options: china.ChinaOptions,
+    records: list[dict[str, Any]],
+) -> dict[str, Any]:
+    """The records with the inputs and the regime table they were computed from."""
+    regimes = table.model_dump_json()
+    return {
+        "inputs": document.model_dump(mode="json"),
+        "options": asdict(options),
+        "regime_table": table.model_dump(mode="json", by_alias=True),
+        "regime_table_sha256": hashlib.sha256(regimes.encode()).hexdigest(),
+        "verdicts": records,
+    }
+
+
+def _plain(value: Any) -> Any:
+    """Decimals as exact strings (auditors get the digits computed, not a float's)."""
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value

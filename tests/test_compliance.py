@@ -1,0 +1,279 @@
+"""China's 2025 rules and the EAR de minimis rule on the public worked examples and by property."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from rareflow.compliance.china import ChinaOptions, evaluate, status
+from rareflow.compliance.documents import BomDocument, RegimeTable, bundled_regimes, load_document
+from rareflow.compliance.ear import evaluate as ear_evaluate
+from rareflow.compliance.engine import comply
+
+EXAMPLES = Path(__file__).parent.parent / "examples" / "compliance"
+REVIVAL = date(2026, 12, 15)
+
+
+@pytest.fixture(scope="module")
+def regimes() -> RegimeTable:
+    return bundled_regimes()
+
+
+@pytest.fixture(scope="module")
+def revived(regimes: RegimeTable) -> RegimeTable:
+    """The table a user would write once Ann. 61 is back in force after the suspension."""
+    return regimes.model_copy(update={"status_after": "in_force"})
+
+
+def doc(name: str) -> BomDocument:
+    document: BomDocument = load_document(EXAMPLES / name, BomDocument)
+    return document
+
+
+def limb(verdict, name):  # type: ignore[no-untyped-def]
+    return next(item for item in verdict.limbs if item.limb == name)
+
+
+def test_regime_status_by_date(regimes: RegimeTable) -> None:
+    options = ChinaOptions()
+    assert status(regimes, "a61_content", date(2025, 11, 20), options) == "NOT_YET_EFFECTIVE"
+    assert status(regimes, "a61_content", date(2026, 3, 1), options) == "SUSPENDED"
+    assert status(regimes, "a61_content", date(2026, 11, 10), options) == "UNKNOWN"
+    assert (
+        status(
+            regimes, "a61_content", date(2026, 11, 10), ChinaOptions(suspension_end_inclusive="yes")
+        )
+        == "SUSPENDED"
+    )
+    assert status(regimes, "a61_content", date(2026, 11, 29), options) == "UNKNOWN"
+    assert status(regimes, "a18", date(2026, 3, 1), options) == "IN_FORCE"
+    assert status(regimes, "a18", date(2025, 1, 1), options) == "NOT_YET_EFFECTIVE"
+
+
+def test_c1_content_limb_with_the_item_value_as_denominator(
+    regimes: RegimeTable, revived: RegimeTable
+) -> None:
+    document = doc("c1_japanese_magnet.yaml")
+    shipment = document.shipments[0]
+    options = ChinaOptions()
+    verdict = evaluate(document, shipment, regimes, options)
+    content = limb(verdict, "a61_1a_content")
+    assert content.hit is True
+    assert content.numerator == Decimal("1250") and content.denominator == Decimal("50000")
+    assert content.ratio == Decimal("0.025")  # not 1,250 / 12,750 (the BOM-sum trap)
+    assert verdict.verdict == "LICENCE_REQUIRED_IF_REACTIVATED"
+    assert [item.limb for item in verdict.limbs] == ["a61_1a_content"]  # no origin, no tech limb
+    early = evaluate(document, shipment, regimes, options, date(2025, 11, 20))
+    assert early.verdict == "NOT_YET_EFFECTIVE"
+    assert evaluate(document, shipment, revived, options, REVIVAL).verdict == "LICENCE_REQUIRED"
+    # C1b: a US defence prime as buyer
+    prime = shipment.model_copy(
+        update={"end_user": shipment.end_user.model_copy(update={"military": True})}
+    )
+    b = evaluate(document, prime, revived, options, REVIVAL)
+    assert b.verdict == "LICENCE_REQUIRED" and "PRESUMPTION_OF_DENIAL" in b.overlays
+
+
+def test_c5_nested_magnets_in_a_motor(regimes: RegimeTable) -> None:
+    document = doc("c5_servo_motor.yaml")
+    magnets, motor = document.shipments
+    narrow, broad = ChinaOptions(), ChinaOptions(part2_scope="broad")
+    edge = evaluate(document, magnets, regimes, narrow)
+    assert limb(edge, "a61_1a_content").ratio == Decimal("0.025")
+    assert evaluate(document, motor, regimes, narrow).verdict == "NO_LICENCE"
+    wide = limb(evaluate(document, motor, regimes, broad), "a61_1a_content")
+    assert wide.hit is True
+    assert wide.numerator == Decimal("10.8") and wide.denominator == Decimal(
+        "1296"
+    )  # EUR 10 / 1,200 at 1.08
+    assert wide.ratio == Decimal(10) / Decimal(1200)
+    # C5b: the motor inside a EUR 20,000 robot - diluted below 0.1 %
+    robot = BomDocument.model_validate(
+        {
+            **document.model_dump(),
+            "items": [
+                *document.model_dump()["items"],
+                {
+                    "id": "robot",
+                    "made_in": "DE",
+                    "value": {"amount": 20000, "currency": "EUR"},
+                    "origin_cn": False,
+                    "children": [{"item": "servo_motor", "qty": 1}],
+                },
+            ],
+            "shipments": [
+                {
+                    "id": "robot_out",
+                    "item": "robot",
+                    "exporter_country": "DE",
+                    "destination": "US",
+                    "ship_date": "2026-03-01",
+                }
+            ],
+        }
+    )
+    diluted = limb(evaluate(robot, robot.shipments[0], regimes, broad), "a61_1a_content")
+    assert diluted.ratio == Decimal("0.0005") and diluted.hit is False
+
+
+def test_u1_de_minimis_by_destination() -> None:
+    document = doc("u1_german_machine.yaml")
+    india, korea = (ear_evaluate(document, s) for s in document.shipments)
+    assert india.ratio == Decimal("0.18") and india.threshold == Decimal("0.25")
+    assert india.verdict == "NOT_SUBJECT_BY_DE_MINIMIS"
+    assert korea.ratio == Decimal("0.38") and korea.threshold == Decimal("0.10")
+    assert korea.verdict == "SUBJECT"
+
+
+def test_unknown_origin_is_indeterminate_never_clear(regimes: RegimeTable) -> None:
+    document = doc("c1_japanese_magnet.yaml")
+    data = document.model_dump()
+    for item in data["items"]:
+        if item["id"] == "dy_fe_alloy":
+            item["origin_cn"] = None
+    unknown = BomDocument.model_validate(data)
+    verdict = evaluate(unknown, unknown.shipments[0], regimes, ChinaOptions())
+    assert verdict.verdict == "INDETERMINATE"
+    assert any("dy_fe_alloy" in m for m in verdict.missing)
+
+
+def test_exports_from_china_follow_announcement_18(regimes: RegimeTable) -> None:
+    document = doc("c1_japanese_magnet.yaml")
+    out = document.shipments[0].model_copy(update={"item": "dy_fe_alloy", "exporter_country": "CN"})
+    assert evaluate(document, out, regimes, ChinaOptions()).verdict == "LICENCE_REQUIRED"
+    into_china = document.shipments[0].model_copy(update={"destination": "CN"})
+    assert evaluate(document, into_china, regimes, ChinaOptions()).verdict == "NOT_APPLICABLE"
+
+
+def magnet(amount: str, cn: str, other: str = "0") -> BomDocument:
+    return BomDocument.model_validate(
+        {
+            "items": [
+                {
+                    "id": "m",
+                    "made_in": "JP",
+                    "value": {"amount": amount},
+                    "cn_list": {"a61_part": "II"},
+                    "origin_cn": False,
+                    "children": [{"item": "cn"}, {"item": "other"}],
+                },
+                {
+                    "id": "cn",
+                    "made_in": "CN",
+                    "value": {"amount": cn},
+                    "cn_list": {"a61_part": "I"},
+                    "origin_cn": True,
+                },
+                {
+                    "id": "other",
+                    "made_in": "AU",
+                    "value": {"amount": other},
+                    "cn_list": {"a61_part": "I"},
+                    "origin_cn": False,
+                },
+            ],
+            "shipments": [
+                {
+                    "id": "s",
+                    "item": "m",
+                    "exporter_country": "JP",
+                    "destination": "US",
+                    "ship_date": "2026-03-01",
+                }
+            ],
+        }
+    )
+
+
+def test_exact_boundaries(regimes: RegimeTable) -> None:
+    options = ChinaOptions()
+    at = magnet("100000", "100")  # exactly 0.1 %: caught
+    assert limb(evaluate(at, at.shipments[0], regimes, options), "a61_1a_content").hit is True
+    below = magnet("100000", "99.99")
+    assert (
+        limb(evaluate(below, below.shipments[0], regimes, options), "a61_1a_content").hit is False
+    )
+    # 'all Part I once any is Chinese' counts the Australian Part I too
+    mixed = magnet("100000", "50", "60")
+    assert (
+        limb(evaluate(mixed, mixed.shipments[0], regimes, options), "a61_1a_content").hit is False
+    )
+    strict = ChinaOptions(cn_numerator="all_part1_if_any_cn")
+    assert limb(evaluate(mixed, mixed.shipments[0], regimes, strict), "a61_1a_content").hit is True
+    # EAR: exactly 25 % is not subject, above is
+    machine = doc("u1_german_machine.yaml").model_dump()
+    machine["items"][0]["value"]["amount"] = Decimal(72000)  # 18,000 / 72,000 = 25 %
+    exact = BomDocument.model_validate(machine)
+    assert ear_evaluate(exact, exact.shipments[0]).verdict == "NOT_SUBJECT_BY_DE_MINIMIS"
+    machine["items"][0]["value"]["amount"] = Decimal("71999.99")
+    assert (
+        ear_evaluate(BomDocument.model_validate(machine), exact.shipments[0]).verdict == "SUBJECT"
+    )
+
+
+money = st.decimals(min_value=Decimal("0.01"), max_value=Decimal("100000"), places=2)
+
+
+@settings(max_examples=60, deadline=None)
+@given(value=money, cn=money, extra=money)
+def test_adding_non_chinese_content_never_creates_a_hit(
+    value: Decimal, cn: Decimal, extra: Decimal
+) -> None:
+    regimes = bundled_regimes()
+    before = magnet(str(value + cn), str(cn))
+    after = magnet(str(value + cn + extra), str(cn), str(extra))  # adds value and non-CN Part I
+    hit_before = limb(
+        evaluate(before, before.shipments[0], regimes, ChinaOptions()), "a61_1a_content"
+    ).hit
+    hit_after = limb(
+        evaluate(after, after.shipments[0], regimes, ChinaOptions()), "a61_1a_content"
+    ).hit
+    assert not (hit_after and not hit_before)
+
+
+@settings(max_examples=60, deadline=None)
+@given(value=money, cn=money, assembly=money)
+def test_diluting_in_an_assembly_never_raises_the_ratio(
+    value: Decimal, cn: Decimal, assembly: Decimal
+) -> None:
+    regimes = bundled_regimes()
+    options = ChinaOptions(part2_scope="broad")
+    base = magnet(str(value + cn), str(cn))
+    data = base.model_dump()
+    data["items"].append(
+        {
+            "id": "a",
+            "made_in": "DE",
+            "value": {"amount": value + cn + assembly},
+            "origin_cn": False,
+            "children": [{"item": "m"}],
+        }
+    )
+    data["shipments"] = [
+        {
+            "id": "s",
+            "item": "a",
+            "exporter_country": "DE",
+            "destination": "US",
+            "ship_date": "2026-03-01",
+        }
+    ]
+    nested = BomDocument.model_validate(data)
+    inner = limb(evaluate(base, base.shipments[0], regimes, options), "a61_1a_content").ratio
+    outer = limb(evaluate(nested, nested.shipments[0], regimes, options), "a61_1a_content").ratio
+    assert inner is not None and outer is not None and outer <= inner
+
+
+def test_records_carry_numbers_and_options(regimes: RegimeTable) -> None:
+    records = comply(doc("c1_japanese_magnet.yaml"), regimes, ChinaOptions())
+    record = records[0]
+    assert record["china"]["verdict"] == "LICENCE_REQUIRED_IF_REACTIVATED"
+    content = record["china"]["limbs"][0]
+    assert content["ratio"] == "0.025" and content["numerator"] == "1250"
+    assert "part2_scope=narrow" in record["china"]["assumptions"][0]
+    assert record["ear"]["verdict"] == "NOT_SUBJECT_BY_DE_MINIMIS"
