@@ -277,3 +277,48 @@ def test_records_carry_numbers_and_options(regimes: RegimeTable) -> None:
     assert content["ratio"] == "0.025" and content["numerator"] == "1250"
     assert "part2_scope=narrow" in record["china"]["assumptions"][0]
     assert record["ear"]["verdict"] == "NOT_SUBJECT_BY_DE_MINIMIS"
+
+
+def test_provenance_on_a_hand_solved_network() -> None:
+    """Two mines (CN: 50 % Nd, AU: 20 % Nd) feed one Chinese separator; the Nd segment gets
+    50 t from the CN mine and 10 t from the AU mine: 5/6 mined in China, all separated there."""
+    from rareflow.compliance.provenance import flow_graph, origin_shares, touched_share
+    from rareflow.market.clearing import Clearing
+    from rareflow.market.model import MarketModel
+    from tests.test_market_small import LA, M1, M2, ND, S_CN, world
+
+    clearing = Clearing(MarketModel(world([M1, M2], [S_CN], [ND, LA])))
+    values, _, _, _ = clearing.solve_arrays()
+    graph = flow_graph(clearing.model, values, "Nd")
+    mining = origin_shares(graph, "mining")
+    segment = "segment:nd"
+    assert mining.loc[segment, "CN"] == pytest.approx(5 / 6)
+    assert mining.loc[segment, "AU"] == pytest.approx(1 / 6)
+    assert origin_shares(graph, "separation").loc[segment, "CN"] == pytest.approx(1.0)
+    # every node that carries Nd has shares summing to one; mass reaching the segment is the
+    # 60 t of Nd oxide served, in t of Nd
+    flowing = [n for n in mining.index if any(t == n for (_, t) in graph.edges)]
+    assert all(mining.loc[n].sum() == pytest.approx(1.0) for n in flowing)
+    served = sum(f for (_, t), f in graph.edges.items() if t == segment)
+    from rareflow.elements import element
+
+    assert served == pytest.approx(60 * element("Nd").metal_per_oxide)
+    assert touched_share(graph, {"AU"}).loc[segment] == pytest.approx(1 / 6)
+
+
+def test_sourcing_rule_segment_is_free_of_the_excluded_origin() -> None:
+    from rareflow.compliance.provenance import flow_graph, touched_share
+    from rareflow.dataset.levers import Levers, SourcingRule
+    from rareflow.market.clearing import Clearing
+    from rareflow.market.model import MarketModel
+    from tests.test_market_small import LA, M1, M2, ND, S_CN, S_MY, segment, world
+
+    defence = segment("def", "Nd", [(5.0, 100.0)], location="US", region="US", end_use="defence")
+    rule = SourcingRule(id="dfars", regions=["US"], end_uses=["defence"], excluded=["china"])
+    model = MarketModel(
+        world([M1, M2], [S_CN, S_MY], [ND, LA, defence], Levers(sourcing_rules=[rule]))
+    )
+    values, _, _, _ = Clearing(model).solve_arrays()
+    touched = touched_share(flow_graph(model, values, "Nd"), {"CN"})
+    assert touched.loc["segment:def"] == pytest.approx(0.0)
+    assert touched.loc["segment:nd"] == pytest.approx(1.0)

@@ -12,6 +12,7 @@ from rareflow.cli.data import data_app
 from rareflow.cli.market import market_app
 from rareflow.cli.output import fail
 from rareflow.cli.run import results_app, run_command, scenario_app
+from rareflow.cli.trace import trace_command
 
 app = typer.Typer(
     name="rareflow",
@@ -27,6 +28,7 @@ app.add_typer(results_app, name="results")
 app.add_typer(scenario_app, name="scenario")
 app.command("run")(run_command)
 app.command("comply")(comply_command)
+app.command("trace")(trace_command)
 
 
 def main() -> None:

@@ -11,6 +11,7 @@ not depend on which runs the same worker solved before.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -97,29 +98,42 @@ class Runner:
 
     def run(self, plan: RunPlan) -> pd.DataFrame:
         """Yearly records of one run as a tidy DataFrame (run, year, metric, key, value)."""
+        rows: list[tuple[int, str, str, float]] = []
+        for year, values, duals, extra in self.years_of(plan):
+            rows += self.recorder.record(year, values, duals, extra["reference"], extra["subsidy"])
+            rows.append((year, "ledger_residual_t", "all", extra["ledger"]))
+            rows.append((year, "recycled_t", "world", extra["recycled"]))
+        frame = pd.DataFrame(rows, columns=["year", "metric", "key", "value"])
+        frame.insert(0, "run", plan.run)
+        return frame
+
+    def years_of(
+        self, plan: RunPlan, until: int | None = None
+    ) -> Iterator[tuple[int, np.ndarray, np.ndarray, dict[str, float]]]:
+        """Solve the run year by year: (year, column values, row duals, extras) each year."""
         model = self.market.clearing.model
         model.highs.clearSolver()
         model.highs.setBasis(self.base_basis)
         for floor_id in model.floor_subsidy:
             model.floor_subsidy[floor_id] = 0.0
         state = RunState()
-        rows: list[tuple[int, str, str, float]] = []
         clearing = self.market.clearing
         for year in self.years:
+            if until is not None and year > until:
+                return
             self._capacities(year, plan, state)
             reference = self._demand(year, plan)
             recycled = self._recycling(year, state)
             self._levers(year, plan, state)
             values, duals, _, _ = clearing.solve_arrays()
-            subsidy = clearing.subsidy_cost_kusd(values)
-            rows += self.recorder.record(year, values, duals, reference, subsidy)
-            ledger = float(_ledger(clearing.model, values)["residual_t"].abs().max())
-            rows.append((year, "ledger_residual_t", "all", ledger))
-            rows.append((year, "recycled_t", "world", recycled))
+            extra = {
+                "reference": reference,
+                "subsidy": clearing.subsidy_cost_kusd(values),
+                "ledger": float(_ledger(clearing.model, values)["residual_t"].abs().max()),
+                "recycled": recycled,
+            }
+            yield year, values, duals, extra
             self._after(year, plan, state, values, duals)
-        frame = pd.DataFrame(rows, columns=["year", "metric", "key", "value"])
-        frame.insert(0, "run", plan.run)
-        return frame
 
     def _capacities(self, year: int, plan: RunPlan, state: RunState) -> None:
         market, clearing = self.market, self.market.clearing

@@ -1,0 +1,90 @@
+"""``rareflow trace``: where an element at a facility or in a demand segment came from."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import pandas as pd
+import typer
+
+from rareflow.cli.data import DataDir, JsonFlag, load
+from rareflow.cli.output import console, fail, print_frame, print_json
+from rareflow.compliance.provenance import trace
+from rareflow.elements import UnknownElementError, parse_symbol
+from rareflow.market.clearing import Clearing
+from rareflow.scenario.loader import load_scenario
+from rareflow.simulate.plan import draw
+from rareflow.simulate.run import Runner
+from rareflow.simulate.world import build_market
+
+
+def trace_command(
+    element: Annotated[str, typer.Option(help="Element symbol, e.g. Dy.")],
+    facility: Annotated[
+        str | None, typer.Option(help="Plant, mine or demand-segment id (default: segments only).")
+    ] = None,
+    year: Annotated[int | None, typer.Option(help="Year (default: the base year).")] = None,
+    scenario: Annotated[
+        str, typer.Option(help="Scenario for years after the base year.")
+    ] = "baseline",
+    run: Annotated[int, typer.Option(help="Run index of the scenario (with --seed).")] = 0,
+    seed: Annotated[int, typer.Option(help="Seed of the ensemble the run belongs to.")] = 0,
+    data: DataDir = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Origin shares by country of mining and of each processing stage (flow-weighted mixing)."""
+    try:
+        symbol = parse_symbol(element)
+    except UnknownElementError as error:
+        fail(str(error))
+    dataset = load(data, as_json)
+    base = dataset.market.base_year if dataset.market else 2024
+    if year is None or year == base:
+        clearing = Clearing.from_dataset(dataset)
+        values, duals, _, _ = clearing.solve_arrays()
+        model, where = clearing.model, f"{base} market"
+    else:
+        spec = load_scenario(scenario)
+        if not spec.horizon.start <= year <= spec.horizon.end:
+            span = f"{spec.horizon.start}-{spec.horizon.end}"
+            fail(f"--year {year} is outside {scenario}'s horizon {span}")
+        runner = Runner(build_market(dataset, spec, scenario))
+        last = None
+        for solved in runner.years_of(draw(spec, seed, run), until=year):
+            last = solved
+        assert last is not None
+        day, values, duals, _ = last
+        model, where = runner.market.clearing.model, f"{scenario} run {run} (seed {seed}), {day}"
+    try:
+        result = trace(model, values, duals, symbol, facility)
+    except KeyError as error:
+        fail(str(error.args[0]))
+    result["where"] = where
+    if as_json:
+        print_json(result)
+        return
+    console.print(f"[bold]{symbol}[/] in the {where}")
+    if "shares" in result:
+        shares = result["shares"]
+        assert isinstance(shares, dict)
+        rows = [
+            {"basis": b, "country": c, "share_%": 100 * v}
+            for b, s in shares.items()
+            for c, v in s.items()
+        ]
+        print_frame(
+            pd.DataFrame(rows), title=f"{result['node']} ({result['throughput_t']:,.1f} t {symbol})"
+        )
+        touched = result["touched_by_china"]
+        assert isinstance(touched, float)
+        console.print(f"handled in China at some stage: {100 * touched:.1f} %")
+    segments = pd.DataFrame(result["segments"])
+    if len(segments):
+        segments[["china_mined_share", "china_touched_share"]] *= 100
+        segments = segments.rename(
+            columns={
+                "china_mined_share": "mined in China %",
+                "china_touched_share": "China at any stage %",
+            }
+        )
+        print_frame(segments, title=f"{symbol} by demand segment")

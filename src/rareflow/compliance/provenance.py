@@ -1,0 +1,289 @@
+"""Where each tonne came from: origin shares through the flows of a solved market year.
+
+Mixing assumption: every node (a plant, or a commodity pool at a place) mixes its inputs in
+proportion to their flows, so the origin mix of what leaves it is the flow-weighted mix of what
+entered. Per element, in t of element, that is one sparse linear system
+``inflow_n x_n - sum_u f_un x_u = 0`` for the nodes and ``x_s = label`` for the sources, solved
+directly (not iterated). Sources depend on the question: mines (country of mining; recycled
+scrap and stock releases are their own origins), or the plants of one processing stage (country
+of separation, metal making or magnet making), or any node in an excluded place (the share of
+material that a place touched at any stage, for sourcing-rule checks).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import sparse
+from scipy.sparse.linalg import spsolve
+
+from rareflow.elements import element
+from rareflow.market.model import MarketModel
+from rareflow.market.network import RECYCLED
+
+STAGES = ("mining", "separation", "metal", "magnet")
+
+
+@dataclass
+class FlowGraph:
+    """Element flows between nodes of one solved year (t of element, metal basis)."""
+
+    element: str
+    edges: dict[tuple[str, str], float]
+    place: dict[str, str]
+    stage: dict[str, str]
+    """Node -> mining | separation | metal | magnet | pool | segment | stock."""
+
+    def nodes(self) -> list[str]:
+        return sorted(self.place)
+
+
+def flow_graph(model: MarketModel, values: np.ndarray, e: str) -> FlowGraph:
+    """The flows of element ``e`` in a solved model (column values ``values``)."""
+    world = model.world
+    metal = element(e).metal_per_oxide
+    mines = {m.id: m for m in world.mines}
+    plants = {p.id: p for p in world.plants()}
+    edges: dict[tuple[str, str], float] = defaultdict(float)
+    place: dict[str, str] = {}
+    stage: dict[str, str] = {}
+
+    def node(name: str, where: str, kind: str) -> str:
+        place[name], stage[name] = where, kind
+        return name
+
+    def pool(commodity: str, item: str, where: str, track: int) -> str:
+        return node(f"pool:{commodity}:{item}:{where}:{track}", where, "pool")
+
+    for column, meta in enumerate(model.program.meta):
+        t = float(values[column])
+        if t <= 1e-12:
+            continue
+        kind = meta["kind"]
+        if kind in ("concentrate", "heavy_concentrate"):
+            mine, plant = mines[meta["mine"]], plants[meta["plant"]]
+            ore = mine.ore.get(e, 0.0)
+            if ore <= 0:
+                continue
+            if kind == "concentrate":
+                kind_of = "recycling" if mine.ore_type == RECYCLED else "mining"
+                source = node(f"mine:{mine.id}", mine.location, kind_of)
+                flow = ore * t * metal
+            else:
+                light = plants[meta["source"]]
+                if e in light.separable:
+                    continue  # separated at the light plant, not in its heavy concentrate
+                heavy = sum(v for k, v in mine.ore.items() if k not in light.separable)
+                source = node(f"plant:{light.id}", light.location, "separation")
+                flow = ore / heavy * t * metal
+            target = node(f"plant:{plant.id}", plant.location, "separation")
+            edges[(source, target)] += flow
+            if e in plant.separable:
+                oxide = pool("oxide", e, plant.location, meta["track"])
+                edges[(target, oxide)] += flow * world.recovery
+        elif kind == "trade" and _carries(world, meta["commodity"], meta["item"], e):
+            amount = t * _content(world, meta["commodity"], meta["item"], e)
+            edges[
+                (
+                    pool(meta["commodity"], meta["item"], meta["origin"], meta["track"]),
+                    pool(meta["commodity"], meta["item"], meta["destination"], meta["track"]),
+                )
+            ] += amount
+        elif kind == "metal" and meta["item"] == e:
+            plant = plants[meta["plant"]]
+            target = node(f"plant:{plant.id}", plant.location, "metal")
+            edges[(pool("oxide", e, plant.location, meta["track"]), target)] += (
+                t / world.metal_yield
+            )
+            edges[(target, pool("metal", e, plant.location, meta["track"]))] += t
+        elif kind == "magnet":
+            recipe = world.recipes(meta["item"])[meta["variant"]]
+            if e not in recipe:
+                continue
+            plant = plants[meta["plant"]]
+            target = node(f"plant:{plant.id}", plant.location, "magnet")
+            edges[(pool("metal", e, plant.location, meta["track"]), target)] += (
+                t * recipe[e] / world.magnet_yield
+            )
+            edges[(target, pool("magnet", meta["item"], plant.location, meta["track"]))] += (
+                t * recipe[e]
+            )
+        elif kind == "downgrade" and _carries(world, meta["commodity"], meta["item"], e):
+            amount = t * _content(world, meta["commodity"], meta["item"], e)
+            edges[
+                (
+                    pool(meta["commodity"], meta["item"], meta["location"], meta["track"]),
+                    pool(meta["commodity"], meta["item"], meta["location"], 0),
+                )
+            ] += amount
+        elif kind == "demand" and _carries(world, meta["commodity"], meta["item"], e):
+            amount = t * _content(world, meta["commodity"], meta["item"], e)
+            segment = node(f"segment:{meta['segment']}", meta["location"], "segment")
+            edges[
+                (pool(meta["commodity"], meta["item"], meta["location"], meta["track"]), segment)
+            ] += amount
+        elif kind == "stock_release" and _carries(world, meta["commodity"], meta["item"], e):
+            source = node(f"stock:{meta['lever']}", meta["location"], "stock")
+            amount = t * _content(world, meta["commodity"], meta["item"], e)
+            edges[(source, pool(meta["commodity"], meta["item"], meta["location"], 0))] += amount
+    return FlowGraph(e, dict(edges), place, stage)
+
+
+def _carries(world: object, commodity: str, item: str, e: str) -> bool:
+    if commodity == "magnet":
+        return e in world.grades[item]  # type: ignore[attr-defined]
+    return commodity in ("oxide", "metal") and item == e
+
+
+def _content(world: object, commodity: str, item: str, e: str) -> float:
+    """t of element per t of product (metal basis)."""
+    if commodity == "magnet":
+        return float(world.grades[item][e])  # type: ignore[attr-defined]
+    return element(e).metal_per_oxide if commodity == "oxide" else 1.0
+
+
+def propagate(graph: FlowGraph, labels: dict[str, str]) -> pd.DataFrame:
+    """Origin shares of every node: sources carry their label, others mix their inputs.
+
+    Returns a DataFrame indexed by node with one column per label (rows sum to 1 for nodes that
+    receive material from labelled sources, 0 for nodes fed by none).
+    """
+    nodes = graph.nodes()
+    index = {n: i for i, n in enumerate(nodes)}
+    names = sorted(set(labels.values()))
+    column = {label: j for j, label in enumerate(names)}
+    inflow = np.zeros(len(nodes))
+    for (_, target), flow in graph.edges.items():
+        inflow[index[target]] += flow
+    rows, cols, vals = [], [], []
+    rhs = np.zeros((len(nodes), len(names)))
+    for n, i in index.items():
+        rows.append(i)
+        cols.append(i)
+        vals.append(1.0)
+        if n in labels:
+            rhs[i, column[labels[n]]] = 1.0
+    for (source, target), flow in graph.edges.items():
+        t = index[target]
+        if target in labels or inflow[t] <= 0:
+            continue
+        rows.append(t)
+        cols.append(index[source])
+        vals.append(-flow / inflow[t])
+    matrix = sparse.csc_matrix((vals, (rows, cols)), shape=(len(nodes), len(nodes)))
+    solution = spsolve(matrix, rhs) if names else np.zeros((len(nodes), 0))
+    solution = np.asarray(solution).reshape(len(nodes), len(names))
+    return pd.DataFrame(solution, index=nodes, columns=names)
+
+
+def origin_shares(graph: FlowGraph, by: str = "mining") -> pd.DataFrame:
+    """Shares by country of mining (``mining``) or of one processing stage."""
+    if by == "mining":
+        labels = {}
+        for n, kind in graph.stage.items():
+            if kind == "mining":
+                labels[n] = graph.place[n]
+            elif kind == "recycling":
+                labels[n] = f"recycled:{graph.place[n]}"
+            elif kind == "stock":
+                labels[n] = "stockpile"
+    elif by in STAGES:
+        sources = {n for n, kind in graph.stage.items() if kind == by}
+        # nodes upstream of the stage carry no label: a node only gets a label through a stage node
+        labels = {n: graph.place[n] for n in sources}
+        labels.update({n: "stockpile" for n, kind in graph.stage.items() if kind == "stock"})
+    else:
+        raise ValueError(f"unknown origin basis {by!r}; expected one of {', '.join(STAGES)}")
+    return propagate(_downstream_only(graph, labels), labels)
+
+
+def _downstream_only(graph: FlowGraph, labels: dict[str, str]) -> FlowGraph:
+    """Drop edges into labelled nodes (their own inputs do not matter for their label)."""
+    edges = {k: v for k, v in graph.edges.items() if k[1] not in labels}
+    return FlowGraph(graph.element, edges, graph.place, graph.stage)
+
+
+def touched_share(graph: FlowGraph, excluded_places: set[str]) -> pd.Series:
+    """Share of each node's material that a node in ``excluded_places`` handled at any stage."""
+    labels = {
+        n: "touched"
+        for n, p in graph.place.items()
+        if p in excluded_places and graph.stage[n] != "segment"
+    }
+    for n, kind in graph.stage.items():
+        if n not in labels and kind in ("mining", "recycling", "stock"):
+            labels[n] = "clean"
+    shares = propagate(_downstream_only(graph, labels), labels)
+    return shares["touched"] if "touched" in shares else pd.Series(0.0, index=shares.index)
+
+
+def trace(
+    model: MarketModel,
+    values: np.ndarray,
+    duals: np.ndarray,
+    e: str,
+    node: str | None = None,
+    china: str = "CN",
+) -> dict[str, object]:
+    """Origins of element ``e`` in one solved year: for ``node`` (``plant:ID``, ``mine:ID``,
+    ``segment:ID`` or a bare id) the shares by country of mining and of every processing stage,
+    and for every demand segment the Chinese-origin share by mass (mined in China) and the
+    share of its material that China handled at any stage."""
+    graph = flow_graph(model, values, e)
+    by = {basis: origin_shares(graph, basis) for basis in STAGES}
+    touched = touched_share(graph, {china})
+    chosen = _resolve(graph, node) if node is not None else None
+    result: dict[str, object] = {"element": e}
+    if chosen is not None:
+        inflow = sum(f for (_, t), f in graph.edges.items() if t == chosen)
+        outflow = sum(f for (s, _), f in graph.edges.items() if s == chosen)
+        result["node"] = chosen
+        result["throughput_t"] = max(inflow, outflow)
+        result["shares"] = {
+            basis: {k: float(v) for k, v in frame.loc[chosen].items() if v > 1e-9}
+            for basis, frame in by.items()
+            if chosen in frame.index
+        }
+        result["touched_by_china"] = float(touched.get(chosen, 0.0))
+    segments = []
+    for name in graph.nodes():
+        if graph.stage[name] != "segment":
+            continue
+        served = sum(f for (_, t), f in graph.edges.items() if t == name)
+        mined = by["mining"].loc[name]
+        segments.append(
+            {
+                "segment": name.removeprefix("segment:"),
+                "t": served,
+                "china_mined_share": float(mined.get(china, 0.0)),
+                "china_touched_share": float(touched.get(name, 0.0)),
+            }
+        )
+    result["segments"] = segments
+    return result
+
+
+def _resolve(graph: FlowGraph, node: str) -> str:
+    if node in graph.place:
+        return node
+    for prefix in ("plant:", "mine:", "segment:", "stock:"):
+        if prefix + node in graph.place:
+            return prefix + node
+    raise KeyError(
+        f"{node!r} carries no {graph.element} this year; nodes with flows: "
+        + ", ".join(n for n in graph.nodes() if not n.startswith("pool:"))[:400]
+    )
+
+
+def value_share(segment_rows: dict[str, list[dict[str, float]]], prices: dict[str, float]) -> float:
+    """Chinese-origin share by value of a multi-element product: element masses x prices."""
+    total = sum(r["t"] * prices[e] for e, rows in segment_rows.items() for r in rows)
+    chinese = sum(
+        r["t"] * prices[e] * r["china_mined_share"]
+        for e, rows in segment_rows.items()
+        for r in rows
+    )
+    return chinese / total if total else float("nan")
