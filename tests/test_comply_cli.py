@@ -12,14 +12,26 @@ EXAMPLES = Path(__file__).parent.parent / "examples" / "compliance"
 
 
 def rareflow(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "rareflow", *args], capture_output=True,
-                          text=True, timeout=600, check=False)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "rareflow", *args],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
 
 
 def test_comply_json_records_and_audit_file(tmp_path: Path) -> None:
     audit = tmp_path / "audit.json"
-    done = rareflow("comply", str(EXAMPLES / "c5_servo_motor.yaml"), "--option", "part2_scope=broad",
-                    "--out", str(audit), "--json")  # fmt: skip
+    done = rareflow(
+        "comply",
+        str(EXAMPLES / "c5_servo_motor.yaml"),
+        "--option",
+        "part2_scope=broad",
+        "--out",
+        str(audit),
+        "--json",
+    )
     assert done.returncode == 0, done.stderr
     records = {r["shipment"]: r for r in json.loads(done.stdout)}
     motor = records["motor_de_us"]["china"]
@@ -31,15 +43,17 @@ def test_comply_json_records_and_audit_file(tmp_path: Path) -> None:
 
 
 def test_comply_what_if_destination_and_date() -> None:
-    done = rareflow("comply", str(EXAMPLES / "u1_german_machine.yaml"), "--destination", "IR",
-                    "--json")  # fmt: skip
+    done = rareflow(
+        "comply", str(EXAMPLES / "u1_german_machine.yaml"), "--destination", "IR", "--json"
+    )
     assert done.returncode == 0, done.stderr
     # the fixtures give licence needs for India and North Korea only: for Iran the tool says so
     records = json.loads(done.stdout)
     assert {r["ear"]["verdict"] for r in records} == {"INDETERMINATE"}
     assert "licence need of board_a to IR" in records[0]["ear"]["missing"]
-    early = rareflow("comply", str(EXAMPLES / "c1_japanese_magnet.yaml"), "--date", "2025-11-20",
-                     "--json")  # fmt: skip
+    early = rareflow(
+        "comply", str(EXAMPLES / "c1_japanese_magnet.yaml"), "--date", "2025-11-20", "--json"
+    )
     assert json.loads(early.stdout)[0]["china"]["verdict"] == "NOT_YET_EFFECTIVE"
 
 
