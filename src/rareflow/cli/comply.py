@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
@@ -10,11 +11,15 @@ from typing import Annotated, Any
 import pandas as pd
 import typer
 
+from rareflow.cli.data import DataDir, load
 from rareflow.cli.output import console, errors, fail, print_frame, print_json
+from rareflow.cli.trace import solved_year
 from rareflow.compliance.china import ChinaOptions
 from rareflow.compliance.documents import BomDocument, RegimeTable, bundled_regimes, load_document
-from rareflow.compliance.engine import audit, comply
+from rareflow.compliance.engine import audit, comply, with_provenance
+from rareflow.compliance.provenance import trace
 from rareflow.dataset.errors import DataValidationError
+from rareflow.elements import parse_symbol
 
 OPTION_VALUES = {
     "part2_scope": ("narrow", "broad"),
@@ -60,12 +65,20 @@ def comply_command(
     out: Annotated[
         Path | None, typer.Option(help="Write the audit record (inputs + verdicts).")
     ] = None,
+    scenario: Annotated[
+        str, typer.Option(help="Scenario whose run feeds provenance links of later years.")
+    ] = "baseline",
+    run: Annotated[int, typer.Option(help="Run index for provenance links.")] = 0,
+    seed: Annotated[int, typer.Option(help="Seed for provenance links.")] = 0,
+    data: DataDir = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON records.")] = False,
 ) -> None:
     """Does each shipment need a Chinese licence, and is it subject to the EAR?"""
     document: BomDocument = _load(bom, BomDocument)
     table: RegimeTable = _load(regimes, RegimeTable) if regimes else bundled_regimes()
     options = _options(option)
+    if any(item.provenance for item in document.items):
+        document = with_provenance(document, _provenance_lookup(data, scenario, seed, run, as_json))
     try:
         day = date.fromisoformat(on) if on else None
     except ValueError:
@@ -102,6 +115,27 @@ def comply_command(
         )
     print_frame(pd.DataFrame(rows), title=f"Verdicts ({bom.name})")
     console.print(records[0]["china"]["assumptions"][0] if records else "no shipments")
+
+
+def _provenance_lookup(data: Path | None, scenario: str, seed: int, run: int,
+                       as_json: bool) -> Callable[[str, str, int | None], float]:  # fmt: skip
+    """Chinese-mined share of an element reaching a node, from the solved market of a year."""
+    dataset = load(data, as_json)
+    cache: dict[tuple[str, int | None], dict[str, object]] = {}
+
+    def share(element: str, node: str, year: int | None) -> float:
+        key = (element, year)
+        if key not in cache:
+            model, values, duals, _ = solved_year(dataset, year, scenario, seed, run)
+            cache[key] = trace(model, values, duals, parse_symbol(element))
+        segments = cache[key]["segments"]
+        assert isinstance(segments, list)
+        for row in segments:
+            if row["segment"] == node:
+                return float(row["china_mined_share"])
+        fail(f"provenance link: no {element} reaches segment {node!r} in that year")
+
+    return share
 
 
 def _pct(ratio: str) -> str:

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
+import numpy as np
 import pandas as pd
 import typer
 
 from rareflow.cli.data import DataDir, JsonFlag, load
 from rareflow.cli.output import console, fail, print_frame, print_json
 from rareflow.compliance.provenance import trace
+from rareflow.dataset.dataset import Dataset
 from rareflow.elements import UnknownElementError, parse_symbol
 from rareflow.market.clearing import Clearing
+from rareflow.market.model import MarketModel
 from rareflow.scenario.loader import load_scenario
 from rareflow.simulate.plan import draw
 from rareflow.simulate.run import Runner
@@ -38,23 +41,7 @@ def trace_command(
     except UnknownElementError as error:
         fail(str(error))
     dataset = load(data, as_json)
-    base = dataset.market.base_year if dataset.market else 2024
-    if year is None or year == base:
-        clearing = Clearing.from_dataset(dataset)
-        values, duals, _, _ = clearing.solve_arrays()
-        model, where = clearing.model, f"{base} market"
-    else:
-        spec = load_scenario(scenario)
-        if not spec.horizon.start <= year <= spec.horizon.end:
-            span = f"{spec.horizon.start}-{spec.horizon.end}"
-            fail(f"--year {year} is outside {scenario}'s horizon {span}")
-        runner = Runner(build_market(dataset, spec, scenario))
-        last = None
-        for solved in runner.years_of(draw(spec, seed, run), until=year):
-            last = solved
-        assert last is not None
-        day, values, duals, _ = last
-        model, where = runner.market.clearing.model, f"{scenario} run {run} (seed {seed}), {day}"
+    model, values, duals, where = solved_year(dataset, year, scenario, seed, run)
     try:
         result = trace(model, values, duals, symbol, facility)
     except KeyError as error:
@@ -88,3 +75,26 @@ def trace_command(
             }
         )
         print_frame(segments, title=f"{symbol} by demand segment")
+
+
+def solved_year(
+    dataset: Dataset, year: int | None, scenario: str, seed: int, run: int
+) -> tuple[MarketModel, np.ndarray, np.ndarray, str]:
+    """The solved market of the base year, or of ``year`` in one run of a scenario."""
+    base = dataset.market.base_year if dataset.market else 2024
+    if year is None or year == base:
+        clearing = Clearing.from_dataset(dataset)
+        values, duals, _, _ = clearing.solve_arrays()
+        return clearing.model, values, duals, f"{base} market"
+    spec = load_scenario(scenario)
+    if not spec.horizon.start <= year <= spec.horizon.end:
+        span = f"{spec.horizon.start}-{spec.horizon.end}"
+        fail(f"year {year} is outside {scenario}'s horizon {span}")
+    runner = Runner(build_market(dataset, spec, scenario))
+    last = None
+    for solved in runner.years_of(draw(spec, seed, run), until=year):
+        last = solved
+    assert last is not None
+    day, values, duals, _ = last
+    where = f"{scenario} run {run} (seed {seed}), {day}"
+    return runner.market.clearing.model, values, duals, where

@@ -115,12 +115,19 @@ def chinese_part1(document: BomDocument, item: Item, options: ChinaOptions) -> b
     return None if item.origin_cn is None else False
 
 
-def content(document: BomDocument, item: Item, options: ChinaOptions) -> tuple[Decimal, Decimal]:
+def content(
+    document: BomDocument, item: Item, options: ChinaOptions,
+    memo: dict[str, tuple[Decimal, Decimal]] | None = None,
+) -> tuple[Decimal, Decimal]:  # fmt: skip
     """(Chinese-origin Part I value, all Part I value) per one unit of ``item``, in USD.
 
     Descends through children times quantities and stops at each Part I item (its value counts
-    whole). Raises Indeterminate when a needed origin or value is unknown.
+    whole; a ``cn_share`` counts that fraction as Chinese). Shared sub-assemblies are rolled up
+    once (``memo``). Raises IndeterminateError when a needed origin or value is unknown.
     """
+    memo = {} if memo is None else memo
+    if item.id in memo:
+        return memo[item.id]
     chinese, every = Decimal(0), Decimal(0)
     for child in item.children:
         node = document.item(child.item)
@@ -128,15 +135,19 @@ def content(document: BomDocument, item: Item, options: ChinaOptions) -> tuple[D
             raise IndeterminateError(f"Part I/II listing of {node.id}")
         if node.cn_list.a61_part == "I":
             value = _usd(document, node) * child.qty
+            every += value
+            if node.cn_share is not None:
+                chinese += value * node.cn_share
+                continue
             origin = chinese_part1(document, node, options)
             if origin is None:
                 raise IndeterminateError(f"origin of Part I item {node.id}")
-            every += value
             chinese += value if origin else Decimal(0)
         else:
-            below_cn, below_all = content(document, node, options)
+            below_cn, below_all = content(document, node, options, memo)
             chinese += below_cn * child.qty
             every += below_all * child.qty
+    memo[item.id] = (chinese, every)
     return chinese, every
 
 

@@ -28,7 +28,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, model_validator
 
 from rareflow.dataset.errors import DataIssue, DataValidationError, display_path
 from rareflow.dataset.readers import line_of, read_yaml
@@ -84,6 +84,15 @@ class FdpRule(Strict):
     scope_prong: bool | None
 
 
+class ProvenanceLink(Strict):
+    """Take ``cn_share`` from the market's provenance: the Chinese-mined share of ``element``
+    reaching ``node`` (a demand segment, plant or mine id) in ``year``."""
+
+    element: str
+    node: str
+    year: int | None = None
+
+
 class Child(Strict):
     item: Id
     qty: Quantity = Decimal(1)
@@ -96,6 +105,10 @@ class Item(Strict):
     value: Value = Value()
     cn_list: ChinaLists = ChinaLists()
     origin_cn: bool | None = None
+    cn_share: Annotated[Decimal, BeforeValidator(_exact), Field(ge=0, le=1)] | None = None
+    """Chinese-origin share of a Part I item's value, e.g. from a provenance result (it then
+    counts instead of ``origin_cn`` in the content limb)."""
+    provenance: ProvenanceLink | None = None
     cn_tech_used: list[Technology] = []
     deep_processed: (
         Literal[
@@ -143,6 +156,10 @@ class BomDocument(Strict):
     shipments: list[Shipment] = []
     fx: dict[Annotated[str, Field(pattern=r"^[A-Z]{3}$")], Money] = {}
     """USD per unit of each currency used (USD itself is 1)."""
+    _index: dict[str, Item] = PrivateAttr(default_factory=dict)
+
+    def model_post_init(self, context: Any, /) -> None:
+        self._index = {i.id: i for i in self.items}
 
     @model_validator(mode="after")
     def _references(self) -> BomDocument:
@@ -164,25 +181,33 @@ class BomDocument(Strict):
         return self
 
     def item(self, item_id: str) -> Item:
-        return next(i for i in self.items if i.id == item_id)
+        return self._index[item_id]
 
 
 def _no_cycles(items: list[Item]) -> None:
+    """Depth-first search without recursion (BOMs may be deep)."""
     children = {i.id: [c.item for c in i.children] for i in items}
     state: dict[str, int] = {}
-
-    def visit(node: str, path: list[str]) -> None:
-        if state.get(node) == 1:
-            raise ValueError(f"items contain themselves: {' -> '.join([*path, node])}")
-        if state.get(node) == 2:
-            return
-        state[node] = 1
-        for child in children[node]:
-            visit(child, [*path, node])
-        state[node] = 2
-
-    for item in children:
-        visit(item, [])
+    for root in children:
+        if state.get(root):
+            continue
+        stack: list[tuple[str, int]] = [(root, 0)]
+        path: list[str] = []
+        while stack:
+            node, position = stack.pop()
+            if position == 0:
+                if state.get(node) == 1:
+                    raise ValueError(f"items contain themselves: {' -> '.join([*path, node])}")
+                if state.get(node) == 2:
+                    continue
+                state[node] = 1
+                path.append(node)
+            if position < len(children[node]):
+                stack.append((node, position + 1))
+                stack.append((children[node][position], 0))
+            else:
+                state[node] = 2
+                path.pop()
 
 
 class Suspension(Strict):

@@ -13,6 +13,8 @@ E1_E2 = frozenset({"IR", "KP", "SY", "CU"})
 """Country Groups E:1 (Iran, North Korea, Syria) and E:2 (Cuba)."""
 THRESHOLD_E = Decimal("0.10")
 THRESHOLD_OTHER = Decimal("0.25")
+MAX_LISTED = 50
+"""Controlled parts and notes listed per verdict (the sums always cover every part)."""
 
 
 @dataclass
@@ -90,24 +92,26 @@ def _foreign_direct_product(item: Item) -> EarVerdict | None:
     return None
 
 
-def _controlled(
-    document: BomDocument,
-    item: Item,
-    destination: str,
-    qty: Decimal,
-    result: EarVerdict,
-    top: bool = False,
-) -> Decimal:
-    """Fair-market value of controlled US-origin content per one unit of the top item.
+def _controlled(document: BomDocument, item: Item, destination: str, qty: Decimal,
+                result: EarVerdict, top: bool = False,
+                memo: dict[str, Decimal] | None = None) -> Decimal:  # fmt: skip
+    """Fair-market value of controlled US-origin content in ``qty`` units of ``item``.
 
     US-origin children count if they would need a licence to the destination; foreign-made
     children are descended into unless they are completed discrete products (second
-    incorporation: their US content is not counted).
+    incorporation: their US content is not counted). Shared sub-assemblies are rolled up once.
     """
+    memo = {} if memo is None else memo
+    return qty * _per_unit(document, item, destination, result, memo)
+
+
+def _per_unit(document: BomDocument, item: Item, destination: str, result: EarVerdict,
+              memo: dict[str, Decimal]) -> Decimal:  # fmt: skip
+    if item.id in memo:
+        return memo[item.id]
     total = Decimal(0)
     for child in item.children:
         node = document.item(child.item)
-        count = qty * child.qty
         if node.us.origin_us is None:
             raise IndeterminateError(f"US origin of {node.id}")
         if node.us.origin_us:
@@ -115,13 +119,16 @@ def _controlled(
             if needed is None:
                 raise IndeterminateError(f"licence need of {node.id} to {destination}")
             if needed:
-                total += _usd(document, node) * count
-                result.controlled.append(f"{node.id} x {count}")
+                total += _usd(document, node) * child.qty
+                if len(result.controlled) < MAX_LISTED:
+                    result.controlled.append(f"{node.id} x {child.qty}")
             continue
         if node.discrete_product:
-            result.notes.append(
-                f"{node.id}: completed discrete product, its US content not counted"
-            )
+            if len(result.notes) < MAX_LISTED:
+                result.notes.append(
+                    f"{node.id}: completed discrete product, US content not counted"
+                )
             continue
-        total += _controlled(document, node, destination, count, result)
+        total += child.qty * _per_unit(document, node, destination, result, memo)
+    memo[item.id] = total
     return total

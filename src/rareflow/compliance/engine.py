@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import asdict
 from datetime import date
 from decimal import Decimal
@@ -96,3 +97,23 @@ def _plain(value: Any) -> Any:
     if isinstance(value, list):
         return [_plain(v) for v in value]
     return value
+
+
+def with_provenance(
+    document: BomDocument, share: Callable[[str, str, int | None], float]
+) -> BomDocument:
+    """The document with ``cn_share`` filled from provenance for items that link to it;
+    ``share(element, node, year)`` gives the Chinese-mined share reaching a node."""
+    if not any(i.provenance for i in document.items):
+        return document
+    items = []
+    for item in document.items:
+        link = item.provenance
+        if link is None:
+            items.append(item)
+            continue
+        value = Decimal(repr(round(share(link.element, link.node, link.year), 12)))
+        items.append(item.model_copy(update={"cn_share": value}))
+    data = document.model_dump()
+    data["items"] = [i.model_dump() for i in items]
+    return BomDocument.model_validate(data)  # rebuilt, so the item index sees the new values
