@@ -118,6 +118,7 @@ def chinese_part1(document: BomDocument, item: Item, options: ChinaOptions) -> b
 def content(
     document: BomDocument, item: Item, options: ChinaOptions,
     memo: dict[str, tuple[Decimal, Decimal]] | None = None,
+    items: dict[str, Item] | None = None,
 ) -> tuple[Decimal, Decimal]:  # fmt: skip
     """(Chinese-origin Part I value, all Part I value) per one unit of ``item``, in USD.
 
@@ -128,9 +129,10 @@ def content(
     memo = {} if memo is None else memo
     if item.id in memo:
         return memo[item.id]
+    items = document.index() if items is None else items
     chinese, every = Decimal(0), Decimal(0)
     for child in item.children:
-        node = document.item(child.item)
+        node = items[child.item]
         if node.cn_list.a61_part is None:
             raise IndeterminateError(f"Part I/II listing of {node.id}")
         if node.cn_list.a61_part == "I":
@@ -143,8 +145,8 @@ def content(
             if origin is None:
                 raise IndeterminateError(f"origin of Part I item {node.id}")
             chinese += value if origin else Decimal(0)
-        else:
-            below_cn, below_all = content(document, node, options, memo)
+        elif node.children:
+            below_cn, below_all = content(document, node, options, memo, items)
             chinese += below_cn * child.qty
             every += below_all * child.qty
     memo[item.id] = (chinese, every)

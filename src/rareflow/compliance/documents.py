@@ -23,6 +23,7 @@ clean verdict. A BOM item lists its children by id with quantities per one unit 
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -102,8 +103,8 @@ class Item(Strict):
     id: Id
     description: str = ""
     made_in: Country | None
-    value: Value = Value()
-    cn_list: ChinaLists = ChinaLists()
+    value: Value = Field(default_factory=Value)
+    cn_list: ChinaLists = Field(default_factory=ChinaLists)
     origin_cn: bool | None = None
     cn_share: Annotated[Decimal, BeforeValidator(_exact), Field(ge=0, le=1)] | None = None
     """Chinese-origin share of a Part I item's value, e.g. from a provenance result (it then
@@ -117,7 +118,7 @@ class Item(Strict):
         | None
     ) = None
     """MOFCOM FAQ categories of deep-processed products outside Announcement 18."""
-    us: UsContent = UsContent()
+    us: UsContent = Field(default_factory=UsContent)
     discrete_product: bool | None = None
     children: list[Child] = []
 
@@ -163,11 +164,11 @@ class BomDocument(Strict):
 
     @model_validator(mode="after")
     def _references(self) -> BomDocument:
-        ids = [i.id for i in self.items]
-        repeated = sorted({i for i in ids if ids.count(i) > 1})
+        counts = Counter(i.id for i in self.items)
+        repeated = sorted(i for i, n in counts.items() if n > 1)
         if repeated:
             raise ValueError(f"item ids must be unique; repeated: {', '.join(repeated)}")
-        known = set(ids)
+        known = set(counts)
         for item in self.items:
             for child in item.children:
                 if child.item not in known:
@@ -182,6 +183,10 @@ class BomDocument(Strict):
 
     def item(self, item_id: str) -> Item:
         return self._index[item_id]
+
+    def index(self) -> dict[str, Item]:
+        """Items by id (hold on to it in loops: private attribute access is slow)."""
+        return self._index
 
 
 def _no_cycles(items: list[Item]) -> None:

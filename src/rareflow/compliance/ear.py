@@ -102,16 +102,16 @@ def _controlled(document: BomDocument, item: Item, destination: str, qty: Decima
     incorporation: their US content is not counted). Shared sub-assemblies are rolled up once.
     """
     memo = {} if memo is None else memo
-    return qty * _per_unit(document, item, destination, result, memo)
+    return qty * _per_unit(document.index(), document, item, destination, result, memo)
 
 
-def _per_unit(document: BomDocument, item: Item, destination: str, result: EarVerdict,
-              memo: dict[str, Decimal]) -> Decimal:  # fmt: skip
+def _per_unit(items: dict[str, Item], document: BomDocument, item: Item, destination: str,
+              result: EarVerdict, memo: dict[str, Decimal]) -> Decimal:  # fmt: skip
     if item.id in memo:
         return memo[item.id]
     total = Decimal(0)
     for child in item.children:
-        node = document.item(child.item)
+        node = items[child.item]
         if node.us.origin_us is None:
             raise IndeterminateError(f"US origin of {node.id}")
         if node.us.origin_us:
@@ -129,6 +129,7 @@ def _per_unit(document: BomDocument, item: Item, destination: str, result: EarVe
                     f"{node.id}: completed discrete product, US content not counted"
                 )
             continue
-        total += child.qty * _per_unit(document, node, destination, result, memo)
+        if node.children:
+            total += child.qty * _per_unit(items, document, node, destination, result, memo)
     memo[item.id] = total
     return total
