@@ -29,20 +29,47 @@ def big_bom(groups: int = 1000, parts: int = 99) -> dict[str, object]:
         for p in range(parts):
             part = f"p{g}_{p}"
             kind = p % 3
-            item: dict[str, object] = {"id": part, "made_in": "CN" if kind == 0 else "US",
-                                       "value": {"amount": "1.5"}, "origin_cn": kind == 0,
-                                       "cn_list": {"a61_part": "I" if kind == 0 else "none"}}  # fmt: skip
+            item: dict[str, object] = {
+                "id": part,
+                "made_in": "CN" if kind == 0 else "US",
+                "value": {"amount": "1.5"},
+                "origin_cn": kind == 0,
+                "cn_list": {"a61_part": "I" if kind == 0 else "none"},
+            }
             if kind == 1:
                 item["us"] = {"origin_us": True, "licence_needed_to": {"DE": True, "US": True}}
             items.append(item)
             children.append({"item": part, "qty": 2})
-        items.append({"id": f"g{g}", "made_in": "JP", "value": {"amount": "400"}, "origin_cn": False,
-                      "cn_list": {"a61_part": "II"}, "children": children})  # fmt: skip
+        items.append(
+            {
+                "id": f"g{g}",
+                "made_in": "JP",
+                "value": {"amount": "400"},
+                "origin_cn": False,
+                "cn_list": {"a61_part": "II"},
+                "children": children,
+            }
+        )
         top_children.append({"item": f"g{g}", "qty": 1})
-    items.append({"id": "top", "made_in": "DE", "value": {"amount": "500000"}, "origin_cn": False,
-                  "cn_list": {"a61_part": "II"}, "children": top_children})  # fmt: skip
-    shipments = [{"id": "s", "item": "top", "exporter_country": "DE", "destination": "US",
-                  "ship_date": "2026-03-01"}]  # fmt: skip
+    items.append(
+        {
+            "id": "top",
+            "made_in": "DE",
+            "value": {"amount": "500000"},
+            "origin_cn": False,
+            "cn_list": {"a61_part": "II"},
+            "children": top_children,
+        }
+    )
+    shipments = [
+        {
+            "id": "s",
+            "item": "top",
+            "exporter_country": "DE",
+            "destination": "US",
+            "ship_date": "2026-03-01",
+        }
+    ]
     return {"items": items, "shipments": shipments}
 
 
@@ -56,9 +83,12 @@ def main() -> None:
     china = evaluate(document, document.shipments[0], table, ChinaOptions())
     us = ear_evaluate(document, document.shipments[0])
     rolled = time.perf_counter() - start
-    print(f"BOM of {len(document.items):,} nodes: validated in {built:.2f} s; both roll-ups {rolled:.3f} s "
-          f"(target 1 s); China {china.verdict} ratio {china.limbs[0].ratio:.4f}, EAR {us.verdict} "
-          f"ratio {us.ratio:.4f}")  # fmt: skip
+    print(
+        f"BOM of {len(document.items):,} nodes: validated in {built:.2f} s; "
+        f"both roll-ups {rolled:.3f} s "
+        f"(target 1 s); China {china.verdict} ratio {china.limbs[0].ratio:.4f}, EAR {us.verdict} "
+        f"ratio {us.ratio:.4f}"
+    )
 
     clearing = Clearing.from_dataset(load_dataset())
     values, _, _, _ = clearing.solve_arrays()
@@ -71,8 +101,10 @@ def main() -> None:
                 origin_shares(graph, basis)
         timings.append(time.perf_counter() - start)
     best = min(timings)
-    print(f"provenance of one world-model year (4 elements x 4 bases): {1000 * best:.0f} ms, "
-          f"{1000 * best / 4:.0f} ms per element (target 50 ms)")  # fmt: skip
+    print(
+        f"provenance of one world-model year (4 elements x 4 bases): {1000 * best:.0f} ms, "
+        f"{1000 * best / 4:.0f} ms per element (target 50 ms)"
+    )
 
 
 if __name__ == "__main__":

@@ -35,11 +35,15 @@ def main() -> None:
         directory = Path(tmp)
         one = timed_ensemble(arguments.scenario, arguments.efficiency_runs, 1, directory)
         two = timed_ensemble(arguments.scenario, arguments.efficiency_runs, 2, directory)
-        print(f"{arguments.efficiency_runs} runs: 1 worker {one:.1f} s, 2 workers {two:.1f} s, "
-              f"parallel efficiency {one / (2 * two):.0%}")  # fmt: skip
+        print(
+            f"{arguments.efficiency_runs} runs: 1 worker {one:.1f} s, 2 workers {two:.1f} s, "
+            f"parallel efficiency {one / (2 * two):.0%}"
+        )
         full = timed_ensemble(arguments.scenario, arguments.runs, 2, directory)
-        print(f"{arguments.runs} runs x 17 years ({arguments.scenario}), 2 workers: {full:.0f} s "
-              f"({arguments.runs / full:.1f} runs/s; target 600 s)")  # fmt: skip
+        print(
+            f"{arguments.runs} runs x 17 years ({arguments.scenario}), 2 workers: {full:.0f} s "
+            f"({arguments.runs / full:.1f} runs/s; target 600 s)"
+        )
 
 
 if __name__ == "__main__":
