@@ -76,3 +76,30 @@ def test_trace_a_plant_and_segments() -> None:
     assert 0.0 <= segments["JP:non_magnet:Dy"]["china_mined_share"] <= 1.0
     unknown = rareflow("trace", "--element", "Dy", "--facility", "nowhere")
     assert unknown.returncode == 1 and "nowhere" in unknown.stderr
+
+
+def test_trace_bands_across_runs() -> None:
+    done = rareflow(
+        "trace",
+        "--element",
+        "Dy",
+        "--year",
+        "2027",
+        "--scenario",
+        "baseline",
+        "--runs",
+        "3",
+        "--json",
+    )
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["runs"] == 3 and result["year"] == 2027
+    for row in result["segments"]:
+        assert (
+            0.0
+            <= row["china_mined_p10"]
+            <= row["china_mined_median"]
+            <= row["china_mined_p90"]
+            <= 1.0
+        )
+        assert row["runs"] == 3

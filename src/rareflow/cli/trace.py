@@ -10,7 +10,7 @@ import typer
 
 from rareflow.cli.data import DataDir, JsonFlag, load
 from rareflow.cli.output import console, fail, print_frame, print_json
-from rareflow.compliance.provenance import trace
+from rareflow.compliance.provenance import bands, trace
 from rareflow.dataset.dataset import Dataset
 from rareflow.elements import UnknownElementError, parse_symbol
 from rareflow.market.clearing import Clearing
@@ -32,6 +32,9 @@ def trace_command(
     ] = "baseline",
     run: Annotated[int, typer.Option(help="Run index of the scenario (with --seed).")] = 0,
     seed: Annotated[int, typer.Option(help="Seed of the ensemble the run belongs to.")] = 0,
+    runs: Annotated[
+        int | None, typer.Option(help="Bands across runs 0..N-1 of the scenario (later years).")
+    ] = None,
     data: DataDir = None,
     as_json: JsonFlag = False,
 ) -> None:
@@ -41,6 +44,9 @@ def trace_command(
     except UnknownElementError as error:
         fail(str(error))
     dataset = load(data, as_json)
+    if runs is not None:
+        _bands(dataset, symbol, year, scenario, seed, runs, as_json)
+        return
     model, values, duals, where = solved_year(dataset, year, scenario, seed, run)
     try:
         result = trace(model, values, duals, symbol, facility)
@@ -75,6 +81,43 @@ def trace_command(
             }
         )
         print_frame(segments, title=f"{symbol} by demand segment")
+
+
+def _bands(
+    dataset: Dataset,
+    symbol: str,
+    year: int | None,
+    scenario: str,
+    seed: int,
+    runs: int,
+    as_json: bool,
+) -> None:
+    """Chinese shares by segment across runs of a scenario (median and 10-90 % band)."""
+    if year is None:
+        fail("--runs needs --year (a year of the scenario's horizon)")
+    spec = load_scenario(scenario)
+    if not spec.horizon.start <= year <= spec.horizon.end:
+        fail(f"year {year} is outside {scenario}'s horizon")
+    runner = Runner(build_market(dataset, spec, scenario))
+    results = []
+    for index in range(runs):
+        for day, values, duals, _ in runner.years_of(draw(spec, seed, index), until=year):
+            if day == year:
+                results.append(trace(runner.market.clearing.model, values, duals, symbol))
+    table = bands(results)
+    if as_json:
+        print_json(
+            {
+                "element": symbol,
+                "year": year,
+                "scenario": scenario,
+                "seed": seed,
+                "runs": runs,
+                "segments": table.to_dict(orient="records"),
+            }
+        )
+        return
+    print_frame(table, title=f"{symbol} in {year}, {scenario}, {runs} runs (seed {seed})")
 
 
 def solved_year(

@@ -287,3 +287,28 @@ def value_share(segment_rows: dict[str, list[dict[str, float]]], prices: dict[st
         for r in rows
     )
     return chinese / total if total else float("nan")
+
+
+def bands(results: list[dict[str, object]]) -> pd.DataFrame:
+    """Median and 10-90 % band across runs of each segment's Chinese shares (``trace`` results
+    of the same element and year in several runs)."""
+    rows = []
+    for result in results:
+        segments = result["segments"]
+        assert isinstance(segments, list)
+        rows += segments
+    frame = pd.DataFrame(rows)
+    if frame.empty:
+        return frame
+    grouped = frame.groupby("segment")
+    table = pd.DataFrame(
+        {
+            "t_median": grouped["t"].median(),
+            "china_mined_median": grouped["china_mined_share"].median(),
+            "china_mined_p10": grouped["china_mined_share"].quantile(0.1),
+            "china_mined_p90": grouped["china_mined_share"].quantile(0.9),
+            "china_touched_median": grouped["china_touched_share"].median(),
+            "runs": grouped["t"].size(),
+        }
+    )
+    return table.reset_index()
