@@ -103,3 +103,12 @@ def test_trace_bands_across_runs() -> None:
             <= 1.0
         )
         assert row["runs"] == 3
+
+
+def test_sourcing_check_reports_the_shortfall() -> None:
+    done = rareflow("trace", "--element", "Dy", "--free-of", "china", "--json")
+    assert done.returncode == 0, done.stderr
+    for row in json.loads(done.stdout)["segments"]:
+        assert row["shortfall_t"] == row["t"] * row["excluded_touched_share"]
+    wrong = rareflow("trace", "--element", "Dy", "--free-of", "atlantis")
+    assert wrong.returncode == 1 and "atlantis" in wrong.stderr

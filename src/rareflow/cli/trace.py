@@ -35,6 +35,10 @@ def trace_command(
     runs: Annotated[
         int | None, typer.Option(help="Bands across runs 0..N-1 of the scenario (later years).")
     ] = None,
+    free_of: Annotated[
+        str | None,
+        typer.Option(help="Sourcing check: places (country or group) no stage may be in."),
+    ] = None,
     data: DataDir = None,
     as_json: JsonFlag = False,
 ) -> None:
@@ -48,8 +52,9 @@ def trace_command(
         _bands(dataset, symbol, year, scenario, seed, runs, as_json)
         return
     model, values, duals, where = solved_year(dataset, year, scenario, seed, run)
+    places = _places(dataset, free_of) if free_of else None
     try:
-        result = trace(model, values, duals, symbol, facility)
+        result = trace(model, values, duals, symbol, facility, free_of=places)
     except KeyError as error:
         fail(str(error.args[0]))
     result["where"] = where
@@ -81,6 +86,19 @@ def trace_command(
             }
         )
         print_frame(segments, title=f"{symbol} by demand segment")
+
+
+def _places(dataset: Dataset, name: str) -> set[str]:
+    """A country code or a country group of the dataset, as country codes."""
+    if name in dataset.country_groups:
+        return set(dataset.countries_in_group(name))
+    codes = set(dataset.table("countries")["code"])
+    if name not in codes:
+        fail(
+            f"--free-of {name!r} is neither a country code nor a group "
+            f"({', '.join(sorted(dataset.country_groups))})"
+        )
+    return {name}
 
 
 def _bands(

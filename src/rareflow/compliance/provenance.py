@@ -227,11 +227,14 @@ def trace(
     e: str,
     node: str | None = None,
     china: str = "CN",
+    free_of: set[str] | None = None,
 ) -> dict[str, object]:
     """Origins of element ``e`` in one solved year: for ``node`` (``plant:ID``, ``mine:ID``,
     ``segment:ID`` or a bare id) the shares by country of mining and of every processing stage,
     and for every demand segment the Chinese-origin share by mass (mined in China) and the
-    share of its material that China handled at any stage."""
+    share of its material that China handled at any stage. With ``free_of`` (places), each
+    segment also gets the share of its material some of those places handled at any stage and
+    the shortfall in t of element if it had to be served only by chains free of them."""
     graph = flow_graph(model, values, e)
     by = {basis: origin_shares(graph, basis) for basis in STAGES}
     touched = touched_share(graph, {china})
@@ -249,19 +252,23 @@ def trace(
         }
         result["touched_by_china"] = float(touched.get(chosen, 0.0))
     segments = []
+    excluded = touched_share(graph, free_of) if free_of else None
     for name in graph.nodes():
         if graph.stage[name] != "segment":
             continue
         served = sum(f for (_, t), f in graph.edges.items() if t == name)
         mined = by["mining"].loc[name]
-        segments.append(
-            {
-                "segment": name.removeprefix("segment:"),
-                "t": served,
-                "china_mined_share": float(mined.get(china, 0.0)),
-                "china_touched_share": float(touched.get(name, 0.0)),
-            }
-        )
+        row: dict[str, object] = {
+            "segment": name.removeprefix("segment:"),
+            "t": served,
+            "china_mined_share": float(mined.get(china, 0.0)),
+            "china_touched_share": float(touched.get(name, 0.0)),
+        }
+        if excluded is not None:
+            share = float(excluded.get(name, 0.0))
+            row["excluded_touched_share"] = share
+            row["shortfall_t"] = served * share
+        segments.append(row)
     result["segments"] = segments
     return result
 
