@@ -19,6 +19,7 @@ import pandas as pd
 
 from rareflow.elements import element
 from rareflow.market.results import _ledger
+from rareflow.metrics import stockpile_days
 from rareflow.process.cost import capital_recovery_factor
 from rareflow.simulate.plan import RunPlan, ramp_fraction
 from rareflow.simulate.record import Recorder
@@ -75,6 +76,16 @@ class Runner:
         market.clearing.solve()
         self.base_basis = model.highs.getBasis()
 
+    @property
+    def annual_use(self) -> dict[str, float]:
+        """Reference annual use behind each stockpile element (t), keyed like the stocks."""
+        return {
+            f"{pile}_{e}": target * 365.0 / days
+            for lever, (pile, e, kind, target) in self.stock_levers.items()
+            if kind == "buy"
+            for days in [next(p.days for p in self.market.scenario.stockpiles if p.id == pile)]
+        }
+
     def _stock_levers(self) -> dict[str, tuple[str, str, str, float]]:
         """Stock purchase / release lever ids -> (pile id, element, kind, target t)."""
         found = {}
@@ -103,6 +114,12 @@ class Runner:
             rows += self.recorder.record(year, values, duals, extra["reference"], extra["subsidy"])
             rows.append((year, "ledger_residual_t", "all", extra["ledger"]))
             rows.append((year, "recycled_t", "world", extra["recycled"]))
+            for key, level in extra.items():
+                if key.startswith("stock:"):
+                    pile = key.removeprefix("stock:")
+                    rows.append((year, "stock_t", pile, level))
+                    use = self.annual_use.get(pile, 0.0)
+                    rows.append((year, "stockpile_days", pile, stockpile_days(level, use)))
         frame = pd.DataFrame(rows, columns=["year", "metric", "key", "value"])
         frame.insert(0, "run", plan.run)
         return frame
@@ -132,8 +149,10 @@ class Runner:
                 "ledger": float(_ledger(clearing.model, values)["residual_t"].abs().max()),
                 "recycled": recycled,
             }
-            yield year, values, duals, extra
             self._after(year, plan, state, values, duals)
+            for key, level in state.stocks.items():
+                extra[f"stock:{key}"] = level
+            yield year, values, duals, extra
 
     def _capacities(self, year: int, plan: RunPlan, state: RunState) -> None:
         market, clearing = self.market, self.market.clearing
