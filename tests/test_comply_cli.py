@@ -112,3 +112,15 @@ def test_sourcing_check_reports_the_shortfall() -> None:
         assert row["shortfall_t"] == row["t"] * row["excluded_touched_share"]
     wrong = rareflow("trace", "--element", "Dy", "--free-of", "atlantis")
     assert wrong.returncode == 1 and "atlantis" in wrong.stderr
+
+
+def test_segment_shares_by_mass_and_value() -> None:
+    done = rareflow("trace", "--element", "all", "--json")
+    assert done.returncode == 0, done.stderr
+    segments = json.loads(done.stdout)["segments"]
+    magnets = [s for s in segments if s["segment"].startswith("US:ev_traction")]
+    assert magnets and set(magnets[0]["elements"].split(";")) == {"Nd", "Pr", "Dy", "Tb"}
+    for row in segments:
+        assert 0.0 <= row["china_share_by_mass"] <= 1.0
+        if ";" not in row["elements"] and row["china_share_by_value"] is not None:
+            assert abs(row["china_share_by_value"] - row["china_share_by_mass"]) < 1e-9

@@ -10,7 +10,7 @@ import typer
 
 from rareflow.cli.data import DataDir, JsonFlag, load
 from rareflow.cli.output import console, fail, print_frame, print_json
-from rareflow.compliance.provenance import bands, trace
+from rareflow.compliance.provenance import bands, segment_value_shares, trace
 from rareflow.dataset.dataset import Dataset
 from rareflow.elements import UnknownElementError, parse_symbol
 from rareflow.market.clearing import Clearing
@@ -22,7 +22,7 @@ from rareflow.simulate.world import build_market
 
 
 def trace_command(
-    element: Annotated[str, typer.Option(help="Element symbol, e.g. Dy.")],
+    element: Annotated[str, typer.Option(help="Element symbol, e.g. Dy, or 'all' (by value).")],
     facility: Annotated[
         str | None, typer.Option(help="Plant, mine or demand-segment id (default: segments only).")
     ] = None,
@@ -43,11 +43,19 @@ def trace_command(
     as_json: JsonFlag = False,
 ) -> None:
     """Origin shares by country of mining and of each processing stage (flow-weighted mixing)."""
+    dataset = load(data, as_json)
+    if element.lower() == "all":
+        model, values, duals, where = solved_year(dataset, year, scenario, seed, run)
+        table = segment_value_shares(model, values, duals)
+        if as_json:
+            print_json({"where": where, "segments": table.to_dict(orient="records")})
+            return
+        print_frame(table, title=f"Chinese-mined share of each segment's rare earths ({where})")
+        return
     try:
         symbol = parse_symbol(element)
     except UnknownElementError as error:
         fail(str(error))
-    dataset = load(data, as_json)
     if runs is not None:
         _bands(dataset, symbol, year, scenario, seed, runs, as_json)
         return
