@@ -209,3 +209,16 @@ def test_metrics_by_hand() -> None:
     table = independence(frame, ["Dy"], [50.0]).iloc[0]
     assert table["probability_%"] == 50.0 and table["median_year"] == 2025
     assert np.isnan(independence(frame, ["Dy"], [90.0]).iloc[0]["median_year"])
+
+
+def test_learning_curve_moves_unit_costs(dataset: Dataset) -> None:
+    scenario = load_scenario("alliance-buildout")
+    runner = Runner(build_market(dataset, scenario))
+    curve, columns, base, cost = next(x for x in runner.learning if x[0].node == "ohio_metal")
+    model = runner.market.clearing.model
+    expected = {2025: 1.0, 2026: 1.5, 2028: 1.25, 2030: 1.0}
+    for year, factor in expected.items():
+        runner._apply_learning(year)
+        # objective coefficients are minus unit costs: a dearer plant has a lower coefficient
+        assert model.base_cost[columns] == pytest.approx(base - (factor - 1.0) * cost)
+    assert curve.years == 4

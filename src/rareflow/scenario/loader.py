@@ -133,6 +133,9 @@ def check_scenario(scenario: Scenario, world: World, label: str) -> list[DataIss
     for project in scenario.projects:
         if project.expands is not None and project.expands not in nodes:
             bad(f"projects[{project.id}].expands", project.expands, "a mine or plant id")
+    for curve in scenario.learning:
+        if curve.node not in nodes:
+            bad(f"learning[{curve.id}].node", curve.node, "a mine or plant id")
     for override in scenario.overrides:
         if override.id not in projects:
             bad("overrides.id", override.id, "a project id of the scenario")

@@ -155,6 +155,20 @@ class Candidate(Strict):
     note: str | None = None
 
 
+class Learning(Strict):
+    """Technology transfer with a learning curve: a node's unit cost moves from
+    ``cost_factor_start`` x its cost at ``start`` to ``cost_factor_end`` x over ``years``."""
+
+    id: Id
+    node: Id
+    start: Year
+    cost_factor_start: Annotated[float, Field(gt=0)] = 1.0
+    cost_factor_end: Annotated[float, Field(gt=0)] = 1.0
+    years: Annotated[int, Field(ge=1)] = 5
+    source: list[Id] = []
+    note: str | None = None
+
+
 class Recycling(Strict):
     """End-of-life magnets come back after their lifetime at a collection rate."""
 
@@ -205,6 +219,7 @@ class Scenario(Strict):
     slippage: dict[str, Slippage] = {}
     candidates: list[Candidate] = []
     capacity_growth: list[CapacityGrowth] = []
+    learning: list[Learning] = []
     recycling: Recycling = Recycling()
     stockpiles: list[Stockpile] = []
     measure: Measure = Measure()

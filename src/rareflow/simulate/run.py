@@ -21,6 +21,7 @@ from rareflow.elements import element
 from rareflow.market.results import _ledger
 from rareflow.metrics import stockpile_days
 from rareflow.process.cost import capital_recovery_factor
+from rareflow.scenario.schema import Learning
 from rareflow.simulate.plan import RunPlan, ramp_fraction
 from rareflow.simulate.record import Recorder
 from rareflow.simulate.world import ScenarioMarket
@@ -70,6 +71,7 @@ class Runner:
         }
         self.stock_levers = self._stock_levers()
         self.factors = {year: self.growth_factors(year) for year in self.years}
+        self.learning = self._learning_columns()
         self.lever_columns = {
             meta["lever"]: c for c, meta in enumerate(model.program.meta) if "lever" in meta
         }
@@ -139,6 +141,7 @@ class Runner:
             if until is not None and year > until:
                 return
             self._capacities(year, plan, state)
+            self._apply_learning(year)
             reference = self._demand(year, plan)
             recycled = self._recycling(year, state)
             self._levers(year, plan, state)
@@ -153,6 +156,34 @@ class Runner:
             for key, level in state.stocks.items():
                 extra[f"stock:{key}"] = level
             yield year, values, duals, extra
+
+    def _learning_columns(self) -> list[tuple[Learning, np.ndarray, np.ndarray, float]]:
+        """(curve, columns of its node, their base objective costs, the node's unit cost)."""
+        model = self.market.clearing.model
+        nodes = {m.id: m.cost_usd_per_kg for m in self.market.world.mines}
+        nodes.update({p.id: p.cost_usd_per_kg for p in self.market.world.plants()})
+        found = []
+        for curve in self.market.scenario.learning:
+            key = "mine" if curve.node in {m.id for m in self.market.world.mines} else "plant"
+            columns = np.array(
+                [c for c, m in enumerate(model.program.meta) if m.get(key) == curve.node
+                 and (key == "plant" or m["kind"] == "concentrate")], dtype=int,
+            )  # fmt: skip
+            found.append((curve, columns, model.base_cost[columns].copy(), nodes[curve.node]))
+        return found
+
+    def _apply_learning(self, year: int) -> None:
+        """Unit costs on the learning path (objective coefficients are minus costs)."""
+        model = self.market.clearing.model
+        for curve, columns, base, cost in self.learning:
+            if year < curve.start:
+                factor = 1.0
+            else:
+                progress = min(1.0, (year - curve.start) / curve.years)
+                factor = curve.cost_factor_start + progress * (
+                    curve.cost_factor_end - curve.cost_factor_start
+                )
+            model.base_cost[columns] = base - (factor - 1.0) * cost
 
     def _capacities(self, year: int, plan: RunPlan, state: RunState) -> None:
         market, clearing = self.market, self.market.clearing
