@@ -285,3 +285,10 @@ def test_switching_levers_on_a_built_model_matches_fresh_builds() -> None:
         fresh = Clearing(MarketModel(world(*nodes, only))).solve()
         assert warm.welfare_musd == pytest.approx(fresh.welfare_musd, abs=1e-9), active
     assert warm.welfare_musd == pytest.approx(both)
+
+
+def test_oxide_output_by_element_and_place() -> None:
+    result = Clearing(MarketModel(world([M1, M2], [S_CN], [ND, LA]))).solve()
+    output = result.oxide_output().set_index(["element", "location"])["t"]
+    assert output[("Nd", "CN")] == pytest.approx(60.0)  # 50 + 10 at recovery 1
+    assert output[("La", "CN")] == pytest.approx(90.0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -138,7 +139,7 @@ def calibrate_command(
         print_json({"year": result.year, "checks": frame_records(table)})
         return
     if markdown:
-        print(_markdown(table))
+        sys.stdout.write(_markdown(table) + "\n")
         return
     print_frame(table, title=f"Calibration {result.year}")
     failed = int((~table["ok"]).sum())

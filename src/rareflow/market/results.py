@@ -78,12 +78,14 @@ class MarketResult:
         )
 
     def oxide_output(self) -> pd.DataFrame:
-        """Separated oxide by element and location (t oxide)."""
-        rows = self.ledger_rows("separated")
-        return rows
-
-    def ledger_rows(self, column: str) -> pd.DataFrame:
-        return self.ledger[["element", column]]
+        """Separated oxide by element and place (t oxide)."""
+        rows = self.flows[self.flows["kind"] == "oxide_output"]
+        return (
+            rows.groupby(["item", "location"])["t"]
+            .sum()
+            .rename_axis(["element", "location"])
+            .reset_index()
+        )
 
     def shares(self, group: str = CHINA) -> pd.DataFrame:
         """Share of a place (or group) in each stage's world output, % (magnet REE oxide too)."""
