@@ -184,3 +184,21 @@ def test_separation_costs_in_market_yaml_are_the_process_models(dataset: Dataset
     for plant_id, (ore, region) in quoted.items():
         cost = plant_cost(sheets[ore], dataset, region, 10_000).usd_per_kg_reo
         assert plants[plant_id].cost_usd_per_kg.value == pytest.approx(cost, abs=0.006), plant_id
+
+
+def test_scale_demand_and_n_minus_one(dataset: Dataset, base: MarketResult) -> None:
+    from rareflow.metrics import n_minus_one_pct
+
+    clearing = Clearing.from_dataset(dataset)
+    clearing.scale_demand(1.2, end_use="ev_traction")
+    grown = clearing.solve().demand
+    ev = grown[grown["end_use"] == "ev_traction"]
+    assert (
+        ev["served_t"].sum()
+        > base.demand[base.demand["end_use"] == "ev_traction"]["served_t"].sum()
+    )
+    clearing.scale_demand(1.0, end_use="ev_traction")
+    largest, covered = n_minus_one_pct(clearing, "separation")
+    assert largest == "CN" and covered < 50.0
+    # capacities are restored afterwards
+    assert clearing.solve().welfare_musd == pytest.approx(base.welfare_musd, rel=1e-9)

@@ -285,17 +285,6 @@ def _resolve(graph: FlowGraph, node: str) -> str:
     )
 
 
-def value_share(segment_rows: dict[str, list[dict[str, float]]], prices: dict[str, float]) -> float:
-    """Chinese-origin share by value of a multi-element product: element masses x prices."""
-    total = sum(r["t"] * prices[e] for e, rows in segment_rows.items() for r in rows)
-    chinese = sum(
-        r["t"] * prices[e] * r["china_mined_share"]
-        for e, rows in segment_rows.items()
-        for r in rows
-    )
-    return chinese / total if total else float("nan")
-
-
 def bands(results: list[dict[str, object]]) -> pd.DataFrame:
     """Median and 10-90 % band across runs of each segment's Chinese shares (``trace`` results
     of the same element and year in several runs)."""

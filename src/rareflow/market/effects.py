@@ -158,13 +158,6 @@ class LeverEffects:
             for i, kind, index, on, off in self.effects
         ]
 
-    def lever_column(self, lever_id: str) -> int | None:
-        """The column of a stock, offtake or floor lever (the first, for offtakes)."""
-        for column, meta in enumerate(self.program.meta):
-            if meta.get("lever") == lever_id:
-                return column
-        return None
-
     def activate(self, lever_ids: set[str]) -> None:
         """Make exactly these levers (of those the model was built with) active."""
         self.active = set(lever_ids)
