@@ -222,3 +222,13 @@ def test_learning_curve_moves_unit_costs(dataset: Dataset) -> None:
         # objective coefficients are minus unit costs: a dearer plant has a lower coefficient
         assert model.base_cost[columns] == pytest.approx(base - (factor - 1.0) * cost)
     assert curve.years == 4
+
+
+def test_concentration_of_mining_matches_the_usgs_table(dataset: Dataset, baseline: Runner) -> None:
+    frame = baseline.run(draw(baseline.market.scenario, 0, 0))
+    rows = frame[(frame["year"] == 2024) & (frame["key"] == "mining")].set_index("metric")["value"]
+    usgs = dataset.mine_production(2024)
+    usgs = usgs[~usgs["country"].isin(["WORLD"])]
+    amounts = dict(zip(usgs["country"], usgs["mine_production_t_reo"], strict=True))
+    assert rows["hhi"] == pytest.approx(hhi(amounts), rel=1e-9)  # every mine runs at capacity
+    assert rows["top3_share_pct"] == pytest.approx(top_share_pct(amounts, 3), rel=1e-9)

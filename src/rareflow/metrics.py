@@ -145,6 +145,14 @@ def headline(
                     **_band(band("china_share_pct", stage)),
                 }
             )
+            rows.append(
+                {
+                    "years": label,
+                    "element": "all",
+                    "measure": f"HHI of {stage} by country (0-10,000)",
+                    **_band(band("hhi", stage)),
+                }
+            )
         rows.append(
             {
                 "years": label,

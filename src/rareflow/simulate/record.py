@@ -16,6 +16,7 @@ from rareflow.elements import element
 from rareflow.market.model import MarketModel
 from rareflow.market.network import RECYCLED
 from rareflow.market.program import pool
+from rareflow.metrics import hhi, top_share_pct
 
 GROUPS = {"NdPr": ("Nd", "Pr"), "Dy": ("Dy",), "Tb": ("Tb",)}
 STAGES = ("mining", "separation", "magnet")
@@ -42,6 +43,7 @@ class Recorder:
         self.world_made = {g: np.zeros(n) for g in self.elements}
         self.stage_total = {s: np.zeros(n) for s in STAGES}
         self.stage_china = {s: np.zeros(n) for s in STAGES}
+        where: dict[str, list[str]] = {s: [""] * n for s in STAGES}
         self.magnets_demand = np.zeros(n)
         parts = {g: GROUPS.get(g, (g,)) for g in self.elements}
         for column, m in enumerate(meta):
@@ -67,15 +69,19 @@ class Recorder:
                 if kind == "concentrate":
                     self.stage_total["separation"][column] = 1.0
                     self.stage_china["separation"][column] = plant.location in chinese
+                    where["separation"][column] = plant.location
                     if mine.ore_type != RECYCLED:
                         self.stage_total["mining"][column] = 1.0
                         self.stage_china["mining"][column] = mine.location in chinese
+                        where["mining"][column] = mine.location
                 else:
                     self.stage_total["separation"][column] = 1.0
                     self.stage_china["separation"][column] = plant.location in chinese
+                    where["separation"][column] = plant.location
             elif kind == "magnet":
                 self.stage_total["magnet"][column] = 1.0
                 self.stage_china["magnet"][column] = m["location"] in chinese
+                where["magnet"][column] = m["location"]
             elif kind == "demand":
                 if m["commodity"] == "magnet":
                     self.magnets_demand[column] = 1.0
@@ -90,6 +96,16 @@ class Recorder:
                             sum(recipe.get(e, 0.0) * element(e).oxide_per_metal for e in members)
                             / world.magnet_yield
                         )
+        self.by_place = {
+            stage: sparse.csr_matrix(
+                (self.stage_total[stage][[c for c, p in enumerate(where[stage]) if p]],
+                 ([places.index(where[stage][c]) for c, p in enumerate(where[stage]) if p],
+                  [c for c, p in enumerate(where[stage]) if p])),
+                shape=(len(places), n),
+            )
+            for stage in STAGES
+            for places in [sorted({p for p in where[stage] if p})]
+        }  # fmt: skip
         rows = self.model.program.rows
         self.price_rows = {
             (g, place): [
@@ -128,6 +144,9 @@ class Recorder:
             total = float(self.stage_total[stage] @ values)
             china = float(self.stage_china[stage] @ values)
             rows.append((year, "china_share_pct", stage, 100 * china / total if total else np.nan))
+            amounts = {str(i): float(v) for i, v in enumerate(self.by_place[stage] @ values)}
+            rows.append((year, "hhi", stage, hhi(amounts)))
+            rows.append((year, "top3_share_pct", stage, top_share_pct(amounts, 3)))
         served = float(self.magnets_demand @ values)
         rows.append((year, "magnets_served_t", "world", served))
         rows.append((year, "magnets_unmet_t", "world", max(0.0, reference_magnets - served)))
