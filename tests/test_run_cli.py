@@ -150,3 +150,56 @@ def test_resume_refuses_another_seed_and_bad_scenarios_are_named(tmp_path: Path)
     )
     done = rareflow("run", str(bad), "--runs", "1", "--store", str(tmp_path / "b.duckdb"))
     assert done.returncode == 1 and "XX" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_existing_dask_cluster_by_address(tmp_path: Path) -> None:
+    """A scheduler and two workers started apart from rareflow, reached by --scheduler."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    address = f"tcp://127.0.0.1:{port}"
+    dask = [sys.executable, "-m", "distributed.cli.dask_scheduler"]
+    scheduler = subprocess.Popen(
+        [*dask, "--host", "127.0.0.1", "--port", str(port), "--dashboard-address", ":0"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    worker = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "distributed.cli.dask_worker",
+            address,
+            "--nworkers",
+            "2",
+            "--nthreads",
+            "1",
+            "--dashboard-address",
+            ":0",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        time.sleep(3)
+        done = rareflow(
+            "run",
+            "baseline",
+            "--runs",
+            "3",
+            "--scheduler",
+            address,
+            "--store",
+            str(tmp_path / "c.duckdb"),
+            "--json",
+        )
+        assert done.returncode == 0, done.stderr
+        assert json.loads(done.stdout)["runs"] == 3
+    finally:
+        for process in (worker, scheduler):
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(timeout=30)
