@@ -109,10 +109,12 @@ def run_ensemble(
                 )
                 for run in todo
             ]
-            for future in as_completed(futures):
-                run, parameters, frame, seconds = future.result()
-                store.write_run(ensemble, run, parameters, frame, seconds)
-                done += 1
+            # runs that finish together are stored together (fewer transactions for the
+            # driver, which shares the machine's cores with the workers)
+            for batch in as_completed(futures).batches():
+                finished = [future.result() for future in batch]
+                store.write_runs(ensemble, finished)
+                done += len(finished)
                 if on_run is not None:
                     on_run(done, spec.runs)
         finally:

@@ -1,7 +1,8 @@
 """The embedded results store (DuckDB): ensembles, runs, drawn parameters, yearly results.
 
-One file per store. Every run is written in one transaction (its parameters, its yearly rows and
-its ``done`` mark), so a process killed at any moment leaves whole runs or none: ``--resume``
+One file per store. Finished runs are written in transactions (their parameters, yearly rows and
+``done`` marks together; runs that finish together share one), so a process killed at any moment
+leaves whole runs or none: ``--resume``
 skips the runs marked done and no run is stored twice (primary keys). Exports: Parquet, CSV,
 netCDF.
 """
@@ -94,31 +95,44 @@ class Store:
         seconds: float,
     ) -> None:
         """One run, atomically."""
-        frame = results.assign(ensemble=ensemble)[
-            ["ensemble", "run", "year", "metric", "key", "value"]
-        ]
+        self.write_runs(ensemble, [(run, parameters, results, seconds)])
+
+    def write_runs(
+        self,
+        ensemble: int,
+        runs: list[tuple[int, dict[str, float | int | None], pd.DataFrame, float]],
+    ) -> None:
+        """Several finished runs in one transaction: all of them or none."""
+        frame = pd.concat([r[2].assign(ensemble=ensemble) for r in runs])
+        frame = frame[["ensemble", "run", "year", "metric", "key", "value"]]
         params = pd.DataFrame(
             [
                 (ensemble, run, name, None if value is None else float(value))
+                for run, parameters, _, _ in runs
                 for name, value in parameters.items()
             ],
             columns=["ensemble", "run", "name", "value"],
+        )
+        done = pd.DataFrame(
+            [(ensemble, run, seconds) for run, _, _, seconds in runs],
+            columns=["ensemble", "run", "seconds"],
         )
         con = self.connection
         con.execute("BEGIN TRANSACTION")
         try:
             con.register("frame_view", frame)
             con.register("params_view", params)
+            con.register("done_view", done)
             con.execute("INSERT INTO results SELECT * FROM frame_view")
             con.execute("INSERT INTO parameters SELECT * FROM params_view")
-            con.execute("INSERT INTO runs VALUES (?, ?, ?)", [ensemble, run, seconds])
+            con.execute("INSERT INTO runs SELECT * FROM done_view")
             con.execute("COMMIT")
         except Exception:
             con.execute("ROLLBACK")
             raise
         finally:
-            con.unregister("frame_view")
-            con.unregister("params_view")
+            for view in ("frame_view", "params_view", "done_view"):
+                con.unregister(view)
 
     def results(self, ensemble: int | None = None) -> pd.DataFrame:
         ensemble = self.latest() if ensemble is None else ensemble
