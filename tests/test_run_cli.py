@@ -66,10 +66,7 @@ def test_two_workers_give_the_numbers_of_one(tmp_path: Path) -> None:
 
 def test_killed_ensemble_resumes_without_losing_or_duplicating_runs(tmp_path: Path) -> None:
     path = tmp_path / "k.duckdb"
-    command = [
-        sys.executable,
-        "-m",
-        "rareflow",
+    args = [
         "run",
         "baseline",
         "--runs",
@@ -81,6 +78,7 @@ def test_killed_ensemble_resumes_without_losing_or_duplicating_runs(tmp_path: Pa
         "--store",
         str(path),
     ]
+    command = [sys.executable, "-m", "rareflow", *args]
     process = subprocess.Popen(
         command,
         stderr=subprocess.PIPE,
@@ -99,19 +97,7 @@ def test_killed_ensemble_resumes_without_losing_or_duplicating_runs(tmp_path: Pa
     with duckdb.connect(str(path), read_only=True) as con:
         partial = con.execute("SELECT count(*) FROM runs").fetchone()
     assert partial is not None and 5 <= partial[0] < 24
-    resumed = rareflow(
-        "run",
-        "baseline",
-        "--runs",
-        "24",
-        "--seed",
-        "9",
-        "--workers",
-        "1",
-        "--store",
-        str(path),
-        "--resume",
-    )
+    resumed = rareflow(*args, "--resume")
     assert resumed.returncode == 0, resumed.stderr
     with duckdb.connect(str(path), read_only=True) as con:
         runs = con.execute("SELECT run FROM runs ORDER BY run").df()["run"].tolist()

@@ -80,11 +80,13 @@ def test_scenario_names_are_checked_against_the_dataset(tmp_path: Path, dataset:
     path.write_text(
         "name: x\nextends: baseline\nhorizon: {start: 2024, end: 2026}\n"
         "overrides: [{id: no_such_project, delay_years: 1}]\n"
+        "source: [no_such_source]\n"
         "demand: {growth: [{end_use: teleporters, rate_pct: 5}]}\n"
     )
     with pytest.raises(ScenarioError) as caught:
         build_market(dataset, load_scenario(str(path)))
     assert "no_such_project" in str(caught.value) and "teleporters" in str(caught.value)
+    assert "no_such_source" in str(caught.value)
 
 
 def test_ramp_and_draws_are_reproducible() -> None:
@@ -115,12 +117,18 @@ def test_conservation_every_year(baseline: Runner) -> None:
         assert metric(frame, name, "all").abs().max() < 1e-6
 
 
-def test_base_year_of_a_run_is_the_calibrated_market(baseline: Runner) -> None:
+def test_base_year_of_a_run_is_the_calibrated_market(dataset: Dataset, baseline: Runner) -> None:
+    """The run's first year, through the scenario machinery and the lean records, equals the
+    one-year market cleared on its own (same shares); mining is 270 / 384 kt of USGS output."""
+    from rareflow.market.clearing import clear
+
     frame = baseline.run(draw(baseline.market.scenario, 0, 0))
     shares = frame[(frame["metric"] == "china_share_pct") & (frame["year"] == 2024)]
     by_stage = shares.set_index("key")["value"]
-    assert by_stage["mining"] == pytest.approx(70.3, abs=0.1)
-    assert by_stage["magnet"] == pytest.approx(94.9, abs=0.2)
+    alone = clear(dataset).shares().set_index("stage")["share_pct"]
+    for stage in ("mining", "separation", "magnet"):
+        assert by_stage[stage] == pytest.approx(alone[stage], abs=1e-6)
+    assert by_stage["mining"] == pytest.approx(100 * 270_000 / 384_000)
 
 
 def test_ban_lowers_alliance_use_and_raises_ex_china_prices(

@@ -236,7 +236,9 @@ def trace(
     segment also gets the share of its material some of those places handled at any stage and
     the shortfall in t of element if it had to be served only by chains free of them."""
     graph = flow_graph(model, values, e)
-    by = {basis: origin_shares(graph, basis) for basis in STAGES}
+    # the processing-stage bases are only reported for a chosen node
+    bases = STAGES if node is not None else ("mining",)
+    by = {basis: origin_shares(graph, basis) for basis in bases}
     touched = touched_share(graph, {china})
     chosen = _resolve(graph, node) if node is not None else None
     result: dict[str, object] = {"element": e}

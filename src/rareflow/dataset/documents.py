@@ -6,6 +6,7 @@ The CSV row models are in ``rareflow.dataset.schema``; the shared field types to
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
@@ -102,24 +103,44 @@ class CountryGroup(BaseModel):
     source: Annotated[list[Id], Field(min_length=1)]
 
 
-class CostParameter(BaseModel):
-    """One cost input with its unit and either sources or an explicit assumption flag."""
+class Parameter(BaseModel):
+    """One number with its unit and its sources (or ``assumption: true`` and a note saying why)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    value: Annotated[float, Field(ge=0)]
+    value: float
     unit: str
     source: list[Id] = []
     assumption: bool = False
     note: str | None = None
 
     @model_validator(mode="after")
-    def _sourced_or_assumed(self) -> CostParameter:
+    def _sourced_or_assumed(self) -> Parameter:
         if not self.source and not (self.assumption and self.note):
             raise ValueError(
-                "a cost parameter needs a source, or assumption: true with a note saying why"
+                "a parameter needs a source, or assumption: true with a note saying why"
             )
         return self
+
+
+class CostParameter(Parameter):
+    """A cost input (never negative)."""
+
+    value: Annotated[float, Field(ge=0)]
+
+
+def nested_models(value: object) -> Iterator[BaseModel]:
+    """Every pydantic model inside ``value`` (itself included), through lists and mappings."""
+    if isinstance(value, BaseModel):
+        yield value
+        for name in type(value).model_fields:
+            yield from nested_models(getattr(value, name))
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from nested_models(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            yield from nested_models(item)
 
 
 REGION_COST_KEYS = (

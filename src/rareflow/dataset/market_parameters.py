@@ -15,29 +15,12 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from rareflow.dataset.documents import Parameter, nested_models
 from rareflow.dataset.levers import Levers
 from rareflow.dataset.schema import CountryCode, Id
 
 RegionId = Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9_]*$")]
 """Demand-region ids are upper case (CN, EU, ROW)."""
-
-
-class Parameter(BaseModel):
-    """One number with its unit and its sources (or ``assumption: true`` and a note)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    value: float
-    unit: str
-    source: list[Id] = []
-    assumption: bool = False
-    note: str | None = None
-
-    @model_validator(mode="after")
-    def _sourced_or_assumed(self) -> Parameter:
-        if not self.source and not (self.assumption and self.note):
-            raise ValueError("a parameter needs a source, or assumption: true with a note why")
-        return self
 
 
 class DemandRegion(BaseModel):
@@ -159,23 +142,7 @@ class MarketParameters(BaseModel):
 
     def parameters(self) -> list[Parameter]:
         """Every Parameter of the document (for the source check)."""
-        found: list[Parameter] = []
-
-        def walk(value: object) -> None:
-            if isinstance(value, Parameter):
-                found.append(value)
-            elif isinstance(value, BaseModel):
-                for name in type(value).model_fields:
-                    walk(getattr(value, name))
-            elif isinstance(value, dict):
-                for item in value.values():
-                    walk(item)
-            elif isinstance(value, list):
-                for item in value:
-                    walk(item)
-
-        walk(self)
-        return found
+        return [m for m in nested_models(self) if isinstance(m, Parameter)]
 
     def references(self) -> list[tuple[str, str, str]]:
         """(kind, field, value) of every country, ore type, facility and grade named."""

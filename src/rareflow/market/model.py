@@ -47,6 +47,8 @@ class MarketModel(LeverEffects):
         self.effects: list[tuple[str, str, int, float, float]] = []
         """(lever id, kind, column or row, value when active, value when not): see ``refresh``."""
         self.active: set[str] = set(_lever_ids(world.levers))
+        self._matrix: sparse.csc_matrix | None = None
+        self._balance: tuple[list[tuple[Any, ...]], sparse.csr_matrix] | None = None
         self._build()
         self.base_cost = np.asarray(self.program.cost, dtype=float)
         self.base_upper = np.asarray(self.program.upper, dtype=float)
@@ -263,9 +265,20 @@ class MarketModel(LeverEffects):
         values.append(value)
 
     def matrix(self) -> sparse.csc_matrix:
-        rows, columns, values = self.program.entries
-        shape = (len(self.program.row_upper), len(self.program.cost))
-        return sparse.csc_matrix((values, (rows, columns)), shape=shape)
+        """The constraint matrix (fixed once built, so assembled once)."""
+        if self._matrix is None:
+            rows, columns, values = self.program.entries
+            shape = (len(self.program.row_upper), len(self.program.cost))
+            self._matrix = sparse.csc_matrix((values, (rows, columns)), shape=shape)
+        return self._matrix
+
+    def balance_rows(self) -> tuple[list[tuple[Any, ...]], sparse.csr_matrix]:
+        """Keys and matrix rows of every balance (pools and heavy concentrates), for checks."""
+        if self._balance is None:
+            keys = [k for k in self.program.rows if k[0] in ("pool", "heavy")]
+            indices = [self.program.rows[k] for k in keys]
+            self._balance = (keys, sparse.csr_matrix(self.matrix().tocsr()[indices]))
+        return self._balance
 
     def _pass(self) -> highspy.Highs:
         program, matrix = self.program, self.matrix()

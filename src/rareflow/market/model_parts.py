@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import TYPE_CHECKING
 
+from rareflow.dataset.levers import StockRelease
 from rareflow.market.program import INF, pool
 
 if TYPE_CHECKING:
@@ -142,34 +143,25 @@ def add_stocks_and_disposal(model: MarketModel) -> None:
                 0.0,
                 [(key, 1.0), (pool(commodity, item, location, 0), -1.0)],
             )
-    for release in model.world.levers.stock_releases:
+    levers = model.world.levers
+    stocks: list[tuple[str, StockRelease, float, float]] = [
+        *(("stock_release", r, 0.0, -1.0) for r in levers.stock_releases),
+        *(("stock_purchase", p, p.max_price_usd_per_kg, 1.0) for p in levers.stock_purchases),
+    ]
+    for kind, lever, value, sign in stocks:
         column = program.column(
             {
-                "kind": "stock_release",
-                "lever": release.id,
-                "commodity": release.commodity,
-                "item": release.item,
-                "location": release.location,
+                "kind": kind,
+                "lever": lever.id,
+                "commodity": lever.commodity,
+                "item": lever.item,
+                "location": lever.location,
                 "track": 0,
             },
-            0.0,
-            [(pool(release.commodity, release.item, release.location, 0), -1.0)],
+            value,
+            [(pool(lever.commodity, lever.item, lever.location, 0), sign)],
         )
-        model.effects.append((release.id, "upper", column, release.volume_t, 0.0))
-    for purchase in model.world.levers.stock_purchases:
-        column = program.column(
-            {
-                "kind": "stock_purchase",
-                "lever": purchase.id,
-                "commodity": purchase.commodity,
-                "item": purchase.item,
-                "location": purchase.location,
-                "track": 0,
-            },
-            purchase.max_price_usd_per_kg,
-            [(pool(purchase.commodity, purchase.item, purchase.location, 0), 1.0)],
-        )
-        model.effects.append((purchase.id, "upper", column, purchase.volume_t, 0.0))
+        model.effects.append((lever.id, "upper", column, lever.volume_t, 0.0))
 
 
 def add_contracts(model: MarketModel) -> None:

@@ -262,12 +262,11 @@ def _oxide_output(model: MarketModel, values: np.ndarray) -> pd.DataFrame:
 
 def _balance(model: MarketModel, values: np.ndarray) -> pd.DataFrame:
     """Each pool: uses - supplies from the activity levels (should be 0)."""
-    matrix = model.matrix().tocsr()
+    keys, matrix = model.balance_rows()
     activity = matrix @ values
     rows = [
-        {"row": ":".join(map(str, key)), "residual_t": float(activity[index])}
-        for key, index in model.program.rows.items()
-        if key[0] in ("pool", "heavy")
+        {"row": ":".join(map(str, key)), "residual_t": float(value)}
+        for key, value in zip(keys, activity, strict=True)
     ]
     return pd.DataFrame(rows) if rows else pd.DataFrame({"residual_t": [0.0]})
 

@@ -12,7 +12,7 @@ from rareflow.dataset.tables import validate_mapping
 from rareflow.elements import RARE_EARTHS
 from rareflow.market.network import World
 from rareflow.market.scenario import check_levers
-from rareflow.scenario.schema import Candidate, Project, Scenario
+from rareflow.scenario.schema import Build, Scenario
 
 MAX_DEPTH = 8
 
@@ -123,7 +123,7 @@ def check_scenario(scenario: Scenario, world: World, label: str) -> list[DataIss
             bad("demand.growth.end_use", growth.end_use, f"one of {sorted(end_uses)}")
         if growth.region is not None and growth.region not in regions:
             bad("demand.growth.region", growth.region, f"one of {sorted(regions)}")
-    builds: list[Project | Candidate] = [*scenario.projects, *scenario.candidates]
+    builds: list[Build] = [*scenario.projects, *scenario.candidates]
     for project in builds:
         if project.location not in world.places:
             bad(f"projects[{project.id}].location", project.location, "a country code")

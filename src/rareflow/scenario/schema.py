@@ -70,33 +70,44 @@ class Demand(Strict):
     """Standard deviation of a per-run factor on every growth rate (mean 1)."""
 
 
-class Project(Strict):
-    """New capacity in the pipeline (or an expansion: capacity added to an existing node)."""
+class Build(Strict):
+    """What a project and a candidate project share: a node of a stage at a place."""
 
     id: Id
     stage: Stage
     location: Place
     capacity_t: Annotated[float, Field(gt=0)]
-    start: Year
-    """Announced first year of output."""
-    status: Literal["operating", "commissioning", "construction", "planned", "announced"]
     cost_usd_per_kg: Annotated[float, Field(ge=0)]
-    ramp_years: Annotated[int, Field(ge=0)] = 2
-    newcomer: bool = True
     heavy: bool = False
     ore_type: Id | None = None
-    expands: Id | None = None
-    """Node id (mine or plant of the market model) whose capacity this adds to."""
     feeds: list[Place] = []
     dedicated: list[Id] = []
     source: list[Id] = []
     note: str | None = None
 
+    def expanding(self) -> bool:
+        return False
+
     @model_validator(mode="after")
-    def _mine_has_ore(self) -> Project:
-        if self.stage == "mine" and self.ore_type is None and self.expands is None:
+    def _mine_has_ore(self) -> Build:
+        if self.stage == "mine" and self.ore_type is None and not self.expanding():
             raise ValueError("a new mine needs ore_type (an id of ore_types.csv)")
         return self
+
+
+class Project(Build):
+    """New capacity in the pipeline (or an expansion: capacity added to an existing node)."""
+
+    start: Year
+    """Announced first year of output."""
+    status: Literal["operating", "commissioning", "construction", "planned", "announced"]
+    ramp_years: Annotated[int, Field(ge=0)] = 2
+    newcomer: bool = True
+    expands: Id | None = None
+    """Node id (mine or plant of the market model) whose capacity this adds to."""
+
+    def expanding(self) -> bool:
+        return self.expands is not None
 
 
 class Override(Strict):
@@ -133,14 +144,9 @@ class CapacityGrowth(Strict):
     note: str | None = None
 
 
-class Candidate(Strict):
+class Candidate(Build):
     """A project that is committed when the market pays for it, then built over its lead time."""
 
-    id: Id
-    stage: Stage
-    location: Place
-    capacity_t: Annotated[float, Field(gt=0)]
-    cost_usd_per_kg: Annotated[float, Field(ge=0)]
     capex_usd_per_t_year: Annotated[float, Field(gt=0)]
     """Capital per t/yr of capacity."""
     wacc_pct: Annotated[float, Field(ge=0)] = 10.0
@@ -148,11 +154,6 @@ class Candidate(Strict):
     lead_time_years: tuple[int, int] = (5, 8)
     signal_years: Annotated[int, Field(ge=1)] = 2
     max_units: Annotated[int, Field(ge=1)] = 1
-    heavy: bool = False
-    ore_type: Id | None = None
-    feeds: list[Place] = []
-    source: list[Id] = []
-    note: str | None = None
 
 
 class Learning(Strict):

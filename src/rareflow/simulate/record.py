@@ -114,8 +114,7 @@ class Recorder:
             for g in self.elements
             for place in ("CN", "US", "JP")
         }
-        balance = [i for key, i in rows.items() if key[0] in ("pool", "heavy")]
-        self.balance = sparse.csr_matrix(self.model.matrix().tocsr()[balance])
+        self.balance = self.model.balance_rows()[1]
 
     def record(
         self,

@@ -24,7 +24,7 @@ from rareflow.process.cost import capital_recovery_factor
 from rareflow.scenario.schema import Learning
 from rareflow.simulate.plan import RunPlan, ramp_fraction
 from rareflow.simulate.record import Recorder
-from rareflow.simulate.world import ScenarioMarket
+from rareflow.simulate.world import ScenarioMarket, stock_lever_id
 
 MAGNET_REO_PER_T = 0.36
 """t REO in a t of scrapped NdFeB magnet: ~31 % rare earths (metal) x ~1.17 oxide per metal."""
@@ -70,6 +70,7 @@ class Runner:
             for k in groups
         }
         self.stock_levers = self._stock_levers()
+        self.annual_use = self._annual_use()
         self.factors = {year: self.growth_factors(year) for year in self.years}
         self.learning = self._learning_columns()
         self.lever_columns = {
@@ -78,8 +79,7 @@ class Runner:
         market.clearing.solve()
         self.base_basis = model.highs.getBasis()
 
-    @property
-    def annual_use(self) -> dict[str, float]:
+    def _annual_use(self) -> dict[str, float]:
         """Reference annual use behind each stockpile element (t), keyed like the stocks."""
         return {
             f"{pile}_{e}": target * 365.0 / days
@@ -105,8 +105,8 @@ class Runner:
                     if s.region == pile.region and s.commodity == "magnet"
                 )
                 target = use * pile.days / 365.0
-                found[f"{pile.id}_{e.lower()}_buy"] = (pile.id, e, "buy", target)
-                found[f"{pile.id}_{e.lower()}_release"] = (pile.id, e, "release", target)
+                found[stock_lever_id(pile.id, e, "buy")] = (pile.id, e, "buy", target)
+                found[stock_lever_id(pile.id, e, "release")] = (pile.id, e, "release", target)
         return found
 
     def run(self, plan: RunPlan) -> pd.DataFrame:
@@ -287,18 +287,18 @@ class Runner:
         for pile in market.scenario.stockpiles:
             for e in pile.elements:
                 stock = state.stocks.get(f"{pile.id}_{e}", 0.0)
-                _, _, _, target = self.stock_levers[f"{pile.id}_{e.lower()}_buy"]
+                _, _, _, target = self.stock_levers[stock_lever_id(pile.id, e, "buy")]
                 releasing = bool(set(pile.release_during) & live_blocks)
                 buy = (
                     0.0
                     if releasing or year < pile.start
                     else max(0.0, min(target - stock, target / pile.build_years))
                 )
-                model.set_lever_volume(f"{pile.id}_{e.lower()}_buy", buy)
+                model.set_lever_volume(stock_lever_id(pile.id, e, "buy"), buy)
                 model.set_lever_volume(
-                    f"{pile.id}_{e.lower()}_release", stock if releasing else 0.0
+                    stock_lever_id(pile.id, e, "release"), stock if releasing else 0.0
                 )
-                active |= {f"{pile.id}_{e.lower()}_buy", f"{pile.id}_{e.lower()}_release"}
+                active |= {stock_lever_id(pile.id, e, "buy"), stock_lever_id(pile.id, e, "release")}
         model.active = active
         model.refresh()
 

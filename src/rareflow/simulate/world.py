@@ -7,9 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from pydantic import BaseModel
-
 from rareflow.dataset.dataset import Dataset
+from rareflow.dataset.documents import nested_models
 from rareflow.dataset.errors import DataIssue
 from rareflow.dataset.levers import Levers, StockPurchase, StockRelease
 from rareflow.market.clearing import Clearing
@@ -17,7 +16,7 @@ from rareflow.market.model import MarketModel
 from rareflow.market.network import RECYCLED, Mine, Plant, World
 from rareflow.market.world_data import build_world
 from rareflow.scenario.loader import check_scenario
-from rareflow.scenario.schema import Candidate, Project, Scenario
+from rareflow.scenario.schema import Build, Candidate, Project, Scenario
 
 
 class ScenarioError(ValueError):
@@ -105,7 +104,7 @@ def _add_nodes(world: World, scenario: Scenario, market: ScenarioMarket, dataset
         market.stages[plant.id] = (plant.stage, plant.location)
 
 
-def _new_node(world: World, spec: Project | Candidate, dataset: Dataset) -> None:
+def _new_node(world: World, spec: Build, dataset: Dataset) -> None:
     if spec.stage == "mine":
         assert spec.ore_type is not None
         ore = dataset.ore_distribution(spec.ore_type)
@@ -117,7 +116,7 @@ def _new_node(world: World, spec: Project | Candidate, dataset: Dataset) -> None
                 {e: float(v) for e, v in ore.items() if v > 0},
                 0.0,
                 spec.cost_usd_per_kg,
-                tuple(getattr(spec, "dedicated", [])),
+                tuple(spec.dedicated),
             )
         )
         return
@@ -139,6 +138,11 @@ def _new_node(world: World, spec: Project | Candidate, dataset: Dataset) -> None
     }[spec.stage].append(plant)
 
 
+def stock_lever_id(pile: str, element: str, kind: str) -> str:
+    """Id of a stockpile's purchase (``buy``) or release lever for one element."""
+    return f"{pile}_{element.lower()}_{kind}"
+
+
 def _stock_levers(
     world: World, scenario: Scenario
 ) -> tuple[list[StockPurchase], list[StockRelease]]:
@@ -149,7 +153,7 @@ def _stock_levers(
             cap = world.reference_prices[("oxide", e)] * pile.max_price_factor
             buys.append(
                 StockPurchase(
-                    id=f"{pile.id}_{e.lower()}_buy",
+                    id=stock_lever_id(pile.id, e, "buy"),
                     location=pile.location,
                     commodity="oxide",
                     item=e,
@@ -159,7 +163,7 @@ def _stock_levers(
             )
             releases.append(
                 StockRelease(
-                    id=f"{pile.id}_{e.lower()}_release",
+                    id=stock_lever_id(pile.id, e, "release"),
                     location=pile.location,
                     commodity="oxide",
                     item=e,
@@ -171,24 +175,11 @@ def _stock_levers(
 
 def _unknown_sources(scenario: Scenario, dataset: Dataset, label: str) -> list[DataIssue]:
     """Source ids cited anywhere in the scenario that sources.yaml does not define."""
-    cited: set[str] = set()
-
-    def walk(value: object) -> None:
-        if isinstance(value, BaseModel):
-            for name in type(value).model_fields:
-                item = getattr(value, name)
-                if name == "source" and isinstance(item, list):
-                    cited.update(item)
-                else:
-                    walk(item)
-        elif isinstance(value, list | tuple):
-            for item in value:
-                walk(item)
-        elif isinstance(value, dict):
-            for item in value.values():
-                walk(item)
-
-    walk(scenario)
+    cited = {
+        source
+        for model in nested_models(scenario)
+        for source in getattr(model, "source", None) or []
+    }
     return [
         DataIssue(
             label, "unknown source id", None, "source", s, "an id of sources.yaml", "unknown_source"
