@@ -230,11 +230,12 @@ def test_stock_release_displaces_the_marginal_mine() -> None:
 def test_results_convert_to_xarray() -> None:
     result = Clearing(MarketModel(world([M1, M2], [S_CN], [ND, LA]))).solve()
     data = result.to_xarray()
-    assert data["oxide_price_usd_per_kg"].sel(
-        year=2024, element="Nd", location="CN"
+    assert data["price"].sel(
+        year=2024, commodity="oxide", item="Nd", location="CN"
     ) == pytest.approx(17.9)
+    assert data["price"].attrs["units"] == "USD/kg"
     assert float(
-        data["separated_oxide_t"].sel(year=2024, element="La", location="CN")
+        data["separated_oxide"].sel(year=2024, element="La", location="CN")
     ) == pytest.approx(90.0)
 
 

@@ -118,14 +118,17 @@ def test_conservation_every_year(baseline: Runner) -> None:
 
 
 def test_base_year_of_a_run_is_the_calibrated_market(dataset: Dataset, baseline: Runner) -> None:
-    """The run's first year, through the scenario machinery and the lean records, equals the
-    one-year market cleared on its own (same shares); mining is 270 / 384 kt of USGS output."""
-    from rareflow.market.clearing import clear
+    """The run's first year through the lean records equals the result tables of the same
+    solve (same shares); mining is 270 / 384 kt of USGS output."""
+    from rareflow.market.results import summarise
 
-    frame = baseline.run(draw(baseline.market.scenario, 0, 0))
+    plan = draw(baseline.market.scenario, 0, 0)
+    frame = baseline.run(plan)
     shares = frame[(frame["metric"] == "china_share_pct") & (frame["year"] == 2024)]
     by_stage = shares.set_index("key")["value"]
-    alone = clear(dataset).shares().set_index("stage")["share_pct"]
+    _, values, duals, _ = next(baseline.years_of(plan, until=2024))
+    tables = summarise(baseline.market.clearing.model, values, duals, 0.0, 1)
+    alone = tables.shares().set_index("stage")["share_pct"]
     for stage in ("mining", "separation", "magnet"):
         assert by_stage[stage] == pytest.approx(alone[stage], abs=1e-6)
     assert by_stage["mining"] == pytest.approx(100 * 270_000 / 384_000)
@@ -222,11 +225,13 @@ def test_metrics_by_hand() -> None:
 def test_learning_curve_moves_unit_costs(dataset: Dataset) -> None:
     scenario = load_scenario("alliance-buildout")
     runner = Runner(build_market(dataset, scenario))
-    curve, columns, base, cost = next(x for x in runner.learning if x[0].node == "ohio_metal")
+    curve, _, columns, base, cost = next(
+        x for x in runner.learning if x[0].node == "ohio_metal" and x[1] == 0
+    )
     model = runner.market.clearing.model
     expected = {2025: 1.0, 2026: 1.5, 2028: 1.25, 2030: 1.0}
     for year, factor in expected.items():
-        runner._apply_learning(year)
+        runner._apply_learning(year, 0)
         # objective coefficients are minus unit costs: a dearer plant has a lower coefficient
         assert model.base_cost[columns] == pytest.approx(base - (factor - 1.0) * cost)
     assert curve.years == 4

@@ -68,8 +68,8 @@ def n_minus_one_pct(clearing: Clearing, stage: str) -> tuple[str, float]:
         else [(p.id, p.location, p.capacity_t) for p in world.plants() if p.stage == stage]
     )
     rows = clearing.model.program.rows
-    upper = clearing.model.program.row_upper
-    current = {n: upper[rows[("capacity", n)]] for n, _, _ in nodes}
+    upper = clearing.model.row_upper
+    current = {n: float(upper[rows[("capacity", 0, n)]]) for n, _, _ in nodes}
     by_country: dict[str, float] = {}
     for node, place, _ in nodes:
         by_country[place] = by_country.get(place, 0.0) + current[node]

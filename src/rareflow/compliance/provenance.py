@@ -13,7 +13,9 @@ material that a place touched at any stage, for sourcing-rule checks).
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -22,7 +24,7 @@ from scipy.sparse.linalg import spsolve
 
 from rareflow.elements import element
 from rareflow.market.model import MarketModel
-from rareflow.market.network import RECYCLED
+from rareflow.market.network import CHINA, CHINA_EXPORT, RECYCLED
 
 STAGES = ("mining", "separation", "metal", "magnet")
 
@@ -47,6 +49,7 @@ def flow_graph(model: MarketModel, values: np.ndarray, e: str) -> FlowGraph:
     metal = element(e).metal_per_oxide
     mines = {m.id: m for m in world.mines}
     plants = {p.id: p for p in world.plants()}
+    segments = {s.id: s for s in world.segments}
     edges: dict[tuple[str, str], float] = defaultdict(float)
     place: dict[str, str] = {}
     stage: dict[str, str] = {}
@@ -58,77 +61,119 @@ def flow_graph(model: MarketModel, values: np.ndarray, e: str) -> FlowGraph:
     def pool(commodity: str, item: str, where: str, track: int) -> str:
         return node(f"pool:{commodity}:{item}:{where}:{track}", where, "pool")
 
-    for column, meta in enumerate(model.program.meta):
-        t = float(values[column])
-        if t <= 1e-12:
-            continue
-        kind = meta["kind"]
-        if kind in ("concentrate", "heavy_concentrate"):
-            mine, plant = mines[meta["mine"]], plants[meta["plant"]]
-            ore = mine.ore.get(e, 0.0)
-            if ore <= 0:
-                continue
-            if kind == "concentrate":
-                kind_of = "recycling" if mine.ore_type == RECYCLED else "mining"
-                source = node(f"mine:{mine.id}", mine.location, kind_of)
-                flow = ore * t * metal
-            else:
-                light = plants[meta["source"]]
-                if e in light.separable:
-                    continue  # separated at the light plant, not in its heavy concentrate
-                heavy = sum(v for k, v in mine.ore.items() if k not in light.separable)
-                source = node(f"plant:{light.id}", light.location, "separation")
-                flow = ore / heavy * t * metal
-            target = node(f"plant:{plant.id}", plant.location, "separation")
-            edges[(source, target)] += flow
-            if e in plant.separable:
-                oxide = pool("oxide", e, plant.location, meta["track"])
-                edges[(target, oxide)] += flow * world.recovery
-        elif kind == "trade" and _carries(world, meta["commodity"], meta["item"], e):
-            amount = t * _content(world, meta["commodity"], meta["item"], e)
-            edges[
-                (
-                    pool(meta["commodity"], meta["item"], meta["origin"], meta["track"]),
-                    pool(meta["commodity"], meta["item"], meta["destination"], meta["track"]),
-                )
-            ] += amount
-        elif kind == "metal" and meta["item"] == e:
-            plant = plants[meta["plant"]]
+    def separation(meta: dict[str, Any], t: float) -> None:
+        mine, plant = mines[meta["mine"]], plants[meta["plant"]]
+        ore = mine.ore.get(e, 0.0)
+        if ore <= 0:
+            return
+        if meta["kind"] == "concentrate":
+            kind_of = "recycling" if mine.ore_type == RECYCLED else "mining"
+            source = node(f"mine:{mine.id}", mine.location, kind_of)
+            flow = ore * t * metal
+        else:
+            light = plants[meta["source"]]
+            if e in light.separable:
+                return  # separated at the light plant, not in its heavy concentrate
+            heavy = sum(v for k, v in mine.ore.items() if k not in light.separable)
+            source = node(f"plant:{light.id}", light.location, "separation")
+            flow = ore / heavy * t * metal
+        target = node(f"plant:{plant.id}", plant.location, "separation")
+        edges[(source, target)] += flow
+        if e in plant.separable:
+            edges[(target, pool("oxide", e, plant.location, meta["track"]))] += (
+                flow * world.recovery
+            )
+
+    def shipment(meta: dict[str, Any], t: float) -> None:
+        commodity, item, track = meta["commodity"], meta["item"], meta["track"]
+        if not _carries(world, commodity, item, e):
+            return
+        origin, destination = meta.get("origin", CHINA), meta.get("destination", CHINA_EXPORT)
+        amount = t * _content(world, commodity, item, e)
+        edges[
+            (pool(commodity, item, origin, track), pool(commodity, item, destination, track))
+        ] += amount
+
+    def conversion(meta: dict[str, Any], t: float) -> None:
+        plant = plants[meta["plant"]]
+        if meta["kind"] == "metal":
+            if meta["item"] != e:
+                return
             target = node(f"plant:{plant.id}", plant.location, "metal")
             edges[(pool("oxide", e, plant.location, meta["track"]), target)] += (
                 t / world.metal_yield
             )
             edges[(target, pool("metal", e, plant.location, meta["track"]))] += t
-        elif kind == "magnet":
-            recipe = world.recipes(meta["item"])[meta["variant"]]
-            if e not in recipe:
-                continue
-            plant = plants[meta["plant"]]
-            target = node(f"plant:{plant.id}", plant.location, "magnet")
-            edges[(pool("metal", e, plant.location, meta["track"]), target)] += (
-                t * recipe[e] / world.magnet_yield
-            )
-            edges[(target, pool("magnet", meta["item"], plant.location, meta["track"]))] += (
-                t * recipe[e]
-            )
-        elif kind == "downgrade" and _carries(world, meta["commodity"], meta["item"], e):
-            amount = t * _content(world, meta["commodity"], meta["item"], e)
+            return
+        recipe = world.recipes(meta["item"])[meta["variant"]]
+        if e not in recipe:
+            return
+        target = node(f"plant:{plant.id}", plant.location, "magnet")
+        edges[(pool("metal", e, plant.location, meta["track"]), target)] += (
+            t * recipe[e] / world.magnet_yield
+        )
+        edges[(target, pool("magnet", meta["item"], plant.location, meta["track"]))] += (
+            t * recipe[e]
+        )
+
+    def downgrade(meta: dict[str, Any], t: float) -> None:
+        commodity, item, location = meta["commodity"], meta["item"], meta["location"]
+        if _carries(world, commodity, item, e):
+            amount = t * _content(world, commodity, item, e)
             edges[
-                (
-                    pool(meta["commodity"], meta["item"], meta["location"], meta["track"]),
-                    pool(meta["commodity"], meta["item"], meta["location"], 0),
-                )
+                (pool(commodity, item, location, meta["track"]), pool(commodity, item, location, 0))
             ] += amount
-        elif kind == "demand" and _carries(world, meta["commodity"], meta["item"], e):
-            amount = t * _content(world, meta["commodity"], meta["item"], e)
-            segment = node(f"segment:{meta['segment']}", meta["location"], "segment")
-            edges[
-                (pool(meta["commodity"], meta["item"], meta["location"], meta["track"]), segment)
-            ] += amount
-        elif kind == "stock_release" and _carries(world, meta["commodity"], meta["item"], e):
-            source = node(f"stock:{meta['lever']}", meta["location"], "stock")
-            amount = t * _content(world, meta["commodity"], meta["item"], e)
-            edges[(source, pool(meta["commodity"], meta["item"], meta["location"], 0))] += amount
+
+    def use(meta: dict[str, Any], t: float) -> None:
+        segment = segments[meta["segment"]]
+        if meta["kind"] == "demand" and world.substitution_of(segment) is not None:
+            return  # its material arrives through the segment's purchases
+        if not _carries(world, segment.commodity, segment.item, e):
+            return
+        amount = t * _content(world, segment.commodity, segment.item, e)
+        target = node(f"segment:{segment.id}", segment.location, "segment")
+        edges[(pool(segment.commodity, segment.item, segment.location, meta["track"]), target)] += (
+            amount
+        )
+
+    def stock(meta: dict[str, Any], t: float) -> None:
+        if not _carries(world, meta["commodity"], meta["item"], e):
+            return
+        amount = t * _content(world, meta["commodity"], meta["item"], e)
+        where = pool(meta["commodity"], meta["item"], meta["location"], meta.get("track", 0))
+        if meta["kind"] == "stock_release":
+            edges[(node(f"stock:{meta['lever']}", meta["location"], "stock"), where)] += amount
+        else:
+            held = node(f"stock:private:{meta['location']}", meta["location"], "stock")
+            edges[(where, held)] += amount
+
+    handlers: dict[str, Callable[[dict[str, Any], float], None]] = {
+        "concentrate": separation,
+        "heavy_concentrate": separation,
+        "trade": shipment,
+        "export": shipment,
+        "smuggle": shipment,
+        "metal": conversion,
+        "magnet": conversion,
+        "downgrade": downgrade,
+        "demand": use,
+        "purchase": use,
+        "stock_release": stock,
+        "inventory": stock,
+    }
+    program = model.program
+    for family, handler in handlers.items():
+        for column in program.select(family, period=0):
+            t = float(values[column])
+            if t > 1e-12:
+                meta = program.meta[column]
+                handler({"track": 0, **meta}, t)
+    for (commodity, item, location), level in model.inventory_initial.items():
+        if level > 0 and _carries(world, commodity, item, e):
+            source = node(f"stock:carried:{location}", location, "stock")
+            edges[(source, pool(commodity, item, location, 0))] += level * _content(
+                world, commodity, item, e
+            )
     return FlowGraph(e, dict(edges), place, stage)
 
 

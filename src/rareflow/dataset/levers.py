@@ -55,6 +55,33 @@ class Tariff(TradeRule):
     rate_pct: Positive
 
 
+class ExportTax(TradeRule):
+    """Ad valorem export duty on matched flows, charged on the export (FOB) price. China's
+    export taxes of 2007-2015 are the case in point; the tax is a cost of the export step, so it
+    opens a wedge between the domestic and the export price."""
+
+    rate_pct: Annotated[float, Field(ge=0, le=100)]
+
+
+class Licence(TradeRule):
+    """Matched flows need a licence: ``refused_share`` of the volume they had the year before
+    is delayed past the year or refused (it does not arrive), and each licensed t costs
+    ``cost_usd_per_kg`` of paperwork and waiting."""
+
+    refused_share: Annotated[float, Field(ge=0, le=1)]
+    cost_usd_per_kg: Positive = 0.0
+
+
+class Threat(Lever):
+    """Holders of stocks at ``places`` (codes or groups; empty = everywhere) perceive a threat
+    to their supply of the ``elements`` (products containing them) at ``level`` (0-1): they
+    value stocks more (precautionary demand, docs/market.md)."""
+
+    elements: Annotated[list[str], Field(min_length=1)]
+    places: list[Place] = []
+    level: Annotated[float, Field(ge=0, le=1)] = 1.0
+
+
 class PriceFloor(Lever):
     """A buyer guarantees ``floor_usd_per_kg`` on up to ``volume_t`` of the plants' output of the
     elements (as oxide): the producers are paid the gap to the market price."""
@@ -117,6 +144,9 @@ class Levers(BaseModel):
     bans: list[ExportBan] = []
     quotas: list[Quota] = []
     tariffs: list[Tariff] = []
+    export_taxes: list[ExportTax] = []
+    licences: list[Licence] = []
+    threats: list[Threat] = []
     floors: list[PriceFloor] = []
     offtakes: list[Offtake] = []
     subsidies: list[Subsidy] = []

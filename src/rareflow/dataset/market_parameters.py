@@ -47,6 +47,9 @@ class MineGroup(BaseModel):
     cost_usd_per_kg_reo: Parameter
     dedicated: list[Id] = []
     """Separation plants the ore may go to (integrated or state-controlled chain); empty = any."""
+    routes: list[str] = []
+    """Countries or groups where the ore may be separated (known trade routes); empty = any."""
+    routes_source: list[Id] = []
 
 
 class Plant(BaseModel):
@@ -99,6 +102,76 @@ class Thrifting(BaseModel):
     heavy_free_extra_cost_usd_per_kg: Parameter | None = None
 
 
+class Tranche(BaseModel):
+    """One tranche of private stocks: a share of annual use with its convenience yield."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    share: Parameter
+    convenience_pct: Parameter
+    threat_pct: Parameter
+
+
+class Inventories(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    commodities: list[Literal["oxide", "metal", "magnet"]]
+    carrying_pct: Parameter
+    tranches: Annotated[list[Tranche], Field(min_length=1)]
+
+
+class SubstitutionSpec(BaseModel):
+    """How a demand segment switches to a substitute (shares of its reference demand)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    max_share: Parameter
+    rate: Parameter
+    cost_factor: Parameter
+    build_cost_factor: Parameter
+    reversal: Parameter | None = None
+
+
+class DesignSpec(BaseModel):
+    """Capacity of a magnet design variant, as shares of the base year's magnet demand."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    initial_share: Parameter
+    max_share: Parameter
+    rate_share: Parameter
+    build_cost_usd_per_kg: Parameter
+
+
+class AdjustingCapacity(BaseModel):
+    """A capacity (t/yr) that starts somewhere, grows at a bounded rate and stays."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    initial_t: Parameter
+    max_t: Parameter
+    rate_t: Parameter
+    build_cost_usd_per_kg: Parameter
+
+
+class SmugglingSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    cost_usd_per_kg: Parameter
+    value_share: Parameter
+    capacity: AdjustingCapacity
+
+
+class UndocumentedMining(BaseModel):
+    """Mining outside China's quota, with a capacity that follows prices over time."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    ore_type: Id
+    cost_usd_per_kg_reo: Parameter
+    capacity: AdjustingCapacity
+
+
 class Freight(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -137,6 +210,12 @@ class MarketParameters(BaseModel):
     magnet_plants: list[Plant]
     gallium_cost_usd_per_kg: Parameter
     recycling: list[Recycling] = []
+    discount_rate: Parameter | None = None
+    inventories: Inventories | None = None
+    substitution: dict[Id, SubstitutionSpec] = {}
+    designs: dict[Literal["thrifted", "heavy_free"], DesignSpec] = {}
+    smuggling: SmugglingSpec | None = None
+    undocumented_mining: UndocumentedMining | None = None
     levers: Levers = Levers()
     kind: Literal["market"] = "market"
 

@@ -1,8 +1,15 @@
-"""Clearing one market year: solve the LP, settle price floors, check balances, report.
+"""Clearing a market: solve the LP, settle export taxes, licences and price floors, check, report.
 
-A price floor pays eligible producers the gap between the floor and the market price on up to
-the guaranteed volume. The gap depends on the price the LP finds, so it is settled by bisection
-on the per-kg subsidy s (s = max(0, floor - price(s))), each step a warm-started re-solve.
+Three levers depend on the prices the LP finds, so they are settled with warm re-solves:
+
+- an **export tax** is ad valorem on the export (FOB) price, which the tax itself raises: the
+  per-kg tax t = rate x FOB(t) is a fixed point, reached by iteration (a contraction with
+  factor <= rate, so a few solves);
+- a **licence** lets through (1 - refused share) of the flows it covers had the year before; a
+  one-year clearing takes "the year before" as the same year without the licence;
+- a **price floor** pays eligible producers the gap between the floor and the market price on
+  up to the guaranteed volume; the per-kg subsidy s = max(0, floor - price(s)) is settled by
+  bisection.
 """
 
 from __future__ import annotations
@@ -13,15 +20,22 @@ import numpy as np
 
 from rareflow.dataset.dataset import Dataset
 from rareflow.dataset.levers import Levers
+from rareflow.market.accounting import subsidy_payments
+from rareflow.market.effects import EffectKind
 from rareflow.market.model import MarketModel
-from rareflow.market.network import World
-from rareflow.market.program import pool
+from rareflow.market.model_parts import matched_flows
+from rareflow.market.network import CHINA_EXPORT, World
+from rareflow.market.program import INF, pool
 from rareflow.market.results import MarketResult, summarise
 from rareflow.market.world_data import build_world
 
 FLOOR_TOLERANCE_USD_PER_KG = 1e-3
 FLOOR_FIRST_STEP_USD_PER_KG = 1.0
 FLOOR_ROUNDS = 4
+TAX_TOLERANCE_USD_PER_KG = 1e-3
+TAX_ROUNDS = 12
+
+Solution = tuple[np.ndarray, np.ndarray, float]
 
 
 @dataclass
@@ -32,49 +46,80 @@ class Clearing:
 
     @classmethod
     def from_dataset(
-        cls, dataset: Dataset, year: int | None = None, levers: Levers | None = None
+        cls,
+        dataset: Dataset,
+        year: int | None = None,
+        levers: Levers | None = None,
+        periods: int = 1,
     ) -> Clearing:
         world = build_world(dataset, year)
         if levers is not None:
             world.levers = world.levers.merged(levers)
-        return cls(MarketModel(world))
+        return cls(MarketModel(world, periods))
 
     @property
     def world(self) -> World:
         return self.model.world
 
     def solve(self) -> MarketResult:
-        """Clear the market (settling floors) and return the checked result."""
+        """Clear the market (settling taxes, licences and floors) and return the checked
+        result of period 0."""
+        self.reference_licences()
         values, duals, objective, iterations = self.solve_arrays()
         return summarise(self.model, values, duals, objective, iterations)
 
     def solve_arrays(self) -> tuple[np.ndarray, np.ndarray, float, int]:
-        """Clear the market (settling active floors): column values, row duals, objective and
-        the number of LP solves, without building result tables (for year loops)."""
-        values, duals, objective = self.model.solve_once()
+        """Clear the market: column values, row duals, objective and the number of LP solves,
+        without building result tables (for year loops)."""
+        solution = self.model.solve_once()
         iterations = 1
-        if any(f in self.model.active for f in self.model.floor_columns):
-            values, duals, objective, used = self._settle_floors()
+        if self._taxes():
+            solution, used = self._settle_taxes(solution)
             iterations += used
-        return values, duals, objective, iterations
+        if any(f in self.model.levers.active[0] for f in self.model.floor_subsidy):
+            solution, used = self._settle_floors()
+            iterations += used
+        return (*solution, iterations)
+
+    def reference_licences(self) -> None:
+        """Licences without a volume get (1 - refused share) x the flows they cover when no
+        licence is in force (one solve)."""
+        model = self.model
+        pending = [
+            licence
+            for licence in self.world.levers.licences
+            if licence.id in model.levers.active[0] and (licence.id, 0) not in model.levers.volumes
+        ]
+        if not pending:
+            return
+        active = [set(a) for a in model.levers.active]
+        model.activate({i for i in active[0] if i not in {lic.id for lic in pending}})
+        values, _, _ = model.solve_once()
+        for licence in pending:
+            for period in range(model.periods):
+                flows = float(values[matched_flows(model, licence, period)].sum())
+                model.set_lever_volume(licence.id, (1 - licence.refused_share) * flows, period)
+        model.levers.active = active
+        model.refresh()
 
     def subsidy_cost_kusd(self, values: np.ndarray) -> float:
-        """What active floors and production subsidies cost at these activity levels."""
+        """What active floors and production subsidies cost in period 0 at these levels."""
         model = self.model
         floors = sum(
             model.floor_subsidy[f] * float(values[c])
-            for f, c in model.floor_columns.items()
-            if f in model.active
+            for (f, period), c in model.floor_columns.items()
+            if period == 0 and f in model.levers.active[0]
         )
         if not model.world.levers.subsidies:
             return floors
-        return floors + sum(kusd for _, kusd in model.subsidy_payments(values).values())
+        return floors + sum(kusd for _, kusd in subsidy_payments(model, values).values())
 
     # --- cheap changes for re-solves ---------------------------------------------------------
 
-    def set_capacity(self, node_id: str, capacity_t: float) -> None:
-        """New capacity of a mine or plant (t/yr)."""
-        self.model.set_row_upper(("capacity", node_id), capacity_t)
+    def set_capacity(self, node_id: str, capacity_t: float, period: int | None = None) -> None:
+        """New capacity of a mine or plant (t/yr), in one period or all."""
+        for p in range(self.model.periods) if period is None else [period]:
+            self.model.set_row_upper(("capacity", p, node_id), capacity_t)
 
     def scale_demand(
         self, factor: float, end_use: str | None = None, region: str | None = None
@@ -85,16 +130,12 @@ class Clearing:
             for s in self.world.segments
             if (end_use is None or s.end_use == end_use) and (region is None or s.region == region)
         }
-        columns = self.demand_columns(segments)
-        self.model.set_column_scale(columns, factor)
+        self.model.set_column_scale(self.demand_columns(segments), factor)
 
     def demand_columns(self, segments: set[str]) -> np.ndarray:
+        program = self.model.program
         return np.array(
-            [
-                c
-                for c, meta in enumerate(self.model.program.meta)
-                if meta["kind"] == "demand" and meta["segment"] in segments
-            ],
+            [c for c in program.select("demand") if program.meta[c]["segment"] in segments],
             dtype=int,
         )
 
@@ -102,10 +143,49 @@ class Clearing:
         """Exactly these levers (of those the model was built with) are in force."""
         self.model.activate(lever_ids)
 
+    # --- export taxes ------------------------------------------------------------------------
+
+    def _taxes(self) -> list[tuple[int, int, tuple[object, ...]]]:
+        """(effect position, column, key of the pool whose price is the tax base) per active
+        ad valorem effect."""
+        model, program = self.model, self.model.program
+        found = []
+        for position, effect in model.levers.of_kind(EffectKind.AD_VALOREM):
+            if effect.lever not in model.levers.active[effect.period]:
+                continue
+            meta = program.meta[effect.target]
+            destination = meta.get("destination", CHINA_EXPORT)
+            key = pool(meta["commodity"], meta["item"], destination, meta["track"], effect.period)
+            found.append((position, effect.target, key))
+        return found
+
+    def _settle_taxes(self, solution: Solution) -> tuple[Solution, int]:
+        """Iterate tax bases (the FOB price net of freight) until they stop moving."""
+        model, used = self.model, 0
+        taxes = self._taxes()
+        for _ in range(TAX_ROUNDS):
+            duals, change = solution[1], 0.0
+            for position, column, key in taxes:
+                effect = model.levers.effects[position]
+                meta = model.program.meta[column]
+                price = duals[model.program.rows[key]] / model.discount[effect.period]
+                freight = model.freight(meta["commodity"], meta.get("origin", "CN"),
+                                        meta.get("destination", CHINA_EXPORT))  # fmt: skip
+                base = max(0.0, price - freight)
+                change = max(change, abs(base - model.levers.tax_base.get(position, 0.0)))
+                model.levers.tax_base[position] = base
+            if change <= TAX_TOLERANCE_USD_PER_KG:
+                break
+            model.refresh()
+            solution = model.solve_once()
+            used += 1
+        return solution, used
+
     # --- floors ------------------------------------------------------------------------------
 
     def _floor_gap(self, floor_id: str, duals: np.ndarray) -> float:
-        """Floor minus the output-weighted market price of the floor's elements at its plants."""
+        """Floor minus the output-weighted market price of the floor's elements at its plants
+        (period 0)."""
         floor = next(f for f in self.world.levers.floors if f.id == floor_id)
         rows = self.model.program.rows
         plants = {p.id: p for p in self.world.plants()}
@@ -113,7 +193,7 @@ class Clearing:
         for plant_id in floor.plants:
             location = plants[plant_id].location
             for e in floor.elements:
-                share = sum(c for _, c in self.model.outputs.get((plant_id, e), []))
+                share = sum(c for _, c in self.model.outputs.get((0, plant_id, e), []))
                 row = rows.get(pool("oxide", e, location, 0))
                 if row is not None and share > 0:
                     weighted += share * duals[row]
@@ -121,16 +201,29 @@ class Clearing:
         price = weighted / weight if weight else 0.0
         return floor.floor_usd_per_kg - price
 
-    def _bracket_and_bisect(self, floor_id: str, column: int, ceiling: float) -> tuple[float, int]:
-        """The subsidy s in [0, floor] where h(s) = max(0, floor - price(s)) - s changes sign,
-        searched from the last subsidy outwards (years and runs move it little)."""
+    def _set_floor(self, floor_id: str, subsidy: float) -> None:
+        self.model.floor_subsidy[floor_id] = subsidy
+        for (f, period), column in self.model.floor_columns.items():
+            if f == floor_id:
+                active = f in self.model.levers.active[period]
+                self.model.set_column_cost(column, self.model.discount[period] * subsidy * active)
+
+    def _excess(self, floor_id: str, subsidy: float) -> float:
+        """h(s) = (floor - price at subsidy s) - s: positive while the subsidy is too small."""
+        self._set_floor(floor_id, subsidy)
+        _, duals, _ = self.model.solve_once()
+        return max(0.0, self._floor_gap(floor_id, duals)) - subsidy
+
+    def _bracket_and_bisect(self, floor_id: str, ceiling: float) -> tuple[float, int]:
+        """The subsidy s in [0, floor] where h(s) changes sign, searched from the last subsidy
+        outwards (years and runs move it little)."""
         start = min(max(self.model.floor_subsidy.get(floor_id, 0.0), 0.0), ceiling)
         solves, step = 1, FLOOR_FIRST_STEP_USD_PER_KG
-        if _excess(self, floor_id, column, start) > 0:
+        if self._excess(floor_id, start) > 0:
             low, high = start, ceiling
             while start + step < ceiling:
                 solves += 1
-                if _excess(self, floor_id, column, start + step) <= 0:
+                if self._excess(floor_id, start + step) <= 0:
                     high = start + step
                     break
                 low, step = start + step, 2 * step
@@ -138,7 +231,7 @@ class Clearing:
             low, high = 0.0, start
             while start - step > 0:
                 solves += 1
-                if _excess(self, floor_id, column, start - step) > 0:
+                if self._excess(floor_id, start - step) > 0:
                     low = start - step
                     break
                 high, step = start - step, 2 * step
@@ -147,39 +240,32 @@ class Clearing:
         while high - low > FLOOR_TOLERANCE_USD_PER_KG:
             middle = 0.5 * (low + high)
             solves += 1
-            low, high = (
-                (middle, high) if _excess(self, floor_id, column, middle) > 0 else (low, middle)
-            )
+            low, high = (middle, high) if self._excess(floor_id, middle) > 0 else (low, middle)
         return high, solves
 
-    def _settle_floors(self) -> tuple[np.ndarray, np.ndarray, float, int]:
+    def _settle_floors(self) -> tuple[Solution, int]:
         model, used = self.model, 0
-        values, duals, objective = model.solve_once()
+        solution = model.solve_once()
         for _ in range(FLOOR_ROUNDS):
             changed = False
             for floor in self.world.levers.floors:
-                if floor.id not in model.active:
+                if floor.id not in model.levers.active[0]:
                     continue
-                column = model.floor_columns[floor.id]
-                subsidy, solves = self._bracket_and_bisect(floor.id, column, floor.floor_usd_per_kg)
+                before = model.floor_subsidy[floor.id]
+                subsidy, solves = self._bracket_and_bisect(floor.id, floor.floor_usd_per_kg)
                 used += solves
-                model.set_column_cost(column, subsidy)
-                changed |= abs(subsidy - model.floor_subsidy[floor.id]) > FLOOR_TOLERANCE_USD_PER_KG
-                model.floor_subsidy[floor.id] = subsidy
-            values, duals, objective = model.solve_once()
+                self._set_floor(floor.id, subsidy)
+                changed |= abs(subsidy - before) > FLOOR_TOLERANCE_USD_PER_KG
+            solution = model.solve_once()
             used += 1
             if not changed:
                 break
-        return values, duals, objective, used
-
-
-def _excess(clearing: Clearing, floor_id: str, column: int, subsidy: float) -> float:
-    """h(s) = (floor - price at subsidy s) - s: positive while the subsidy is too small."""
-    clearing.model.set_column_cost(column, subsidy)
-    _, duals, _ = clearing.model.solve_once()
-    return max(0.0, clearing._floor_gap(floor_id, duals)) - subsidy
+        return solution, used
 
 
 def clear(dataset: Dataset, year: int | None = None, levers: Levers | None = None) -> MarketResult:
     """Clear the world market of ``year`` under the base levers plus ``levers``."""
     return Clearing.from_dataset(dataset, year, levers).solve()
+
+
+__all__ = ["INF", "Clearing", "clear"]

@@ -1,10 +1,15 @@
-"""The one-year market as a linear programme, built once with scipy.sparse, solved with HiGHS.
+"""The market LP, built once with scipy.sparse over declared families, solved with HiGHS.
 
 Columns are activities (mine-to-separator concentrate, heavy-concentrate shipments, metal and
-magnet making, gallium, trade lanes, demand steps, disposal, stock, offtakes, floors); rows are
-balances of each commodity at each place (and track) and capacities. The objective maximises
-welfare: value of demand served minus production, freight, tariff and disposal costs (units:
-t x USD/kg = thousand USD, so balance duals are prices in USD/kg). See docs/market.md.
+magnet making, gallium, trade lanes, China's export step, demand steps, substitutes, disposal,
+stocks, offtakes, floors, capacity builds); rows are balances of each commodity at each place
+(and track) and capacities (``families.py``). The objective maximises welfare: value of demand
+served minus production, freight, tariff and disposal costs (units: t x USD/kg = thousand USD,
+so balance duals are prices in USD/kg). See docs/market.md.
+
+A model may hold several periods (a rolling horizon): period 0 is the year cleared, the others
+the years ahead as expected, linked by private stocks and by capacities that adjust over time;
+costs are discounted, so a period's duals are prices times its discount factor.
 
 Tracks carry sourcing rules: track 0 holds all material; track k holds material that no plant in
 rule k's excluded places touched. Clean material may be used as ordinary material (``downgrade``)
@@ -22,7 +27,9 @@ from scipy import sparse
 
 from rareflow.dataset.levers import Levers
 from rareflow.elements import element
-from rareflow.market.effects import LeverEffects
+from rareflow.market.accounting import ModelCache
+from rareflow.market.adjusting import add_adjustments, add_inventories, set_initial_stocks
+from rareflow.market.effects import Effect, EffectKind, LeverEffects
 from rareflow.market.model_parts import (
     add_contracts,
     add_demand,
@@ -31,29 +38,48 @@ from rareflow.market.model_parts import (
     add_trade,
 )
 from rareflow.market.network import Plant, World, heavy_elements
-from rareflow.market.program import INF, Program, pool, quiet_highs
+from rareflow.market.program import INF, Program, RowKey, capacity, pool, quiet_highs
 
 
-class MarketModel(LeverEffects):
-    """The LP of one world; levers switch on a built model (``LeverEffects``), re-solves warm."""
+class MarketModel:
+    """The LP of one world over ``periods`` years; levers switch on a built model, re-solves
+    are warm."""
 
-    def __init__(self, world: World) -> None:
+    def __init__(self, world: World, periods: int = 1) -> None:
+        if periods < 1:
+            raise ValueError("a market model needs at least one period")
         self.world = world
+        self.periods = periods
+        self.discount = [(1 + world.discount_rate) ** -p for p in range(periods)]
         self.tracks = _tracks(world.levers)
         self.program = Program()
-        self.outputs: dict[tuple[str, str], list[tuple[int, float]]] = defaultdict(list)
-        self.floor_columns: dict[str, int] = {}
-        self.floor_subsidy: dict[str, float] = {}
-        self.effects: list[tuple[str, str, int, float, float]] = []
-        """(lever id, kind, column or row, value when active, value when not): see ``refresh``."""
-        self.active: set[str] = set(_lever_ids(world.levers))
+        self.outputs: dict[tuple[int, str, str], list[tuple[int, float]]] = defaultdict(list)
+        """(period, plant, item) -> (column, t of item per unit of the column)."""
+        self.levers = LeverEffects(world, periods)
+        self.levers.active = [set(_lever_ids(world.levers)) for _ in range(periods)]
+        self.floor_columns: dict[tuple[str, int], int] = {}
+        self.floor_subsidy: dict[str, float] = {f.id: 0.0 for f in world.levers.floors}
+        self.adjustments: dict[str, dict[str, Any]] = {}
+        """Adjusting state id -> its rows, build columns and initial level (``adjusting.py``)."""
+        self.inventory_base: dict[tuple[str, str, str], float] = {}
+        """(commodity, item, place) -> private stock carried into the base year (t): working
+        stock (the first tranche) full."""
+        self.inventory_initial: dict[tuple[str, str, str], float] = {}
+        """(commodity, item, place) -> private stock carried into period 0 now (t)."""
+        self.cache = ModelCache()
         self._matrix: sparse.csc_matrix | None = None
-        self._balance: tuple[list[tuple[Any, ...]], sparse.csr_matrix] | None = None
-        self._build()
+        self._balance: tuple[list[RowKey], sparse.csr_matrix] | None = None
+        for period in range(periods):
+            self._build(period)
+        add_inventories(self)
+        add_adjustments(self)
         self.base_cost = np.asarray(self.program.cost, dtype=float)
         self.base_upper = np.asarray(self.program.upper, dtype=float)
+        self.row_lower = np.asarray(self.program.row_lower, dtype=float)
+        self.row_upper = np.asarray(self.program.row_upper, dtype=float)
         self.column_scale = np.ones(len(self.base_cost))
-        self._apply_effects()
+        set_initial_stocks(self, self.inventory_base)
+        self.cost, self.upper, self.current_row_upper = self._applied()
         self.highs = self._pass()
 
     # --- building ----------------------------------------------------------------------------
@@ -61,186 +87,196 @@ class MarketModel(LeverEffects):
     def allowed(self, location: str, track: int) -> bool:
         return not (self.world.places[location] & self.tracks[track])
 
-    def _build(self) -> None:
+    def _build(self, period: int) -> None:
         world, program = self.world, self.program
         for plant in world.plants():
-            program.row(("capacity", plant.id), -INF, plant.capacity_t)
+            program.row(capacity(plant.id, period), -INF, plant.capacity_t)
         for mine in world.mines:
-            program.row(("capacity", mine.id), -INF, mine.capacity_t)
+            if mine.adjustable is None:
+                program.row(capacity(mine.id, period), -INF, mine.capacity_t)
         for track in range(len(self.tracks)):
-            self._separation(track)
-            self._conversion(track)
-        add_trade(self)
-        add_demand(self)
-        add_stocks_and_disposal(self)
-        add_contracts(self)
-        add_quotas(self)
+            self._separation(track, period)
+            self._conversion(track, period)
+        add_trade(self, period)
+        add_demand(self, period)
+        add_stocks_and_disposal(self, period)
+        add_contracts(self, period)
+        add_quotas(self, period)
 
     def freight(self, commodity: str, origin: str, destination: str) -> float:
         """Freight of moving one t across a border (thousand USD per t = USD/kg)."""
-        return 0.0 if origin == destination else self.world.freight[commodity]
+        same = origin == destination or {origin, destination} == {"CN", "CNX"}
+        return 0.0 if same else self.world.freight[commodity]
 
-    def _separation(self, track: int) -> None:
-        world, program = self.world, self.program
+    def add(
+        self,
+        family: str,
+        index: dict[str, Any],
+        cost: float,
+        entries: list[tuple[RowKey, float]],
+        upper: float = INF,
+    ) -> int:
+        """A column whose objective coefficient is ``cost`` discounted to its period."""
+        weight = self.discount[index["period"]]
+        return self.program.column(family, index, weight * cost, entries, upper)
+
+    def effect(
+        self, lever: str, kind: EffectKind, target: int, period: int, on: float, off: float = 0.0
+    ) -> None:
+        self.levers.add(Effect(lever, kind, target, period, on, off, self.discount[period]))
+
+    def border(
+        self, column: int, commodity: str, item: str, origin: str, destination: str, period: int
+    ) -> None:
+        """Register the tariffs, export taxes, bans and licence costs on a crossing column."""
+        if origin == destination:
+            return
+        value = self.world.reference_prices.get((commodity, item), 0.0)
+        levers, effects = self.world.levers, self.levers
+        for tariff in levers.tariffs:
+            if effects.matches(tariff, commodity, item, origin, destination, importer=True):
+                rate = tariff.rate_pct / 100
+                self.effect(tariff.id, EffectKind.COST, column, period, -rate * value)
+        for tax in levers.export_taxes:
+            if effects.matches(tax, commodity, item, origin, destination):
+                rate = tax.rate_pct / 100
+                if commodity == "concentrate":  # no market price of its own: reference value
+                    self.effect(tax.id, EffectKind.COST, column, period, -rate * value)
+                else:
+                    self.effect(tax.id, EffectKind.AD_VALOREM, column, period, rate)
+        for licence in levers.licences:
+            if licence.cost_usd_per_kg and effects.matches(
+                licence, commodity, item, origin, destination
+            ):
+                self.effect(licence.id, EffectKind.COST, column, period, -licence.cost_usd_per_kg)
+        for ban in levers.bans:
+            if effects.matches(ban, commodity, item, origin, destination):
+                self.effect(ban.id, EffectKind.SWITCH, column, period, 0.0, 1.0)
+
+    def subsidise(self, column: int, node_id: str, stage: str, location: str, period: int) -> None:
+        """Register the production subsidies that lower a column's unit cost."""
+        for subsidy in self.levers.subsidies_of(node_id, stage, location):
+            self.effect(subsidy.id, EffectKind.COST, column, period, subsidy.usd_per_kg)
+
+    def _separation(self, track: int, period: int) -> None:
+        world = self.world
         recovery = world.recovery
         for mine in world.mines:
             if not self.allowed(mine.location, track):
                 continue
             for plant in world.separators:
-                if not self.allowed(plant.location, track):
+                if not self._takes(plant, mine.id, mine.location, track):
                     continue
                 if mine.dedicated and plant.id not in mine.dedicated:
                     continue
-                if plant.feeds and not world.matches(mine.location, list(plant.feeds)):
+                if mine.routes and not world.matches(plant.location, mine.routes):
                     continue
                 heavy = heavy_elements(mine.ore, plant)
-                entries: list[tuple[tuple[Any, ...], float]] = [
-                    (("capacity", mine.id), 1.0),
-                    (("capacity", plant.id), 1.0),
-                ]
+                entries: list[tuple[RowKey, float]] = [(capacity(plant.id, period), 1.0)]
+                if mine.adjustable is None:
+                    entries.append((capacity(mine.id, period), 1.0))
                 produced = []
                 for e, share in mine.ore.items():
                     if e not in heavy:
-                        entries.append((pool("oxide", e, plant.location, track), -recovery * share))
+                        key = pool("oxide", e, plant.location, track, period)
+                        entries.append((key, -recovery * share))
                         produced.append((e, recovery * share))
                 if heavy:
-                    entries.append((("heavy", mine.id, plant.id, track), -sum(heavy.values())))
+                    key = ("heavy", period, mine.id, plant.id, track)
+                    entries.append((key, -sum(heavy.values())))
                 cost = mine.cost_usd_per_kg + plant.cost_usd_per_kg
                 cost += self.freight("concentrate", mine.location, plant.location)
-                column = program.column(
-                    {
-                        "kind": "concentrate",
-                        "mine": mine.id,
-                        "plant": plant.id,
-                        "track": track,
-                        "origin": mine.location,
-                        "destination": plant.location,
-                    },
-                    -cost,
-                    entries,
-                )
-                self.border(column, "concentrate", mine.id, mine.location, plant.location)
-                self.subsidise(column, mine.id, "mine", mine.location)
-                self.subsidise(column, plant.id, plant.stage, plant.location)
+                index = {"mine": mine.id, "plant": plant.id, "track": track, "period": period,
+                         "origin": mine.location, "destination": plant.location}  # fmt: skip
+                column = self.add("concentrate", index, -cost, entries)
+                self.border(column, "concentrate", mine.id, mine.location, plant.location, period)
+                self.subsidise(column, mine.id, "mine", mine.location, period)
+                self.subsidise(column, plant.id, plant.stage, plant.location, period)
                 for e, coefficient in produced:
-                    self.outputs[(plant.id, e)].append((column, coefficient))
+                    self.outputs[(period, plant.id, e)].append((column, coefficient))
                 if heavy:
-                    self._heavy(mine.id, heavy, plant, track)
+                    self._heavy(mine.id, heavy, plant, track, period)
 
-    def _heavy(self, mine_id: str, heavy: dict[str, float], source: Plant, track: int) -> None:
+    def _takes(self, plant: Plant, mine_id: str, location: str, track: int) -> bool:
+        if not self.allowed(plant.location, track):
+            return False
+        return not plant.feeds or self.world.matches(location, list(plant.feeds))
+
+    def _heavy(
+        self, mine_id: str, heavy: dict[str, float], source: Plant, track: int, period: int
+    ) -> None:
         """Heavy concentrate left by a light-only plant: ship to a heavy plant or dispose of."""
-        world, program = self.world, self.program
+        world = self.world
         total = sum(heavy.values())
-        row = ("heavy", mine_id, source.id, track)
-        program.column(
-            {"kind": "heavy_disposal", "mine": mine_id, "plant": source.id, "track": track},
-            -world.disposal_cost,
-            [(row, 1.0)],
-        )
+        row = ("heavy", period, mine_id, source.id, track)
+        index = {"mine": mine_id, "plant": source.id, "track": track, "period": period}
+        self.add("heavy_disposal", index, -world.disposal_cost, [(row, 1.0)])
         for plant in world.separators:
             if not plant.heavy or not self.allowed(plant.location, track):
                 continue
-            entries: list[tuple[tuple[Any, ...], float]] = [
-                (row, 1.0),
-                (("capacity", plant.id), 1.0),
-            ]
+            entries: list[tuple[RowKey, float]] = [(row, 1.0), (capacity(plant.id, period), 1.0)]
             produced = []
             for e, share in heavy.items():
                 coefficient = world.recovery * share / total
-                entries.append((pool("oxide", e, plant.location, track), -coefficient))
+                entries.append((pool("oxide", e, plant.location, track, period), -coefficient))
                 produced.append((e, coefficient))
             cost = plant.cost_usd_per_kg
             cost += self.freight("concentrate", source.location, plant.location)
-            column = program.column(
-                {
-                    "kind": "heavy_concentrate",
-                    "mine": mine_id,
-                    "plant": plant.id,
-                    "track": track,
-                    "source": source.id,
-                    "origin": source.location,
-                    "destination": plant.location,
-                },
-                -cost,
-                entries,
-            )
-            self.border(column, "concentrate", mine_id, source.location, plant.location)
-            self.subsidise(column, plant.id, plant.stage, plant.location)
+            index = {"mine": mine_id, "plant": plant.id, "track": track, "period": period,
+                     "source": source.id, "origin": source.location,
+                     "destination": plant.location}  # fmt: skip
+            column = self.add("heavy_concentrate", index, -cost, entries)
+            self.border(column, "concentrate", mine_id, source.location, plant.location, period)
+            self.subsidise(column, plant.id, plant.stage, plant.location, period)
             for e, coefficient in produced:
-                self.outputs[(plant.id, e)].append((column, coefficient))
+                self.outputs[(period, plant.id, e)].append((column, coefficient))
 
-    def _conversion(self, track: int) -> None:
-        world, program = self.world, self.program
+    def _conversion(self, track: int, period: int) -> None:
+        world = self.world
         for plant in world.metal_plants:
             if not self.allowed(plant.location, track):
                 continue
             for e in world.metal_elements:
                 use = element(e).oxide_per_metal / world.metal_yield
-                column = program.column(
-                    {
-                        "kind": "metal",
-                        "plant": plant.id,
-                        "item": e,
-                        "track": track,
-                        "location": plant.location,
-                    },
-                    -plant.cost_usd_per_kg,
-                    [
-                        (("capacity", plant.id), 1.0),
-                        (pool("oxide", e, plant.location, track), use),
-                        (pool("metal", e, plant.location, track), -1.0),
-                    ],
-                )
-                self.subsidise(column, plant.id, plant.stage, plant.location)
-                self.outputs[(plant.id, e)].append((column, 1.0))
+                index = {"plant": plant.id, "item": e, "track": track, "period": period,
+                         "location": plant.location}  # fmt: skip
+                column = self.add("metal", index, -plant.cost_usd_per_kg, [
+                    (capacity(plant.id, period), 1.0),
+                    (pool("oxide", e, plant.location, track, period), use),
+                    (pool("metal", e, plant.location, track, period), -1.0),
+                ])  # fmt: skip
+                self.subsidise(column, plant.id, plant.stage, plant.location, period)
+                self.outputs[(period, plant.id, e)].append((column, 1.0))
         for plant in world.magnet_plants:
             if not self.allowed(plant.location, track):
                 continue
             for grade in world.grades:
                 for variant, recipe in world.recipes(grade).items():
-                    entries: list[tuple[tuple[Any, ...], float]] = [
-                        (("capacity", plant.id), 1.0),
-                        (pool("magnet", grade, plant.location, track), -1.0),
+                    entries: list[tuple[RowKey, float]] = [
+                        (capacity(plant.id, period), 1.0),
+                        (pool("magnet", grade, plant.location, track, period), -1.0),
                     ]
                     for e, fraction in recipe.items():
-                        entries.append(
-                            (pool("metal", e, plant.location, track), fraction / world.magnet_yield)
-                        )
+                        key = pool("metal", e, plant.location, track, period)
+                        entries.append((key, fraction / world.magnet_yield))
                     cost = plant.cost_usd_per_kg + world.grade_other_cost.get(grade, 0.0)
                     cost += world.variant_cost(variant)
-                    column = program.column(
-                        {
-                            "kind": "magnet",
-                            "plant": plant.id,
-                            "item": grade,
-                            "variant": variant,
-                            "track": track,
-                            "location": plant.location,
-                        },
-                        -cost,
-                        entries,
-                    )
-                    self.subsidise(column, plant.id, plant.stage, plant.location)
-                    self.outputs[(plant.id, grade)].append((column, 1.0))
+                    index = {"plant": plant.id, "item": grade, "variant": variant, "track": track,
+                             "period": period, "location": plant.location}  # fmt: skip
+                    column = self.add("magnet", index, -cost, entries)
+                    self.subsidise(column, plant.id, plant.stage, plant.location, period)
+                    self.outputs[(period, plant.id, grade)].append((column, 1.0))
         for plant in world.gallium_plants:
             if not self.allowed(plant.location, track):
                 continue
-            column = program.column(
-                {
-                    "kind": "gallium",
-                    "plant": plant.id,
-                    "item": "Ga",
-                    "track": track,
-                    "location": plant.location,
-                },
-                -plant.cost_usd_per_kg,
-                [
-                    (("capacity", plant.id), 1.0),
-                    (pool("gallium", "Ga", plant.location, track), -1.0),
-                ],
-            )
-            self.subsidise(column, plant.id, plant.stage, plant.location)
-            self.outputs[(plant.id, "Ga")].append((column, 1.0))
+            index = {"plant": plant.id, "item": "Ga", "track": track, "period": period,
+                     "location": plant.location}  # fmt: skip
+            column = self.add("gallium", index, -plant.cost_usd_per_kg, [
+                (capacity(plant.id, period), 1.0),
+                (pool("gallium", "Ga", plant.location, track, period), -1.0),
+            ])  # fmt: skip
+            self.subsidise(column, plant.id, plant.stage, plant.location, period)
+            self.outputs[(period, plant.id, "Ga")].append((column, 1.0))
 
     def rule_of(self, region: str, end_use: str) -> str | None:
         """The first sourcing rule (active or not) covering a region and end use."""
@@ -253,16 +289,11 @@ class MarketModel(LeverEffects):
         rule = next(r for r in self.world.levers.sourcing_rules if r.id == rule_id)
         return self.tracks.index(frozenset(rule.excluded))
 
-    def segment_track(self, region: str, end_use: str) -> int:
+    def segment_track(self, region: str, end_use: str, period: int = 0) -> int:
         """The track a segment draws on now (its rule's if the rule is active, else 0)."""
         rule = self.rule_of(region, end_use)
-        return self.rule_track(rule) if rule is not None and rule in self.active else 0
-
-    def entry(self, row: int, column: int, value: float) -> None:
-        rows, columns, values = self.program.entries
-        rows.append(row)
-        columns.append(column)
-        values.append(value)
+        active = self.levers.active[period]
+        return self.rule_track(rule) if rule is not None and rule in active else 0
 
     def matrix(self) -> sparse.csc_matrix:
         """The constraint matrix (fixed once built, so assembled once)."""
@@ -272,23 +303,23 @@ class MarketModel(LeverEffects):
             self._matrix = sparse.csc_matrix((values, (rows, columns)), shape=shape)
         return self._matrix
 
-    def balance_rows(self) -> tuple[list[tuple[Any, ...]], sparse.csr_matrix]:
-        """Keys and matrix rows of every balance (pools and heavy concentrates), for checks."""
+    def balance_rows(self) -> tuple[list[RowKey], sparse.csr_matrix]:
+        """Keys and matrix rows of every balance (pools and heavy concentrates) of period 0."""
         if self._balance is None:
-            keys = [k for k in self.program.rows if k[0] in ("pool", "heavy")]
+            keys = self.program.row_keys("pool", 0) + self.program.row_keys("heavy", 0)
             indices = [self.program.rows[k] for k in keys]
             self._balance = (keys, sparse.csr_matrix(self.matrix().tocsr()[indices]))
         return self._balance
 
     def _pass(self) -> highspy.Highs:
-        program, matrix = self.program, self.matrix()
+        matrix = self.matrix()
         lp = highspy.HighsLp()
         lp.num_col_, lp.num_row_ = matrix.shape[1], matrix.shape[0]
-        lp.col_cost_ = np.asarray(program.cost, dtype=float)
+        lp.col_cost_ = self.cost
         lp.col_lower_ = np.zeros(lp.num_col_)
-        lp.col_upper_ = np.asarray(program.upper, dtype=float)
-        lp.row_lower_ = np.asarray(program.row_lower, dtype=float)
-        lp.row_upper_ = np.asarray(program.row_upper, dtype=float)
+        lp.col_upper_ = self.upper
+        lp.row_lower_ = self.row_lower
+        lp.row_upper_ = self.current_row_upper
         lp.sense_ = highspy.ObjSense.kMaximize
         lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
         lp.a_matrix_.start_ = matrix.indptr
@@ -310,25 +341,72 @@ class MarketModel(LeverEffects):
             )
         solution = self.highs.getSolution()
         objective = self.highs.getInfo().objective_function_value
-        return np.asarray(solution.col_value), np.asarray(solution.row_dual), float(objective)
+        # every column is >= 0; values a hair below 0 are the solver's feasibility tolerance
+        values = np.maximum(np.asarray(solution.col_value), 0.0)
+        return values, np.asarray(solution.row_dual), float(objective)
+
+    # --- cheap changes -------------------------------------------------------------------------
 
     def set_column_cost(self, column: int, cost: float) -> None:
-        self.program.cost[column] = cost
+        """Objective coefficient of one column (already discounted)."""
+        self.cost[column] = cost
         self.highs.changeColCost(column, cost)
 
-    def set_row_upper(self, key: tuple[Any, ...], upper: float) -> None:
+    def set_row_bounds(self, key: RowKey, lower: float, upper: float) -> None:
         index = self.program.rows[key]
-        self.program.row_upper[index] = upper
-        self.highs.changeRowBounds(index, self.program.row_lower[index], upper)
+        self.row_lower[index], self.row_upper[index] = lower, upper
+        self.current_row_upper[index] = upper
+        self.highs.changeRowBounds(index, lower, upper)
+
+    def set_row_upper(self, key: RowKey, upper: float) -> None:
+        self.set_row_bounds(key, self.row_lower[self.program.rows[key]], upper)
 
     def set_column_scale(self, columns: np.ndarray, scale: float) -> None:
         """Scale the upper bounds of these columns (demand steps) from their base values."""
         self.column_scale[columns] = scale
         self.refresh()
 
+    def activate(self, lever_ids: set[str], period: int | None = None) -> None:
+        """Make exactly these levers (of those the model was built with) active, in one period
+        or in all; applied at once."""
+        periods = range(self.periods) if period is None else [period]
+        for p in periods:
+            self.levers.active[p] = set(lever_ids)
+        self.refresh()
 
-def _lever_ids(levers: Levers) -> list[str]:
+    def set_lever_volume(self, lever_id: str, volume: float, period: int | None = None) -> None:
+        """New volume of a stock, floor, offtake, quota or licence lever (at the next
+        ``refresh``)."""
+        for p in range(self.periods) if period is None else [period]:
+            self.levers.volumes[(lever_id, p)] = volume
+
+    def _applied(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        cost, upper, row_upper = self.levers.apply(
+            self.base_cost, self.base_upper, self.column_scale, self.row_upper
+        )
+        for (floor_id, period), column in self.floor_columns.items():
+            active = floor_id in self.levers.active[period]
+            subsidy = self.floor_subsidy[floor_id] if active else 0.0
+            cost[column] = self.discount[period] * subsidy
+        return cost, upper, row_upper
+
+    def refresh(self) -> None:
+        """Push costs and bounds to HiGHS after lever or scale changes (keeps the basis)."""
+        self.cost, self.upper, self.current_row_upper = self._applied()
+        columns = np.arange(len(self.cost), dtype=np.int32)
+        rows = np.arange(len(self.current_row_upper), dtype=np.int32)
+        self.highs.changeColsCost(len(columns), columns, self.cost)
+        self.highs.changeColsBounds(len(columns), columns, np.zeros(len(columns)), self.upper)
+        self.highs.changeRowsBounds(  # type: ignore[attr-defined]
+            len(rows), rows, self.row_lower, self.current_row_upper
+        )
+
+
+def lever_ids(levers: Levers) -> list[str]:
     return [lever.id for name in type(levers).model_fields for lever in getattr(levers, name)]
+
+
+_lever_ids = lever_ids
 
 
 def _tracks(levers: Levers) -> list[frozenset[str]]:

@@ -1,16 +1,22 @@
-"""Columns and rows of the market LP beyond production: trade lanes, demand, disposal and stocks,
-offtakes and floors, quotas (called once by ``MarketModel`` while building)."""
+"""Columns and rows of the market LP beyond production: trade lanes and China's export step,
+demand with substitutes, disposal and state stocks, offtakes and floors, quotas and licences
+(called for every period by ``MarketModel`` while building)."""
 
 from __future__ import annotations
 
 from collections import defaultdict
 from typing import TYPE_CHECKING
 
-from rareflow.dataset.levers import StockRelease
-from rareflow.market.program import INF, pool
+from rareflow.dataset.levers import StockRelease, TradeRule
+from rareflow.market.effects import EffectKind
+from rareflow.market.network import CHINA, CHINA_EXPORT, Segment
+from rareflow.market.program import INF, RowKey, pool
 
 if TYPE_CHECKING:
     from rareflow.market.model import MarketModel
+
+SMUGGLED = ("oxide", "metal")
+"""Products that move around China's export controls (oxides, compounds, metals)."""
 
 
 def places_of(
@@ -43,187 +49,210 @@ def places_of(
     return made, used
 
 
-def add_trade(model: MarketModel) -> None:
+def add_trade(model: MarketModel, period: int) -> None:
+    """Lanes between places; China ships abroad only from its export market (CNX), which its
+    domestic market feeds through the export step (and around it, by smuggling)."""
     made, used = places_of(model)
+    two_tier = model.world.two_tier and CHINA_EXPORT in model.world.places
     for (commodity, item), origins in made.items():
-        for origin in sorted(origins):
-            for destination in sorted(used.get((commodity, item), set()) - {origin}):
-                for track in range(len(model.tracks)):
+        destinations = used.get((commodity, item), set())
+        for track in range(len(model.tracks)):
+            for origin in sorted(origins):
+                shipped_from = origin
+                if two_tier and origin == CHINA:
+                    if not model.allowed(CHINA, track) or not destinations - {CHINA}:
+                        continue
+                    _export_step(model, commodity, item, track, period)
+                    shipped_from = CHINA_EXPORT
+                for destination in sorted(destinations - {origin}):
                     if not (model.allowed(origin, track) and model.allowed(destination, track)):
                         continue
-                    column = model.program.column(
-                        {
-                            "kind": "trade",
-                            "commodity": commodity,
-                            "item": item,
-                            "origin": origin,
-                            "destination": destination,
-                            "track": track,
-                        },
-                        -model.freight(commodity, origin, destination),
-                        [
-                            (pool(commodity, item, origin, track), 1.0),
-                            (pool(commodity, item, destination, track), -1.0),
-                        ],
-                    )
-                    model.border(column, commodity, item, origin, destination)
+                    _lane(model, commodity, item, shipped_from, destination, track, period)
 
 
-def add_demand(model: MarketModel) -> None:
+def _export_step(model: MarketModel, commodity: str, item: str, track: int, period: int) -> None:
+    index = {"commodity": commodity, "item": item, "track": track, "period": period}
+    column = model.add("export", index, 0.0, [
+        (pool(commodity, item, CHINA, track, period), 1.0),
+        (pool(commodity, item, CHINA_EXPORT, track, period), -1.0),
+    ])  # fmt: skip
+    model.border(column, commodity, item, CHINA, CHINA_EXPORT, period)
+    smuggling = model.world.smuggling
+    if smuggling is not None and track == 0 and commodity in SMUGGLED:
+        value = model.world.reference_prices.get((commodity, item), 0.0)
+        cost = smuggling.cost_usd_per_kg + smuggling.value_share * value
+        smuggle = model.add(
+            "smuggle",
+            {"commodity": commodity, "item": item, "period": period},
+            -cost,
+            [
+                (pool(commodity, item, CHINA, 0, period), 1.0),
+                (pool(commodity, item, CHINA_EXPORT, 0, period), -1.0),
+            ],
+        )
+        for ban in model.world.levers.bans:  # a ban is enforced at the border: no way around
+            if model.levers.matches(ban, commodity, item, CHINA, CHINA_EXPORT):
+                model.effect(ban.id, EffectKind.SWITCH, smuggle, period, 0.0, 1.0)
+
+
+def _lane(
+    model: MarketModel,
+    commodity: str,
+    item: str,
+    origin: str,
+    destination: str,
+    track: int,
+    period: int,
+) -> None:
+    index = {"commodity": commodity, "item": item, "origin": origin,
+             "destination": destination, "track": track, "period": period}  # fmt: skip
+    column = model.add("trade", index, -model.freight(commodity, origin, destination), [
+        (pool(commodity, item, origin, track, period), 1.0),
+        (pool(commodity, item, destination, track, period), -1.0),
+    ])  # fmt: skip
+    model.border(column, commodity, item, origin, destination, period)
+
+
+def add_demand(model: MarketModel, period: int) -> None:
     """Demand steps; a segment under a sourcing rule gets a copy on the rule's track, and the
-    rule switches between the two copies."""
+    rule switches between the two copies. A segment with a substitute meets its need from a
+    segment balance fed by purchases at its place and by the substitute."""
     for segment in model.world.segments:
         rule = model.rule_of(segment.region, segment.end_use)
         tracks = [0] if rule is None else [0, model.rule_track(rule)]
+        substitution = model.world.substitution_of(segment)
         for track in tracks:
-            entries = [(pool(segment.commodity, segment.item, segment.location, track), 1.0)]
+            market = pool(segment.commodity, segment.item, segment.location, track, period)
+            buying: list[tuple[RowKey, float]] = [(market, 1.0)]
             if segment.domestic:
-                entries.append((_domestic_row(model, segment.item, segment.location), 1.0))
+                buying.append((_domestic_row(model, segment.item, segment.location, period), 1.0))
+            entries = buying
+            if substitution is not None:
+                need = ("segment", period, segment.id, track)
+                entries = [(need, 1.0)]
+                model.add("purchase", {"segment": segment.id, "track": track, "period": period},
+                          0.0, [*buying, (need, -1.0)])  # fmt: skip
+                cost = substitution.cost_factor * segment.reference_price
+                model.add("substitute", {"segment": segment.id, "track": track, "period": period},
+                          -cost, [(need, -1.0)])  # fmt: skip
             for step, (quantity, price) in enumerate(segment.steps):
-                column = model.program.column(
-                    {
-                        "kind": "demand",
-                        "segment": segment.id,
-                        "step": step,
-                        "track": track,
-                        "commodity": segment.commodity,
-                        "item": segment.item,
-                        "location": segment.location,
-                    },
-                    price,
-                    entries,
-                    quantity,
-                )
+                index = {"segment": segment.id, "step": step, "track": track, "period": period,
+                         "commodity": segment.commodity, "item": segment.item,
+                         "location": segment.location}  # fmt: skip
+                column = model.add("demand", index, price, entries, quantity)
                 if rule is not None:
                     on, off = (0.0, 1.0) if track == 0 else (1.0, 0.0)
-                    model.effects.append((rule, "switch", column, on, off))
+                    model.effect(rule, EffectKind.SWITCH, column, period, on, off)
 
 
-def _domestic_row(model: MarketModel, item: str, location: str) -> tuple[str, str, str]:
+def _domestic_row(model: MarketModel, item: str, location: str, period: int) -> RowKey:
     """Contract demand <= output of the makers at its place (created once per grade and place)."""
-    key = ("domestic", item, location)
+    key = ("domestic", period, item, location)
     if key not in model.program.rows:
         row = model.program.row(key, -INF, 0.0)
         plants = {p.id: p for p in model.world.magnet_plants}
-        for (plant_id, made), outputs in model.outputs.items():
+        for (p, plant_id, made), outputs in model.outputs.items():
             plant = plants.get(plant_id)
-            if plant is not None and made == item and plant.location == location:
+            if p == period and plant is not None and made == item and plant.location == location:
                 for column, coefficient in outputs:
-                    model.entry(row, column, -coefficient)
+                    model.program.entry(row, column, -coefficient)
     return key
 
 
-def add_stocks_and_disposal(model: MarketModel) -> None:
+def segment_is_substitutable(model: MarketModel, segment: Segment) -> bool:
+    return model.world.substitution_of(segment) is not None
+
+
+def add_stocks_and_disposal(model: MarketModel, period: int) -> None:
     program = model.program
-    for key in list(program.rows):
-        if key[0] != "pool":
-            continue
-        _, commodity, item, location, track = key
-        if commodity == "oxide":
-            program.column(
-                {
-                    "kind": "disposal",
-                    "commodity": commodity,
-                    "item": item,
-                    "location": location,
-                    "track": track,
-                },
-                -model.world.disposal_cost,
-                [(key, 1.0)],
-            )
+    for key in program.row_keys("pool", period):
+        _, _, commodity, item, location, track = key
+        index = {"commodity": commodity, "item": item, "location": location, "track": track,
+                 "period": period}  # fmt: skip
+        if commodity == "oxide" and location != CHINA_EXPORT:
+            model.add("disposal", index, -model.world.disposal_cost, [(key, 1.0)])
         if track > 0:
-            program.column(
-                {
-                    "kind": "downgrade",
-                    "commodity": commodity,
-                    "item": item,
-                    "location": location,
-                    "track": track,
-                },
-                0.0,
-                [(key, 1.0), (pool(commodity, item, location, 0), -1.0)],
-            )
+            model.add("downgrade", index, 0.0,
+                      [(key, 1.0), (pool(commodity, item, location, 0, period), -1.0)])  # fmt: skip
     levers = model.world.levers
     stocks: list[tuple[str, StockRelease, float, float]] = [
         *(("stock_release", r, 0.0, -1.0) for r in levers.stock_releases),
         *(("stock_purchase", p, p.max_price_usd_per_kg, 1.0) for p in levers.stock_purchases),
     ]
-    for kind, lever, value, sign in stocks:
-        column = program.column(
-            {
-                "kind": kind,
-                "lever": lever.id,
-                "commodity": lever.commodity,
-                "item": lever.item,
-                "location": lever.location,
-                "track": 0,
-            },
-            value,
-            [(pool(lever.commodity, lever.item, lever.location, 0), sign)],
-        )
-        model.effects.append((lever.id, "upper", column, lever.volume_t, 0.0))
+    for family, lever, value, sign in stocks:
+        index = {"lever": lever.id, "commodity": lever.commodity, "item": lever.item,
+                 "location": lever.location, "track": 0, "period": period}  # fmt: skip
+        key = pool(lever.commodity, lever.item, lever.location, 0, period)
+        column = model.add(family, index, value, [(key, sign)])
+        model.effect(lever.id, EffectKind.UPPER, column, period, lever.volume_t, 0.0)
 
 
-def add_contracts(model: MarketModel) -> None:
+def add_contracts(model: MarketModel, period: int) -> None:
     """Offtakes (a buyer takes plant output at a fixed price) and price floors."""
     program, plants = model.program, {p.id: p for p in model.world.plants()}
     for offtake in model.world.levers.offtakes:
-        limit = program.row(("offtake", offtake.id), -INF, offtake.volume_t)
-        model.effects.append((offtake.id, "row", limit, offtake.volume_t, 0.0))
+        limit = program.row(("offtake", period, offtake.id), -INF, offtake.volume_t)
+        model.effect(offtake.id, EffectKind.ROW_UPPER, limit, period, offtake.volume_t, 0.0)
         for plant_id in offtake.plants:
             plant = plants[plant_id]
             for item in offtake.items:
-                eligible = program.row(("eligible", offtake.id, plant_id, item), -INF, 0.0)
-                for column, coefficient in model.outputs.get((plant_id, item), []):
-                    model.entry(eligible, column, -coefficient)
-                program.column(
-                    {
-                        "kind": "offtake",
-                        "lever": offtake.id,
-                        "plant": plant_id,
-                        "commodity": offtake.commodity,
-                        "item": item,
-                        "location": plant.location,
-                        "track": 0,
-                    },
-                    offtake.price_usd_per_kg
-                    - model.freight(offtake.commodity, plant.location, offtake.location),
-                    [
-                        (("offtake", offtake.id), 1.0),
-                        (("eligible", offtake.id, plant_id, item), 1.0),
-                        (pool(offtake.commodity, item, plant.location, 0), 1.0),
-                    ],
+                key = ("eligible", period, offtake.id, plant_id, item)
+                eligible = program.row(key, -INF, 0.0)
+                for column, coefficient in model.outputs.get((period, plant_id, item), []):
+                    program.entry(eligible, column, -coefficient)
+                price = offtake.price_usd_per_kg - model.freight(
+                    offtake.commodity, plant.location, offtake.location
                 )
+                index = {"lever": offtake.id, "plant": plant_id, "commodity": offtake.commodity,
+                         "item": item, "location": plant.location, "track": 0,
+                         "period": period}  # fmt: skip
+                model.add("offtake", index, price, [
+                    (("offtake", period, offtake.id), 1.0),
+                    (key, 1.0),
+                    (pool(offtake.commodity, item, plant.location, 0, period), 1.0),
+                ])  # fmt: skip
     for floor in model.world.levers.floors:
-        row = program.row(("floor", floor.id), -INF, 0.0)
+        row = program.row(("floor", period, floor.id), -INF, 0.0)
         for plant_id in floor.plants:
             for e in floor.elements:
-                for column, coefficient in model.outputs.get((plant_id, e), []):
-                    model.entry(row, column, -coefficient)
-        column = program.column(
-            {"kind": "floor", "lever": floor.id, "track": 0}, 0.0, [(("floor", floor.id), 1.0)]
-        )
-        model.floor_columns[floor.id] = column
-        model.effects.append((floor.id, "upper", column, floor.volume_t, 0.0))
-        model.floor_subsidy[floor.id] = 0.0
+                for column, coefficient in model.outputs.get((period, plant_id, e), []):
+                    program.entry(row, column, -coefficient)
+        column = model.add("floor", {"lever": floor.id, "track": 0, "period": period}, 0.0,
+                           [(("floor", period, floor.id), 1.0)])  # fmt: skip
+        model.floor_columns[(floor.id, period)] = column
+        model.effect(floor.id, EffectKind.UPPER, column, period, floor.volume_t, 0.0)
 
 
-def add_quotas(model: MarketModel) -> None:
+def add_quotas(model: MarketModel, period: int) -> None:
+    """Quotas (a fixed limit) and licences (a limit the runner sets from last year's flows,
+    none until then) as rows over the flows they match."""
     program = model.program
-    for quota in model.world.levers.quotas:
-        row = program.row(("quota", quota.id), -INF, quota.limit_t)
-        model.effects.append((quota.id, "row", row, quota.limit_t, INF))
-        for index, meta in enumerate(program.meta):
-            commodity = str(meta.get("commodity"))
-            if (
-                meta["kind"] == "trade"
-                and model.matches(
-                    quota, commodity, meta["item"], meta["origin"], meta["destination"]
-                )
-            ) or (
-                meta["kind"] in ("concentrate", "heavy_concentrate")
-                and model.matches(
-                    quota, "concentrate", meta["mine"], meta["origin"], meta["destination"]
-                )
-            ):
-                model.entry(row, index, 1.0)
+    rules: list[tuple[TradeRule, float]] = [
+        *((q, q.limit_t) for q in model.world.levers.quotas),
+        *((licence, INF) for licence in model.world.levers.licences),
+    ]
+    for rule, limit in rules:
+        row = program.row(("quota", period, rule.id), -INF, limit)
+        model.effect(rule.id, EffectKind.ROW_UPPER, row, period, limit, INF)
+        for column in matched_flows(model, rule, period):
+            program.entry(row, column, 1.0)
+
+
+def matched_flows(model: MarketModel, rule: TradeRule, period: int) -> list[int]:
+    """Columns of one period whose flows a trade rule covers."""
+    program, matches = model.program, model.levers.matches
+    found = [
+        int(c)
+        for c in program.select("export", period=period)
+        if matches(rule, program.meta[c]["commodity"], program.meta[c]["item"], CHINA,
+                   CHINA_EXPORT)
+    ]  # fmt: skip
+    for column in program.select("trade", period=period):
+        meta = program.meta[column]
+        if matches(rule, meta["commodity"], meta["item"], meta["origin"], meta["destination"]):
+            found.append(int(column))
+    for column in program.select("concentrate", "heavy_concentrate", period=period):
+        meta = program.meta[column]
+        if matches(rule, "concentrate", meta["mine"], meta["origin"], meta["destination"]):
+            found.append(int(column))
+    return found

@@ -20,8 +20,68 @@ DIDYMIUM_PR = 0.25
 (source fastmarkets_2024_06_20_ndpr, as in magnet_recipes.csv)."""
 
 
+CHINA = "CN"
+"""China's domestic market (its plants, its consumers, its traders)."""
+CHINA_EXPORT = "CNX"
+"""China's export market: Chinese material cleared for export (quotas, taxes, licences passed)
+waits here; its price is the FOB China price. Not a country: no plant or consumer sits there."""
+CHINA_GROUP = "china"
+
+
 class MarketDataError(ValueError):
     """The dataset cannot make a market world for the year asked (missing data)."""
+
+
+@dataclass(frozen=True)
+class Adjustable:
+    """A capacity that moves over time: it starts at ``initial_t``, grows by at most ``rate_t`` a
+    year (each t/yr added costs ``build_cost_usd_per_kg`` once, in kUSD per t/yr) up to
+    ``max_t``, and once built stays (less ``reversal`` a year): substitution, design and
+    smuggling capacities, undocumented mining."""
+
+    initial_t: float
+    max_t: float
+    rate_t: float
+    build_cost_usd_per_kg: float
+    reversal: float = 0.0
+
+
+@dataclass(frozen=True)
+class Substitution:
+    """How a demand segment can switch to a substitute technology: up to ``max_share`` of its
+    reference demand, adding at most ``rate`` of it a year, at ``cost_factor`` x its reference
+    price per kg replaced, after a one-time development cost of ``build_cost_factor`` x p0 per
+    t/yr of capacity."""
+
+    max_share: float
+    rate: float
+    cost_factor: float
+    build_cost_factor: float
+    reversal: float = 0.0
+
+
+@dataclass(frozen=True)
+class Inventories:
+    """Private stocks of the products in ``commodities`` held at every demand place, in tranches
+    of the place's annual reference use: (share of use, convenience yield % of p0 a year, extra
+    convenience % of p0 a year under a supply threat of level 1). Holding a t costs
+    ``carrying_pct`` % of p0 a year plus interest (the discount rate)."""
+
+    commodities: tuple[str, ...]
+    tranches: tuple[tuple[float, float, float], ...]
+    carrying_pct: float
+
+
+@dataclass(frozen=True)
+class Smuggling:
+    """Exports around China's quota, tax and licence system (not around bans, which are
+    enforced): extra cost per kg plus a share of the product's value, within a network capacity
+    (t/yr, all products together) that adjusts over time."""
+
+    cost_usd_per_kg: float
+    capacity: Adjustable
+    value_share: float = 0.0
+    """Extra cost as a share of the product's reference value (risk grows with value)."""
 
 
 @dataclass(frozen=True)
@@ -36,6 +96,12 @@ class Mine:
     cost_usd_per_kg: float
     dedicated: tuple[str, ...] = ()
     """Separation plants this ore may go to; empty = any."""
+    routes: tuple[str, ...] = ()
+    """Countries or groups where this ore may be separated (known trade routes); empty = any."""
+    owner: str | None = None
+    """Country of the owner (None: the mine's own country)."""
+    adjustable: Adjustable | None = None
+    """Capacity that adjusts over time instead of a fixed capacity (undocumented mining)."""
 
 
 @dataclass(frozen=True)
@@ -51,6 +117,8 @@ class Plant:
     facility: str | None = None
     feeds: tuple[str, ...] = ()
     """Countries or groups whose ore the plant takes; empty = any."""
+    owner: str | None = None
+    """Country of the owner (None: the plant's own country)."""
 
     @property
     def separable(self) -> frozenset[str]:
@@ -107,6 +175,26 @@ class World:
     """Extra USD/kg magnet of a variant without Dy and Tb (None: no such variant)."""
     magnet_scale: float = 1.0
     """Factor applied to the data's magnet tonnages (see ``magnet_scale``)."""
+    discount_rate: float = 0.08
+    """Rate at which the years of a rolling horizon are discounted (interest on stocks)."""
+    inventories: Inventories | None = None
+    substitution: dict[str, Substitution] = field(default_factory=dict)
+    """By end use (``non_magnet`` for oxide segments, ``default`` for any other)."""
+    designs: dict[str, Adjustable] = field(default_factory=dict)
+    """Capacity (t magnet/yr) of a design variant (``thrifted``, ``heavy_free``); absent = any."""
+    smuggling: Smuggling | None = None
+    two_tier: bool = True
+    """Whether China's exports pass through its export market (CNX)."""
+
+    def substitution_of(self, segment: Segment) -> Substitution | None:
+        spec = self.substitution.get(segment.end_use) or self.substitution.get("default")
+        return spec if spec is not None and spec.max_share > 0 else None
+
+    def is_chinese(self, place: str) -> bool:
+        """Whether a place code or group id stands for China (or part of it)."""
+        return place in (CHINA, CHINA_GROUP, CHINA_EXPORT) or CHINA_GROUP in self.places.get(
+            place, frozenset()
+        )
 
     @property
     def elements(self) -> list[str]:
@@ -150,7 +238,7 @@ class World:
     def plants(self) -> list[Plant]:
         return self.separators + self.metal_plants + self.magnet_plants + self.gallium_plants
 
-    def matches(self, location: str, places: list[str]) -> bool:
+    def matches(self, location: str, places: list[str] | tuple[str, ...]) -> bool:
         """Whether ``location`` is one of ``places`` (codes or group ids); empty = anywhere."""
         return not places or bool(self.places[location] & set(places))
 

@@ -1,4 +1,9 @@
-"""A small sparse LP builder (columns with metadata, keyed rows) and a quiet HiGHS instance."""
+"""A sparse LP builder over declared families (``families.py``) and a quiet HiGHS instance.
+
+Columns carry their family and index fields (``meta``); rows are keyed ``(family, period,
+*index)``. Both are checked against the family table when they are made, and selected by family
+afterwards (``select``), so the rest of the code never matches strings.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +13,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import highspy
+import numpy as np
+
+from rareflow.market.families import check_columns, check_row
 
 INF = highspy.kHighsInf
+
+RowKey = tuple[Any, ...]
 
 
 @dataclass
@@ -17,14 +27,17 @@ class Program:
     cost: list[float] = field(default_factory=list)
     upper: list[float] = field(default_factory=list)
     meta: list[dict[str, Any]] = field(default_factory=list)
-    rows: dict[tuple[Any, ...], int] = field(default_factory=dict)
+    """Per column: ``kind`` (its family), ``period`` and the family's index fields."""
+    rows: dict[RowKey, int] = field(default_factory=dict)
     row_upper: list[float] = field(default_factory=list)
     row_lower: list[float] = field(default_factory=list)
     entries: tuple[list[int], list[int], list[float]] = field(default_factory=lambda: ([], [], []))
+    _families: dict[str, list[int]] = field(default_factory=dict)
 
-    def row(self, key: tuple[Any, ...], lower: float = 0.0, upper: float = 0.0) -> int:
+    def row(self, key: RowKey, lower: float = 0.0, upper: float = 0.0) -> int:
         index = self.rows.get(key)
         if index is None:
+            check_row(key[0], len(key) - 1)
             index = self.rows[key] = len(self.row_upper)
             self.row_lower.append(lower)
             self.row_upper.append(upper)
@@ -32,26 +45,51 @@ class Program:
 
     def column(
         self,
-        meta: dict[str, Any],
+        family: str,
+        index: dict[str, Any],
         cost: float,
-        entries: list[tuple[tuple[Any, ...], float]],
+        entries: list[tuple[RowKey, float]],
         upper: float = INF,
     ) -> int:
-        index = len(self.cost)
+        check_columns(family, set(index))
+        column = len(self.cost)
         self.cost.append(cost)
         self.upper.append(upper)
-        self.meta.append(meta)
+        self.meta.append({"kind": family, **index})
+        self._families.setdefault(family, []).append(column)
         rows, columns, values = self.entries
         for key, value in entries:
             rows.append(self.row(key))
-            columns.append(index)
+            columns.append(column)
             values.append(value)
-        return index
+        return column
+
+    def entry(self, row: int, column: int, value: float) -> None:
+        rows, columns, values = self.entries
+        rows.append(row)
+        columns.append(column)
+        values.append(value)
+
+    def select(self, *families: str, period: int | None = None) -> np.ndarray:
+        """Columns of these families (optionally of one period), in build order."""
+        found = sorted(c for f in families for c in self._families.get(f, []))
+        if period is not None:
+            found = [c for c in found if self.meta[c]["period"] == period]
+        return np.asarray(found, dtype=np.int64)
+
+    def row_keys(self, family: str, period: int | None = None) -> list[RowKey]:
+        return [
+            key for key in self.rows if key[0] == family and (period is None or key[1] == period)
+        ]
 
 
-def pool(commodity: str, item: str, location: str, track: int) -> tuple[Any, ...]:
-    """Key of the balance row: uses - supplies = 0 (its dual is the price)."""
-    return ("pool", commodity, item, location, track)
+def pool(commodity: str, item: str, location: str, track: int, period: int = 0) -> RowKey:
+    """Key of the balance row: uses - supplies = initial stock (its dual is the price)."""
+    return ("pool", period, commodity, item, location, track)
+
+
+def capacity(node: str, period: int = 0) -> RowKey:
+    return ("capacity", period, node)
 
 
 def quiet_highs() -> highspy.Highs:

@@ -14,21 +14,20 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from rareflow.elements import element
-from rareflow.market.network import RECYCLED
+from rareflow.market.accounting import (
+    MassBalanceError,
+    check_conservation,
+    meta_frame,
+    subsidy_payments,
+)
+from rareflow.market.network import CHINA, CHINA_EXPORT, RECYCLED
 
 if TYPE_CHECKING:
     import xarray as xr
 
     from rareflow.market.model import MarketModel
 
-BALANCE_TOLERANCE = 1e-9
-"""Largest allowed imbalance, relative to the largest flow of the world (t/t)."""
-CHINA = "CN"
-
-
-class MassBalanceError(RuntimeError):
-    """A solved market does not conserve mass (a bug, never an input error)."""
+__all__ = ["MarketResult", "MassBalanceError", "summarise"]
 
 
 @dataclass
@@ -44,6 +43,8 @@ class MarketResult:
     iterations: int
     groups: dict[str, frozenset[str]] = field(default_factory=dict)
     recyclers: frozenset[str] = frozenset()
+    inventories: pd.DataFrame = field(default_factory=pd.DataFrame)
+    """Private stocks at the end of the year by product and place (t)."""
 
     # --- views -------------------------------------------------------------------------------
 
@@ -105,10 +106,12 @@ class MarketResult:
         return pd.DataFrame(rows)
 
     def trade(self, by: dict[str, str] | None = None) -> pd.DataFrame:
-        """Cross-border flows (t product) by commodity, optionally aggregated by a place map."""
+        """Cross-border flows (t product) by commodity, optionally aggregated by a place map
+        (China's shipments from its export market count as from CN)."""
         flows = self.flows
         kinds = flows["kind"].isin(["trade", "concentrate", "heavy_concentrate"])
         moved = flows[kinds & (flows["origin"] != flows["destination"])].copy()
+        moved["origin"] = moved["origin"].replace(CHINA_EXPORT, CHINA)
         moved["commodity"] = moved["commodity"].fillna("concentrate")
         if by is not None:
             moved["origin"] = moved["origin"].map(lambda c: by.get(c, c))
@@ -133,30 +136,47 @@ class MarketResult:
             raise KeyError(f"no {commodity} {item} market at {location}")
         return float(match["usd_per_kg"].iloc[0])
 
+    def exports(self) -> pd.DataFrame:
+        """China's exports by product through its export step (``export``) and around it
+        (``smuggle``), t product."""
+        rows = self.flows[self.flows["kind"].isin(["export", "smuggle"])]
+        return (
+            rows.groupby(["kind", "commodity", "item"])["t"].sum().rename_axis(
+                ["route", "commodity", "item"]).reset_index()
+        )  # fmt: skip
+
     def to_xarray(self) -> xr.Dataset:
-        """Prices, production and unmet demand as an xarray Dataset (dims year, element,
-        location, stage, region, end use)."""
+        """Prices (commodity x item x location), production (stage x location), separated
+        oxide (element x location), demand (region x end use) and private stocks as an xarray
+        Dataset with a ``year`` dimension and ``units`` attributes."""
         import xarray as xr
 
-        prices = self.prices[(self.prices["track"] == 0) & (self.prices["commodity"] == "oxide")]
-        price = prices.set_index(["item", "location"])["usd_per_kg"].rename_axis(
-            ["element", "location"]
-        )
+        prices = self.prices[self.prices["track"] == 0]
+        price = prices.set_index(["commodity", "item", "location"])["usd_per_kg"]
         output = self.flows[self.flows["kind"] == "oxide_output"]
         separated = (
             output.groupby(["item", "location"])["t"].sum().rename_axis(["element", "location"])
         )
         production = self.production().set_index(["stage", "location"])["t"]
-        unmet = self.demand.groupby(["region", "end_use"])["unmet_t"].sum()
-        dataset = xr.Dataset(
-            {
-                "oxide_price_usd_per_kg": xr.DataArray.from_series(price),
-                "separated_oxide_t": xr.DataArray.from_series(separated),
-                "production_t": xr.DataArray.from_series(production),
-                "unmet_demand_t": xr.DataArray.from_series(unmet),
-            }
-        )
-        return dataset.expand_dims(year=[self.year])
+        demand = self.demand.groupby(["region", "end_use"])[["reference_t", "served_t",
+                                                             "unmet_t"]].sum()  # fmt: skip
+        variables = {
+            "price": (price, "USD/kg"),
+            "production": (production, "t (REO for mining and separation feed)"),
+            "separated_oxide": (separated, "t oxide"),
+            "demand_reference": (demand["reference_t"], "t product"),
+            "demand_served": (demand["served_t"], "t product"),
+            "demand_unmet": (demand["unmet_t"], "t product"),
+        }
+        if len(self.inventories):
+            stocks = self.inventories.set_index(["commodity", "item", "location"])["t"]
+            variables["inventory"] = (stocks, "t product at year end")
+        arrays = {}
+        for name, (series, unit) in variables.items():
+            array = xr.DataArray.from_series(series)
+            array.attrs["units"] = unit
+            arrays[name] = array
+        return xr.Dataset(arrays).expand_dims(year=[self.year])
 
     def to_dict(self) -> dict[str, Any]:
         def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
@@ -174,6 +194,8 @@ class MarketResult:
             "trade": records(self.trade()),
             "demand": records(self.demand),
             "subsidies": records(self.subsidies),
+            "china_exports": records(self.exports()),
+            "inventories": records(self.inventories),
             "ledger": records(self.ledger),
             "max_imbalance_t": float(self.balance["residual_t"].abs().max()),
             "iterations": self.iterations,
@@ -183,184 +205,66 @@ class MarketResult:
 def summarise(
     model: MarketModel, values: np.ndarray, duals: np.ndarray, objective: float, iterations: int
 ) -> MarketResult:
-    """Tables of a solved model, after checking its balances and its element ledger."""
+    """Tables of period 0 of a solved model, after checking its balances and its element
+    ledger."""
     world, program = model.world, model.program
-    meta = _meta(model).copy()
+    meta = meta_frame(model).copy()
     meta["t"] = values
-    flows = meta[np.abs(values) > 1e-9].reset_index(drop=True)
+    current = meta[meta["period"] == 0]
+    flows = current[np.abs(current["t"]) > 1e-9].reset_index(drop=True)
     flows = pd.concat([flows, _oxide_output(model, values)], ignore_index=True)
-    balance = _balance(model, values)
-    ledger = _ledger(model, values)
-    scale = max(1.0, float(np.abs(values).max()))
-    worst = max(float(balance["residual_t"].abs().max()), float(ledger["residual_t"].abs().max()))
-    if worst > BALANCE_TOLERANCE * scale:
-        raise MassBalanceError(
-            f"market solution leaks {worst:.3g} t (tolerance {BALANCE_TOLERANCE * scale:.3g})"
-        )
+    balance, ledger = check_conservation(model, values)
     prices = pd.DataFrame(
         [
-            {
-                "commodity": key[1],
-                "item": key[2],
-                "location": key[3],
-                "track": key[4],
-                "usd_per_kg": float(duals[index]),
-            }
+            {"commodity": key[2], "item": key[3], "location": key[4], "track": key[5],
+             "usd_per_kg": float(duals[index])}
             for key, index in program.rows.items()
-            if key[0] == "pool"
+            if key[0] == "pool" and key[1] == 0
         ]
-    )
-    demand = _demand(model, meta, prices)
+    )  # fmt: skip
+    demand = _demand(model, current, prices)
     subsidies = _subsidies(model, meta)
+    stocks = current[current["kind"] == "inventory"]
+    inventories = (
+        stocks.groupby(["commodity", "item", "location"])["t"].sum().reset_index()
+        if len(stocks)
+        else pd.DataFrame(columns=["commodity", "item", "location", "t"])
+    )
     # the objective counts subsidies as negative costs; welfare is net of what they cost
     welfare = (objective - float(subsidies["cost_kusd"].sum(skipna=True))) / 1000.0
     recyclers = frozenset(m.id for m in world.mines if m.ore_type == RECYCLED)
     return MarketResult(
-        world.year,
-        welfare,
-        flows,
-        prices,
-        demand,
-        balance,
-        ledger,
-        subsidies,
-        iterations,
-        world.places,
-        recyclers,
-    )
-
-
-def _meta(model: MarketModel) -> pd.DataFrame:
-    cached = getattr(model, "_meta", None)
-    if cached is None:
-        cached = pd.DataFrame(model.program.meta)
-        for column in ("item", "commodity", "variant", "location", "origin", "destination"):
-            if column not in cached:
-                cached[column] = None
-        model._meta = cached  # type: ignore[attr-defined]
-    return cached
+        world.year, welfare, flows, prices, demand, balance, ledger, subsidies, iterations,
+        world.places, recyclers, inventories,
+    )  # fmt: skip
 
 
 def _oxide_output(model: MarketModel, values: np.ndarray) -> pd.DataFrame:
     rows = []
     plants = {p.id: p for p in model.world.separators}
-    for (plant_id, item), entries in model.outputs.items():
-        if plant_id in plants:
+    for (period, plant_id, item), entries in model.outputs.items():
+        if period == 0 and plant_id in plants:
             produced = sum(values[c] * k for c, k in entries)
             if produced > 1e-9:
-                rows.append(
-                    {
-                        "kind": "oxide_output",
-                        "plant": plant_id,
-                        "item": item,
-                        "location": plants[plant_id].location,
-                        "t": produced,
-                    }
-                )
+                rows.append({"kind": "oxide_output", "plant": plant_id, "item": item,
+                             "location": plants[plant_id].location, "t": produced})  # fmt: skip
     return pd.DataFrame(rows)
 
 
-def _balance(model: MarketModel, values: np.ndarray) -> pd.DataFrame:
-    """Each pool: uses - supplies from the activity levels (should be 0)."""
-    keys, matrix = model.balance_rows()
-    activity = matrix @ values
-    rows = [
-        {"row": ":".join(map(str, key)), "residual_t": float(value)}
-        for key, value in zip(keys, activity, strict=True)
-    ]
-    return pd.DataFrame(rows) if rows else pd.DataFrame({"residual_t": [0.0]})
-
-
-LEDGER_COLUMNS = (
-    "sourced",
-    "lost_in_separation",
-    "heavy_disposed",
-    "oxide_final",
-    "to_metal",
-    "metal_made",
-    "in_magnets",
-    "magnet_lost",
-    "metal_final",
-)
-
-
-def ledger_matrices(model: MarketModel) -> dict[str, np.ndarray]:
-    """Per ledger column, the t of each element (metal basis) per unit of each LP column."""
-    cached = getattr(model, "_ledger", None)
-    if cached is not None:
-        return cached  # type: ignore[no-any-return]
-    world = model.world
-    elements = world.elements
-    index = {e: i for i, e in enumerate(elements)}
-    metal = np.array([element(e).metal_per_oxide for e in elements])
-    mines = {m.id: m for m in world.mines}
-    plants = {p.id: p for p in world.separators}
-    size = (len(elements), len(model.program.cost))
-    out = {name: np.zeros(size) for name in LEDGER_COLUMNS}
-    lost = 1 - world.recovery
-    for column, meta in enumerate(model.program.meta):
-        kind, item, commodity = meta["kind"], str(meta.get("item")), meta.get("commodity")
-        if kind in ("concentrate", "heavy_concentrate", "heavy_disposal"):
-            ore = mines[meta["mine"]].ore
-            source = plants[meta["plant"] if kind != "heavy_concentrate" else meta["source"]]
-            heavy = sum(v for e, v in ore.items() if e not in source.separable)
-            for e, share in ore.items():
-                i, mass = index[e], share * metal[index[e]]
-                inside = e in source.separable
-                if kind == "concentrate":
-                    out["sourced"][i, column] += mass
-                    out["lost_in_separation"][i, column] += lost * mass if inside else 0.0
-                elif not inside:
-                    target = "heavy_disposed" if kind == "heavy_disposal" else "lost_in_separation"
-                    factor = 1.0 if kind == "heavy_disposal" else lost
-                    out[target][i, column] += factor * mass / heavy
-        elif kind == "metal":
-            out["to_metal"][index[item], column] = 1 / world.metal_yield
-            out["metal_made"][index[item], column] = 1.0
-        elif kind == "magnet":
-            for e, fraction in world.recipes(item)[meta["variant"]].items():
-                out["in_magnets"][index[e], column] = fraction
-                out["magnet_lost"][index[e], column] = fraction * (1 / world.magnet_yield - 1)
-        elif commodity in ("oxide", "metal") and kind in FINAL_KINDS:
-            sign = -1.0 if kind == "stock_release" else 1.0
-            name = "oxide_final" if commodity == "oxide" else "metal_final"
-            weight = metal[index[item]] if commodity == "oxide" else 1.0
-            out[name][index[item], column] = sign * weight
-    model._ledger = out  # type: ignore[attr-defined]
-    return out
-
-
-FINAL_KINDS = ("demand", "disposal", "offtake", "stock_purchase", "stock_release")
-
-
-def _ledger(model: MarketModel, values: np.ndarray) -> pd.DataFrame:
-    """Per element, t of element: sourced (mined or recycled) = lost in separation + disposed +
-    oxide used + fed to metal; metal made = in magnets + magnet-making losses + metal used."""
-    totals = {name: matrix @ values for name, matrix in ledger_matrices(model).items()}
-    table = pd.DataFrame({f"{k}_t": v for k, v in totals.items()})
-    table.insert(0, "element", model.world.elements)
-    oxide_residual = totals["sourced"] - (
-        totals["lost_in_separation"]
-        + totals["heavy_disposed"]
-        + totals["oxide_final"]
-        + totals["to_metal"]
-    )
-    metal_residual = totals["metal_made"] - (
-        totals["in_magnets"] + totals["magnet_lost"] + totals["metal_final"]
-    )
-    table["residual_t"] = np.where(
-        np.abs(oxide_residual) >= np.abs(metal_residual), oxide_residual, metal_residual
-    )
-    return table
-
-
 def _demand(model: MarketModel, meta: pd.DataFrame, prices: pd.DataFrame) -> pd.DataFrame:
-    served = meta[meta["kind"] == "demand"].groupby("segment")["t"].sum()
+    """Per segment: reference, served and unmet t, the price it faces and whether that price
+    is its demand curve's top step (a cap: the curve says nothing above it)."""
+    steps = meta[meta["kind"] == "demand"]
+    served = steps.groupby("segment")["t"].sum()
+    top = steps[steps["step"] == 0].groupby("segment")["t"].sum()
+    substituted = meta[meta["kind"] == "substitute"].groupby("segment")["t"].sum()
     price = prices.set_index(["commodity", "item", "location", "track"])["usd_per_kg"]
     rows = []
     for segment in model.world.segments:
         track = model.segment_track(segment.region, segment.end_use)
         got = float(served.get(segment.id, 0.0))
+        face = float(price.get((segment.commodity, segment.item, segment.location, track), np.nan))
+        cap = segment.steps[0][1]
         rows.append(
             {
                 "segment": segment.id,
@@ -370,38 +274,27 @@ def _demand(model: MarketModel, meta: pd.DataFrame, prices: pd.DataFrame) -> pd.
                 "item": segment.item,
                 "reference_t": segment.reference_t,
                 "served_t": got,
+                "substituted_t": float(substituted.get(segment.id, 0.0)),
                 "unmet_t": max(0.0, segment.reference_t - got),
-                "price_usd_per_kg": float(
-                    price.get((segment.commodity, segment.item, segment.location, track), np.nan)
-                ),
+                "price_usd_per_kg": face,
+                "at_cap": bool(face >= cap * (1 - 1e-9) and top.get(segment.id, 0.0)
+                               < segment.steps[0][0] - 1e-9),
             }
-        )
+        )  # fmt: skip
     return pd.DataFrame(rows)
 
 
 def _subsidies(model: MarketModel, meta: pd.DataFrame) -> pd.DataFrame:
     rows = []
-    for floor_id, column in model.floor_columns.items():
+    for (floor_id, period), column in model.floor_columns.items():
+        if period != 0:
+            continue
         volume = float(meta.loc[column, "t"])
         subsidy = model.floor_subsidy[floor_id]
-        rows.append(
-            {
-                "lever": floor_id,
-                "kind": "price_floor",
-                "usd_per_kg": subsidy,
-                "t": volume,
-                "cost_kusd": subsidy * volume,
-            }
-        )
-    for lever_id, (tonnes, kusd) in model.subsidy_payments(meta["t"].to_numpy()).items():
+        rows.append({"lever": floor_id, "kind": "price_floor", "usd_per_kg": subsidy,
+                     "t": volume, "cost_kusd": subsidy * volume})  # fmt: skip
+    for lever_id, (tonnes, kusd) in subsidy_payments(model, meta["t"].to_numpy()).items():
         rate = kusd / tonnes if tonnes else float("nan")
-        rows.append(
-            {
-                "lever": lever_id,
-                "kind": "production_subsidy",
-                "usd_per_kg": rate,
-                "t": tonnes,
-                "cost_kusd": kusd,
-            }
-        )
+        rows.append({"lever": lever_id, "kind": "production_subsidy", "usd_per_kg": rate,
+                     "t": tonnes, "cost_kusd": kusd})  # fmt: skip
     return pd.DataFrame(rows, columns=["lever", "kind", "usd_per_kg", "t", "cost_kusd"])

@@ -6,14 +6,21 @@ from __future__ import annotations
 from collections import defaultdict
 
 from rareflow.dataset.dataset import DataQueryError, Dataset
-from rareflow.dataset.market_parameters import MarketParameters
+from rareflow.dataset.market_parameters import AdjustingCapacity, MarketParameters
 from rareflow.elements import RARE_EARTHS, element
 from rareflow.market.network import (
+    CHINA,
+    CHINA_EXPORT,
+    CHINA_GROUP,
     RECYCLED,
+    Adjustable,
+    Inventories,
     MarketDataError,
     Mine,
     Plant,
     Segment,
+    Smuggling,
+    Substitution,
     World,
     demand_steps,
 )
@@ -31,6 +38,7 @@ def build_world(dataset: Dataset, year: int | None = None) -> World:
     year = market.base_year if year is None else year
     places = _places(dataset, market)
     mines = _mines(dataset, market, year)
+    owners = _owners(dataset)
     stage_plants = {
         stage: [
             Plant(
@@ -42,6 +50,7 @@ def build_world(dataset: Dataset, year: int | None = None) -> World:
                 p.heavy,
                 p.facility,
                 tuple(p.feeds),
+                owners.get(p.facility or "", None),
             )
             for p in getattr(market, f"{stage}_plants" if stage != "separation" else "separators")
             if p.available_from is None or p.available_from <= year
@@ -83,7 +92,79 @@ def build_world(dataset: Dataset, year: int | None = None) -> World:
     world.segments = [_scaled(s, world.magnet_scale, factors, market) for s in world.segments]
     world.reference_prices = _reference_prices(world, market, prices)
     world.segments += _other_segments(world, market, prices)
+    _behaviour(world, market, dataset)
     return world
+
+
+def _owners(dataset: Dataset) -> dict[str, str]:
+    """Facility id -> owner country (where the dataset gives one)."""
+    facilities = dataset.table("facilities")
+    return {
+        str(r.id): str(r.owner_country)
+        for r in facilities.itertuples()
+        if isinstance(r.owner_country, str) and r.owner_country
+    }
+
+
+def _behaviour(world: World, market: MarketParameters, dataset: Dataset) -> None:
+    """Stocks, substitution, design capacities, smuggling and undocumented mining."""
+    if market.discount_rate is not None:
+        world.discount_rate = market.discount_rate.value
+    if market.inventories is not None:
+        spec = market.inventories
+        world.inventories = Inventories(
+            tuple(spec.commodities),
+            tuple((t.share.value, t.convenience_pct.value, t.threat_pct.value)
+                  for t in spec.tranches),
+            spec.carrying_pct.value,
+        )  # fmt: skip
+    world.substitution = {
+        end_use: Substitution(
+            spec.max_share.value,
+            spec.rate.value,
+            spec.cost_factor.value,
+            spec.build_cost_factor.value,
+            spec.reversal.value if spec.reversal is not None else 0.0,
+        )
+        for end_use, spec in market.substitution.items()
+    }
+    magnets = sum(s.reference_t for s in world.segments if s.commodity == "magnet")
+    world.designs = {
+        variant: Adjustable(
+            spec.initial_share.value * magnets,
+            spec.max_share.value * magnets,
+            spec.rate_share.value * magnets,
+            spec.build_cost_usd_per_kg.value,
+        )
+        for variant, spec in market.designs.items()
+    }
+    if market.smuggling is not None:
+        world.smuggling = Smuggling(
+            market.smuggling.cost_usd_per_kg.value,
+            _adjusting(market.smuggling.capacity),
+            market.smuggling.value_share.value,
+        )
+    hidden = market.undocumented_mining
+    if hidden is not None:
+        ore = dataset.ore_distribution(hidden.ore_type)
+        world.mines.append(
+            Mine(
+                "cn_undocumented",
+                CHINA,
+                hidden.ore_type,
+                {e: float(v) for e, v in ore.items() if v > 0},
+                0.0,
+                hidden.cost_usd_per_kg_reo.value,
+                routes=(CHINA,),
+                adjustable=_adjusting(hidden.capacity),
+            )
+        )
+
+
+def _adjusting(spec: AdjustingCapacity) -> Adjustable:
+    return Adjustable(
+        spec.initial_t.value, spec.max_t.value, spec.rate_t.value, spec.build_cost_usd_per_kg.value
+    )
 
 
 _FREIGHT = ("concentrate", "oxide", "metal", "magnet", "gallium")
@@ -95,6 +176,7 @@ def _places(dataset: Dataset, market: MarketParameters) -> dict[str, frozenset[s
     for code, row in countries.iterrows():
         groups = row["groups"] if isinstance(row["groups"], list) else []
         places[str(code)] = frozenset({str(code), *groups})
+    places[CHINA_EXPORT] = frozenset({CHINA_EXPORT, CHINA_GROUP})
     return places
 
 
@@ -118,6 +200,7 @@ def _mines(dataset: Dataset, market: MarketParameters, year: int) -> list[Mine]:
                 capacity_t=capacity * group.share.value,
                 cost_usd_per_kg=group.cost_usd_per_kg_reo.value,
                 dedicated=tuple(group.dedicated),
+                routes=tuple(group.routes),
             )
         )
     return mines

@@ -47,6 +47,8 @@ class DatedLevers(Strict):
     """Chance that this block happens at all in a run (a policy switch)."""
     start_spread_years: Annotated[int, Field(ge=0)] = 0
     """The start is drawn uniformly in start .. start + spread."""
+    announced: Year | None = None
+    """Year from which markets know the block is coming (default: its start; a surprise)."""
     levers: Levers
     source: list[Id] = []
     note: str | None = None
@@ -204,8 +206,18 @@ class Stockpile(Strict):
 
 class Measure(Strict):
     group: Place = "us_japan_australia"
+    """The group whose self-sufficiency is measured (a country code or group id)."""
+    extra_groups: dict[Id, Annotated[list[Place], Field(min_length=1)]] = {}
+    """Further groups to measure, each a union of places (e.g. alliance_plus: [us_japan_australia,
+    CA, eu, MY])."""
     elements: list[str] = ["NdPr", "Dy", "Tb"]
     thresholds_pct: list[float] = [50.0, 100.0]
+
+
+class MarketOptions(Strict):
+    lookahead_years: Annotated[int, Field(ge=0, le=5)] = 1
+    """Years ahead each year's clearing looks at (perfect foresight of the run's path for
+    capacities and demand, of the policies known so far; docs/market.md)."""
 
 
 class Scenario(Strict):
@@ -224,4 +236,5 @@ class Scenario(Strict):
     recycling: Recycling = Recycling()
     stockpiles: list[Stockpile] = []
     measure: Measure = Measure()
+    market: MarketOptions = MarketOptions()
     source: list[Id] = []

@@ -1,155 +1,247 @@
 """Lean yearly records of a solved market: a few sparse products per year instead of tables.
 
-Elements are reported in t of oxide; ``NdPr`` is Nd + Pr. Self-sufficiency of a group for an
-element = oxide the group separates from ore mined (or scrap recycled) in the group / oxide the
-group consumes (oxide demand served there plus the content of magnets served there).
+Elements are reported in t of oxide; ``NdPr`` is Nd + Pr. For each measured group (the
+scenario's group and its extra groups; a group is a union of places):
+
+- ``group_supply_t``: oxide the group separates (plants located in it) from ore mined or scrap
+  recycled in it; ``group_supply_owned_t`` counts plants and mines the group's countries own
+  wherever they are (Lynas Malaysia is Australian-owned);
+- ``group_reference_t``: what the group would use at reference prices (its segments' reference
+  demand this year, magnets by their recipes' content); ``group_use_t``: what it was served;
+  ``group_unmet_t`` the difference;
+- ``self_sufficiency_pct`` = supply / reference use (unmet demand does not raise it), and the
+  same by ownership.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import sparse
 
 from rareflow.elements import element
 from rareflow.market.model import MarketModel
-from rareflow.market.network import RECYCLED
+from rareflow.market.network import CHINA_EXPORT, RECYCLED
 from rareflow.market.program import pool
 from rareflow.metrics import hhi, top_share_pct
+from rareflow.scenario.schema import Measure
 
 GROUPS = {"NdPr": ("Nd", "Pr"), "Dy": ("Dy",), "Tb": ("Tb",)}
 STAGES = ("mining", "separation", "magnet")
 CHINA = "china"
+PRICE_PLACES = ("CN", CHINA_EXPORT, "DE", "US", "JP")
 
 
 @dataclass
 class Recorder:
-    """Aggregation vectors over the LP columns, built once per model."""
+    """Aggregation vectors over the period-0 LP columns, built once per model."""
 
     model: MarketModel
-    group: str
-    elements: tuple[str, ...]
+    measure: Measure
+    vectors: dict[tuple[str, str, str], np.ndarray] = field(default_factory=dict)
+    """(metric, group, element group) -> weight per column."""
 
     def __post_init__(self) -> None:
-        world, meta = self.model.world, self.model.program.meta
-        n = len(meta)
-        mines = {m.id: m for m in world.mines}
-        plants = {p.id: p for p in world.separators}
-        inside = {loc for loc, ids in world.places.items() if self.group in ids}
+        world, program = self.model.world, self.model.program
+        n = len(program.meta)
+        self.elements = tuple(self.measure.elements)
+        self.parts = {g: GROUPS.get(g, (g,)) for g in self.elements}
+        self.groups = {"group": (self.measure.group,), **{
+            k: tuple(v) for k, v in self.measure.extra_groups.items()}}  # fmt: skip
         chinese = {loc for loc, ids in world.places.items() if CHINA in ids}
-        self.made = {g: np.zeros(n) for g in self.elements}
-        self.used = {g: np.zeros(n) for g in self.elements}
-        self.world_made = {g: np.zeros(n) for g in self.elements}
         self.stage_total = {s: np.zeros(n) for s in STAGES}
         self.stage_china = {s: np.zeros(n) for s in STAGES}
         where: dict[str, list[str]] = {s: [""] * n for s in STAGES}
         self.magnets_demand = np.zeros(n)
-        parts = {g: GROUPS.get(g, (g,)) for g in self.elements}
-        for column, m in enumerate(meta):
-            kind = m["kind"]
-            if kind in ("concentrate", "heavy_concentrate"):
-                mine = mines[m["mine"]]
-                plant = plants[m["plant"]]
-                source = plants[m["source"]] if kind == "heavy_concentrate" else None
-                heavy = 1.0
-                if source is not None:
-                    heavy = sum(v for e, v in mine.ore.items() if e not in source.separable)
-                for g, members in parts.items():
-                    share = 0.0
-                    for e in members:
-                        separated = e in plant.separable and (
-                            source is None or e not in source.separable
-                        )
-                        if separated:
-                            share += self.model.world.recovery * mine.ore.get(e, 0.0) / heavy
-                    self.world_made[g][column] = share
-                    if mine.location in inside and plant.location in inside:
-                        self.made[g][column] = share
-                if kind == "concentrate":
-                    self.stage_total["separation"][column] = 1.0
-                    self.stage_china["separation"][column] = plant.location in chinese
-                    where["separation"][column] = plant.location
-                    if mine.ore_type != RECYCLED:
-                        self.stage_total["mining"][column] = 1.0
-                        self.stage_china["mining"][column] = mine.location in chinese
-                        where["mining"][column] = mine.location
-                else:
-                    self.stage_total["separation"][column] = 1.0
-                    self.stage_china["separation"][column] = plant.location in chinese
-                    where["separation"][column] = plant.location
-            elif kind == "magnet":
-                self.stage_total["magnet"][column] = 1.0
-                self.stage_china["magnet"][column] = m["location"] in chinese
-                where["magnet"][column] = m["location"]
-            elif kind == "demand":
-                if m["commodity"] == "magnet":
-                    self.magnets_demand[column] = 1.0
-                if m["location"] not in inside:
-                    continue
-                for g, members in parts.items():
-                    if m["commodity"] == "oxide" and m["item"] in members:
-                        self.used[g][column] = 1.0
-                    elif m["commodity"] == "magnet":
-                        recipe = world.grades[m["item"]]
-                        self.used[g][column] = (
-                            sum(recipe.get(e, 0.0) * element(e).oxide_per_metal for e in members)
-                            / world.magnet_yield
-                        )
-        self.by_place = {
-            stage: sparse.csr_matrix(
-                (self.stage_total[stage][[c for c, p in enumerate(where[stage]) if p]],
-                 ([places.index(where[stage][c]) for c, p in enumerate(where[stage]) if p],
-                  [c for c, p in enumerate(where[stage]) if p])),
-                shape=(len(places), n),
-            )
-            for stage in STAGES
-            for places in [sorted({p for p in where[stage] if p})]
-        }  # fmt: skip
-        rows = self.model.program.rows
+        self.world_made = {g: np.zeros(n) for g in self.elements}
+        self.free_made = {g: np.zeros(n) for g in self.elements}
+        self._supply(chinese, where)
+        self._use()
+        for column in program.select("magnet", period=0):
+            location = program.meta[column]["location"]
+            self.stage_total["magnet"][column] = 1.0
+            self.stage_china["magnet"][column] = location in chinese
+            where["magnet"][column] = location
+        self.by_place = {}
+        for stage in STAGES:
+            places = sorted({p for p in where[stage] if p})
+            cols = [c for c, p in enumerate(where[stage]) if p]
+            self.by_place[stage] = sparse.csr_matrix(
+                (self.stage_total[stage][cols], ([places.index(where[stage][c]) for c in cols],
+                                                 cols)), shape=(len(places), n))  # fmt: skip
+        rows = program.rows
         self.price_rows = {
-            (g, place): [
-                (rows.get(pool("oxide", e, place, 0)), 1.0 / len(parts[g])) for e in parts[g]
-            ]
-            for g in self.elements
-            for place in ("CN", "US", "JP")
-        }
+            (g, place): [(rows.get(pool("oxide", e, place, 0)), 1.0 / len(self.parts[g]))
+                         for e in self.parts[g]]
+            for g in self.elements for place in PRICE_PLACES
+        }  # fmt: skip
+        self.exports = {g: np.zeros(n) for g in self.elements}
+        for column in program.select("export", "smuggle", period=0):
+            meta = program.meta[column]
+            for g, members in self.parts.items():
+                if meta["commodity"] == "oxide" and meta["item"] in members:
+                    self.exports[g][column] = 1.0
+        self.stocks_cn = {g: np.zeros(n) for g in self.elements}
+        self.stocks_abroad = {g: np.zeros(n) for g in self.elements}
+        for column in program.select("inventory", period=0):
+            meta = program.meta[column]
+            for g, members in self.parts.items():
+                if meta["commodity"] == "oxide" and meta["item"] in members:
+                    target = self.stocks_cn if meta["location"] == "CN" else self.stocks_abroad
+                    target[g][column] = 1.0
+        self.substituted = np.zeros(n)
+        for column in program.select("substitute", period=0):
+            if program.meta[column]["segment"] in self.magnet_segments:
+                self.substituted[column] = 1.0
         self.balance = self.model.balance_rows()[1]
 
+    def _in(self, group: tuple[str, ...], place: str) -> bool:
+        return bool(self.model.world.places.get(place, frozenset()) & set(group))
+
+    def _supply(self, chinese: set[str], where: dict[str, list[str]]) -> None:
+        world, program = self.model.world, self.model.program
+        n = len(program.meta)
+        mines = {m.id: m for m in world.mines}
+        plants = {p.id: p for p in world.separators}
+        for name in self.groups:
+            for g in self.elements:
+                self.vectors[("supply", name, g)] = np.zeros(n)
+                self.vectors[("owned", name, g)] = np.zeros(n)
+        for column in program.select("concentrate", "heavy_concentrate", period=0):
+            meta = program.meta[column]
+            mine, plant = mines[meta["mine"]], plants[meta["plant"]]
+            source = plants[meta["source"]] if meta["kind"] == "heavy_concentrate" else None
+            heavy = 1.0
+            if source is not None:
+                heavy = sum(v for e, v in mine.ore.items() if e not in source.separable)
+            for g, members in self.parts.items():
+                share = sum(
+                    world.recovery * mine.ore.get(e, 0.0) / heavy
+                    for e in members
+                    if e in plant.separable and (source is None or e not in source.separable)
+                )
+                self.world_made[g][column] = share
+                if mine.location not in chinese and plant.location not in chinese:
+                    self.free_made[g][column] = share
+                for name, group in self.groups.items():
+                    if self._in(group, mine.location) and self._in(group, plant.location):
+                        self.vectors[("supply", name, g)][column] = share
+                    mine_owner = mine.owner or mine.location
+                    plant_owner = plant.owner or plant.location
+                    if self._in(group, mine_owner) and self._in(group, plant_owner):
+                        self.vectors[("owned", name, g)][column] = share
+            self.stage_total["separation"][column] = 1.0
+            self.stage_china["separation"][column] = plant.location in chinese
+            where["separation"][column] = plant.location
+            if meta["kind"] == "concentrate" and mine.ore_type != RECYCLED:
+                self.stage_total["mining"][column] = 1.0
+                self.stage_china["mining"][column] = mine.location in chinese
+                where["mining"][column] = mine.location
+
+    def _use(self) -> None:
+        """Served use per column (demand steps) and reference use per segment."""
+        world, program = self.model.world, self.model.program
+        n = len(program.meta)
+        segments = {s.id: s for s in world.segments}
+        self.magnet_segments = {s.id for s in world.segments if s.commodity == "magnet"}
+        first: dict[str, int] = {}
+        for name in self.groups:
+            for g in self.elements:
+                self.vectors[("use", name, g)] = np.zeros(n)
+        for column in program.select("demand", period=0):
+            meta = program.meta[column]
+            segment = segments[meta["segment"]]
+            if meta["track"] == 0 and meta["step"] == 0:
+                first[segment.id] = int(column)
+            if segment.commodity == "magnet":
+                self.magnets_demand[column] = 1.0
+            for g, members in self.parts.items():
+                content = self._content(segment.commodity, segment.item, members)
+                for name, group in self.groups.items():
+                    if self._in(group, segment.location):
+                        self.vectors[("use", name, g)][column] = content
+        self.reference = {}
+        for name, group in self.groups.items():
+            for g, members in self.parts.items():
+                weights = [(first[s.id], s.reference_t * self._content(s.commodity, s.item,
+                            members)) for s in world.segments
+                           if s.id in first and self._in(group, s.location)]  # fmt: skip
+                self.reference[(name, g)] = (
+                    np.array([c for c, _ in weights], dtype=int),
+                    np.array([w for _, w in weights]),
+                )
+
+    def _content(self, commodity: str, item: str, members: tuple[str, ...]) -> float:
+        """t oxide of the members per t of the product."""
+        world = self.model.world
+        if commodity == "oxide":
+            return 1.0 if item in members else 0.0
+        if commodity == "magnet":
+            recipe = world.grades[item]
+            return sum(recipe.get(e, 0.0) * element(e).oxide_per_metal for e in members) / (
+                world.magnet_yield * world.metal_yield
+            )
+        return 0.0
+
     def record(
-        self,
-        year: int,
-        values: np.ndarray,
-        duals: np.ndarray,
-        reference_magnets: float,
-        subsidy_kusd: float,
+        self, year: int, values: np.ndarray, duals: np.ndarray, extra: dict[str, float]
     ) -> list[tuple[int, str, str, float]]:
         """(year, metric, key, value) rows of one solved year."""
         rows: list[tuple[int, str, str, float]] = []
+        scale = self.model.column_scale
+        for name in self.groups:
+            prefix = "" if name == "group" else f"{name}:"
+            for g in self.elements:
+                made = float(self.vectors[("supply", name, g)] @ values)
+                owned = float(self.vectors[("owned", name, g)] @ values)
+                used = float(self.vectors[("use", name, g)] @ values)
+                columns, weights = self.reference[(name, g)]
+                reference = float(weights @ scale[columns])
+                key = f"{prefix}{g}"
+                rows += [
+                    (year, "group_supply_t", key, made),
+                    (year, "group_supply_owned_t", key, owned),
+                    (year, "group_use_t", key, used),
+                    (year, "group_reference_t", key, reference),
+                    (year, "group_unmet_t", key, max(0.0, reference - used)),
+                    (year, "self_sufficiency_pct", key, _pct(made, reference)),
+                    (year, "self_sufficiency_owned_pct", key, _pct(owned, reference)),
+                ]
         for g in self.elements:
-            made, used = float(self.made[g] @ values), float(self.used[g] @ values)
-            rows.append((year, "group_supply_t", g, made))
-            rows.append((year, "group_use_t", g, used))
-            rows.append(
-                (year, "self_sufficiency_pct", g, 100 * made / used if used > 0 else np.nan)
-            )
             rows.append((year, "world_supply_t", g, float(self.world_made[g] @ values)))
-            for place in ("CN", "US", "JP"):
+            rows.append((year, "china_free_oxide_t", g, float(self.free_made[g] @ values)))
+            rows.append((year, "china_exports_t", g, float(self.exports[g] @ values)))
+            rows.append((year, "private_stock_cn_t", g, float(self.stocks_cn[g] @ values)))
+            rows.append((year, "private_stock_abroad_t", g, float(self.stocks_abroad[g] @ values)))
+            for place in PRICE_PLACES:
                 parts = self.price_rows[(g, place)]
                 if all(r is not None for r, _ in parts):
-                    price = sum(duals[r] * w for r, w in parts)
+                    price = sum(duals[r] * w for r, w in parts if r is not None)
                     rows.append((year, f"price_{place}_usd_per_kg", g, float(price)))
         for stage in STAGES:
             total = float(self.stage_total[stage] @ values)
             china = float(self.stage_china[stage] @ values)
-            rows.append((year, "china_share_pct", stage, 100 * china / total if total else np.nan))
+            rows.append((year, "china_share_pct", stage, _pct(china, total)))
             amounts = {str(i): float(v) for i, v in enumerate(self.by_place[stage] @ values)}
             rows.append((year, "hhi", stage, hhi(amounts)))
             rows.append((year, "top3_share_pct", stage, top_share_pct(amounts, 3)))
         served = float(self.magnets_demand @ values)
+        reference = extra["reference"]
         rows.append((year, "magnets_served_t", "world", served))
-        rows.append((year, "magnets_unmet_t", "world", max(0.0, reference_magnets - served)))
-        rows.append((year, "subsidy_musd", "all", subsidy_kusd / 1000.0))
-        imbalance = float(np.abs(self.balance @ values).max()) if self.balance.shape[0] else 0.0
-        rows.append((year, "max_imbalance_t", "all", imbalance))
+        rows.append((year, "magnets_unmet_t", "world", max(0.0, reference - served)))
+        rows.append((year, "magnets_substituted_t", "world", float(self.substituted @ values)))
+        rows.append((year, "subsidy_musd", "all", extra["subsidy"] / 1000.0))
+        imbalance = float(np.abs(self.balance @ values - self._rhs()).max())
+        rows.append((year, "max_imbalance_t", "all", imbalance if self.balance.shape[0] else 0.0))
+        rows.append((year, "ledger_residual_t", "all", extra["ledger"]))
+        rows.append((year, "recycled_t", "world", extra["recycled"]))
         return rows
+
+    def _rhs(self) -> np.ndarray:
+        keys, _ = self.model.balance_rows()
+        return self.model.row_lower[[self.model.program.rows[k] for k in keys]]
+
+
+def _pct(part: float, whole: float) -> float:
+    return 100.0 * part / whole if whole > 0 else float("nan")

@@ -1,10 +1,13 @@
-"""One run of a scenario: the yearly loop over the horizon on a built market.
+"""One run of a scenario: a rolling horizon over the years on a built market.
 
-Each year: capacities from the pipeline (start, slippage, ramp-up), committed candidates
-arriving after their lead time, demand growth by end use, end-of-life recycling by cohort,
-stockpile purchases and releases, the levers in force, then the market clearing (warm-started;
-price floors settled). Candidates commit when their capacity row's dual - the rent a t of
-capacity would earn - has covered their annualised capital for ``signal_years`` years.
+Each year t the market clears t and looks ``lookahead_years`` ahead (periods 1..): capacities
+from the pipeline (start, slippage, ramp-up) and committed candidates, demand growth by end use,
+end-of-life recycling by cohort, stockpile purchases and releases, and the levers known at t
+(blocks whose drawn start, or announcement, is not after t) in force in each year of the
+horizon. Private stocks, substitution, design, smuggling and undocumented-mining capacities are
+carried from year to year (``RunState``). Only period 0 is recorded; the later periods are the
+expectations behind it. Candidates commit when the expected rent of their capacity over the
+horizon (capacity-row duals) has covered their annualised capital for ``signal_years`` years.
 The HiGHS basis is reset to the base year's at the start of every run, so a run's numbers do
 not depend on which runs the same worker solved before.
 """
@@ -17,14 +20,15 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from rareflow.elements import element
-from rareflow.market.results import _ledger
-from rareflow.metrics import stockpile_days
+from rareflow.market.accounting import ledger_table
+from rareflow.market.adjusting import built, set_adjustment_level, set_initial_stocks
+from rareflow.market.model_parts import matched_flows
 from rareflow.process.cost import capital_recovery_factor
 from rareflow.scenario.schema import Learning
+from rareflow.simulate.piles import Piles
 from rareflow.simulate.plan import RunPlan, ramp_fraction
 from rareflow.simulate.record import Recorder
-from rareflow.simulate.world import ScenarioMarket, stock_lever_id
+from rareflow.simulate.world import ScenarioMarket
 
 MAGNET_REO_PER_T = 0.36
 """t REO in a t of scrapped NdFeB magnet: ~31 % rare earths (metal) x ~1.17 oxide per metal."""
@@ -37,7 +41,14 @@ class RunState:
     signal: dict[str, int] = field(default_factory=dict)
     cohorts: dict[str, dict[int, float]] = field(default_factory=dict)
     """End use -> year -> t of magnets put in use."""
-    stocks: dict[str, float] = field(default_factory=dict)
+    piles: dict[str, float] = field(default_factory=dict)
+    """State stockpile levels by ``pile_element`` (t)."""
+    stocks: dict[tuple[str, str, str], float] = field(default_factory=dict)
+    """Private stocks by (commodity, item, place) at the end of the last year (t)."""
+    levels: dict[str, float] = field(default_factory=dict)
+    """Adjusting capacities (substitution, designs, smuggling, undocumented mining)."""
+    unlicensed: dict[str, float] = field(default_factory=dict)
+    """Per licence, the flows it covers in the last year without it (t)."""
 
 
 class Runner:
@@ -48,80 +59,46 @@ class Runner:
         scenario = market.scenario
         self.years = list(range(scenario.horizon.start, scenario.horizon.end + 1))
         model = market.clearing.model
-        self.recorder = Recorder(model, scenario.measure.group, tuple(scenario.measure.elements))
-        self.segments = {s.id: s for s in market.world.segments}
-        self.columns: dict[tuple[str, str], np.ndarray] = {}
-        groups: dict[tuple[str, str], list[int]] = {}
-        for column, meta in enumerate(model.program.meta):
-            if meta["kind"] == "demand":
-                segment = self.segments[meta["segment"]]
-                groups.setdefault((segment.end_use, segment.region), []).append(column)
-        self.columns = {k: np.array(v, dtype=int) for k, v in groups.items()}
+        self.periods = model.periods
+        self.recorder = Recorder(model, scenario.measure)
+        program = model.program
+        segments = {s.id: s for s in market.world.segments}
+        groups: dict[tuple[str, str, int], list[int]] = {}
+        for column in program.select("demand"):
+            meta = program.meta[column]
+            segment = segments[meta["segment"]]
+            groups.setdefault((segment.end_use, segment.region, meta["period"]), []).append(column)
+        self.demand_columns = {k: np.array(v, dtype=int) for k, v in groups.items()}
         self.magnet_columns = {
-            k: np.array([c for c in v if model.program.meta[c]["commodity"] == "magnet"], dtype=int)
-            for k, v in groups.items()
+            (use, region): np.array(
+                [c for c in cols if program.meta[c]["commodity"] == "magnet"], dtype=int
+            )
+            for (use, region, period), cols in groups.items()
+            if period == 0
         }
         self.magnet_reference = {
-            k: sum(
-                s.reference_t
-                for s in self.segments.values()
-                if (s.end_use, s.region) == k and s.commodity == "magnet"
-            )
-            for k in groups
-        }
-        self.stock_levers = self._stock_levers()
-        self.annual_use = self._annual_use()
-        self.factors = {year: self.growth_factors(year) for year in self.years}
+            key: sum(s.reference_t for s in segments.values()
+                     if (s.end_use, s.region) == key and s.commodity == "magnet")
+            for key in self.magnet_columns
+        }  # fmt: skip
+        self.piles = Piles(market)
         self.learning = self._learning_columns()
-        self.lever_columns = {
-            meta["lever"]: c for c, meta in enumerate(model.program.meta) if "lever" in meta
+        self.licences = {
+            (licence.id, period): np.asarray(matched_flows(model, licence, period), dtype=int)
+            for licence in market.world.levers.licences
+            for period in range(self.periods)
         }
         market.clearing.solve()
         self.base_basis = model.highs.getBasis()
-
-    def _annual_use(self) -> dict[str, float]:
-        """Reference annual use behind each stockpile element (t), keyed like the stocks."""
-        return {
-            f"{pile}_{e}": target * 365.0 / days
-            for lever, (pile, e, kind, target) in self.stock_levers.items()
-            if kind == "buy"
-            for days in [next(p.days for p in self.market.scenario.stockpiles if p.id == pile)]
-        }
-
-    def _stock_levers(self) -> dict[str, tuple[str, str, str, float]]:
-        """Stock purchase / release lever ids -> (pile id, element, kind, target t)."""
-        found = {}
-        world = self.market.world
-        for pile in self.market.scenario.stockpiles:
-            for e in pile.elements:
-                use = sum(
-                    s.reference_t
-                    for s in world.segments
-                    if s.region == pile.region and s.commodity == "oxide" and s.item == e
-                )
-                use += sum(
-                    s.reference_t * world.grades[s.item].get(e, 0.0) * element(e).oxide_per_metal
-                    for s in world.segments
-                    if s.region == pile.region and s.commodity == "magnet"
-                )
-                target = use * pile.days / 365.0
-                found[stock_lever_id(pile.id, e, "buy")] = (pile.id, e, "buy", target)
-                found[stock_lever_id(pile.id, e, "release")] = (pile.id, e, "release", target)
-        return found
+        self.base_row_upper = model.row_upper.copy()
+        self.base_row_lower = model.row_lower.copy()
 
     def run(self, plan: RunPlan) -> pd.DataFrame:
         """Yearly records of one run as a tidy DataFrame (run, year, metric, key, value)."""
         rows: list[tuple[int, str, str, float]] = []
         for year, values, duals, extra in self.years_of(plan):
-            rows += self.recorder.record(year, values, duals, extra["reference"], extra["subsidy"])
-            rows.append((year, "ledger_residual_t", "all", extra["ledger"]))
-            rows.append((year, "recycled_t", "world", extra["recycled"]))
-            for key, level in extra.items():
-                if key.startswith("stock:"):
-                    pile = key.removeprefix("stock:")
-                    rows.append((year, "stock_t", pile, level))
-                    use = self.annual_use.get(pile, 0.0)
-                    rows.append((year, "stockpile_days", pile, stockpile_days(level, use)))
+            rows += self.recorder.record(year, values, duals, extra)
+            rows += self.piles.rows(year, extra)
         frame = pd.DataFrame(rows, columns=["year", "metric", "key", "value"])
         frame.insert(0, "run", plan.run)
         return frame
@@ -133,81 +110,108 @@ class Runner:
         model = self.market.clearing.model
         model.highs.clearSolver()
         model.highs.setBasis(self.base_basis)
+        model.row_upper[:] = self.base_row_upper
+        model.row_lower[:] = self.base_row_lower
         for floor_id in model.floor_subsidy:
             model.floor_subsidy[floor_id] = 0.0
-        state = RunState()
+        model.levers.tax_base.clear()
+        state = RunState(
+            stocks=dict(model.inventory_base),
+            levels={name: record["spec"].initial_t for name, record in model.adjustments.items()},
+        )
         clearing = self.market.clearing
         for year in self.years:
             if until is not None and year > until:
                 return
-            self._capacities(year, plan, state)
-            self._apply_learning(year)
-            reference = self._demand(year, plan)
+            reference = 0.0
+            for period in range(self.periods):
+                self._capacities(year, period, plan, state)
+                self._apply_learning(year, period)
+                demand = self._demand(year, period, plan)
+                reference = demand if period == 0 else reference
             recycled = self._recycling(year, state)
             self._levers(year, plan, state)
+            set_initial_stocks(model, state.stocks)
+            for name, level in state.levels.items():
+                set_adjustment_level(model, name, level)
+            model.refresh()
             values, duals, _, _ = clearing.solve_arrays()
             extra = {
                 "reference": reference,
                 "subsidy": clearing.subsidy_cost_kusd(values),
-                "ledger": float(_ledger(clearing.model, values)["residual_t"].abs().max()),
+                "ledger": float(ledger_table(model, values)["residual_t"].abs().max()),
                 "recycled": recycled,
             }
             self._after(year, plan, state, values, duals)
-            for key, level in state.stocks.items():
-                extra[f"stock:{key}"] = level
+            extra.update(self.piles.levels(state.piles))
             yield year, values, duals, extra
 
-    def _learning_columns(self) -> list[tuple[Learning, np.ndarray, np.ndarray, float]]:
-        """(curve, columns of its node, their base objective costs, the node's unit cost)."""
+    # --- inputs of each period ---------------------------------------------------------------
+
+    def _learning_columns(self) -> list[tuple[Learning, int, np.ndarray, np.ndarray, float]]:
+        """(curve, period, columns of its node, their base objective costs, unit cost)."""
         model = self.market.clearing.model
+        program = model.program
+        mines = {m.id for m in self.market.world.mines}
         nodes = {m.id: m.cost_usd_per_kg for m in self.market.world.mines}
         nodes.update({p.id: p.cost_usd_per_kg for p in self.market.world.plants()})
-        found = []
+        found: list[tuple[Learning, int, np.ndarray, np.ndarray, float]] = []
         for curve in self.market.scenario.learning:
-            key = "mine" if curve.node in {m.id for m in self.market.world.mines} else "plant"
-            columns = np.array(
-                [c for c, m in enumerate(model.program.meta) if m.get(key) == curve.node
-                 and (key == "plant" or m["kind"] == "concentrate")], dtype=int,
-            )  # fmt: skip
-            found.append((curve, columns, model.base_cost[columns].copy(), nodes[curve.node]))
+            if curve.node in mines:
+                owned = [c for c in program.select("concentrate")
+                         if program.meta[c]["mine"] == curve.node]  # fmt: skip
+            else:
+                owned = [c for c in range(len(program.meta))
+                         if program.meta[c].get("plant") == curve.node]  # fmt: skip
+            for period in range(self.periods):
+                columns = np.array([c for c in owned if program.meta[c]["period"] == period],
+                                   dtype=int)  # fmt: skip
+                base = model.base_cost[columns].copy()
+                found.append((curve, period, columns, base, nodes[curve.node]))
         return found
 
-    def _apply_learning(self, year: int) -> None:
+    def _apply_learning(self, year: int, period: int) -> None:
         """Unit costs on the learning path (objective coefficients are minus costs)."""
         model = self.market.clearing.model
-        for curve, columns, base, cost in self.learning:
-            if year < curve.start:
-                factor = 1.0
-            else:
-                progress = min(1.0, (year - curve.start) / curve.years)
-                factor = curve.cost_factor_start + progress * (
-                    curve.cost_factor_end - curve.cost_factor_start
-                )
-            model.base_cost[columns] = base - (factor - 1.0) * cost
+        when = year + period
+        for curve, p, columns, base, cost in self.learning:
+            if p != period:
+                continue
+            start, years = curve.start, curve.years
+            first, last = curve.cost_factor_start, curve.cost_factor_end
+            factor = (
+                1.0 if when < start else first + min(1.0, (when - start) / years) * (last - first)
+            )
+            model.base_cost[columns] = base - (factor - 1.0) * cost * model.discount[period]
 
-    def _capacities(self, year: int, plan: RunPlan, state: RunState) -> None:
-        market, clearing = self.market, self.market.clearing
-        for node, factor in self.factors[year].items():
+    def _capacities(self, year: int, period: int, plan: RunPlan, state: RunState) -> None:
+        market, model = self.market, self.market.clearing.model
+        rows, when = model.program.rows, year + period
+        factors = self.growth_factors(min(when, self.years[-1]))
+        for node, factor in factors.items():
             extra = sum(
                 p.capacity_t
-                * ramp_fraction(year, plan.project_start[p.id], plan.project_ramp[p.id])
+                * ramp_fraction(when, plan.project_start[p.id], plan.project_ramp[p.id])
                 for p in market.expansions.get(node, [])
             )
-            clearing.set_capacity(node, market.base_capacity[node] * factor + extra)
+            model.row_upper[rows[("capacity", period, node)]] = (
+                market.base_capacity[node] * factor + extra
+            )
         for node, project in market.new_nodes.items():
             fraction = ramp_fraction(
-                year, plan.project_start[project.id], plan.project_ramp[project.id]
+                when, plan.project_start[project.id], plan.project_ramp[project.id]
             )
-            clearing.set_capacity(node, project.capacity_t * fraction)
+            model.row_upper[rows[("capacity", period, node)]] = project.capacity_t * fraction
         for node, candidate in market.candidates.items():
             arrivals = state.committed.get(node, [])
-            units = sum(ramp_fraction(year, start, 2.0) for start in arrivals)
-            clearing.set_capacity(node, candidate.capacity_t * units)
+            units = sum(ramp_fraction(when, start, 2.0) for start in arrivals)
+            model.row_upper[rows[("capacity", period, node)]] = candidate.capacity_t * units
 
     def growth_factors(self, year: int) -> dict[str, float]:
         """Base-capacity factor of every existing node in ``year`` (capacity growth rules)."""
         market = self.market
         world = market.world
+        fixed = set(market.stages) - set(market.new_nodes) - set(market.candidates)
         existing = [
             n
             for n in list(market.expansions) + list(market.stages)
@@ -218,10 +222,7 @@ class Runner:
             nodes = [
                 n
                 for n, (stage, place) in market.stages.items()
-                if stage == rule.stage
-                and world.matches(place, rule.places)
-                and n not in market.new_nodes
-                and n not in market.candidates
+                if stage == rule.stage and world.matches(place, rule.places) and n in fixed
             ]
             for y in range(self.years[0] + 1, year + 1):
                 if (rule.start is None or rule.start <= y) and (rule.end is None or y <= rule.end):
@@ -246,14 +247,16 @@ class Runner:
             factor *= 1 + plan.growth_scale * rate / 100.0
         return factor
 
-    def _demand(self, year: int, plan: RunPlan) -> float:
-        """Scale every segment group; returns the reference magnet demand of the year (t)."""
+    def _demand(self, year: int, period: int, plan: RunPlan) -> float:
+        """Scale the period's segment groups; returns the reference magnet demand (t)."""
         model = self.market.clearing.model
         reference = 0.0
-        for key, columns in self.columns.items():
-            factor = self._growth(year, key[0], key[1], plan)
+        for (end_use, region, p), columns in self.demand_columns.items():
+            if p != period:
+                continue
+            factor = self._growth(year + period, end_use, region, plan)
             model.column_scale[columns] = factor
-            reference += factor * self.magnet_reference[key]
+            reference += factor * self.magnet_reference.get((end_use, region), 0.0)
         return reference
 
     def _recycling(self, year: int, state: RunState) -> float:
@@ -275,49 +278,62 @@ class Runner:
         return recycled
 
     def _levers(self, year: int, plan: RunPlan, state: RunState) -> None:
+        """Levers known at ``year`` in force in each year of the horizon; stockpile and
+        licence volumes."""
         market = self.market
-        active = set(market.base_levers)
-        live_blocks = set()
-        for block in market.scenario.levers:
-            start = plan.lever_start.get(block.id)
-            if start is not None and start <= year and (block.end is None or year <= block.end):
-                active |= market.block_levers[block.id]
-                live_blocks.add(block.id)
         model = market.clearing.model
-        for pile in market.scenario.stockpiles:
-            for e in pile.elements:
-                stock = state.stocks.get(f"{pile.id}_{e}", 0.0)
-                _, _, _, target = self.stock_levers[stock_lever_id(pile.id, e, "buy")]
-                releasing = bool(set(pile.release_during) & live_blocks)
-                buy = (
-                    0.0
-                    if releasing or year < pile.start
-                    else max(0.0, min(target - stock, target / pile.build_years))
+        live_now: set[str] = set()
+        for period in range(self.periods):
+            when = year + period
+            active = set(market.base_levers)
+            for block in market.scenario.levers:
+                start = plan.lever_start.get(block.id)
+                if start is None:
+                    continue
+                known = min(start, block.announced) if block.announced is not None else start
+                in_force = start <= when and (block.end is None or when <= block.end)
+                if known <= year and in_force:
+                    active |= market.block_levers[block.id]
+                    if period == 0:
+                        live_now.add(block.id)
+            active |= self.piles.set_volumes(model, year, period, live_now, state.piles)
+            model.levers.active[period] = active
+        for (licence, period), _columns in self.licences.items():
+            if licence in model.levers.active[period]:
+                refused = next(
+                    lic.refused_share for lic in market.world.levers.licences if lic.id == licence
                 )
-                model.set_lever_volume(stock_lever_id(pile.id, e, "buy"), buy)
-                model.set_lever_volume(
-                    stock_lever_id(pile.id, e, "release"), stock if releasing else 0.0
-                )
-                active |= {stock_lever_id(pile.id, e, "buy"), stock_lever_id(pile.id, e, "release")}
-        model.active = active
-        model.refresh()
+                reference = state.unlicensed.get(licence, 0.0)
+                model.set_lever_volume(licence, (1 - refused) * reference, period)
 
     def _after(
         self, year: int, plan: RunPlan, state: RunState, values: np.ndarray, duals: np.ndarray
     ) -> None:
-        """Cohorts, stock levels and investment signals from the solved year."""
+        """Cohorts, stocks, adjusting capacities, licence references and investment signals
+        from the solved year."""
         model = self.market.clearing.model
+        program = model.program
         for (end_use, _), columns in self.magnet_columns.items():
             cohort = state.cohorts.setdefault(end_use, {})
             cohort[year] = cohort.get(year, 0.0) + float(values[columns].sum())
-        for lever_id, (pile, e, kind, _) in self.stock_levers.items():
-            column = self.lever_columns.get(lever_id)
-            moved = float(values[column]) if column is not None else 0.0
-            key = f"{pile}_{e}"
-            state.stocks[key] = state.stocks.get(key, 0.0) + (moved if kind == "buy" else -moved)
-        rows = model.program.rows
+        self.piles.update(values, state.piles)
+        stocks: dict[tuple[str, str, str], float] = dict.fromkeys(state.stocks, 0.0)
+        for column in program.select("inventory", period=0):
+            meta = program.meta[column]
+            key = (meta["commodity"], meta["item"], meta["location"])
+            stocks[key] = stocks.get(key, 0.0) + float(values[column])
+        state.stocks = stocks
+        for name, record in model.adjustments.items():
+            level = state.levels[name] + built(model, name, values)
+            state.levels[name] = level * (1.0 - record["spec"].reversal)
+        for (licence, period), columns in self.licences.items():
+            if period == 0 and licence not in model.levers.active[0]:
+                state.unlicensed[licence] = float(values[columns].sum())
         for node, candidate in self.market.candidates.items():
-            rent = float(duals[rows[("capacity", node)]])
+            rent = np.mean([
+                duals[program.rows[("capacity", p, node)]] / model.discount[p]
+                for p in range(self.periods)
+            ])  # fmt: skip
             annual = (
                 candidate.capex_usd_per_t_year
                 / 1000.0

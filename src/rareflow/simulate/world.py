@@ -64,7 +64,7 @@ def build_market(dataset: Dataset, scenario: Scenario, label: str = "scenario") 
     problems = check_scenario(scenario, world, label) + _unknown_sources(scenario, dataset, label)
     if problems:
         raise ScenarioError("\n".join(str(p) for p in problems))
-    market.clearing = Clearing(MarketModel(world))
+    market.clearing = Clearing(MarketModel(world, 1 + scenario.market.lookahead_years))
     return market
 
 
@@ -96,6 +96,8 @@ def _add_nodes(world: World, scenario: Scenario, market: ScenarioMarket, dataset
             )
         market.recycler = recycling.recycler
     for node in world.mines:
+        if node.adjustable is not None:
+            continue  # its capacity adjusts inside the market (adjusting.py), not by rules
         market.base_capacity.setdefault(node.id, node.capacity_t)
         if node.ore_type != RECYCLED:
             market.stages[node.id] = ("mine", node.location)

@@ -1,0 +1,215 @@
+"""Conservation checks and payments of a solved market year (period 0 of the model).
+
+``balance`` recomputes every balance row of period 0 from the activity levels (production +
+imports + stock carried in + stock draw = use + exports + stock carried out + disposal);
+``ledger`` follows every element from the mines to its final uses in t of element. The matrices
+both use are derived once per model and kept in its ``ModelCache``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+from scipy import sparse
+
+from rareflow.elements import element
+
+if TYPE_CHECKING:
+    from rareflow.market.model import MarketModel
+
+BALANCE_TOLERANCE = 1e-9
+"""Largest allowed imbalance, relative to the largest flow of the world (t/t)."""
+
+LEDGER_COLUMNS = (
+    "sourced",
+    "lost_in_separation",
+    "heavy_disposed",
+    "oxide_final",
+    "to_metal",
+    "metal_made",
+    "in_magnets",
+    "magnet_lost",
+    "metal_final",
+)
+FINAL_FAMILIES = ("demand", "disposal", "offtake", "stock_purchase", "stock_release", "inventory")
+
+
+class MassBalanceError(RuntimeError):
+    """A solved market does not conserve mass (a bug, never an input error)."""
+
+
+@dataclass
+class ModelCache:
+    """Matrices derived from a built model, made on first use."""
+
+    meta: pd.DataFrame | None = None
+    ledger: dict[str, np.ndarray] | None = None
+    balance: tuple[list[tuple[object, ...]], sparse.csr_matrix, np.ndarray] | None = None
+
+
+def meta_frame(model: MarketModel) -> pd.DataFrame:
+    """One row per column: family (``kind``), period and index fields."""
+    cache = model.cache
+    if cache.meta is None:
+        frame = pd.DataFrame(model.program.meta)
+        for column in ("item", "commodity", "variant", "location", "origin", "destination"):
+            if column not in frame:
+                frame[column] = None
+        cache.meta = frame
+    return cache.meta
+
+
+def balance_table(model: MarketModel, values: np.ndarray) -> pd.DataFrame:
+    """Each period-0 pool and heavy balance: uses - supplies - stock carried in (should be 0)."""
+    if model.cache.balance is None:
+        keys, matrix = model.balance_rows()
+        rows = [model.program.rows[k] for k in keys]
+        model.cache.balance = (list(keys), matrix, model.row_lower[rows].copy())
+    keys, matrix, _ = model.cache.balance
+    rows = [model.program.rows[k] for k in keys]
+    residual = matrix @ values - model.row_lower[rows]
+    frame = pd.DataFrame(
+        {"row": [":".join(map(str, key)) for key in keys], "residual_t": residual.astype(float)}
+    )
+    return frame if len(frame) else pd.DataFrame({"residual_t": [0.0]})
+
+
+def ledger_matrices(model: MarketModel) -> dict[str, np.ndarray]:
+    """Per ledger column, the t of each element (metal basis) per unit of each period-0 LP
+    column."""
+    if model.cache.ledger is not None:
+        return model.cache.ledger
+    world, program = model.world, model.program
+    elements = world.elements
+    index = {e: i for i, e in enumerate(elements)}
+    metal = np.array([element(e).metal_per_oxide for e in elements])
+    mines = {m.id: m for m in world.mines}
+    plants = {p.id: p for p in world.separators}
+    out = {name: np.zeros((len(elements), len(program.cost))) for name in LEDGER_COLUMNS}
+    lost = 1 - world.recovery
+    for column in program.select("concentrate", "heavy_concentrate", "heavy_disposal", period=0):
+        meta = program.meta[column]
+        kind = meta["kind"]
+        ore = mines[meta["mine"]].ore
+        source = plants[meta["plant"] if kind != "heavy_concentrate" else meta["source"]]
+        heavy = sum(v for e, v in ore.items() if e not in source.separable)
+        for e, share in ore.items():
+            i, mass = index[e], share * metal[index[e]]
+            inside = e in source.separable
+            if kind == "concentrate":
+                out["sourced"][i, column] += mass
+                out["lost_in_separation"][i, column] += lost * mass if inside else 0.0
+            elif not inside:
+                target = "heavy_disposed" if kind == "heavy_disposal" else "lost_in_separation"
+                factor = 1.0 if kind == "heavy_disposal" else lost
+                out[target][i, column] += factor * mass / heavy
+    for column in program.select("metal", period=0):
+        i = index[program.meta[column]["item"]]
+        out["to_metal"][i, column] = 1 / world.metal_yield
+        out["metal_made"][i, column] = 1.0
+    for column in program.select("magnet", period=0):
+        meta = program.meta[column]
+        for e, fraction in world.recipes(meta["item"])[meta["variant"]].items():
+            out["in_magnets"][index[e], column] = fraction
+            out["magnet_lost"][index[e], column] = fraction * (1 / world.magnet_yield - 1)
+    segments = {s.id: s for s in world.segments}
+    for column in program.select(*FINAL_FAMILIES, "purchase", period=0):
+        meta = program.meta[column]
+        if meta["kind"] in ("demand", "purchase"):
+            segment = segments[meta["segment"]]
+            substituted = world.substitution_of(segment) is not None
+            if substituted != (meta["kind"] == "purchase"):
+                continue  # material reaches a segment with a substitute through its purchases
+            commodity, item = segment.commodity, segment.item
+        else:
+            commodity, item = meta.get("commodity"), meta.get("item")
+        if commodity not in ("oxide", "metal") or item not in index:
+            continue
+        sign = -1.0 if meta["kind"] == "stock_release" else 1.0
+        name = "oxide_final" if commodity == "oxide" else "metal_final"
+        weight = metal[index[item]] if commodity == "oxide" else 1.0
+        out[name][index[item], column] = sign * weight
+    model.cache.ledger = out
+    return out
+
+
+def carried_in(model: MarketModel) -> dict[str, np.ndarray]:
+    """t of each element (metal basis) that private stocks carry into period 0, by ledger
+    column (oxide stocks count against oxide use, metal stocks against metal use)."""
+    world = model.world
+    index = {e: i for i, e in enumerate(world.elements)}
+    oxide, metal = np.zeros(len(index)), np.zeros(len(index))
+    for (commodity, item, _), level in model.inventory_initial.items():
+        if item not in index:
+            continue
+        if commodity == "oxide":
+            oxide[index[item]] += level * element(item).metal_per_oxide
+        elif commodity == "metal":
+            metal[index[item]] += level
+    return {"oxide_final": oxide, "metal_final": metal}
+
+
+def ledger_table(model: MarketModel, values: np.ndarray) -> pd.DataFrame:
+    """Per element, t of element: sourced (mined or recycled) + oxide stock carried in = lost in
+    separation + disposed + oxide used or stocked + fed to metal; metal made + metal stock
+    carried in = in magnets + magnet-making losses + metal used or stocked."""
+    totals = {name: matrix @ values for name, matrix in ledger_matrices(model).items()}
+    initial = carried_in(model)
+    table = pd.DataFrame({f"{k}_t": v for k, v in totals.items()})
+    table.insert(0, "element", model.world.elements)
+    oxide_residual = (
+        totals["sourced"]
+        + initial["oxide_final"]
+        - (
+            totals["lost_in_separation"]
+            + totals["heavy_disposed"]
+            + totals["oxide_final"]
+            + totals["to_metal"]
+        )
+    )
+    metal_residual = (
+        totals["metal_made"]
+        + initial["metal_final"]
+        - (totals["in_magnets"] + totals["magnet_lost"] + totals["metal_final"])
+    )
+    table["residual_t"] = np.where(
+        np.abs(oxide_residual) >= np.abs(metal_residual), oxide_residual, metal_residual
+    )
+    return table
+
+
+def check_conservation(model: MarketModel, values: np.ndarray) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(balance, ledger) tables; raises ``MassBalanceError`` when either leaks."""
+    balance, ledger = balance_table(model, values), ledger_table(model, values)
+    scale = max(1.0, float(np.abs(values).max()))
+    worst = max(float(balance["residual_t"].abs().max()), float(ledger["residual_t"].abs().max()))
+    if worst > BALANCE_TOLERANCE * scale:
+        raise MassBalanceError(
+            f"market solution leaks {worst:.3g} t (tolerance {BALANCE_TOLERANCE * scale:.3g})"
+        )
+    return balance, ledger
+
+
+def subsidy_payments(model: MarketModel, values: np.ndarray) -> dict[str, tuple[float, float]]:
+    """Per production-subsidy lever: (t subsidised, thousand USD paid) in period 0."""
+    world, program = model.world, model.program
+    nodes = {m.id: ("mine", m.location) for m in world.mines}
+    nodes.update({p.id: (p.stage, p.location) for p in world.plants()})
+    paid: dict[str, tuple[float, float]] = {s.id: (0.0, 0.0) for s in world.levers.subsidies}
+    producing = ("concentrate", "heavy_concentrate", "metal", "magnet", "gallium")
+    for column in program.select(*producing, period=0):
+        level = float(values[column])
+        if level <= 0:
+            continue
+        meta = program.meta[column]
+        for key in ("mine", "plant"):
+            if key not in meta or (key == "mine" and meta["kind"] != "concentrate"):
+                continue
+            stage, location = nodes[meta[key]]
+            for lever in model.levers.subsidies_of(meta[key], stage, location, active_only=True):
+                tonnes, kusd = paid[lever.id]
+                paid[lever.id] = (tonnes + level, kusd + level * lever.usd_per_kg)
+    return paid
