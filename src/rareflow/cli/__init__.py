@@ -6,6 +6,7 @@ import os
 
 import typer
 
+from rareflow.cli.backcast import backcast_command
 from rareflow.cli.cascade import cascade_app
 from rareflow.cli.comply import comply_command
 from rareflow.cli.data import data_app
@@ -29,6 +30,7 @@ app.add_typer(scenario_app, name="scenario")
 app.command("run")(run_command)
 app.command("comply")(comply_command)
 app.command("trace")(trace_command)
+app.command("backcast")(backcast_command)
 
 
 def main() -> None:

@@ -119,6 +119,18 @@ class Inventories(BaseModel):
     carrying_pct: Parameter
     tranches: Annotated[list[Tranche], Field(min_length=1)]
 
+    @model_validator(mode="after")
+    def _convenience_falls(self) -> Inventories:
+        """Convenience must not rise with the stock, with or without a threat (else holders
+        would fill a later tranche before an earlier one)."""
+        plain = [t.convenience_pct.value for t in self.tranches]
+        threatened = [t.convenience_pct.value + t.threat_pct.value for t in self.tranches]
+        for name, levels in (("convenience_pct", plain),
+                             ("convenience_pct + threat_pct", threatened)):  # fmt: skip
+            if any(b > a for a, b in pairwise(levels)):
+                raise ValueError(f"inventory tranches: {name} must not increase ({levels})")
+        return self
+
 
 class SubstitutionSpec(BaseModel):
     """How a demand segment switches to a substitute (shares of its reference demand)."""

@@ -240,6 +240,36 @@ class FacilityLink(Row):
     dedicated: bool = False
 
 
+HistoryMeasure = Literal[
+    "mine_production_t_reo",
+    "undocumented_mining_t_reo",
+    "undocumented_mining_cost_usd_per_kg_reo",
+    "smuggling_t",
+    "plant_capacity_t",
+    "magnet_demand_t",
+    "oxide_demand_share",
+    "china_exports_t",
+    "china_export_quota_t",
+    "cny_per_usd",
+    "china_vat_pct",
+]
+
+
+class MarketHistory(Row):
+    """One figure of the historical layer: the state of the market world in a past year (what a
+    back-cast starts from and is checked against). ``key`` is a country code, a market plant id
+    or a demand region, as the measure says (docs/data.md)."""
+
+    figure_column: ClassVar[str | None] = "value"
+
+    year: Year
+    measure: HistoryMeasure
+    key: Annotated[str, Field(min_length=1)]
+    value: NonNegative | None = None
+    unit: str
+    estimated: bool = False
+
+
 class Price(Row):
     product: Id
     elements: SymbolList

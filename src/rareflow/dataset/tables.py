@@ -102,6 +102,12 @@ TABLES: dict[str, TableSpec] = {
             "adjacent-pair separation factors by extractant",
         ),
         TableSpec(
+            "market_history",
+            schema.MarketHistory,
+            ("year", "measure", "key"),
+            "historical layer 2008-2023: the market world of past years",
+        ),
+        TableSpec(
             "stage_shares",
             schema.StageShare,
             ("stage", "region", "year", "kind", "source"),

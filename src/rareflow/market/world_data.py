@@ -6,24 +6,22 @@ from __future__ import annotations
 from collections import defaultdict
 
 from rareflow.dataset.dataset import DataQueryError, Dataset
-from rareflow.dataset.market_parameters import AdjustingCapacity, MarketParameters
+from rareflow.dataset.levers import Levers
+from rareflow.dataset.market_parameters import MarketParameters
 from rareflow.elements import RARE_EARTHS, element
+from rareflow.market import history
 from rareflow.market.network import (
-    CHINA,
     CHINA_EXPORT,
     CHINA_GROUP,
     RECYCLED,
-    Adjustable,
-    Inventories,
     MarketDataError,
     Mine,
     Plant,
     Segment,
-    Smuggling,
-    Substitution,
     World,
     demand_steps,
 )
+from rareflow.market.world_behaviour import behaviour, owners, undocumented_mine
 
 METAL_MARKUP = 1.1
 """Metal reference value over its oxide content (the ~9-10% oxide-to-metal margin derived from
@@ -36,30 +34,34 @@ def build_world(dataset: Dataset, year: int | None = None) -> World:
     if market is None:
         raise MarketDataError("the dataset has no market.yaml; the market model needs one")
     year = market.base_year if year is None else year
+    past = year < market.base_year and history.covers(dataset, year)
     places = _places(dataset, market)
-    mines = _mines(dataset, market, year)
-    owners = _owners(dataset)
+    mines = _past_mines(dataset, market, year) if past else _mines(dataset, market, year)
+    mines += undocumented_mine(market, dataset, year, past)
+    facility_owners = owners(dataset)
     stage_plants = {
         stage: [
             Plant(
                 p.id,
                 stage,
                 p.location,
-                p.capacity.value,
+                (history.capacity(dataset, p.id, year) or 0.0) if past else p.capacity.value,
                 p.cost_usd_per_kg.value,
                 p.heavy,
                 p.facility,
                 tuple(p.feeds),
-                owners.get(p.facility or "", None),
+                facility_owners.get(p.facility or "", None),
             )
             for p in getattr(market, f"{stage}_plants" if stage != "separation" else "separators")
-            if p.available_from is None or p.available_from <= year
+            if past or p.available_from is None or p.available_from <= year
         ]
         for stage in ("separation", "metal", "magnet")
     }
-    gallium = _gallium(dataset, market, year)
+    gallium = _gallium(dataset, market, market.base_year if past else year)
     grades = _grades(dataset, market)
     prices = _oxide_prices(dataset, market)
+    if past:
+        prices.update(history.reference_prices(dataset, year))
     world = World(
         year=year,
         places=places,
@@ -77,94 +79,50 @@ def build_world(dataset: Dataset, year: int | None = None) -> World:
         metal_yield=market.metal_yield.value,
         magnet_yield=market.magnet_yield.value,
         disposal_cost=market.disposal_cost_usd_per_kg.value,
-        levers=market.levers,
+        levers=Levers() if past else market.levers,
     )
     if market.heavy_thrifting is not None:
         world.thrift_reduction = market.heavy_thrifting.reduction.value
         world.thrift_cost = market.heavy_thrifting.extra_cost_usd_per_kg.value
         free = market.heavy_thrifting.heavy_free_extra_cost_usd_per_kg
         world.heavy_free_cost = free.value if free is not None else None
-    world.segments = _magnet_segments(market)
-    world.mines += _recyclers(dataset, market, world, year)
-    base = world if year == market.base_year else _base_world(dataset, market, world)
+    demand = history.values(dataset, "magnet_demand_t", year) if past else {}
+    world.segments = _magnet_segments(market, demand)
+    world.mines += _recyclers(dataset, market, world, year, required=not past)
+    base = world if past or year == market.base_year else _base_world(dataset, market, world)
     world.magnet_scale = magnet_scale(base, market)
     factors = _grade_price_factors(world, market, prices)
     world.segments = [_scaled(s, world.magnet_scale, factors, market) for s in world.segments]
     world.reference_prices = _reference_prices(world, market, prices)
-    world.segments += _other_segments(world, market, prices)
-    _behaviour(world, market, dataset)
+    shares = history.values(dataset, "oxide_demand_share", year) if past else {}
+    world.segments += _other_segments(world, market, prices, shares)
+    behaviour(world, market, dataset, past)
     return world
 
 
-def _owners(dataset: Dataset) -> dict[str, str]:
-    """Facility id -> owner country (where the dataset gives one)."""
-    facilities = dataset.table("facilities")
-    return {
-        str(r.id): str(r.owner_country)
-        for r in facilities.itertuples()
-        if isinstance(r.owner_country, str) and r.owner_country
-    }
-
-
-def _behaviour(world: World, market: MarketParameters, dataset: Dataset) -> None:
-    """Stocks, substitution, design capacities, smuggling and undocumented mining."""
-    if market.discount_rate is not None:
-        world.discount_rate = market.discount_rate.value
-    if market.inventories is not None:
-        spec = market.inventories
-        world.inventories = Inventories(
-            tuple(spec.commodities),
-            tuple((t.share.value, t.convenience_pct.value, t.threat_pct.value)
-                  for t in spec.tranches),
-            spec.carrying_pct.value,
-        )  # fmt: skip
-    world.substitution = {
-        end_use: Substitution(
-            spec.max_share.value,
-            spec.rate.value,
-            spec.cost_factor.value,
-            spec.build_cost_factor.value,
-            spec.reversal.value if spec.reversal is not None else 0.0,
-        )
-        for end_use, spec in market.substitution.items()
-    }
-    magnets = sum(s.reference_t for s in world.segments if s.commodity == "magnet")
-    world.designs = {
-        variant: Adjustable(
-            spec.initial_share.value * magnets,
-            spec.max_share.value * magnets,
-            spec.rate_share.value * magnets,
-            spec.build_cost_usd_per_kg.value,
-        )
-        for variant, spec in market.designs.items()
-    }
-    if market.smuggling is not None:
-        world.smuggling = Smuggling(
-            market.smuggling.cost_usd_per_kg.value,
-            _adjusting(market.smuggling.capacity),
-            market.smuggling.value_share.value,
-        )
-    hidden = market.undocumented_mining
-    if hidden is not None:
-        ore = dataset.ore_distribution(hidden.ore_type)
-        world.mines.append(
+def _past_mines(dataset: Dataset, market: MarketParameters, year: int) -> list[Mine]:
+    """Mines of a past year: the historical layer's legal output by country and ore type."""
+    groups = [(g.country, g.ore_type, g.share.value) for g in market.mines]
+    levels = history.mine_capacities(dataset, year, groups)
+    mines = []
+    for group in market.mines:
+        node = f"{group.country.lower()}_{group.ore_type}"
+        if node not in levels:
+            continue
+        ore = dataset.ore_distribution(group.ore_type)
+        mines.append(
             Mine(
-                "cn_undocumented",
-                CHINA,
-                hidden.ore_type,
-                {e: float(v) for e, v in ore.items() if v > 0},
-                0.0,
-                hidden.cost_usd_per_kg_reo.value,
-                routes=(CHINA,),
-                adjustable=_adjusting(hidden.capacity),
+                id=node,
+                location=group.country,
+                ore_type=group.ore_type,
+                ore={e: float(v) for e, v in ore.items() if v > 0},
+                capacity_t=levels[node],
+                cost_usd_per_kg=group.cost_usd_per_kg_reo.value,
+                dedicated=tuple(group.dedicated),
+                routes=tuple(group.routes),
             )
         )
-
-
-def _adjusting(spec: AdjustingCapacity) -> Adjustable:
-    return Adjustable(
-        spec.initial_t.value, spec.max_t.value, spec.rate_t.value, spec.build_cost_usd_per_kg.value
-    )
+    return mines
 
 
 _FREIGHT = ("concentrate", "oxide", "metal", "magnet", "gallium")
@@ -310,13 +268,15 @@ def _segment(
     return segments
 
 
-def _magnet_segments(market: MarketParameters) -> list[Segment]:
-    """Magnet demand by region and end use; defence only where a region gives it."""
+def _magnet_segments(market: MarketParameters, demand: dict[str, float]) -> list[Segment]:
+    """Magnet demand by region and end use (``demand``: t by region for a past year); defence
+    only where a region gives it."""
     segments = []
     magnet_p0 = market.magnet_reference_price_usd_per_kg.value
     for region, spec in market.regions.items():
         defence = spec.defence_magnet_t.value if spec.defence_magnet_t else 0.0
-        civil = spec.magnet_demand_t.value - defence
+        total = demand.get(region, spec.magnet_demand_t.value)
+        civil = total - defence
         for use, end_use in market.end_uses.items():
             q0 = defence if use == "defence" else civil * end_use.share.value
             p0 = magnet_p0 * end_use.price_factor.value
@@ -405,8 +365,11 @@ def _magnet_need(world: World) -> dict[str, float]:
     return need
 
 
-def _recyclers(dataset: Dataset, market: MarketParameters, world: World, year: int) -> list[Mine]:
-    """Scrap recovery as a source whose vector is the reference magnets' average composition."""
+def _recyclers(
+    dataset: Dataset, market: MarketParameters, world: World, year: int, required: bool = True
+) -> list[Mine]:
+    """Scrap recovery as a source whose vector is the reference magnets' average composition
+    (absent in a past year that states no capacity)."""
     need = _magnet_need(world)
     total = sum(need.values())
     vector = {e: v / total for e, v in need.items() if v > 0} if total else {}
@@ -418,6 +381,8 @@ def _recyclers(dataset: Dataset, market: MarketParameters, world: World, year: i
             & (capacities["year"] <= year)
             & capacities["capacity"].notna()
         ]
+        if rows.empty and not required:
+            continue
         if rows.empty:
             raise MarketDataError(
                 f"recycling {recycler.id}: facility_capacities.csv has no capacity of "
@@ -439,7 +404,7 @@ def _recyclers(dataset: Dataset, market: MarketParameters, world: World, year: i
 
 
 def _other_segments(
-    world: World, market: MarketParameters, oxide: dict[str, float]
+    world: World, market: MarketParameters, oxide: dict[str, float], shares: dict[str, float]
 ) -> list[Segment]:
     """Non-magnet oxide demand and gallium demand.
 
@@ -454,7 +419,7 @@ def _other_segments(
         share = market.non_magnet_share.get(e, default).value
         world_q0 = max(share * supply[e], supply[e] - need.get(e, 0.0))
         for region, spec in market.regions.items():
-            q0 = world_q0 * spec.oxide_demand_share.value
+            q0 = world_q0 * shares.get(region, spec.oxide_demand_share.value)
             segments += _segment(market, region, "non_magnet", "oxide", e, q0, oxide[e])
     gallium_t = sum(p.capacity_t for p in world.gallium_plants)
     ga_p0 = market.gallium_reference_price_usd_per_kg.value
@@ -468,6 +433,7 @@ def _element_supply(world: World) -> dict[str, float]:
     """t oxide of each element separated if every mine ran at capacity."""
     totals = dict.fromkeys(world.elements, 0.0)
     for mine in world.mines:
+        level = mine.adjustable.initial_t if mine.adjustable is not None else mine.capacity_t
         for e, share in mine.ore.items():
-            totals[e] += world.recovery * share * mine.capacity_t
+            totals[e] += world.recovery * share * level
     return totals

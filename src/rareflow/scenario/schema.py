@@ -237,4 +237,7 @@ class Scenario(Strict):
     stockpiles: list[Stockpile] = []
     measure: Measure = Measure()
     market: MarketOptions = MarketOptions()
+    history: bool = False
+    """Capacities of existing mines and plants follow the historical layer (market_history.csv)
+    year by year: a back-cast episode."""
     source: list[Id] = []

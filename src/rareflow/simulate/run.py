@@ -28,7 +28,7 @@ from rareflow.scenario.schema import Learning
 from rareflow.simulate.piles import Piles
 from rareflow.simulate.plan import RunPlan, ramp_fraction
 from rareflow.simulate.record import Recorder
-from rareflow.simulate.world import ScenarioMarket
+from rareflow.simulate.world import ScenarioMarket, past_capacities
 
 MAGNET_REO_PER_T = 0.36
 """t REO in a t of scrapped NdFeB magnet: ~31 % rare earths (metal) x ~1.17 oxide per metal."""
@@ -82,6 +82,7 @@ class Runner:
             for key in self.magnet_columns
         }  # fmt: skip
         self.piles = Piles(market)
+        self.past = past_capacities(market) if scenario.history else {}
         self.learning = self._learning_columns()
         self.licences = {
             (licence.id, period): np.asarray(matched_flows(model, licence, period), dtype=int)
@@ -188,7 +189,11 @@ class Runner:
         market, model = self.market, self.market.clearing.model
         rows, when = model.program.rows, year + period
         factors = self.growth_factors(min(when, self.years[-1]))
+        past = self.past.get(min(when, self.years[-1]), {})
         for node, factor in factors.items():
+            if node in past:
+                model.row_upper[rows[("capacity", period, node)]] = past[node]
+                continue
             extra = sum(
                 p.capacity_t
                 * ramp_fraction(when, plan.project_start[p.id], plan.project_ramp[p.id])
@@ -326,8 +331,9 @@ class Runner:
         for name, record in model.adjustments.items():
             level = state.levels[name] + built(model, name, values)
             state.levels[name] = level * (1.0 - record["spec"].reversal)
+        licensed = {lic for lic, _ in self.licences} & model.levers.active[0]
         for (licence, period), columns in self.licences.items():
-            if period == 0 and licence not in model.levers.active[0]:
+            if period == 0 and not licensed:  # reference: the flows of a year without licences
                 state.unlicensed[licence] = float(values[columns].sum())
         for node, candidate in self.market.candidates.items():
             rent = np.mean([

@@ -11,6 +11,7 @@ from rareflow.dataset.dataset import Dataset
 from rareflow.dataset.documents import nested_models
 from rareflow.dataset.errors import DataIssue
 from rareflow.dataset.levers import Levers, StockPurchase, StockRelease
+from rareflow.market import history
 from rareflow.market.clearing import Clearing
 from rareflow.market.model import MarketModel
 from rareflow.market.network import RECYCLED, Mine, Plant, World
@@ -37,11 +38,30 @@ class ScenarioMarket:
     base_levers: set[str] = field(default_factory=set)
     stages: dict[str, tuple[str, str]] = field(default_factory=dict)
     """Node id -> (stage, location), for capacity growth rules."""
+    dataset: Dataset | None = None
     clearing: Clearing = field(init=False)
 
     @property
     def world(self) -> World:
         return self.clearing.world
+
+
+def past_capacities(market: ScenarioMarket) -> dict[int, dict[str, float]]:
+    """Year -> node -> capacity from the historical layer, for the nodes it states."""
+    dataset, world = market.dataset, market.world
+    assert dataset is not None and dataset.market is not None
+    groups = [(g.country, g.ore_type, g.share.value) for g in dataset.market.mines]
+    found: dict[int, dict[str, float]] = {}
+    horizon = market.scenario.horizon
+    for year in range(horizon.start, horizon.end + 1):
+        levels = history.mine_capacities(dataset, year, groups) if history.covers(
+            dataset, year) else {}  # fmt: skip
+        for plant in world.plants():
+            level = history.capacity(dataset, plant.id, year)
+            if level is not None:
+                levels[plant.id] = level
+        found[year] = levels
+    return found
 
 
 def build_market(dataset: Dataset, scenario: Scenario, label: str = "scenario") -> ScenarioMarket:
@@ -60,6 +80,7 @@ def build_market(dataset: Dataset, scenario: Scenario, label: str = "scenario") 
     world.levers = levers.merged(Levers(stock_purchases=buys, stock_releases=releases))
     base = {m.id: m.capacity_t for m in world.mines} | {p.id: p.capacity_t for p in world.plants()}
     market = ScenarioMarket(scenario, base, block_levers=blocks, base_levers=base_levers)
+    market.dataset = dataset
     _add_nodes(world, scenario, market, dataset)
     problems = check_scenario(scenario, world, label) + _unknown_sources(scenario, dataset, label)
     if problems:

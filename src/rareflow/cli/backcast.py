@@ -1,0 +1,77 @@
+"""``rareflow backcast``: run the historical episodes and compare them with what was published."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import pandas as pd
+import typer
+
+from rareflow.cli.data import DataDir, JsonFlag, load
+from rareflow.cli.output import console, fail, print_frame, print_json
+from rareflow.simulate.backcast import run_backcast
+
+Runs = Annotated[
+    int,
+    typer.Option(
+        min=1,
+        max=200,
+        help="Runs per episode (run 0 keeps market.yaml's parameters, the others draw them).",
+    ),
+]
+Seed = Annotated[int, typer.Option(min=0, help="Seed of the parameter draws.")]
+
+
+def backcast_command(
+    runs: Runs = 5, seed: Seed = 0, data: DataDir = None, as_json: JsonFlag = False
+) -> None:
+    """Run 2009-2016 and 2024-2026 with the model's parameters; print model (median, 10-90 %
+    band) beside the published values, and the scores (docs/validation.md)."""
+    dataset = load(data, as_json)
+    if dataset.market is None:
+        fail("the dataset has no market.yaml; the back-cast needs the market model")
+    result = run_backcast(dataset, runs, seed)
+    if as_json:
+        print_json(result.to_dict())
+        return
+    series = result.series
+    prices = series[series["quantity"] == "price"].copy()
+    for episode, rows in prices.groupby("episode", sort=False):
+        table = rows.assign(
+            model=rows["median"].map(_fmt),
+            band=[f"{_fmt(a)}-{_fmt(b)}" for a, b in zip(rows["p10"], rows["p90"], strict=True)],
+            data=rows["published"].map(_fmt),
+        )
+        wide = table.pivot_table(
+            index=["element", "market"], columns="year", values=["model", "data"],
+            aggfunc="first",
+        )  # fmt: skip
+        wide.columns = [f"{year} {kind}" for kind, year in wide.columns]
+        wide = wide[sorted(wide.columns, key=lambda c: (c.split()[0], c.split()[1] != "model"))]
+        print_frame(wide.reset_index(), f"Prices, USD/kg: model median / published ({episode})")
+    quantities = series[series["quantity"] != "price"]
+    print_frame(
+        quantities[["episode", "quantity", "year", "median", "published"]].round(0),
+        "Quantities, t",
+    )
+    scores = result.scores
+    calibration, check = scores["log_rmse_export_calibration"], scores["log_rmse_export_check"]
+    lines = [
+        f"log-RMSE of export prices: calibration 2010-2012 {calibration:.2f}"
+        f" (n={scores['n_export_calibration']}), check 2013-2016 "
+        f"{check:.2f} (n={scores['n_export_check']}), goal <= 0.5",
+        f"log-RMSE of China's domestic prices: calibration "
+        f"{scores['log_rmse_china_calibration']:.2f}, check {scores['log_rmse_china_check']:.2f}",
+        f"peak year right: {scores['peak_year_right']} of {scores['peak_year_elements']} elements",
+    ]
+    for key, value in scores["episode_2025"].items():
+        lines.append(
+            f"2025: {key} = {value:.2f}" if isinstance(value, float) else f"2025: {key} = {value}"
+        )
+    console.print("\n".join(lines), markup=False, highlight=False)
+
+
+def _fmt(value: float) -> str:
+    if pd.isna(value):
+        return "-"
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:,.1f}"

@@ -1,0 +1,74 @@
+"""Behavioural parameters drawn within their ranges, for the bands of back-casts.
+
+Run 0 keeps ``market.yaml``'s values; run k draws every factor uniformly in its range from a
+stream seeded by (seed, k), so bands are reproducible. The ranges say how uncertain each
+parameter is (no published elasticity exists; the rest are calibrated or assumed).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from rareflow.dataset.dataset import Dataset
+from rareflow.dataset.documents import Parameter
+from rareflow.dataset.market_parameters import MarketParameters
+
+RANGES = {
+    "demand_elasticity": (0.5, 1.5),
+    "substitution_rate": (0.5, 1.5),
+    "substitution_cost": (0.75, 1.25),
+    "threat": (0.5, 1.5),
+    "smuggling_cost": (0.5, 2.0),
+}
+"""Factor ranges on the central values."""
+
+
+def _scaled(parameter: Parameter, factor: float) -> Parameter:
+    return parameter.model_copy(update={"value": parameter.value * factor})
+
+
+def factors(run: int, seed: int) -> dict[str, float]:
+    """The factors of one run (all 1 for run 0)."""
+    if run == 0:
+        return dict.fromkeys(RANGES, 1.0)
+    rng = np.random.default_rng(np.random.SeedSequence([seed, run, 20092016]))
+    return {name: float(rng.uniform(low, high)) for name, (low, high) in RANGES.items()}
+
+
+def perturbed(dataset: Dataset, run: int, seed: int) -> Dataset:
+    """The dataset with its behavioural parameters scaled for one run."""
+    market = dataset.market
+    if run == 0 or market is None:
+        return dataset
+    f = factors(run, seed)
+    return dataclasses.replace(dataset, market=scale_market(market, f))
+
+
+def scale_market(market: MarketParameters, f: dict[str, float]) -> MarketParameters:
+    update: dict[str, object] = {
+        "demand_elasticity": _scaled(market.demand_elasticity, f["demand_elasticity"])
+    }
+    update["substitution"] = {
+        use: spec.model_copy(
+            update={
+                "rate": _scaled(spec.rate, f["substitution_rate"]),
+                "cost_factor": _scaled(spec.cost_factor, f["substitution_cost"]),
+            }
+        )
+        for use, spec in market.substitution.items()
+    }
+    if market.inventories is not None:
+        tranches = [
+            t.model_copy(update={"threat_pct": _scaled(t.threat_pct, f["threat"])})
+            for t in market.inventories.tranches
+        ]
+        update["inventories"] = market.inventories.model_copy(update={"tranches": tranches})
+    if market.smuggling is not None:
+        update["smuggling"] = market.smuggling.model_copy(
+            update={
+                "cost_usd_per_kg": _scaled(market.smuggling.cost_usd_per_kg, f["smuggling_cost"])
+            }
+        )
+    return market.model_copy(update=update)
