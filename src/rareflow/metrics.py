@@ -111,31 +111,20 @@ def headline(
                 return (math.nan, math.nan, math.nan)
             return tuple(float(np.percentile(values, q)) for q in (50, 10, 90))
 
+        measures = (
+            ("self_sufficiency_pct", "self-sufficiency % (of reference demand)"),
+            ("self_sufficiency_owned_pct", "self-sufficiency by ownership %"),
+            ("group_unmet_t", "group demand unmet, t oxide/yr"),
+            ("price_JP_usd_per_kg", "price outside China (Japan), USD/kg"),
+            ("price_CNX_usd_per_kg", "price FOB China (export), USD/kg"),
+            ("price_CN_usd_per_kg", "price in China (domestic), USD/kg"),
+            ("private_stock_abroad_t", "private stocks outside China, t"),
+        )
         for e in elements:
-            rows.append(
-                {
-                    "years": label,
-                    "element": e,
-                    "measure": "self-sufficiency %",
-                    **_band(band("self_sufficiency_pct", e)),
-                }
-            )
-            rows.append(
-                {
-                    "years": label,
-                    "element": e,
-                    "measure": "price outside China, USD/kg",
-                    **_band(band("price_JP_usd_per_kg", e)),
-                }
-            )
-            rows.append(
-                {
-                    "years": label,
-                    "element": e,
-                    "measure": "price in China, USD/kg",
-                    **_band(band("price_CN_usd_per_kg", e)),
-                }
-            )
+            for metric, measure in measures:
+                rows.append(
+                    {"years": label, "element": e, "measure": measure, **_band(band(metric, e))}
+                )
         for stage in ("mining", "separation", "magnet"):
             rows.append(
                 {

@@ -1,0 +1,95 @@
+"""The historical layer, the published targets and the back-cast's scores (a regression test on
+what the model gets right and how far it is off, not on printed numbers)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from rareflow.dataset import Dataset
+from rareflow.market.clearing import Clearing
+from rareflow.market.world_data import build_world
+from rareflow.simulate.backcast import Backcast, run_backcast
+from rareflow.simulate.backcast_targets import published
+
+
+@pytest.fixture(scope="module")
+def backcast(dataset: Dataset) -> Backcast:
+    return run_backcast(dataset, runs=2, seed=0)
+
+
+def test_2009_world_comes_from_the_historical_layer(dataset: Dataset) -> None:
+    world = build_world(dataset, 2009)
+    mines = {m.id: m.capacity_t for m in world.mines}
+    assert mines["cn_ionic_clay_medium_y_eu"] == pytest.approx(13_400)
+    assert mines["cn_bayan_obo"] == pytest.approx(89_200 - 13_400)
+    assert mines["us_mountain_pass"] == 0.0
+    plants = {p.id: p.capacity_t for p in world.plants()}
+    assert plants["lynas_malaysia"] == 0.0 and plants["cn_magnets"] == pytest.approx(52_000)
+    assert world.reference_prices[("oxide", "Nd")] == pytest.approx(19.12)
+    assert not world.levers.tariffs  # 2024's levers are not carried back
+    # start-state calibration: the one-year 2009 market exports what customs recorded (43,900 t)
+    exports = Clearing.from_dataset(dataset, 2009).solve().exports()
+    shipped = exports[exports["commodity"].isin(["oxide", "metal"])]["t"].sum()
+    assert shipped == pytest.approx(43_900, rel=0.05)
+
+
+def test_published_targets_follow_the_stated_rules(dataset: Dataset) -> None:
+    assert published(dataset, "Nd", "export", 2014)[0] == 63.0  # USGS annual average
+    # 2012: no annual average; the year's year-end quote with 2011's as its start
+    assert published(dataset, "Nd", "export", 2012)[0] == pytest.approx((195 + 77.5) / 2)
+    # China domestic, yuan with 17 % VAT: 9,000-9,500 yuan/kg at 6.4588 yuan/USD
+    dy = published(dataset, "Dy", "china", 2011)[0]
+    assert dy == pytest.approx(9_250 / 6.4588 / 1.17)
+    assert published(dataset, "Pr", "export", 2013)[2] == "NOT FOUND"
+
+
+def test_backcast_scores(backcast: Backcast) -> None:
+    """What the model gets right, and bounds on how far off it is today (docs/validation.md):
+    a worse model fails here."""
+    scores = backcast.scores
+    assert scores["log_rmse_export_check"] <= 0.8
+    assert scores["log_rmse_export_calibration"] <= 1.7
+    peaks = scores["peak_year"]
+    assert all(peaks[e]["right"] for e in ("La", "Ce", "Sm"))  # the 2011 peak of the light REs
+    assert scores["peak_year_right"] >= 3
+    # 2025: the licences open a wedge (outside China rises more than inside), even if too small
+    checks = scores["episode_2025"]
+    for e in ("Dy", "Tb"):
+        assert checks[f"{e}_europe_2025_over_2024"] > checks[f"{e}_china_2025_over_2024"]
+    series = backcast.series.dropna(subset=["median"])
+    assert (series["p10"] <= series["median"] + 1e-9).all()
+    assert (series["median"] <= series["p90"] + 1e-9).all()
+
+
+def test_export_price_wedge_while_quotas_bind(backcast: Backcast) -> None:
+    """2010-2013: the export price of La and Ce stays above China's domestic price by at least
+    the export tax (15-25 %): the two tiers separate."""
+    rows = backcast.series[(backcast.series["quantity"] == "price")
+                           & (backcast.series["episode"] == "2009-2016")]  # fmt: skip
+    for e in ("La", "Ce"):
+        for year in range(2010, 2014):
+            pick = rows[(rows["element"] == e) & (rows["year"] == year)].set_index("market")
+            assert pick.loc["export", "central"] > 1.1 * pick.loc["china", "central"]
+
+
+@pytest.mark.e2e
+def test_backcast_cli_json_shape() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "rareflow", "backcast", "--runs", "1", "--json"],
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    payload = json.loads(done.stdout)
+    row = payload["series"][0]
+    assert {"quantity", "element", "market", "year", "median", "p10", "p90", "published",
+            "source", "episode"} <= set(row)  # fmt: skip
+    assert "log_rmse_export_check" in payload["scores"]
+    bad = subprocess.run(
+        [sys.executable, "-m", "rareflow", "backcast", "--runs", "0"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr

@@ -1,0 +1,171 @@
+"""Small markets solved by hand: stocks between two periods, an export tax's wedge, licences,
+and substitution that stays once built (hysteresis).
+
+Units: t and USD/kg (objective in thousand USD). Prices of a later period are duals divided
+by its discount factor.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from rareflow.dataset.levers import ExportTax, Levers, Licence
+from rareflow.market.adjusting import built, set_adjustment_level, set_initial_stocks
+from rareflow.market.clearing import Clearing
+from rareflow.market.model import MarketModel
+from rareflow.market.network import (
+    CHINA_EXPORT,
+    Inventories,
+    Mine,
+    Plant,
+    Segment,
+    Substitution,
+    World,
+)
+from rareflow.market.program import pool
+
+PLACES = {
+    "CN": frozenset({"CN", "china"}),
+    CHINA_EXPORT: frozenset({CHINA_EXPORT, "china"}),
+    "JP": frozenset({"JP"}),
+}
+
+
+def segment(name: str, steps: list[tuple[float, float]], location: str = "CN",
+            end_use: str = "any") -> Segment:  # fmt: skip
+    total = sum(q for q, _ in steps)
+    return Segment(name, "R", end_use, "oxide", "Nd", location, total, 10.0, tuple(steps))
+
+
+def world(capacity: float, segments: list[Segment], levers: Levers | None = None) -> World:
+    return World(
+        year=2024,
+        places=PLACES,
+        mines=[Mine("m", "CN", "a", {"Nd": 1.0}, capacity, 1.0)],
+        separators=[Plant("s", "separation", "CN", 1e6, 0.0)],
+        metal_plants=[],
+        magnet_plants=[],
+        gallium_plants=[],
+        grades={},
+        grade_other_cost={},
+        segments=segments,
+        freight={"concentrate": 0.5, "oxide": 0.5, "metal": 0.5, "magnet": 0.5, "gallium": 1.0},
+        reference_prices={("oxide", "Nd"): 20.0},
+        recovery=1.0,
+        metal_yield=1.0,
+        magnet_yield=1.0,
+        disposal_cost=0.1,
+        levers=levers or Levers(),
+        discount_rate=0.25,
+    )
+
+
+def storage_model(carrying_pct: float) -> MarketModel:
+    """Two periods; 120 t can be mined now, none next year; steps 50 @ 30, 60 @ 12, 100 @ 5."""
+    spec = world(120.0, [segment("nd", [(50.0, 30.0), (60.0, 12.0), (100.0, 5.0)])])
+    spec.inventories = Inventories(("oxide",), ((1.0, 0.0, 0.0),), carrying_pct)
+    model = MarketModel(spec, periods=2)
+    set_initial_stocks(model, {("oxide", "Nd", "CN"): 0.0})
+    model.set_row_upper(("capacity", 1, "m"), 0.0)
+    model.refresh()
+    return model
+
+
+def stock(model: MarketModel, values: object) -> float:
+    program = model.program
+    return sum(values[c] for c in program.select("inventory", period=0))  # type: ignore[index]
+
+
+def test_stock_is_carried_when_the_expected_gain_beats_carrying() -> None:
+    # Carrying 10 % of p0 = 2 USD/kg a year; discount factor 0.8. A t stored for next year's
+    # 30-step is worth 0.8 x 30 - 2 = 22 (present value) > 12 now: 50 t are stored, the other
+    # 20 t serve the 12-step now (partly, so the price now is 12); the stock is interior, so
+    # next year's price satisfies 0.8 p1 = 12 + 2 -> p1 = 17.5.
+    model = storage_model(10.0)
+    values, duals, _ = model.solve_once()
+    rows = model.program.rows
+    assert stock(model, values) == pytest.approx(50.0)
+    assert duals[rows[pool("oxide", "Nd", "CN", 0, 0)]] == pytest.approx(12.0)
+    assert duals[rows[pool("oxide", "Nd", "CN", 0, 1)]] / 0.8 == pytest.approx(17.5)
+
+
+def test_dearer_carrying_stores_only_what_beats_the_lowest_use() -> None:
+    # Carrying 80 % of p0 = 16: storing for the 30-step is worth 24 - 16 = 8 < 12, so the 50 @ 30
+    # and 60 @ 12 steps are served now; the last 10 t would fetch 5 now but 8 stored, so they are
+    # stored: the price now is 8 and next year's 0.8 p1 = 8 + 16 -> p1 = 30 (its 30-step unfilled).
+    model = storage_model(80.0)
+    values, duals, _ = model.solve_once()
+    rows = model.program.rows
+    assert stock(model, values) == pytest.approx(10.0)
+    assert duals[rows[pool("oxide", "Nd", "CN", 0, 0)]] == pytest.approx(8.0)
+    assert duals[rows[pool("oxide", "Nd", "CN", 0, 1)]] / 0.8 == pytest.approx(30.0)
+
+
+def test_no_stock_when_carrying_costs_more_than_any_gain() -> None:
+    # Carrying 130 % of p0 = 26 > 0.8 x 30: nothing is stored; the last 10 t serve the 5-step.
+    model = storage_model(130.0)
+    values, duals, _ = model.solve_once()
+    assert stock(model, values) == pytest.approx(0.0)
+    assert duals[model.program.rows[pool("oxide", "Nd", "CN", 0, 0)]] == pytest.approx(5.0)
+
+
+def export_world(levers: Levers) -> World:
+    """China mines 100 t at 1; China's 10-step (100 t) sets its price; Japan buys 30 t at up to
+    50 and more only at 2."""
+    return world(
+        100.0,
+        [
+            segment("cn", [(100.0, 10.0)]),
+            segment("jp", [(30.0, 50.0), (100.0, 2.0)], location="JP"),
+        ],
+        levers,
+    )
+
+
+def test_export_tax_opens_the_textbook_wedge() -> None:
+    # FOB = domestic / (1 - tax): 10 / 0.75 = 13.333; delivered Japan = FOB + 0.5 freight.
+    tax = ExportTax(id="t", commodities=["oxide"], origin=["china"],
+                    exclude_destination=["china"], rate_pct=25)  # fmt: skip
+    taxed = Clearing(MarketModel(export_world(Levers(export_taxes=[tax])))).solve()
+    assert taxed.price("oxide", "Nd", "CN") == pytest.approx(10.0)
+    assert taxed.price("oxide", "Nd", CHINA_EXPORT) == pytest.approx(10 / 0.75, abs=2e-3)
+    assert taxed.price("oxide", "Nd", "JP") == pytest.approx(10 / 0.75 + 0.5, abs=2e-3)
+    free = Clearing(MarketModel(export_world(Levers()))).solve()
+    assert free.price("oxide", "Nd", CHINA_EXPORT) == pytest.approx(10.0)
+    exports = taxed.exports()
+    assert exports["t"].sum() == pytest.approx(30.0)  # Japan's 50-step still pays
+
+
+def test_licence_lets_through_the_unrefused_share() -> None:
+    # Without the licence 30 t go to Japan; refusing 40 % lets 18 t through, and Japan's price
+    # rises to the first step it can no longer fill (50).
+    licence = Licence(id="l", commodities=["oxide"], origin=["china"],
+                      exclude_destination=["china"], refused_share=0.4)  # fmt: skip
+    result = Clearing(MarketModel(export_world(Levers(licences=[licence])))).solve()
+    assert result.exports()["t"].sum() == pytest.approx(18.0)
+    assert result.price("oxide", "Nd", "JP") == pytest.approx(50.0)
+
+
+def test_substitution_built_in_a_spike_stays_when_prices_fall() -> None:
+    # One period. The segment (p0 = 10) may switch up to half its need a year to a substitute
+    # that runs at 0.8 p0 = 8 once developed (one-time 0.5 p0 = 5 per t/yr). In the spike (40 t
+    # mined) the 30-step (60 t) is short by 20 t: 20 t of substitute are built (8 + 5 < 30) and
+    # the price is 13. When 70 t are mined the price is p0 = 10 (the 10-step partly served):
+    # a new build no longer pays (8 + 5 > 10) but running the one built does (8 < 10), so 20 t
+    # of need stay switched and the material serves 70 t instead of 90.
+    spec = world(40.0, [segment("nd", [(60.0, 30.0), (40.0, 10.0), (100.0, 1.0)])])
+    spec.substitution = {"default": Substitution(1.0, 0.5, 0.8, 0.5)}
+    model = MarketModel(spec)
+    name = "substitution:nd"
+    values, duals, _ = model.solve_once()
+    price = model.program.rows[pool("oxide", "Nd", "CN", 0)]
+    assert built(model, name, values) == pytest.approx(20.0)
+    assert duals[price] == pytest.approx(13.0)
+    set_adjustment_level(model, name, 20.0)
+    model.set_row_upper(("capacity", 0, "m"), 70.0)
+    model.refresh()
+    values, duals, _ = model.solve_once()
+    substituted = sum(values[c] for c in model.program.select("substitute"))
+    assert built(model, name, values) == pytest.approx(0.0)
+    assert substituted == pytest.approx(20.0)
+    assert duals[price] == pytest.approx(10.0)
