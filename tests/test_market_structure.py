@@ -43,11 +43,11 @@ def small_world() -> World:
         mines=[
             Mine("m_cn", "CN", "a", {"La": 0.5, "Nd": 0.5}, 100.0, 1.0),
             Mine("m_au", "AU", "b", {"La": 0.8, "Nd": 0.2}, 50.0, 2.0),
-        ],  # fmt: skip
+        ],
         separators=[
             Plant("s_cn", "separation", "CN", 1000.0, 1.0),
             Plant("s_jp", "separation", "JP", 100.0, 3.0),
-        ],  # fmt: skip
+        ],
         metal_plants=[],
         magnet_plants=[],
         gallium_plants=[],
@@ -64,7 +64,7 @@ def small_world() -> World:
             ("oxide", "La"): 3.0,
             ("concentrate", "m_au"): 5.0,
             ("concentrate", "m_cn"): 5.0,
-        },  # fmt: skip
+        },
         recovery=1.0,
         metal_yield=1.0,
         magnet_yield=1.0,

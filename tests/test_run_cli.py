@@ -48,7 +48,9 @@ def test_two_workers_give_the_numbers_of_one(tmp_path: Path) -> None:
     payload = json.loads(done.stdout)
     assert payload["runs"] == 4 and payload["scenario"] == "baseline"
     measures = {row["measure"] for row in payload["headline"]}
-    assert "self-sufficiency %" in measures and "China share of separation %" in measures
+    assert "self-sufficiency % (of reference demand)" in measures
+    assert "price FOB China (export), USD/kg" in measures
+    assert "China share of separation %" in measures
     assert {row["element"] for row in payload["independence"]} == {"NdPr", "Dy", "Tb"}
     assert (
         rareflow(
