@@ -92,6 +92,9 @@ def build_world(dataset: Dataset, year: int | None = None) -> World:
     base = world if past or year == market.base_year else _base_world(dataset, market, world)
     world.magnet_scale = magnet_scale(base, market)
     factors = _grade_price_factors(world, market, prices)
+    if past:  # magnets of a past year: p0 moves with the cost of their rare earths
+        index = _average_cost(world, prices) / _average_cost(world, _oxide_prices(dataset, market))
+        factors = {grade: factor * index for grade, factor in factors.items()}
     world.segments = [_scaled(s, world.magnet_scale, factors, market) for s in world.segments]
     world.reference_prices = _reference_prices(world, market, prices)
     shares = history.values(dataset, "oxide_demand_share", year) if past else {}
@@ -304,11 +307,27 @@ def _base_world(dataset: Dataset, market: MarketParameters, world: World) -> Wor
     return base
 
 
+def _average_cost(world: World, oxide: dict[str, float]) -> float:
+    """Demand-weighted average cost of the magnet grades at these oxide prices (USD/kg)."""
+    cost = _grade_costs(world, oxide)
+    weights: dict[str, float] = defaultdict(float)
+    for segment in world.segments:
+        if segment.commodity == "magnet":
+            weights[segment.item] += segment.reference_t
+    return sum(cost[g] * w for g, w in weights.items()) / sum(weights.values())
+
+
 def _grade_price_factors(
     world: World, market: MarketParameters, oxide: dict[str, float]
 ) -> dict[str, float]:
     """Each grade's cost at reference prices (RE metals + conversion + other materials) over the
     demand-weighted average: the magnets' average p0 is the data's, grades differ by content."""
+    cost = _grade_costs(world, oxide)
+    average = _average_cost(world, oxide)
+    return {g: c / average for g, c in cost.items()}
+
+
+def _grade_costs(world: World, oxide: dict[str, float]) -> dict[str, float]:
     conversion = min((p.cost_usd_per_kg for p in world.magnet_plants), default=0.0)
     metal_conversion = min((p.cost_usd_per_kg for p in world.metal_plants), default=0.0)
     cost = {}
@@ -324,12 +343,7 @@ def _grade_price_factors(
         cost[grade] = (
             conversion + world.grade_other_cost.get(grade, 0.0) + metals / world.magnet_yield
         )
-    weights: dict[str, float] = defaultdict(float)
-    for segment in world.segments:
-        if segment.commodity == "magnet":
-            weights[segment.item] += segment.reference_t
-    average = sum(cost[g] * w for g, w in weights.items()) / sum(weights.values())
-    return {g: c / average for g, c in cost.items()}
+    return cost
 
 
 def _scaled(
