@@ -26,12 +26,12 @@ import numpy as np
 from scipy import sparse
 
 from rareflow.dataset.levers import Levers
-from rareflow.elements import element
 from rareflow.market.accounting import ModelCache
 from rareflow.market.adjusting import add_adjustments, add_inventories, set_initial_stocks
 from rareflow.market.effects import Effect, EffectKind, LeverEffects
 from rareflow.market.model_parts import (
     add_contracts,
+    add_conversion,
     add_demand,
     add_quotas,
     add_stocks_and_disposal,
@@ -96,7 +96,7 @@ class MarketModel:
                 program.row(capacity(mine.id, period), -INF, mine.capacity_t)
         for track in range(len(self.tracks)):
             self._separation(track, period)
-            self._conversion(track, period)
+            add_conversion(self, track, period)
         add_trade(self, period)
         add_demand(self, period)
         add_stocks_and_disposal(self, period)
@@ -230,53 +230,6 @@ class MarketModel:
             self.subsidise(column, plant.id, plant.stage, plant.location, period)
             for e, coefficient in produced:
                 self.outputs[(period, plant.id, e)].append((column, coefficient))
-
-    def _conversion(self, track: int, period: int) -> None:
-        world = self.world
-        for plant in world.metal_plants:
-            if not self.allowed(plant.location, track):
-                continue
-            for e in world.metal_elements:
-                use = element(e).oxide_per_metal / world.metal_yield
-                index = {"plant": plant.id, "item": e, "track": track, "period": period,
-                         "location": plant.location}  # fmt: skip
-                column = self.add("metal", index, -plant.cost_usd_per_kg, [
-                    (capacity(plant.id, period), 1.0),
-                    (pool("oxide", e, plant.location, track, period), use),
-                    (pool("metal", e, plant.location, track, period), -1.0),
-                ])  # fmt: skip
-                self.subsidise(column, plant.id, plant.stage, plant.location, period)
-                self.outputs[(period, plant.id, e)].append((column, 1.0))
-        for plant in world.magnet_plants:
-            if not self.allowed(plant.location, track):
-                continue
-            for grade in world.grades:
-                for variant, recipe in world.recipes(grade).items():
-                    entries: list[tuple[RowKey, float]] = [
-                        (capacity(plant.id, period), 1.0),
-                        (pool("magnet", grade, plant.location, track, period), -1.0),
-                    ]
-                    for e, fraction in recipe.items():
-                        key = pool("metal", e, plant.location, track, period)
-                        entries.append((key, fraction / world.magnet_yield))
-                    cost = plant.cost_usd_per_kg + world.grade_other_cost.get(grade, 0.0)
-                    cost += world.variant_cost(variant)
-                    index = {"plant": plant.id, "item": grade, "variant": variant, "track": track,
-                             "period": period, "location": plant.location}  # fmt: skip
-                    column = self.add("magnet", index, -cost, entries)
-                    self.subsidise(column, plant.id, plant.stage, plant.location, period)
-                    self.outputs[(period, plant.id, grade)].append((column, 1.0))
-        for plant in world.gallium_plants:
-            if not self.allowed(plant.location, track):
-                continue
-            index = {"plant": plant.id, "item": "Ga", "track": track, "period": period,
-                     "location": plant.location}  # fmt: skip
-            column = self.add("gallium", index, -plant.cost_usd_per_kg, [
-                (capacity(plant.id, period), 1.0),
-                (pool("gallium", "Ga", plant.location, track, period), -1.0),
-            ])  # fmt: skip
-            self.subsidise(column, plant.id, plant.stage, plant.location, period)
-            self.outputs[(period, plant.id, "Ga")].append((column, 1.0))
 
     def rule_of(self, region: str, end_use: str) -> str | None:
         """The first sourcing rule (active or not) covering a region and end use."""

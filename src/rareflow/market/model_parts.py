@@ -8,9 +8,10 @@ from collections import defaultdict
 from typing import TYPE_CHECKING
 
 from rareflow.dataset.levers import StockRelease, TradeRule
+from rareflow.elements import element
 from rareflow.market.effects import EffectKind
 from rareflow.market.network import CHINA, CHINA_EXPORT, Segment
-from rareflow.market.program import INF, RowKey, pool
+from rareflow.market.program import INF, RowKey, capacity, pool
 
 if TYPE_CHECKING:
     from rareflow.market.model import MarketModel
@@ -111,6 +112,55 @@ def _lane(
         (pool(commodity, item, destination, track, period), -1.0),
     ])  # fmt: skip
     model.border(column, commodity, item, origin, destination, period)
+
+
+def add_conversion(model: MarketModel, track: int, period: int) -> None:
+    """Metal, magnet (by grade and design variant) and gallium making at every plant."""
+    world = model.world
+    for plant in world.metal_plants:
+        if not model.allowed(plant.location, track):
+            continue
+        for e in world.metal_elements:
+            use = element(e).oxide_per_metal / world.metal_yield
+            index = {"plant": plant.id, "item": e, "track": track, "period": period,
+                     "location": plant.location}  # fmt: skip
+            column = model.add("metal", index, -plant.cost_usd_per_kg, [
+                (capacity(plant.id, period), 1.0),
+                (pool("oxide", e, plant.location, track, period), use),
+                (pool("metal", e, plant.location, track, period), -1.0),
+            ])  # fmt: skip
+            model.subsidise(column, plant.id, plant.stage, plant.location, period)
+            model.outputs[(period, plant.id, e)].append((column, 1.0))
+    for plant in world.magnet_plants:
+        if not model.allowed(plant.location, track):
+            continue
+        for grade in world.grades:
+            for variant, recipe in world.recipes(grade).items():
+                entries: list[tuple[RowKey, float]] = [
+                    (capacity(plant.id, period), 1.0),
+                    (pool("magnet", grade, plant.location, track, period), -1.0),
+                ]
+                for e, fraction in recipe.items():
+                    key = pool("metal", e, plant.location, track, period)
+                    entries.append((key, fraction / world.magnet_yield))
+                cost = plant.cost_usd_per_kg + world.grade_other_cost.get(grade, 0.0)
+                cost += world.variant_cost(variant)
+                index = {"plant": plant.id, "item": grade, "variant": variant, "track": track,
+                         "period": period, "location": plant.location}  # fmt: skip
+                column = model.add("magnet", index, -cost, entries)
+                model.subsidise(column, plant.id, plant.stage, plant.location, period)
+                model.outputs[(period, plant.id, grade)].append((column, 1.0))
+    for plant in world.gallium_plants:
+        if not model.allowed(plant.location, track):
+            continue
+        index = {"plant": plant.id, "item": "Ga", "track": track, "period": period,
+                 "location": plant.location}  # fmt: skip
+        column = model.add("gallium", index, -plant.cost_usd_per_kg, [
+            (capacity(plant.id, period), 1.0),
+            (pool("gallium", "Ga", plant.location, track, period), -1.0),
+        ])  # fmt: skip
+        model.subsidise(column, plant.id, plant.stage, plant.location, period)
+        model.outputs[(period, plant.id, "Ga")].append((column, 1.0))
 
 
 def add_demand(model: MarketModel, period: int) -> None:

@@ -3,8 +3,6 @@ ore, capacity, price and recipe tables). See docs/market.md for every rule appli
 
 from __future__ import annotations
 
-from collections import defaultdict
-
 from rareflow.dataset.dataset import DataQueryError, Dataset
 from rareflow.dataset.levers import Levers
 from rareflow.dataset.market_parameters import MarketParameters
@@ -17,11 +15,18 @@ from rareflow.market.network import (
     MarketDataError,
     Mine,
     Plant,
-    Segment,
     World,
-    demand_steps,
 )
 from rareflow.market.world_behaviour import behaviour, owners, undocumented_mine
+from rareflow.market.world_demand import (
+    average_cost,
+    grade_price_factors,
+    magnet_need,
+    magnet_scale,
+    magnet_segments,
+    other_segments,
+    scaled_segment,
+)
 
 METAL_MARKUP = 1.1
 """Metal reference value over its oxide content (the ~9-10% oxide-to-metal margin derived from
@@ -87,18 +92,20 @@ def build_world(dataset: Dataset, year: int | None = None) -> World:
         free = market.heavy_thrifting.heavy_free_extra_cost_usd_per_kg
         world.heavy_free_cost = free.value if free is not None else None
     demand = history.values(dataset, "magnet_demand_t", year) if past else {}
-    world.segments = _magnet_segments(market, demand)
+    world.segments = magnet_segments(market, demand)
     world.mines += _recyclers(dataset, market, world, year, required=not past)
     base = world if past or year == market.base_year else _base_world(dataset, market, world)
     world.magnet_scale = magnet_scale(base, market)
-    factors = _grade_price_factors(world, market, prices)
+    factors = grade_price_factors(world, market, prices)
     if past:  # magnets of a past year: p0 moves with the cost of their rare earths
-        index = _average_cost(world, prices) / _average_cost(world, _oxide_prices(dataset, market))
+        index = average_cost(world, prices) / average_cost(world, _oxide_prices(dataset, market))
         factors = {grade: factor * index for grade, factor in factors.items()}
-    world.segments = [_scaled(s, world.magnet_scale, factors, market) for s in world.segments]
+    world.segments = [
+        scaled_segment(s, world.magnet_scale, factors, market) for s in world.segments
+    ]
     world.reference_prices = _reference_prices(world, market, prices)
     shares = history.values(dataset, "oxide_demand_share", year) if past else {}
-    world.segments += _other_segments(world, market, prices, shares)
+    world.segments += other_segments(world, market, prices, shares)
     behaviour(world, market, dataset, past)
     return world
 
@@ -145,7 +152,10 @@ def _mines(dataset: Dataset, market: MarketParameters, year: int) -> list[Mine]:
     try:
         production = dataset.mine_production(year).set_index("country")
     except DataQueryError as error:
-        raise MarketDataError(f"no mine production for {year}: {error}") from None
+        table = history.history_table(dataset)
+        covered = sorted(set(table[table["measure"] == "mine_production_t_reo"]["year"]))
+        layer = f"; the historical layer covers {covered[0]}-{covered[-1]}" if covered else ""
+        raise MarketDataError(f"no mine production for {year}: {error}{layer}") from None
     mines = []
     for group in market.mines:
         if group.country not in production.index:
@@ -233,158 +243,12 @@ def _reference_prices(
     return prices
 
 
-def _segment(
-    market: MarketParameters,
-    region: str,
-    end_use: str,
-    commodity: str,
-    item: str,
-    q0: float,
-    p0: float,
-) -> list[Segment]:
-    """The region's demand; magnets split into open and domestic-contract parts."""
-    spec = market.regions[region]
-    shares = [(False, 1.0)]
-    if commodity == "magnet" and spec.contract_share is not None:
-        tied = spec.contract_share.value
-        shares = [(False, 1.0 - tied), (True, tied)]
-    segments = []
-    for domestic, share in shares:
-        if q0 * share <= 0:
-            continue
-        steps = demand_steps(q0 * share, p0, market.demand_elasticity.value, market.price_steps)
-        name = f"{region}:{end_use}:{item}" + (":contract" if domestic else "")
-        segments.append(
-            Segment(
-                name,
-                region,
-                end_use,
-                commodity,
-                item,
-                spec.location,
-                q0 * share,
-                p0,
-                steps,
-                domestic,
-            )
-        )
-    return segments
-
-
-def _magnet_segments(market: MarketParameters, demand: dict[str, float]) -> list[Segment]:
-    """Magnet demand by region and end use (``demand``: t by region for a past year); defence
-    only where a region gives it."""
-    segments = []
-    magnet_p0 = market.magnet_reference_price_usd_per_kg.value
-    for region, spec in market.regions.items():
-        defence = spec.defence_magnet_t.value if spec.defence_magnet_t else 0.0
-        total = demand.get(region, spec.magnet_demand_t.value)
-        civil = total - defence
-        for use, end_use in market.end_uses.items():
-            q0 = defence if use == "defence" else civil * end_use.share.value
-            p0 = magnet_p0 * end_use.price_factor.value
-            segments += _segment(market, region, use, "magnet", end_use.grade, q0, p0)
-    return segments
-
-
-NDPR = ("Nd", "Pr")
-
-
-def magnet_scale(world: World, market: MarketParameters) -> float:
-    """Factor on the magnet tonnages of the data so that the reference magnet demand uses the
-    base year's Nd + Pr supply net of the non-magnet share (the calibration of magnet demand)."""
-    supply, need = _element_supply(world), _magnet_need(world)
-    default = market.non_magnet_share["default"]
-    available = sum(supply[e] * (1 - market.non_magnet_share.get(e, default).value) for e in NDPR)
-    wanted = sum(need.get(e, 0.0) for e in NDPR)
-    return available / wanted if wanted else 1.0
-
-
-def _base_world(dataset: Dataset, market: MarketParameters, world: World) -> World:
-    """The base year's mines and recyclers with this world's demand, for ``magnet_scale``."""
-    base = World(**{**world.__dict__, "mines": _mines(dataset, market, market.base_year)})
-    base.mines += _recyclers(dataset, market, base, market.base_year)
-    return base
-
-
-def _average_cost(world: World, oxide: dict[str, float]) -> float:
-    """Demand-weighted average cost of the magnet grades at these oxide prices (USD/kg)."""
-    cost = _grade_costs(world, oxide)
-    weights: dict[str, float] = defaultdict(float)
-    for segment in world.segments:
-        if segment.commodity == "magnet":
-            weights[segment.item] += segment.reference_t
-    return sum(cost[g] * w for g, w in weights.items()) / sum(weights.values())
-
-
-def _grade_price_factors(
-    world: World, market: MarketParameters, oxide: dict[str, float]
-) -> dict[str, float]:
-    """Each grade's cost at reference prices (RE metals + conversion + other materials) over the
-    demand-weighted average: the magnets' average p0 is the data's, grades differ by content."""
-    cost = _grade_costs(world, oxide)
-    average = _average_cost(world, oxide)
-    return {g: c / average for g, c in cost.items()}
-
-
-def _grade_costs(world: World, oxide: dict[str, float]) -> dict[str, float]:
-    conversion = min((p.cost_usd_per_kg for p in world.magnet_plants), default=0.0)
-    metal_conversion = min((p.cost_usd_per_kg for p in world.metal_plants), default=0.0)
-    cost = {}
-    for grade, recipe in world.grades.items():
-        metals = sum(
-            f
-            * (
-                oxide.get(e, 0.0) * element(e).oxide_per_metal / world.metal_yield
-                + metal_conversion
-            )
-            for e, f in recipe.items()
-        )
-        cost[grade] = (
-            conversion + world.grade_other_cost.get(grade, 0.0) + metals / world.magnet_yield
-        )
-    return cost
-
-
-def _scaled(
-    segment: Segment, factor: float, price_factors: dict[str, float], market: MarketParameters
-) -> Segment:
-    if segment.commodity != "magnet":
-        return segment
-    q0 = segment.reference_t * factor
-    p0 = segment.reference_price * price_factors[segment.item]
-    steps = demand_steps(q0, p0, market.demand_elasticity.value, market.price_steps)
-    return Segment(
-        segment.id,
-        segment.region,
-        segment.end_use,
-        segment.commodity,
-        segment.item,
-        segment.location,
-        q0,
-        p0,
-        steps,
-        segment.domestic,
-    )
-
-
-def _magnet_need(world: World) -> dict[str, float]:
-    """t oxide of each element the reference magnet demand needs (recipes, yields)."""
-    need: dict[str, float] = defaultdict(float)
-    for segment in world.segments:
-        if segment.commodity == "magnet":
-            for e, fraction in world.grades[segment.item].items():
-                metal = segment.reference_t * fraction / world.magnet_yield / world.metal_yield
-                need[e] += metal * element(e).oxide_per_metal
-    return need
-
-
 def _recyclers(
     dataset: Dataset, market: MarketParameters, world: World, year: int, required: bool = True
 ) -> list[Mine]:
     """Scrap recovery as a source whose vector is the reference magnets' average composition
     (absent in a past year that states no capacity)."""
-    need = _magnet_need(world)
+    need = magnet_need(world)
     total = sum(need.values())
     vector = {e: v / total for e, v in need.items() if v > 0} if total else {}
     capacities = dataset.table("facility_capacities")
@@ -417,37 +281,8 @@ def _recyclers(
     return recyclers
 
 
-def _other_segments(
-    world: World, market: MarketParameters, oxide: dict[str, float], shares: dict[str, float]
-) -> list[Segment]:
-    """Non-magnet oxide demand and gallium demand.
-
-    An element's world reference quantity is its share of supply (market.yaml) or, for magnet
-    elements, at least what supply leaves after the reference magnet demand, so that the base
-    year's magnet elements are not in artificial surplus.
-    """
-    segments = []
-    supply, need = _element_supply(world), _magnet_need(world)
-    default = market.non_magnet_share["default"]
-    for e in world.elements:
-        share = market.non_magnet_share.get(e, default).value
-        world_q0 = max(share * supply[e], supply[e] - need.get(e, 0.0))
-        for region, spec in market.regions.items():
-            q0 = world_q0 * shares.get(region, spec.oxide_demand_share.value)
-            segments += _segment(market, region, "non_magnet", "oxide", e, q0, oxide[e])
-    gallium_t = sum(p.capacity_t for p in world.gallium_plants)
-    ga_p0 = market.gallium_reference_price_usd_per_kg.value
-    for region, spec in market.regions.items():
-        q0 = gallium_t * spec.gallium_demand_share.value
-        segments += _segment(market, region, "gallium", "gallium", "Ga", q0, ga_p0)
-    return segments
-
-
-def _element_supply(world: World) -> dict[str, float]:
-    """t oxide of each element separated if every mine ran at capacity."""
-    totals = dict.fromkeys(world.elements, 0.0)
-    for mine in world.mines:
-        level = mine.adjustable.initial_t if mine.adjustable is not None else mine.capacity_t
-        for e, share in mine.ore.items():
-            totals[e] += world.recovery * share * level
-    return totals
+def _base_world(dataset: Dataset, market: MarketParameters, world: World) -> World:
+    """The base year's mines and recyclers with this world's demand, for ``magnet_scale``."""
+    base = World(**{**world.__dict__, "mines": _mines(dataset, market, market.base_year)})
+    base.mines += _recyclers(dataset, market, base, market.base_year)
+    return base
