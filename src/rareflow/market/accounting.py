@@ -47,6 +47,8 @@ class ModelCache:
 
     meta: pd.DataFrame | None = None
     ledger: dict[str, np.ndarray] | None = None
+    residual: tuple[sparse.csr_matrix, sparse.csr_matrix] | None = None
+    """Sparse (oxide, metal) residual operators of the ledger, for year loops."""
     balance: tuple[list[tuple[object, ...]], sparse.csr_matrix, np.ndarray] | None = None
 
 
@@ -179,6 +181,22 @@ def ledger_table(model: MarketModel, values: np.ndarray) -> pd.DataFrame:
         np.abs(oxide_residual) >= np.abs(metal_residual), oxide_residual, metal_residual
     )
     return table
+
+
+def ledger_residual(model: MarketModel, values: np.ndarray) -> float:
+    """Largest element-ledger residual (t), as ``ledger_table`` computes it, without tables
+    (for year loops)."""
+    if model.cache.residual is None:
+        m = ledger_matrices(model)
+        oxide = m["sourced"] - m["lost_in_separation"] - m["heavy_disposed"]
+        oxide = oxide - m["oxide_final"] - m["to_metal"]
+        metal = m["metal_made"] - m["in_magnets"] - m["magnet_lost"] - m["metal_final"]
+        model.cache.residual = (sparse.csr_matrix(oxide), sparse.csr_matrix(metal))
+    oxide_op, metal_op = model.cache.residual
+    initial = carried_in(model)
+    oxide = oxide_op @ values + initial["oxide_final"]
+    metal = metal_op @ values + initial["metal_final"]
+    return float(max(np.abs(oxide).max(initial=0.0), np.abs(metal).max(initial=0.0)))
 
 
 def check_conservation(model: MarketModel, values: np.ndarray) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from rareflow.market.accounting import ledger_table
+from rareflow.market.accounting import ledger_residual
 from rareflow.market.adjusting import built, set_adjustment_level, set_initial_stocks
 from rareflow.market.model_parts import matched_flows
 from rareflow.process.cost import capital_recovery_factor
@@ -81,6 +81,7 @@ class Runner:
                      if (s.end_use, s.region) == key and s.commodity == "magnet")
             for key in self.magnet_columns
         }  # fmt: skip
+        self._growth_cache: dict[tuple[int, str, str, float], float] = {}
         self.piles = Piles(market)
         self.past = past_capacities(market) if scenario.history else {}
         self.learning = self._learning_columns()
@@ -140,7 +141,7 @@ class Runner:
             extra = {
                 "reference": reference,
                 "subsidy": clearing.subsidy_cost_kusd(values),
-                "ledger": float(ledger_table(model, values)["residual_t"].abs().max()),
+                "ledger": ledger_residual(model, values),
                 "recycled": recycled,
             }
             self._after(year, plan, state, values, duals)
@@ -236,6 +237,11 @@ class Runner:
         return factors
 
     def _growth(self, year: int, end_use: str, region: str, plan: RunPlan) -> float:
+        """Demand growth factor of an end use and region from the first year to ``year``."""
+        key = (year, end_use, region, plan.growth_scale)
+        cached = self._growth_cache.get(key)
+        if cached is not None:
+            return cached
         factor = 1.0
         rules = self.market.scenario.demand.growth
         specific = [g for g in rules if g.end_use == end_use and g.region in (None, region)]
@@ -250,6 +256,7 @@ class Runner:
                 0.0,
             )
             factor *= 1 + plan.growth_scale * rate / 100.0
+        self._growth_cache[key] = factor
         return factor
 
     def _demand(self, year: int, period: int, plan: RunPlan) -> float:
