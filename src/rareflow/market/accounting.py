@@ -50,6 +50,7 @@ class ModelCache:
     residual: tuple[sparse.csr_matrix, sparse.csr_matrix] | None = None
     """Sparse (oxide, metal) residual operators of the ledger, for year loops."""
     balance: tuple[list[tuple[object, ...]], sparse.csr_matrix, np.ndarray] | None = None
+    """Keys, matrix rows and row indices of period 0's balances."""
 
 
 def meta_frame(model: MarketModel) -> pd.DataFrame:
@@ -64,15 +65,21 @@ def meta_frame(model: MarketModel) -> pd.DataFrame:
     return cache.meta
 
 
-def balance_table(model: MarketModel, values: np.ndarray) -> pd.DataFrame:
-    """Each period-0 pool and heavy balance: uses - supplies - stock carried in (should be 0)."""
+def balance_residuals(
+    model: MarketModel, values: np.ndarray
+) -> tuple[list[tuple[object, ...]], np.ndarray]:
+    """Keys and residuals (uses - supplies - stock carried in) of period 0's balances."""
     if model.cache.balance is None:
         keys, matrix = model.balance_rows()
-        rows = [model.program.rows[k] for k in keys]
-        model.cache.balance = (list(keys), matrix, model.row_lower[rows].copy())
-    keys, matrix, _ = model.cache.balance
-    rows = [model.program.rows[k] for k in keys]
-    residual = matrix @ values - model.row_lower[rows]
+        rows = np.asarray([model.program.rows[k] for k in keys], dtype=np.int64)
+        model.cache.balance = (list(keys), matrix, rows)
+    keys, matrix, rows = model.cache.balance
+    return keys, matrix @ values - model.row_lower[rows]
+
+
+def balance_table(model: MarketModel, values: np.ndarray) -> pd.DataFrame:
+    """Each period-0 pool and heavy balance: uses - supplies - stock carried in (should be 0)."""
+    keys, residual = balance_residuals(model, values)
     frame = pd.DataFrame(
         {"row": [":".join(map(str, key)) for key in keys], "residual_t": residual.astype(float)}
     )

@@ -24,8 +24,8 @@ from rareflow.market.accounting import subsidy_payments
 from rareflow.market.effects import EffectKind
 from rareflow.market.model import MarketModel
 from rareflow.market.model_parts import matched_flows
-from rareflow.market.network import CHINA_EXPORT, World
-from rareflow.market.program import INF, pool
+from rareflow.market.network import CHINA, CHINA_EXPORT, World
+from rareflow.market.program import pool
 from rareflow.market.results import MarketResult, summarise
 from rareflow.market.world_data import build_world
 
@@ -169,7 +169,7 @@ class Clearing:
                 effect = model.levers.effects[position]
                 meta = model.program.meta[column]
                 price = duals[model.program.rows[key]] / model.discount[effect.period]
-                freight = model.freight(meta["commodity"], meta.get("origin", "CN"),
+                freight = model.freight(meta["commodity"], meta.get("origin", CHINA),
                                         meta.get("destination", CHINA_EXPORT))  # fmt: skip
                 base = max(0.0, price - freight)
                 change = max(change, abs(base - model.levers.tax_base.get(position, 0.0)))
@@ -266,6 +266,3 @@ class Clearing:
 def clear(dataset: Dataset, year: int | None = None, levers: Levers | None = None) -> MarketResult:
     """Clear the world market of ``year`` under the base levers plus ``levers``."""
     return Clearing.from_dataset(dataset, year, levers).solve()
-
-
-__all__ = ["INF", "Clearing", "clear"]

@@ -37,7 +37,7 @@ from rareflow.market.model_parts import (
     add_stocks_and_disposal,
     add_trade,
 )
-from rareflow.market.network import Plant, World, heavy_elements
+from rareflow.market.network import CHINA, CHINA_EXPORT, Plant, World, heavy_elements
 from rareflow.market.program import INF, Program, RowKey, capacity, pool, quiet_highs
 
 
@@ -56,7 +56,7 @@ class MarketModel:
         self.outputs: dict[tuple[int, str, str], list[tuple[int, float]]] = defaultdict(list)
         """(period, plant, item) -> (column, t of item per unit of the column)."""
         self.levers = LeverEffects(world, periods)
-        self.levers.active = [set(_lever_ids(world.levers)) for _ in range(periods)]
+        self.levers.active = [set(lever_ids(world.levers)) for _ in range(periods)]
         self.floor_columns: dict[tuple[str, int], int] = {}
         self.floor_subsidy: dict[str, float] = {f.id: 0.0 for f in world.levers.floors}
         self.adjustments: dict[str, dict[str, Any]] = {}
@@ -105,7 +105,7 @@ class MarketModel:
 
     def freight(self, commodity: str, origin: str, destination: str) -> float:
         """Freight of moving one t across a border (thousand USD per t = USD/kg)."""
-        same = origin == destination or {origin, destination} == {"CN", "CNX"}
+        same = origin == destination or {origin, destination} == {CHINA, CHINA_EXPORT}
         return 0.0 if same else self.world.freight[commodity]
 
     def add(
@@ -357,9 +357,6 @@ class MarketModel:
 
 def lever_ids(levers: Levers) -> list[str]:
     return [lever.id for name in type(levers).model_fields for lever in getattr(levers, name)]
-
-
-_lever_ids = lever_ids
 
 
 def _tracks(levers: Levers) -> list[frozenset[str]]:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from rareflow.dataset.levers import StockRelease, TradeRule
 from rareflow.elements import element
 from rareflow.market.effects import EffectKind
-from rareflow.market.network import CHINA, CHINA_EXPORT, Segment
+from rareflow.market.network import CHINA, CHINA_EXPORT
 from rareflow.market.program import INF, RowKey, capacity, pool
 
 if TYPE_CHECKING:
@@ -207,10 +207,6 @@ def _domestic_row(model: MarketModel, item: str, location: str, period: int) -> 
                 for column, coefficient in outputs:
                     model.program.entry(row, column, -coefficient)
     return key
-
-
-def segment_is_substitutable(model: MarketModel, segment: Segment) -> bool:
-    return model.world.substitution_of(segment) is not None
 
 
 def add_stocks_and_disposal(model: MarketModel, period: int) -> None:

@@ -21,6 +21,7 @@ import numpy as np
 from scipy import sparse
 
 from rareflow.elements import element
+from rareflow.market.accounting import balance_residuals
 from rareflow.market.model import MarketModel
 from rareflow.market.network import CHINA_EXPORT, RECYCLED
 from rareflow.market.program import pool
@@ -94,7 +95,6 @@ class Recorder:
         for column in program.select("substitute", period=0):
             if program.meta[column]["segment"] in self.magnet_segments:
                 self.substituted[column] = 1.0
-        self.balance = self.model.balance_rows()[1]
 
     def _in(self, group: tuple[str, ...], place: str) -> bool:
         return bool(self.model.world.places.get(place, frozenset()) & set(group))
@@ -232,15 +232,12 @@ class Recorder:
         rows.append((year, "magnets_unmet_t", "world", max(0.0, reference - served)))
         rows.append((year, "magnets_substituted_t", "world", float(self.substituted @ values)))
         rows.append((year, "subsidy_musd", "all", extra["subsidy"] / 1000.0))
-        imbalance = float(np.abs(self.balance @ values - self._rhs()).max())
-        rows.append((year, "max_imbalance_t", "all", imbalance if self.balance.shape[0] else 0.0))
+        _, residuals = balance_residuals(self.model, values)
+        imbalance = float(np.abs(residuals).max(initial=0.0))
+        rows.append((year, "max_imbalance_t", "all", imbalance))
         rows.append((year, "ledger_residual_t", "all", extra["ledger"]))
         rows.append((year, "recycled_t", "world", extra["recycled"]))
         return rows
-
-    def _rhs(self) -> np.ndarray:
-        keys, _ = self.model.balance_rows()
-        return self.model.row_lower[[self.model.program.rows[k] for k in keys]]
 
 
 def _pct(part: float, whole: float) -> float:
