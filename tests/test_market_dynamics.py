@@ -15,10 +15,12 @@ from rareflow.market.clearing import Clearing
 from rareflow.market.model import MarketModel
 from rareflow.market.network import (
     CHINA_EXPORT,
+    Adjustable,
     Inventories,
     Mine,
     Plant,
     Segment,
+    Smuggling,
     Substitution,
     World,
 )
@@ -144,6 +146,51 @@ def test_licence_lets_through_the_unrefused_share() -> None:
     result = Clearing(MarketModel(export_world(Levers(licences=[licence])))).solve()
     assert result.exports()["t"].sum() == pytest.approx(18.0)
     assert result.price("oxide", "Nd", "JP") == pytest.approx(50.0)
+
+
+def two_product_world(levers: Levers, smuggling: Smuggling | None = None) -> World:
+    """China mines 100 t of a half-Nd, half-Dy ore; China's own 10-steps (100 t each) set its
+    prices; Japan buys 20 t of Nd at up to 50 and 20 t of Dy at up to 100, more only at 2."""
+    spec = world(100.0, [
+        segment("cn_nd", [(100.0, 10.0)]),
+        Segment("cn_dy", "R", "any", "oxide", "Dy", "CN", 100.0, 10.0, ((100.0, 10.0),)),
+        segment("jp_nd", [(20.0, 50.0), (100.0, 2.0)], location="JP"),
+        Segment("jp_dy", "R", "any", "oxide", "Dy", "JP", 120.0, 10.0,
+                ((20.0, 100.0), (100.0, 2.0))),
+    ], levers)  # fmt: skip
+    spec.mines = [Mine("m", "CN", "a", {"Nd": 0.5, "Dy": 0.5}, 100.0, 1.0)]
+    spec.separators = [Plant("s", "separation", "CN", 1e6, 0.0, heavy=True)]
+    spec.reference_prices = {("oxide", "Nd"): 20.0, ("oxide", "Dy"): 20.0}
+    spec.smuggling = smuggling
+    return spec
+
+
+def test_a_licence_refuses_its_share_of_every_product() -> None:
+    # Without the licence Japan gets 20 t of each. Refusing half lets 10 t of each through, not
+    # 20 t of the dearer Dy and none of the Nd (which one row over both would allow).
+    licence = Licence(id="l", commodities=["oxide"], origin=["china"],
+                      exclude_destination=["china"], refused_share=0.5)  # fmt: skip
+    result = Clearing(MarketModel(two_product_world(Levers(licences=[licence])))).solve()
+    exports = result.exports().groupby("item")["t"].sum()
+    assert exports["Nd"] == pytest.approx(10.0)
+    assert exports["Dy"] == pytest.approx(10.0)
+    assert result.price("oxide", "Dy", "JP") == pytest.approx(100.0)
+    assert result.price("oxide", "Nd", "JP") == pytest.approx(50.0)
+
+
+def test_smuggling_goes_around_a_licence_unless_it_is_enforced() -> None:
+    # A network of 100 t/yr at 4 USD/kg + 10 % of the 20 USD/kg reference value = 6 USD/kg:
+    # Japan's unserved 10 t of each product are smuggled (China 10 + 6 + 0.5 freight < 50) and
+    # Japan pays 16.5; a licence that closes smuggling leaves them unserved (Japan at 50/100).
+    network = Smuggling(4.0, Adjustable(100.0, 100.0, 0.0, 0.0), value_share=0.1)
+    for enforced, dy_price in ((False, 16.5), (True, 100.0)):
+        licence = Licence(id="l", commodities=["oxide"], origin=["china"],
+                          exclude_destination=["china"], refused_share=0.5,
+                          closes_smuggling=enforced)  # fmt: skip
+        spec = two_product_world(Levers(licences=[licence]), network)
+        result = Clearing(MarketModel(spec)).solve()
+        assert result.price("oxide", "Dy", "JP") == pytest.approx(dy_price, abs=1e-6)
+        assert result.exports()["t"].sum() == pytest.approx(20.0 if enforced else 40.0)
 
 
 def test_substitution_built_in_a_spike_stays_when_prices_fall() -> None:

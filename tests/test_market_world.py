@@ -178,7 +178,7 @@ def test_separation_costs_in_market_yaml_are_the_process_models(dataset: Dataset
         "lynas_malaysia": ("bayan_obo", "MY"),
         "mp_mountain_pass": ("bayan_obo", "US"),
         "neo_silmet": ("bayan_obo", "DE"),
-        "solvay_la_rochelle": ("ionic_clay_medium_y_eu", "DE"),
+        "solvay_la_rochelle": ("bayan_obo", "DE"),
     }
     sheets = {ore: build_flowsheet(dataset, ore) for ore, _ in set(quoted.values())}
     for plant_id, (ore, region) in quoted.items():

@@ -13,7 +13,7 @@ from rareflow.dataset.errors import DataValidationError
 from rareflow.metrics import hhi, independence, top_share_pct, year_of_independence
 from rareflow.scenario.loader import builtin_names, load_scenario, merge
 from rareflow.scenario.schema import Override, Scenario
-from rareflow.simulate.plan import draw, ramp_fraction
+from rareflow.simulate.plan import draw, project_capacity, ramp_fraction
 from rareflow.simulate.run import Runner
 from rareflow.simulate.store import Store, StoreError
 from rareflow.simulate.world import ScenarioError, build_market
@@ -94,6 +94,13 @@ def test_ramp_and_draws_are_reproducible() -> None:
     assert ramp_fraction(2027, 2027, 2.0) == pytest.approx(1 / 3)
     assert ramp_fraction(2030, 2027, 2.0) == 1.0
     assert ramp_fraction(2030, None, 2.0) == 0.0
+    # a recorded level stands in its year (a back-cast's reported output), the ramp elsewhere
+    recorded = load_scenario("history-2024")
+    lynas = next(p for p in recorded.projects if p.id == "lynas_malaysia_heavy")
+    plan = draw(recorded, 0, 0)
+    assert project_capacity(lynas, 2025, plan) == pytest.approx(76.0)
+    ramp = ramp_fraction(2026, plan.project_start[lynas.id], plan.project_ramp[lynas.id])
+    assert project_capacity(lynas, 2026, plan) == pytest.approx(1500.0 * ramp)
     scenario = load_scenario("china-heavy-ban")
     assert draw(scenario, 7, 3) == draw(scenario, 7, 3)
     assert draw(scenario, 7, 3) != draw(scenario, 7, 4)

@@ -64,12 +64,15 @@ class ExportTax(TradeRule):
 
 
 class Licence(TradeRule):
-    """Matched flows need a licence: ``refused_share`` of the volume they had the year before
-    is delayed past the year or refused (it does not arrive), and each licensed t costs
-    ``cost_usd_per_kg`` of paperwork and waiting."""
+    """Matched flows need a licence: ``refused_share`` of the volume each product had the
+    year before is delayed past the year or refused (it does not arrive), and each licensed t
+    costs ``cost_usd_per_kg`` of paperwork and waiting. With ``closes_smuggling`` the licence
+    is enforced at the border like a ban (export-control law with criminal penalties and a
+    customs campaign): no smuggling around it while it is in force."""
 
     refused_share: Annotated[float, Field(ge=0, le=1)]
     cost_usd_per_kg: Positive = 0.0
+    closes_smuggling: bool = False
 
 
 class Threat(Lever):

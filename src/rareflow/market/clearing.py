@@ -23,7 +23,6 @@ from rareflow.dataset.levers import Levers
 from rareflow.market.accounting import subsidy_payments
 from rareflow.market.effects import EffectKind
 from rareflow.market.model import MarketModel
-from rareflow.market.model_parts import matched_flows
 from rareflow.market.network import CHINA, CHINA_EXPORT, World
 from rareflow.market.program import pool
 from rareflow.market.results import MarketResult, summarise
@@ -82,13 +81,13 @@ class Clearing:
         return (*solution, iterations)
 
     def reference_licences(self) -> None:
-        """Licences without a volume get (1 - refused share) x the flows they cover when no
+        """Licences without volumes get (1 - refused share) x each product's flows when no
         licence is in force (one solve)."""
         model = self.model
         pending = [
             licence
             for licence in self.world.levers.licences
-            if licence.id in model.levers.active[0] and (licence.id, 0) not in model.levers.volumes
+            if licence.id in model.levers.active[0] and (licence.id, 0) not in model.referenced
         ]
         if not pending:
             return
@@ -97,8 +96,8 @@ class Clearing:
         values, _, _ = model.solve_once()
         for licence in pending:
             for period in range(model.periods):
-                flows = float(values[matched_flows(model, licence, period)].sum())
-                model.set_lever_volume(licence.id, (1 - licence.refused_share) * flows, period)
+                flows = model.licence_flows(licence.id, period, values)
+                model.set_licence_volumes(licence, period, flows)
         model.levers.active = active
         model.refresh()
 

@@ -44,6 +44,13 @@ class Effect:
     off: float = 0.0
     weight: float = 1.0
     """Discount factor of the period (cost effects are in present value)."""
+    volume_key: str = ""
+    """Key of the volume of an UPPER / ROW_UPPER effect when it is not the lever's own (a
+    licence has one volume per product it covers)."""
+
+    @property
+    def key(self) -> str:
+        return self.volume_key or self.lever
 
 
 @dataclass
@@ -56,7 +63,8 @@ class LeverEffects:
     effects: list[Effect] = field(default_factory=list)
     active: list[set[str]] = field(default_factory=list)
     volumes: dict[tuple[str, int], float] = field(default_factory=dict)
-    """(lever id, period) -> volume of an UPPER / ROW_UPPER lever (default: the effect's ``on``)."""
+    """(volume key, period) -> volume of an UPPER / ROW_UPPER effect (default: the effect's
+    ``on``); the key is the lever id or the effect's ``volume_key``."""
     tax_base: dict[int, float] = field(default_factory=dict)
     """Effect position -> current base (USD/kg) of an AD_VALOREM effect."""
 
@@ -147,10 +155,10 @@ class LeverEffects:
                 factor = effect.on if on else effect.off
                 upper[target] = 0.0 if factor == 0 else upper[target] * factor
             elif effect.kind is EffectKind.UPPER:
-                volume = self.volumes.get((effect.lever, effect.period), effect.on)
+                volume = self.volumes.get((effect.key, effect.period), effect.on)
                 upper[target] = (volume if on else effect.off) * column_scale[target]
             else:
-                volume = self.volumes.get((effect.lever, effect.period), effect.on)
+                volume = self.volumes.get((effect.key, effect.period), effect.on)
                 row_upper[target] = volume if on else effect.off
         return cost, upper, row_upper
 

@@ -204,7 +204,15 @@ ROWS = _table(
         ("lever",),
         "t product",
         "quota",
-        "matched flows together below a limit (quotas and licences)",
+        "matched flows together below an export quota's limit",
+    ),
+    Family(
+        "licence",
+        ("lever", "commodity", "item"),
+        "t product",
+        "lic",
+        "one product's licensed flows <= (1 - refused share) x its flows in the last year "
+        "without the licence",
     ),
     Family(
         "adjustment",

@@ -25,7 +25,7 @@ import highspy
 import numpy as np
 from scipy import sparse
 
-from rareflow.dataset.levers import Levers
+from rareflow.dataset.levers import Levers, Licence
 from rareflow.market.accounting import ModelCache
 from rareflow.market.adjusting import add_adjustments, add_inventories, set_initial_stocks
 from rareflow.market.effects import Effect, EffectKind, LeverEffects
@@ -36,6 +36,7 @@ from rareflow.market.model_parts import (
     add_quotas,
     add_stocks_and_disposal,
     add_trade,
+    licence_key,
 )
 from rareflow.market.network import CHINA, CHINA_EXPORT, Plant, World, heavy_elements
 from rareflow.market.program import INF, Program, RowKey, capacity, pool, quiet_highs
@@ -59,6 +60,11 @@ class MarketModel:
         self.levers.active = [set(lever_ids(world.levers)) for _ in range(periods)]
         self.floor_columns: dict[tuple[str, int], int] = {}
         self.floor_subsidy: dict[str, float] = {f.id: 0.0 for f in world.levers.floors}
+        self.licensed: dict[tuple[str, int], dict[tuple[str, str], list[int]]] = {}
+        """(licence, period) -> (commodity, item) -> the flow columns its row of that product
+        covers (``model_parts.add_quotas``)."""
+        self.referenced: set[tuple[str, int]] = set()
+        """(licence, period) whose product volumes are set (``set_licence_volumes``)."""
         self.adjustments: dict[str, dict[str, Any]] = {}
         """Adjusting state id -> its rows, build columns and initial level (``adjusting.py``)."""
         self.inventory_base: dict[tuple[str, str, str], float] = {}
@@ -121,9 +127,18 @@ class MarketModel:
         return self.program.column(family, index, weight * cost, entries, upper)
 
     def effect(
-        self, lever: str, kind: EffectKind, target: int, period: int, on: float, off: float = 0.0
+        self,
+        lever: str,
+        kind: EffectKind,
+        target: int,
+        period: int,
+        on: float,
+        off: float = 0.0,
+        volume_key: str = "",
     ) -> None:
-        self.levers.add(Effect(lever, kind, target, period, on, off, self.discount[period]))
+        self.levers.add(
+            Effect(lever, kind, target, period, on, off, self.discount[period], volume_key)
+        )
 
     def border(
         self, column: int, commodity: str, item: str, origin: str, destination: str, period: int
@@ -332,6 +347,25 @@ class MarketModel:
         ``refresh``)."""
         for p in range(self.periods) if period is None else [period]:
             self.levers.volumes[(lever_id, p)] = volume
+
+    def licence_flows(
+        self, licence_id: str, period: int, values: np.ndarray
+    ) -> dict[tuple[str, str], float]:
+        """Flows of each product a licence covers in a solution, t."""
+        products = self.licensed.get((licence_id, period), {})
+        return {product: float(values[columns].sum()) for product, columns in products.items()}
+
+    def set_licence_volumes(
+        self, licence: Licence, period: int, reference: dict[tuple[str, str], float]
+    ) -> None:
+        """Each product of a licence lets through (1 - refused share) of its ``reference``
+        flows (those of a year without the licence; none if it had none), at the next
+        ``refresh``."""
+        for commodity, item in self.licensed.get((licence.id, period), {}):
+            flows = reference.get((commodity, item), 0.0)
+            key = licence_key(licence.id, commodity, item)
+            self.levers.volumes[(key, period)] = (1 - licence.refused_share) * flows
+        self.referenced.add((licence.id, period))
 
     def _applied(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         cost, upper, row_upper = self.levers.apply(

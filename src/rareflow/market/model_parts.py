@@ -91,9 +91,13 @@ def _export_step(model: MarketModel, commodity: str, item: str, track: int, peri
                 (pool(commodity, item, CHINA_EXPORT, 0, period), -1.0),
             ],
         )
-        for ban in model.world.levers.bans:  # a ban is enforced at the border: no way around
-            if model.levers.matches(ban, commodity, item, CHINA, CHINA_EXPORT):
-                model.effect(ban.id, EffectKind.SWITCH, smuggle, period, 0.0, 1.0)
+        enforced = [
+            *model.world.levers.bans,  # a ban is enforced at the border: no way around
+            *(lic for lic in model.world.levers.licences if lic.closes_smuggling),
+        ]
+        for rule in enforced:
+            if model.levers.matches(rule, commodity, item, CHINA, CHINA_EXPORT):
+                model.effect(rule.id, EffectKind.SWITCH, smuggle, period, 0.0, 1.0)
 
 
 def _lane(
@@ -270,18 +274,36 @@ def add_contracts(model: MarketModel, period: int) -> None:
 
 
 def add_quotas(model: MarketModel, period: int) -> None:
-    """Quotas (a fixed limit) and licences (a limit the runner sets from last year's flows,
-    none until then) as rows over the flows they match."""
+    """Quotas: the matched flows together below a fixed limit (firms choose what to ship under
+    it). Licences: one row per product (commodity, item) they cover, below a volume the runner
+    sets from the product's flows in the last year without the licence (none until then), since
+    a licence is granted shipment by shipment and cannot move volume from one product to
+    another."""
     program = model.program
-    rules: list[tuple[TradeRule, float]] = [
-        *((q, q.limit_t) for q in model.world.levers.quotas),
-        *((licence, INF) for licence in model.world.levers.licences),
-    ]
-    for rule, limit in rules:
-        row = program.row(("quota", period, rule.id), -INF, limit)
-        model.effect(rule.id, EffectKind.ROW_UPPER, row, period, limit, INF)
-        for column in matched_flows(model, rule, period):
+    for quota in model.world.levers.quotas:
+        row = program.row(("quota", period, quota.id), -INF, quota.limit_t)
+        model.effect(quota.id, EffectKind.ROW_UPPER, row, period, quota.limit_t, INF)
+        for column in matched_flows(model, quota, period):
             program.entry(row, column, 1.0)
+    for licence in model.world.levers.licences:
+        products: dict[tuple[str, str], list[int]] = {}
+        for column in matched_flows(model, licence, period):
+            meta = program.meta[column]
+            commodity = str(meta.get("commodity", "concentrate"))
+            product = (commodity, str(meta["item"] if "item" in meta else meta["mine"]))
+            products.setdefault(product, []).append(column)
+        model.licensed[(licence.id, period)] = products
+        for (commodity, item), columns in sorted(products.items()):
+            row = program.row(("licence", period, licence.id, commodity, item), -INF, INF)
+            key = licence_key(licence.id, commodity, item)
+            model.effect(licence.id, EffectKind.ROW_UPPER, row, period, INF, INF, key)
+            for column in columns:
+                program.entry(row, column, 1.0)
+
+
+def licence_key(licence: str, commodity: str, item: str) -> str:
+    """Volume key of one product's row of a licence."""
+    return f"{licence}:{commodity}:{item}"
 
 
 def matched_flows(model: MarketModel, rule: TradeRule, period: int) -> list[int]:

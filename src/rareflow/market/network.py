@@ -74,8 +74,8 @@ class Inventories:
 
 @dataclass(frozen=True)
 class Smuggling:
-    """Exports around China's quota, tax and licence system (not around bans, which are
-    enforced): extra cost per kg plus a share of the product's value, within a network capacity
+    """Exports around China's quota, tax and licence system (not around bans or licences that
+    close smuggling, which are enforced): extra cost per kg plus a share of the product's value, within a network capacity
     (t/yr, all products together) that adjusts over time."""
 
     cost_usd_per_kg: float

@@ -107,6 +107,9 @@ class Project(Build):
     newcomer: bool = True
     expands: Id | None = None
     """Node id (mine or plant of the market model) whose capacity this adds to."""
+    recorded_t: dict[Year, Annotated[float, Field(ge=0)]] = {}
+    """Capacity actually available in stated years (t/yr, e.g. a plant's reported output in a
+    back-cast), used instead of the ramp in those years."""
 
     def expanding(self) -> bool:
         return self.expands is not None

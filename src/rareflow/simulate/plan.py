@@ -90,6 +90,15 @@ def ramp_years(project: Project) -> float:
     return years
 
 
+def project_capacity(project: Project, year: int, plan: RunPlan) -> float:
+    """A project's capacity in ``year`` in one run: its recorded level where it has one, else
+    nameplate times the ramp from its drawn start."""
+    if year in project.recorded_t:
+        return project.recorded_t[year]
+    start, ramp = plan.project_start[project.id], plan.project_ramp[project.id]
+    return project.capacity_t * ramp_fraction(year, start, ramp)
+
+
 def ramp_fraction(year: int, start: int | None, ramp: float) -> float:
     """Share of nameplate available in ``year``: 0 before the start, then linear to 1."""
     if start is None or year < start:

@@ -22,11 +22,10 @@ import pandas as pd
 
 from rareflow.market.accounting import ledger_residual
 from rareflow.market.adjusting import built, set_adjustment_level, set_initial_stocks
-from rareflow.market.model_parts import matched_flows
 from rareflow.process.cost import capital_recovery_factor
 from rareflow.scenario.schema import Learning
 from rareflow.simulate.piles import Piles
-from rareflow.simulate.plan import RunPlan, ramp_fraction
+from rareflow.simulate.plan import RunPlan, project_capacity, ramp_fraction
 from rareflow.simulate.record import Recorder
 from rareflow.simulate.world import ScenarioMarket, past_capacities
 
@@ -47,7 +46,8 @@ class RunState:
     """Private stocks by (commodity, item, place) at the end of the last year (t)."""
     levels: dict[str, float] = field(default_factory=dict)
     """Adjusting capacities (substitution, designs, smuggling, undocumented mining)."""
-    unlicensed: dict[str, float] = field(default_factory=dict)
+    unlicensed: dict[str, dict[tuple[str, str], float]] = field(default_factory=dict)
+    """Licence -> (commodity, item) -> the product's flows in the last year without licences."""
     """Per licence, the flows it covers in the last year without it (t)."""
 
 
@@ -85,11 +85,7 @@ class Runner:
         self.piles = Piles(market)
         self.past = past_capacities(market) if scenario.history else {}
         self.learning = self._learning_columns()
-        self.licences = {
-            (licence.id, period): np.asarray(matched_flows(model, licence, period), dtype=int)
-            for licence in market.world.levers.licences
-            for period in range(self.periods)
-        }
+        self.licences = {licence.id: licence for licence in market.world.levers.licences}
         market.clearing.solve()
         self.base_basis = model.highs.getBasis()
         self.base_row_upper = model.row_upper.copy()
@@ -195,19 +191,13 @@ class Runner:
             if node in past:
                 model.row_upper[rows[("capacity", period, node)]] = past[node]
                 continue
-            extra = sum(
-                p.capacity_t
-                * ramp_fraction(when, plan.project_start[p.id], plan.project_ramp[p.id])
-                for p in market.expansions.get(node, [])
-            )
+            extra = sum(project_capacity(p, when, plan) for p in market.expansions.get(node, []))
             model.row_upper[rows[("capacity", period, node)]] = (
                 market.base_capacity[node] * factor + extra
             )
         for node, project in market.new_nodes.items():
-            fraction = ramp_fraction(
-                when, plan.project_start[project.id], plan.project_ramp[project.id]
-            )
-            model.row_upper[rows[("capacity", period, node)]] = project.capacity_t * fraction
+            row = rows[("capacity", period, node)]
+            model.row_upper[row] = project_capacity(project, when, plan)
         for node, candidate in market.candidates.items():
             arrivals = state.committed.get(node, [])
             units = sum(ramp_fraction(when, start, 2.0) for start in arrivals)
@@ -310,13 +300,11 @@ class Runner:
                         live_now.add(block.id)
             active |= self.piles.set_volumes(model, year, period, live_now, state.piles)
             model.levers.active[period] = active
-        for (licence, period), _columns in self.licences.items():
-            if licence in model.levers.active[period]:
-                refused = next(
-                    lic.refused_share for lic in market.world.levers.licences if lic.id == licence
-                )
-                reference = state.unlicensed.get(licence, 0.0)
-                model.set_lever_volume(licence, (1 - refused) * reference, period)
+        for licence_id, licence in self.licences.items():
+            for period in range(self.periods):
+                if licence_id in model.levers.active[period]:
+                    reference = state.unlicensed.get(licence_id, {})
+                    model.set_licence_volumes(licence, period, reference)
 
     def _after(
         self, year: int, plan: RunPlan, state: RunState, values: np.ndarray, duals: np.ndarray
@@ -338,10 +326,9 @@ class Runner:
         for name, record in model.adjustments.items():
             level = state.levels[name] + built(model, name, values)
             state.levels[name] = level * (1.0 - record["spec"].reversal)
-        licensed = {lic for lic, _ in self.licences} & model.levers.active[0]
-        for (licence, period), columns in self.licences.items():
-            if period == 0 and not licensed:  # reference: the flows of a year without licences
-                state.unlicensed[licence] = float(values[columns].sum())
+        if not set(self.licences) & model.levers.active[0]:
+            for licence_id in self.licences:  # reference: the flows of a year without licences
+                state.unlicensed[licence_id] = model.licence_flows(licence_id, 0, values)
         for node, candidate in self.market.candidates.items():
             rent = np.mean([
                 duals[program.rows[("capacity", p, node)]] / model.discount[p]
