@@ -116,6 +116,14 @@ def test_same_seed_same_numbers_whatever_ran_before(dataset: Dataset, baseline: 
     pd.testing.assert_frame_equal(first, fresh)
 
 
+def test_projects_carry_their_owner(baseline: Runner) -> None:
+    # Lynas's Malaysian heavy circuit counts for Australia by ownership (facilities.csv owner)
+    plants = {p.id: p for p in baseline.market.world.plants()}
+    assert plants["lynas_malaysia_heavy"].location == "MY"
+    assert plants["lynas_malaysia_heavy"].owner == "AU"
+    assert plants["iluka_eneabba"].owner is None  # owned where it stands
+
+
 def test_conservation_every_year(baseline: Runner) -> None:
     frame = baseline.run(draw(baseline.market.scenario, 0, 0))
     years = sorted(frame["year"].unique())

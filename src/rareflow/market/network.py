@@ -75,8 +75,8 @@ class Inventories:
 @dataclass(frozen=True)
 class Smuggling:
     """Exports around China's quota, tax and licence system (not around bans or licences that
-    close smuggling, which are enforced): extra cost per kg plus a share of the product's value, within a network capacity
-    (t/yr, all products together) that adjusts over time."""
+    close smuggling, which are enforced): extra cost per kg plus a share of the product's
+    value, within a network capacity (t/yr, all products together) that adjusts over time."""
 
     cost_usd_per_kg: float
     capacity: Adjustable

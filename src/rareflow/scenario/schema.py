@@ -84,6 +84,9 @@ class Build(Strict):
     ore_type: Id | None = None
     feeds: list[Place] = []
     dedicated: list[Id] = []
+    owner: Annotated[str, Field(min_length=2, max_length=3)] | None = None
+    """Country code of the owner when it is not the node's location (Lynas Malaysia: AU);
+    self-sufficiency by ownership counts the node for the owner."""
     source: list[Id] = []
     note: str | None = None
 

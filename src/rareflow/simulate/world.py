@@ -140,6 +140,7 @@ def _new_node(world: World, spec: Build, dataset: Dataset) -> None:
                 0.0,
                 spec.cost_usd_per_kg,
                 tuple(spec.dedicated),
+                owner=spec.owner,
             )
         )
         return
@@ -152,6 +153,7 @@ def _new_node(world: World, spec: Build, dataset: Dataset) -> None:
         spec.heavy,
         None,
         tuple(spec.feeds),
+        owner=spec.owner,
     )
     {
         "separation": world.separators,
