@@ -5,7 +5,7 @@ Three levers depend on the prices the LP finds, so they are settled with warm re
 - an **export tax** is ad valorem on the export (FOB) price, which the tax itself raises: the
   per-kg tax t = rate x FOB(t) is a fixed point, reached by iteration (a contraction with
   factor <= rate, so a few solves);
-- a **licence** lets through (1 - refused share) of the flows it covers had the year before; a
+- a **licence** lets through (1 - refused share) of each product's flows the year before; a
   one-year clearing takes "the year before" as the same year without the licence;
 - a **price floor** pays eligible producers the gap between the floor and the market price on
   up to the guaranteed volume; the per-kg subsidy s = max(0, floor - price(s)) is settled by
