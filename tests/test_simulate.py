@@ -116,12 +116,17 @@ def test_same_seed_same_numbers_whatever_ran_before(dataset: Dataset, baseline: 
     pd.testing.assert_frame_equal(first, fresh)
 
 
-def test_projects_carry_their_owner(baseline: Runner) -> None:
+def test_projects_carry_their_owner_and_routes(baseline: Runner) -> None:
     # Lynas's Malaysian heavy circuit counts for Australia by ownership (facilities.csv owner)
     plants = {p.id: p for p in baseline.market.world.plants()}
     assert plants["lynas_malaysia_heavy"].location == "MY"
     assert plants["lynas_malaysia_heavy"].owner == "AU"
     assert plants["iluka_eneabba"].owner is None  # owned where it stands
+    # new mines trade as their country's mines do: Kachin and Chinese ore only into China
+    mines = {m.id: m for m in baseline.market.world.mines}
+    assert mines["myanmar_ionic_expansion"].routes == mines["mm_ionic_clay_medium_y_eu"].routes
+    assert mines["china_hard_rock_expansion"].routes == ("china",)
+    assert mines["row_ionic_clay"].routes == ()
 
 
 def test_conservation_every_year(baseline: Runner) -> None:

@@ -127,6 +127,15 @@ def _add_nodes(world: World, scenario: Scenario, market: ScenarioMarket, dataset
         market.stages[plant.id] = (plant.stage, plant.location)
 
 
+def country_routes(world: World, country: str, ore_type: str) -> tuple[str, ...]:
+    """Where a new mine's ore may be separated: the routes of its country's existing mines of
+    the same ore type (else of any of its mines), since routes follow a country's trade regime
+    (Kachin ore crosses only into China; China's ore stays in China), not a deposit."""
+    known = [m for m in world.mines if m.location == country and m.routes]
+    same = [m.routes for m in known if m.ore_type == ore_type]
+    return same[0] if same else (known[0].routes if known else ())
+
+
 def _new_node(world: World, spec: Build, dataset: Dataset) -> None:
     if spec.stage == "mine":
         assert spec.ore_type is not None
@@ -140,6 +149,7 @@ def _new_node(world: World, spec: Build, dataset: Dataset) -> None:
                 0.0,
                 spec.cost_usd_per_kg,
                 tuple(spec.dedicated),
+                routes=country_routes(world, spec.location, spec.ore_type),
                 owner=spec.owner,
             )
         )
