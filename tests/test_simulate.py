@@ -10,7 +10,7 @@ import pytest
 
 from rareflow.dataset.dataset import Dataset
 from rareflow.dataset.errors import DataValidationError
-from rareflow.metrics import hhi, independence, top_share_pct, year_of_independence
+from rareflow.metrics import headline, hhi, independence, top_share_pct, year_of_independence
 from rareflow.scenario.loader import builtin_names, load_scenario, merge
 from rareflow.scenario.schema import Override, Scenario
 from rareflow.simulate.plan import draw, project_capacity, ramp_fraction
@@ -240,6 +240,12 @@ def test_metrics_by_hand() -> None:
     table = independence(frame, ["Dy"], [50.0]).iloc[0]
     assert table["probability_%"] == 50.0 and table["median_year"] == 2025
     assert np.isnan(independence(frame, ["Dy"], [90.0]).iloc[0]["median_year"])
+    # an extra measured group appears in the headline beside the main group: run means 65, 15
+    extra = frame.assign(key="with_canada:Dy", value=[70.0, 80.0, 10.0, 20.0])
+    table = headline(pd.concat([frame, extra]), ["Dy"], [50.0], ((2025, 2026),))
+    rows = table[table["measure"] == "self-sufficiency % (of reference demand)"]
+    medians = rows.set_index("element")["median"]
+    assert medians["Dy"] == pytest.approx(40.0) and medians["with_canada:Dy"] == pytest.approx(45.0)
 
 
 def test_learning_curve_moves_unit_costs(dataset: Dataset) -> None:

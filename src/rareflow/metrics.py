@@ -125,6 +125,11 @@ def headline(
                 rows.append(
                     {"years": label, "element": e, "measure": measure, **_band(band(metric, e))}
                 )
+        for key in extra_group_keys(per_run):  # "group:element" of the scenario's extra groups
+            for metric, measure in measures[:2]:
+                rows.append(
+                    {"years": label, "element": key, "measure": measure, **_band(band(metric, key))}
+                )
         for stage in ("mining", "separation", "magnet"):
             rows.append(
                 {
@@ -159,6 +164,12 @@ def headline(
             }
         )
     return pd.DataFrame(rows)
+
+
+def extra_group_keys(results: pd.DataFrame) -> list[str]:
+    """Keys ("group:element") of the extra measured groups present in yearly results."""
+    keys = results.loc[results["metric"] == "self_sufficiency_pct", "key"].unique()
+    return sorted(str(k) for k in keys if ":" in str(k))
 
 
 def independence(
