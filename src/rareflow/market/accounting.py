@@ -51,6 +51,8 @@ class ModelCache:
     """Sparse (oxide, metal) residual operators of the ledger, for year loops."""
     balance: tuple[list[tuple[object, ...]], sparse.csr_matrix, np.ndarray] | None = None
     """Keys, matrix rows and row indices of period 0's balances."""
+    metal_per_oxide: dict[str, float] | None = None
+    """Element -> t of metal per t of its oxide, for the yearly ledger."""
 
 
 def meta_frame(model: MarketModel) -> pd.DataFrame:
@@ -150,12 +152,15 @@ def carried_in(model: MarketModel) -> dict[str, np.ndarray]:
     column (oxide stocks count against oxide use, metal stocks against metal use)."""
     world = model.world
     index = {e: i for i, e in enumerate(world.elements)}
+    if model.cache.metal_per_oxide is None:
+        model.cache.metal_per_oxide = {e: element(e).metal_per_oxide for e in index}
+    factor = model.cache.metal_per_oxide
     oxide, metal = np.zeros(len(index)), np.zeros(len(index))
     for (commodity, item, _), level in model.inventory_initial.items():
         if item not in index:
             continue
         if commodity == "oxide":
-            oxide[index[item]] += level * element(item).metal_per_oxide
+            oxide[index[item]] += level * factor[item]
         elif commodity == "metal":
             metal[index[item]] += level
     return {"oxide_final": oxide, "metal_final": metal}

@@ -86,6 +86,8 @@ class MarketModel:
         self.column_scale = np.ones(len(self.base_cost))
         set_initial_stocks(self, self.inventory_base)
         self.cost, self.upper, self.current_row_upper = self._applied()
+        self._held: dict[str, np.ndarray] = {}
+        """What HiGHS holds now (costs, column uppers, row bounds), so refreshes send changes."""
         self.highs = self._pass()
 
     # --- building ----------------------------------------------------------------------------
@@ -295,6 +297,12 @@ class MarketModel:
         lp.a_matrix_.value_ = matrix.data
         highs = quiet_highs()
         highs.passModel(lp)
+        self._held = {
+            "cost": self.cost.copy(),
+            "upper": self.upper.copy(),
+            "row_lower": self.row_lower.copy(),
+            "row_upper": self.current_row_upper.copy(),
+        }
         return highs
 
     # --- solving -----------------------------------------------------------------------------
@@ -317,13 +325,14 @@ class MarketModel:
 
     def set_column_cost(self, column: int, cost: float) -> None:
         """Objective coefficient of one column (already discounted)."""
-        self.cost[column] = cost
+        self.cost[column] = self._held["cost"][column] = cost
         self.highs.changeColCost(column, cost)
 
     def set_row_bounds(self, key: RowKey, lower: float, upper: float) -> None:
         index = self.program.rows[key]
         self.row_lower[index], self.row_upper[index] = lower, upper
         self.current_row_upper[index] = upper
+        self._held["row_lower"][index], self._held["row_upper"][index] = lower, upper
         self.highs.changeRowBounds(index, lower, upper)
 
     def set_row_upper(self, key: RowKey, upper: float) -> None:
@@ -378,15 +387,35 @@ class MarketModel:
         return cost, upper, row_upper
 
     def refresh(self) -> None:
-        """Push costs and bounds to HiGHS after lever or scale changes (keeps the basis)."""
+        """Push costs and bounds to HiGHS after lever or scale changes (keeps the basis); only
+        the entries that differ from what HiGHS holds are sent."""
         self.cost, self.upper, self.current_row_upper = self._applied()
-        columns = np.arange(len(self.cost), dtype=np.int32)
-        rows = np.arange(len(self.current_row_upper), dtype=np.int32)
-        self.highs.changeColsCost(len(columns), columns, self.cost)
-        self.highs.changeColsBounds(len(columns), columns, np.zeros(len(columns)), self.upper)
-        self.highs.changeRowsBounds(  # type: ignore[attr-defined]
-            len(rows), rows, self.row_lower, self.current_row_upper
+        held, highs = self._held, self.highs
+        columns = _changed(self.cost, held["cost"])
+        if columns.size:
+            highs.changeColsCost(columns.size, columns, self.cost[columns])
+        columns = _changed(self.upper, held["upper"])
+        if columns.size:
+            zeros = np.zeros(columns.size)
+            highs.changeColsBounds(columns.size, columns, zeros, self.upper[columns])
+        rows = np.union1d(
+            _changed(self.row_lower, held["row_lower"]),
+            _changed(self.current_row_upper, held["row_upper"]),
         )
+        if rows.size:
+            rows = rows.astype(np.int32)
+            highs.changeRowsBounds(  # type: ignore[attr-defined]
+                rows.size, rows, self.row_lower[rows], self.current_row_upper[rows]
+            )
+        held["cost"][:] = self.cost
+        held["upper"][:] = self.upper
+        held["row_lower"][:] = self.row_lower
+        held["row_upper"][:] = self.current_row_upper
+
+
+def _changed(new: np.ndarray, held: np.ndarray) -> np.ndarray:
+    """Indices (int32, as HiGHS takes them) where ``new`` differs from ``held``."""
+    return np.flatnonzero(new != held).astype(np.int32)
 
 
 def lever_ids(levers: Levers) -> list[str]:

@@ -14,6 +14,7 @@ not depend on which runs the same worker solved before.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -81,7 +82,17 @@ class Runner:
                      if (s.end_use, s.region) == key and s.commodity == "magnet")
             for key in self.magnet_columns
         }  # fmt: skip
-        self._growth_cache: dict[tuple[int, str, str, float], float] = {}
+        self.inventory_columns = [
+            ((meta["commodity"], meta["item"], meta["location"]), int(column))
+            for column in model.program.select("inventory", period=0)
+            for meta in [model.program.meta[column]]
+        ]
+        """(commodity, item, place) and column of each private stock tranche of period 0."""
+        self._capacity_factors: dict[int, dict[str, float]] = {}
+        self._growth_paths: dict[tuple[str, str], np.ndarray] = {}
+        """(end use, region) -> demand growth factor of each year from the first, for the
+        growth scale of ``_growth_scale`` (the current run's draw)."""
+        self._growth_scale = math.nan
         self.piles = Piles(market)
         self.past = past_capacities(market) if scenario.history else {}
         self.learning = self._learning_columns()
@@ -204,7 +215,14 @@ class Runner:
             model.row_upper[rows[("capacity", period, node)]] = candidate.capacity_t * units
 
     def growth_factors(self, year: int) -> dict[str, float]:
-        """Base-capacity factor of every existing node in ``year`` (capacity growth rules)."""
+        """Base-capacity factor of every existing node in ``year`` (capacity growth rules; the
+        same in every run, so computed once per year)."""
+        cached = self._capacity_factors.get(year)
+        if cached is None:
+            cached = self._capacity_factors[year] = self._growth_factors(year)
+        return cached
+
+    def _growth_factors(self, year: int) -> dict[str, float]:
         market = self.market
         world = market.world
         fixed = set(market.stages) - set(market.new_nodes) - set(market.candidates)
@@ -228,26 +246,22 @@ class Runner:
 
     def _growth(self, year: int, end_use: str, region: str, plan: RunPlan) -> float:
         """Demand growth factor of an end use and region from the first year to ``year``."""
-        key = (year, end_use, region, plan.growth_scale)
-        cached = self._growth_cache.get(key)
-        if cached is not None:
-            return cached
-        factor = 1.0
-        rules = self.market.scenario.demand.growth
-        specific = [g for g in rules if g.end_use == end_use and g.region in (None, region)]
-        chosen = specific or [g for g in rules if g.end_use == "default"]
-        for y in range(self.years[0] + 1, year + 1):
-            rate = next(
-                (
-                    g.rate_pct
-                    for g in chosen
-                    if (g.start is None or g.start <= y) and (g.end is None or y <= g.end)
-                ),
-                0.0,
-            )
-            factor *= 1 + plan.growth_scale * rate / 100.0
-        self._growth_cache[key] = factor
-        return factor
+        if plan.growth_scale != self._growth_scale:
+            self._growth_paths.clear()
+            self._growth_scale = plan.growth_scale
+        path = self._growth_paths.get((end_use, region))
+        if path is None:
+            rules = self.market.scenario.demand.growth
+            specific = [g for g in rules if g.end_use == end_use and g.region in (None, region)]
+            chosen = specific or [g for g in rules if g.end_use == "default"]
+            rates = np.array([
+                next((g.rate_pct for g in chosen
+                      if (g.start is None or g.start <= y) and (g.end is None or y <= g.end)), 0.0)
+                for y in range(self.years[0] + 1, self.years[-1] + self.periods + 1)
+            ])  # fmt: skip
+            steps = np.cumprod(1.0 + plan.growth_scale * rates / 100.0)
+            path = self._growth_paths[(end_use, region)] = np.concatenate(([1.0], steps))
+        return float(path[max(0, year - self.years[0])])
 
     def _demand(self, year: int, period: int, plan: RunPlan) -> float:
         """Scale the period's segment groups; returns the reference magnet demand (t)."""
@@ -318,9 +332,7 @@ class Runner:
             cohort[year] = cohort.get(year, 0.0) + float(values[columns].sum())
         self.piles.update(values, state.piles)
         stocks: dict[tuple[str, str, str], float] = dict.fromkeys(state.stocks, 0.0)
-        for column in program.select("inventory", period=0):
-            meta = program.meta[column]
-            key = (meta["commodity"], meta["item"], meta["location"])
+        for key, column in self.inventory_columns:
             stocks[key] = stocks.get(key, 0.0) + float(values[column])
         state.stocks = stocks
         for name, record in model.adjustments.items():
