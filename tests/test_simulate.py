@@ -248,6 +248,30 @@ def test_metrics_by_hand() -> None:
     assert medians["Dy"] == pytest.approx(40.0) and medians["with_canada:Dy"] == pytest.approx(45.0)
 
 
+def test_recycling_starts_from_the_magnets_in_use(dataset: Dataset) -> None:
+    # The first year's scrap is what went into use one lifetime earlier: the base year's use
+    # discounted by the past growth of its end use; the alliance collects 5 % of its own
+    # regions' (US, JP) scrap, 0.36 t REO per t of magnet.
+    scenario = load_scenario("alliance-buildout")
+    runner = Runner(build_market(dataset, scenario))
+    assert runner.collected == {"US", "JP"}
+    assert dataset.market is not None
+    growth = dataset.market.magnet_use_growth_pct
+    lifetimes = scenario.recycling.lifetimes
+    expected = (
+        0.05
+        * 0.36
+        * sum(
+            used * (1 + growth.get(use, growth["default"]).value / 100) ** -lifetimes[use]
+            for (use, region), used in runner.magnet_reference.items()
+            if region in ("US", "JP") and use in lifetimes
+        )
+    )
+    frame = runner.run(draw(scenario, 0, 0))
+    first = metric(frame, "recycled_t", "world").iloc[0]
+    assert expected > 50 and first == pytest.approx(expected, rel=1e-9)
+
+
 def test_learning_curve_moves_unit_costs(dataset: Dataset) -> None:
     scenario = load_scenario("alliance-buildout")
     runner = Runner(build_market(dataset, scenario))

@@ -222,6 +222,9 @@ class MarketParameters(BaseModel):
     magnet_plants: list[Plant]
     gallium_cost_usd_per_kg: Parameter
     recycling: list[Recycling] = []
+    magnet_use_growth_pct: dict[Id, Parameter] = {}
+    """Past annual growth of magnet use by end use ("default" for the others): the magnets in
+    use in the base year, whose end of life feeds recycling from the first year."""
     discount_rate: Parameter | None = None
     inventories: Inventories | None = None
     substitution: dict[Id, SubstitutionSpec] = {}

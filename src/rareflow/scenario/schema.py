@@ -185,6 +185,8 @@ class Recycling(Strict):
     collection_rate_end: Probability | None = None
     """Rate reached linearly by the horizon's end (default: constant)."""
     lifetimes: dict[str, Annotated[int, Field(gt=0)]] = {}
+    regions: list[Place] = []
+    """Places whose end-of-life magnets are collected (countries or groups; empty: all)."""
     recycler: Id = "cn_magnet_recycling"
     """Recycling node that takes the collected scrap, or a new node at ``location``."""
     location: Place | None = None

@@ -23,6 +23,7 @@ import pandas as pd
 
 from rareflow.market.accounting import ledger_residual
 from rareflow.market.adjusting import built, set_adjustment_level, set_initial_stocks
+from rareflow.market.network import Segment
 from rareflow.process.cost import capital_recovery_factor
 from rareflow.scenario.schema import Learning
 from rareflow.simulate.piles import Piles
@@ -39,8 +40,9 @@ class RunState:
     committed: dict[str, list[int]] = field(default_factory=dict)
     """Candidate id -> arrival years of committed units."""
     signal: dict[str, int] = field(default_factory=dict)
-    cohorts: dict[str, dict[int, float]] = field(default_factory=dict)
-    """End use -> year -> t of magnets put in use."""
+    cohorts: dict[tuple[str, str], dict[int, float]] = field(default_factory=dict)
+    """(End use, region) -> year -> t of magnets put in use (before the first year: the
+    magnets in use then, ``Runner.installed``)."""
     piles: dict[str, float] = field(default_factory=dict)
     """State stockpile levels by ``pile_element`` (t)."""
     stocks: dict[tuple[str, str, str], float] = field(default_factory=dict)
@@ -49,7 +51,6 @@ class RunState:
     """Adjusting capacities (substitution, designs, smuggling, undocumented mining)."""
     unlicensed: dict[str, dict[tuple[str, str], float]] = field(default_factory=dict)
     """Licence -> (commodity, item) -> the product's flows in the last year without licences."""
-    """Per licence, the flows it covers in the last year without it (t)."""
 
 
 class Runner:
@@ -82,6 +83,13 @@ class Runner:
                      if (s.end_use, s.region) == key and s.commodity == "magnet")
             for key in self.magnet_columns
         }  # fmt: skip
+        self.installed = self._installed(segments)
+        collect = scenario.recycling.regions
+        self.collected = {
+            s.region for s in segments.values()
+            if not collect or market.world.matches(s.location, collect)
+        }  # fmt: skip
+        """Demand regions whose end-of-life magnets the scenario's recycler collects."""
         self.inventory_columns = [
             ((meta["commodity"], meta["item"], meta["location"]), int(column))
             for column in model.program.select("inventory", period=0)
@@ -125,6 +133,7 @@ class Runner:
             model.floor_subsidy[floor_id] = 0.0
         model.levers.tax_base.clear()
         state = RunState(
+            cohorts={key: dict(years) for key, years in self.installed.items()},
             stocks=dict(model.inventory_base),
             levels={name: record["spec"].initial_t for name, record in model.adjustments.items()},
         )
@@ -275,6 +284,24 @@ class Runner:
             reference += factor * self.magnet_reference.get((end_use, region), 0.0)
         return reference
 
+    def _installed(self, segments: dict[str, Segment]) -> dict[tuple[str, str], dict[int, float]]:
+        """Magnets put in use before the first year, by (end use, region) and year: the base
+        year's reference use discounted by the end use's past growth (``market.yaml``), back
+        over the longest lifetime, so end-of-life scrap flows from the first year."""
+        recycling, dataset = self.market.scenario.recycling, self.market.dataset
+        if not recycling.lifetimes or dataset is None or dataset.market is None:
+            return {}
+        growth = dataset.market.magnet_use_growth_pct
+        default = growth["default"].value if "default" in growth else 0.0
+        start, oldest = self.years[0], max(recycling.lifetimes.values())
+        found: dict[tuple[str, str], dict[int, float]] = {}
+        for (end_use, region), used in self.magnet_reference.items():
+            rate = growth[end_use].value if end_use in growth else default
+            found[(end_use, region)] = {
+                start - age: used * (1 + rate / 100.0) ** -age for age in range(1, oldest + 1)
+            }
+        return found
+
     def _recycling(self, year: int, state: RunState) -> float:
         recycling = self.market.scenario.recycling
         if self.market.recycler is None:
@@ -284,9 +311,9 @@ class Runner:
         if recycling.collection_rate_end is not None and end > start:
             rate += (recycling.collection_rate_end - rate) * (year - start) / (end - start)
         scrap = 0.0
-        for end_use, cohorts in state.cohorts.items():
+        for (end_use, region), cohorts in state.cohorts.items():
             life = recycling.lifetimes.get(end_use)
-            if life is not None:
+            if life is not None and region in self.collected:
                 scrap += cohorts.get(year - life, 0.0)
         recycled = rate * scrap * MAGNET_REO_PER_T
         base = self.market.base_capacity.get(self.market.recycler, 0.0)
@@ -327,8 +354,8 @@ class Runner:
         from the solved year."""
         model = self.market.clearing.model
         program = model.program
-        for (end_use, _), columns in self.magnet_columns.items():
-            cohort = state.cohorts.setdefault(end_use, {})
+        for use_region, columns in self.magnet_columns.items():
+            cohort = state.cohorts.setdefault(use_region, {})
             cohort[year] = cohort.get(year, 0.0) + float(values[columns].sum())
         self.piles.update(values, state.piles)
         stocks: dict[tuple[str, str, str], float] = dict.fromkeys(state.stocks, 0.0)
