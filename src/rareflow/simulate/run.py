@@ -23,7 +23,6 @@ import pandas as pd
 
 from rareflow.market.accounting import ledger_residual
 from rareflow.market.adjusting import built, set_adjustment_level, set_initial_stocks
-from rareflow.market.network import Segment
 from rareflow.process.cost import capital_recovery_factor
 from rareflow.scenario.schema import Learning
 from rareflow.simulate.piles import Piles
@@ -83,7 +82,7 @@ class Runner:
                      if (s.end_use, s.region) == key and s.commodity == "magnet")
             for key in self.magnet_columns
         }  # fmt: skip
-        self.installed = self._installed(segments)
+        self.installed = self._installed()
         collect = scenario.recycling.regions
         self.collected = {
             s.region for s in segments.values()
@@ -284,7 +283,7 @@ class Runner:
             reference += factor * self.magnet_reference.get((end_use, region), 0.0)
         return reference
 
-    def _installed(self, segments: dict[str, Segment]) -> dict[tuple[str, str], dict[int, float]]:
+    def _installed(self) -> dict[tuple[str, str], dict[int, float]]:
         """Magnets put in use before the first year, by (end use, region) and year: the base
         year's reference use discounted by the end use's past growth (``market.yaml``), back
         over the longest lifetime, so end-of-life scrap flows from the first year."""
