@@ -1,5 +1,5 @@
 """Small markets solved by hand: stocks between two periods, an export tax's wedge, licences,
-and substitution that stays once built (hysteresis).
+substitution that stays once built (hysteresis), and a crackdown on mining outside the quota.
 
 Units: t and USD/kg (objective in thousand USD). Prices of a later period are duals divided
 by its discount factor.
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from rareflow.dataset.levers import ExportTax, Levers, Licence
+from rareflow.dataset.levers import Crackdown, ExportTax, Levers, Licence
 from rareflow.market.adjusting import built, set_adjustment_level, set_initial_stocks
 from rareflow.market.clearing import Clearing
 from rareflow.market.model import MarketModel
@@ -216,3 +216,28 @@ def test_substitution_built_in_a_spike_stays_when_prices_fall() -> None:
     assert built(model, name, values) == pytest.approx(0.0)
     assert substituted == pytest.approx(20.0)
     assert duals[price] == pytest.approx(10.0)
+
+
+def test_a_crackdown_limits_output_outside_the_quota_and_stops_builds() -> None:
+    # 40 t of legal ore and 30 t/yr of capacity outside the quota that may grow by 10 t a year
+    # (free to build); 100 t are wanted at up to 30 USD/kg. Without a campaign the hidden mine
+    # runs 30 + 10 built = 40 t. A campaign limiting it to 15 t leaves 15 t and builds nothing,
+    # and switching the campaign off restores the 40 t (the idled capacity is still there).
+    levers = Levers(crackdowns=[Crackdown(id="campaign", limit_t=15.0)])
+    spec = world(40.0, [segment("nd", [(100.0, 30.0), (100.0, 1.0)])], levers)
+    spec.mines.append(
+        Mine("hidden", "CN", "a", {"Nd": 1.0}, 0.0, 2.0,
+             adjustable=Adjustable(30.0, 60.0, 10.0, 0.0))  # fmt: skip
+    )
+    model = MarketModel(spec)
+    hidden = [c for c in model.program.select("concentrate")
+              if model.program.meta[c]["mine"] == "hidden"]  # fmt: skip
+    values, duals, _ = model.solve_once()
+    assert values[hidden].sum() == pytest.approx(15.0)
+    assert built(model, "mine:hidden", values) == pytest.approx(0.0)
+    assert duals[model.program.rows[pool("oxide", "Nd", "CN", 0)]] == pytest.approx(30.0)
+    model.activate(set())
+    model.refresh()
+    values, _, _ = model.solve_once()
+    assert values[hidden].sum() == pytest.approx(40.0)
+    assert built(model, "mine:hidden", values) == pytest.approx(10.0)

@@ -85,6 +85,15 @@ class Threat(Lever):
     level: Annotated[float, Field(ge=0, le=1)] = 1.0
 
 
+class Crackdown(Lever):
+    """Enforcement against China's mining outside the quota (the campaigns of 2011-2012 and
+    2016-2018): while in force, output outside the quota is at most ``limit_t`` t REO a year
+    and no new capacity opens; idled capacity returns when the campaign ends (illegal output
+    was back above 40,000 t in 2014, docs/market.md)."""
+
+    limit_t: Positive
+
+
 class PriceFloor(Lever):
     """A buyer guarantees ``floor_usd_per_kg`` on up to ``volume_t`` of the plants' output of the
     elements (as oxide): the producers are paid the gap to the market price."""
@@ -150,6 +159,7 @@ class Levers(BaseModel):
     export_taxes: list[ExportTax] = []
     licences: list[Licence] = []
     threats: list[Threat] = []
+    crackdowns: list[Crackdown] = []
     floors: list[PriceFloor] = []
     offtakes: list[Offtake] = []
     subsidies: list[Subsidy] = []

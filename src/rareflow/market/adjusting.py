@@ -10,10 +10,11 @@ So holders buy when the expected price gain plus the convenience yield beats the
 (the competitive storage model), and hoard when a threat raises the convenience yield.
 
 **Adjusting capacities** (``build`` columns, ``adjustment`` rows): substitution of a segment,
-design variants of magnets (thrifted, heavy-free), undocumented mining in China and smuggling
-networks. Use in a period <= initial level + builds up to that period; builds are bounded a year
-and by a maximum, cost once, and stay (the runner carries the level into the next year, so
-capacity built in a price spike does not snap back: hysteresis).
+design variants of magnets (thrifted, heavy-free), undocumented mining in China (limited while
+an enforcement campaign, a ``crackdown`` lever, is in force) and smuggling networks. Use in
+a period <= initial level + builds up to that period; builds are bounded a year and by a
+maximum, cost once, and stay (the runner carries the level into the next year, so capacity
+built in a price spike does not snap back: hysteresis).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import numpy as np
 
 from rareflow.elements import element
 from rareflow.market.effects import EffectKind
-from rareflow.market.network import Adjustable
+from rareflow.market.network import CHINA, Adjustable
 from rareflow.market.program import INF, pool
 
 if TYPE_CHECKING:
@@ -126,6 +127,7 @@ def add_adjustments(model: MarketModel) -> None:
     for name, (spec, columns) in adjustments_of(model).items():
         rows: list[int] = []
         builds: list[int] = []
+        by_period: list[list[int]] = [[] for _ in range(model.periods)]
         headroom = program.row(("headroom", 0, name), -INF, max(0.0, spec.max_t - spec.initial_t))
         for period in range(model.periods):
             row = program.row(("adjustment", period, name), -INF, spec.initial_t)
@@ -133,6 +135,7 @@ def add_adjustments(model: MarketModel) -> None:
             for column in columns:
                 if program.meta[column]["period"] == period:
                     program.entry(row, int(column), 1.0)
+                    by_period[period].append(int(column))
         for period in range(model.periods):
             entries = [
                 (("adjustment", later, name), -1.0) for later in range(period, model.periods)
@@ -146,12 +149,43 @@ def add_adjustments(model: MarketModel) -> None:
                 spec.rate_t,
             )
             builds.append(build)
-        model.adjustments[name] = _record(spec, rows, builds, headroom)
+        model.adjustments[name] = _record(spec, rows, builds, headroom, by_period)
+    add_crackdowns(model)
 
 
-def _record(spec: Adjustable, rows: list[int], builds: list[int], headroom: int) -> dict[str, Any]:
+def hidden_mining(model: MarketModel) -> list[str]:
+    """Adjusting states of China's mining outside the quota (what a crackdown acts on)."""
+    return [
+        f"mine:{mine.id}"
+        for mine in model.world.mines
+        if mine.adjustable is not None and mine.location == CHINA
+    ]
+
+
+def add_crackdowns(model: MarketModel) -> None:
+    """Enforcement campaigns: per campaign and period, a row limiting China's output outside the
+    quota to the campaign's limit and a switch that stops builds of that capacity, both only
+    while the campaign is in force. The capacity itself is kept (pits are idled, not
+    destroyed), so output outside the quota returns when the campaign ends."""
+    program = model.program
+    states = [model.adjustments[name] for name in hidden_mining(model)]
+    for crackdown in model.world.levers.crackdowns:
+        for period in range(model.periods):
+            row = program.row(("crackdown", period, crackdown.id), -INF, INF)
+            model.effect(crackdown.id, EffectKind.ROW_UPPER, row, period, crackdown.limit_t, INF)
+            for state in states:
+                for column in state["columns"][period]:
+                    program.entry(row, int(column), 1.0)
+                model.effect(
+                    crackdown.id, EffectKind.SWITCH, state["builds"][period], period, 0.0, 1.0
+                )
+
+
+def _record(
+    spec: Adjustable, rows: list[int], builds: list[int], headroom: int, columns: list[list[int]]
+) -> dict[str, Any]:
     return {"spec": spec, "rows": rows, "builds": builds, "headroom": headroom,
-            "level": spec.initial_t}  # fmt: skip
+            "columns": columns, "level": spec.initial_t}  # fmt: skip
 
 
 def set_adjustment_level(model: MarketModel, name: str, level: float) -> None:

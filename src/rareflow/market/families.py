@@ -215,6 +215,13 @@ ROWS = _table(
         "without the licence",
     ),
     Family(
+        "crackdown",
+        ("lever",),
+        "t REO / yr",
+        "crack",
+        "China's output outside the quota <= the limit of an enforcement campaign",
+    ),
+    Family(
         "adjustment",
         ("adjustment",),
         "t / yr",
