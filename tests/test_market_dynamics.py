@@ -226,8 +226,9 @@ def test_a_crackdown_limits_output_outside_the_quota_and_stops_builds() -> None:
     levers = Levers(crackdowns=[Crackdown(id="campaign", limit_t=15.0)])
     spec = world(40.0, [segment("nd", [(100.0, 30.0), (100.0, 1.0)])], levers)
     spec.mines.append(
-        Mine("hidden", "CN", "a", {"Nd": 1.0}, 0.0, 2.0,
-             adjustable=Adjustable(30.0, 60.0, 10.0, 0.0))  # fmt: skip
+        Mine(
+            "hidden", "CN", "a", {"Nd": 1.0}, 0.0, 2.0, adjustable=Adjustable(30.0, 60.0, 10.0, 0.0)
+        )
     )
     model = MarketModel(spec)
     hidden = [c for c in model.program.select("concentrate")

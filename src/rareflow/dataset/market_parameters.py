@@ -194,6 +194,36 @@ class Freight(BaseModel):
     gallium: Parameter
 
 
+class GameChina(BaseModel):
+    """China as a player (docs/game.md): its places and the weight of its strategic term."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    places: Annotated[list[str], Field(min_length=1)] = ["china"]
+    separation_share_floor_pct: Parameter
+    """World share of separation of the security elements China wants to keep."""
+    share_weight_musd_per_point: Parameter
+    """What a point of share below the floor is worth to it (million USD a year)."""
+
+
+class GameAlliance(BaseModel):
+    """The allied group as a player: its places and the value it puts on its own supply."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    places: Annotated[list[str], Field(min_length=1)]
+    security_elements: Annotated[list[str], Field(min_length=1)]
+    security_usd_per_kg: Parameter
+    """Value of a kg of the security elements separated inside the group, beyond its price."""
+
+
+class GameParameters(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    china: GameChina
+    alliance: GameAlliance
+
+
 class MarketParameters(BaseModel):
     """The whole ``market.yaml`` document."""
 
@@ -232,6 +262,7 @@ class MarketParameters(BaseModel):
     smuggling: SmugglingSpec | None = None
     undocumented_mining: UndocumentedMining | None = None
     levers: Levers = Levers()
+    game: GameParameters | None = None
     kind: Literal["market"] = "market"
 
     def parameters(self) -> list[Parameter]:

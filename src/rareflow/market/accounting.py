@@ -53,6 +53,8 @@ class ModelCache:
     """Keys, matrix rows and row indices of period 0's balances."""
     metal_per_oxide: dict[str, float] | None = None
     """Element -> t of metal per t of its oxide, for the yearly ledger."""
+    places: tuple[list[str], list[str]] | None = None
+    """The place each row and each column's welfare term belongs to (``game.welfare``)."""
 
 
 def meta_frame(model: MarketModel) -> pd.DataFrame:

@@ -3,8 +3,8 @@
 Three levers depend on the prices the LP finds, so they are settled with warm re-solves:
 
 - an **export tax** is ad valorem on the export (FOB) price, which the tax itself raises: the
-  per-kg tax t = rate x FOB(t) is a fixed point, reached by iteration (a contraction with
-  factor <= rate, so a few solves);
+  per-kg tax t = rate x FOB(t) is a fixed point, reached by secant steps on the tax base (a
+  plain iteration contracts only by the rate, slowly for high rates);
 - a **licence** lets through (1 - refused share) of each product's flows the year before; a
   one-year clearing takes "the year before" as the same year without the licence;
 - a **price floor** pays eligible producers the gap between the floor and the market price on
@@ -159,22 +159,30 @@ class Clearing:
         return found
 
     def _settle_taxes(self, solution: Solution) -> tuple[Solution, int]:
-        """Iterate tax bases (the FOB price net of freight) until they stop moving."""
+        """Find the tax bases (FOB net of freight) that reproduce themselves: b = FOB(b). The FOB
+        price moves with the tax it carries, FOB(b) ~ a + slope x b with a slope between 0 (no
+        pass-through) and the rate (full), so each base takes a secant step on b - FOB(b)
+        once two points are known (exact when the slope is constant, as in the textbook case)
+        and a plain step before; it stops when every base reproduces itself within tolerance."""
         model, used = self.model, 0
         taxes = self._taxes()
+        last: dict[int, tuple[float, float]] = {}
         for _ in range(TAX_ROUNDS):
-            duals, change = solution[1], 0.0
+            duals, updates, change = solution[1], {}, 0.0
             for position, column, key in taxes:
                 effect = model.levers.effects[position]
                 meta = model.program.meta[column]
                 price = duals[model.program.rows[key]] / model.discount[effect.period]
                 freight = model.freight(meta["commodity"], meta.get("origin", CHINA),
                                         meta.get("destination", CHINA_EXPORT))  # fmt: skip
-                base = max(0.0, price - freight)
-                change = max(change, abs(base - model.levers.tax_base.get(position, 0.0)))
-                model.levers.tax_base[position] = base
+                fob = max(0.0, price - freight)
+                base = model.levers.tax_base.get(position, 0.0)
+                change = max(change, abs(fob - base))
+                updates[position] = _secant(base, fob, last.get(position))
+                last[position] = (base, fob)
             if change <= TAX_TOLERANCE_USD_PER_KG:
                 break
+            model.levers.tax_base.update(updates)
             model.refresh()
             solution = model.solve_once()
             used += 1
@@ -260,6 +268,16 @@ class Clearing:
             if not changed:
                 break
         return solution, used
+
+
+def _secant(base: float, fob: float, before: tuple[float, float] | None) -> float:
+    """The next tax base: the root of b - FOB(b) through this point and the one before, when
+    their slope is a plausible pass-through (0 to 0.98), else FOB itself."""
+    if before is not None and abs(base - before[0]) > 1e-12:
+        slope = (fob - before[1]) / (base - before[0])
+        if 0.0 <= slope <= 0.98:
+            return max(0.0, (fob - slope * base) / (1.0 - slope))
+    return fob
 
 
 def clear(dataset: Dataset, year: int | None = None, levers: Levers | None = None) -> MarketResult:

@@ -11,7 +11,7 @@ on and off with warm re-solves instead of rebuilding.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 import numpy as np
@@ -161,6 +161,13 @@ class LeverEffects:
                 volume = self.volumes.get((effect.key, effect.period), effect.on)
                 row_upper[target] = volume if on else effect.off
         return cost, upper, row_upper
+
+    def set_rate(self, lever_id: str, rate: float) -> None:
+        """New rate of an ad valorem lever (an export tax chosen by a player), at the next
+        ``apply``."""
+        for position, effect in enumerate(self.effects):
+            if effect.lever == lever_id and effect.kind is EffectKind.AD_VALOREM:
+                self.effects[position] = replace(effect, on=rate)
 
     def of_kind(self, kind: EffectKind) -> list[tuple[int, Effect]]:
         return [(i, e) for i, e in enumerate(self.effects) if e.kind is kind]

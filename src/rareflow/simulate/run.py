@@ -15,7 +15,7 @@ not depend on which runs the same worker solved before.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -120,9 +120,14 @@ class Runner:
         return frame
 
     def years_of(
-        self, plan: RunPlan, until: int | None = None
+        self,
+        plan: RunPlan,
+        until: int | None = None,
+        decide: Callable[[int], None] | None = None,
     ) -> Iterator[tuple[int, np.ndarray, np.ndarray, dict[str, float]]]:
-        """Solve the run year by year: (year, column values, row duals, extras) each year."""
+        """Solve the run year by year: (year, column values, row duals, extras) each year.
+        ``decide(year)``, if given, runs once the year's inputs are set and before its solve
+        (players choosing their policies on the year's model, ``rareflow.game``)."""
         model = self.market.clearing.model
         model.highs.clearSolver()
         model.highs.setBasis(self.base_basis)
@@ -152,6 +157,8 @@ class Runner:
             for name, level in state.levels.items():
                 set_adjustment_level(model, name, level)
             model.refresh()
+            if decide is not None:
+                decide(year)
             values, duals, _, _ = clearing.solve_arrays()
             extra = {
                 "reference": reference,

@@ -1,0 +1,271 @@
+"""Players, their instruments and what each wants, on a built market model.
+
+China chooses export taxes (ad valorem on the FOB price) on three groups of products: light
+rare-earth oxides and metals, heavy ones, and magnets. The allied group chooses price floors for
+its own separators: one on Nd and Pr, one on Dy and Tb (a contract for difference on their whole
+output, as the DoD-MP floor). A policy profile gives every instrument a value; evaluating it
+clears the market with those levers (warm re-solves) and splits the welfare by place
+(``welfare.py``).
+
+Objectives (million USD, present value over the model's periods):
+
+- China: the surplus of its producers and consumers plus its tax revenue, less
+  ``share_weight`` x the points by which its share of world separation of the security elements
+  falls below ``share_floor`` (zero weight by default: welfare only).
+- The alliance: the surplus of its producers and consumers, less the subsidies it pays, plus
+  ``security_usd_per_kg`` x the security elements separated inside the group (the value it puts
+  on its own supply beyond the price; the DoD-MP deal reveals about 47 USD/kg).
+
+A best response searches one player's instruments on their grids, coordinate by coordinate,
+holding the other's fixed; it starts from the better of the current policy and no policy, so it
+never does worse for the player than price-taking (tested).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+from rareflow.dataset.levers import ExportTax, Levers, PriceFloor
+from rareflow.game.welfare import accounts
+from rareflow.market.clearing import Clearing
+from rareflow.market.network import CHINA, World
+from rareflow.market.program import pool
+
+LIGHT = ("La", "Ce", "Pr", "Nd", "Sm")
+HEAVY = ("Eu", "Gd", "Tb", "Dy", "Ho", "Er", "Tm", "Yb", "Lu", "Y")
+TAX_GRID = (0.0, 0.05, 0.1, 0.15, 0.25, 0.4, 0.6)
+"""Export-tax rates searched (share of the FOB price; 0.6 puts FOB at 2.5 x China's price)."""
+FLOOR_GRID = (0.0, 60.0, 80.0, 110.0, 140.0)
+"""Floor levels searched, USD/kg of oxide (0: no floor; 110: the DoD-MP floor)."""
+NDPR_FLOOR_GRID = FLOOR_GRID
+HEAVY_FLOOR_GRID = (0.0, 300.0, 450.0, 600.0, 900.0)
+"""Dy/Tb floor levels, USD/kg (Dy oxide was near 250, Tb near 800 in 2024-2025)."""
+TOLERANCE_MUSD = 1e-3
+CHINA_PLAYER, ALLIANCE_PLAYER = "china", "alliance"
+Profile = dict[str, float]
+
+
+@dataclass(frozen=True)
+class Instrument:
+    id: str
+    """The lever id in the model."""
+    player: str
+    kind: Literal["export_tax", "floor"]
+    grid: tuple[float, ...]
+    label: str
+
+
+@dataclass(frozen=True)
+class Weights:
+    share_floor_pct: float = 85.0
+    share_weight_musd_per_point: float = 0.0
+    security_elements: tuple[str, ...] = ("Nd", "Pr", "Dy", "Tb")
+    security_usd_per_kg: float = 0.0
+
+
+def china_instruments(grid: tuple[float, ...] = TAX_GRID) -> tuple[Instrument, ...]:
+    return tuple(
+        Instrument(f"game_tax_{group}", CHINA_PLAYER, "export_tax", grid, f"export tax, {label}")
+        for group, label in (("light", "light oxide and metal"), ("heavy", "heavy oxide and metal"),
+                             ("magnet", "magnets"))
+    )  # fmt: skip
+
+
+def alliance_instruments(
+    ndpr: tuple[float, ...] = NDPR_FLOOR_GRID, heavy: tuple[float, ...] = HEAVY_FLOOR_GRID
+) -> tuple[Instrument, ...]:
+    return (
+        Instrument("game_floor_ndpr", ALLIANCE_PLAYER, "floor", ndpr, "floor on Nd, Pr (USD/kg)"),
+        Instrument("game_floor_dytb", ALLIANCE_PLAYER, "floor", heavy, "floor on Dy, Tb (USD/kg)"),
+    )
+
+
+def game_levers(instruments: tuple[Instrument, ...], allied_separators: list[str]) -> Levers:
+    """The levers the instruments act on, at zero (to be built into the market once)."""
+    china = {"origin": ["china"], "exclude_destination": ["china"], "rate_pct": 0.0}
+    taxes, floors = [], []
+    for instrument in instruments:
+        if instrument.id == "game_tax_light":
+            taxes.append(ExportTax(id=instrument.id, commodities=["oxide", "metal"],
+                                   elements=list(LIGHT), **china))  # fmt: skip
+        elif instrument.id == "game_tax_heavy":
+            taxes.append(ExportTax(id=instrument.id, commodities=["oxide", "metal"],
+                                   elements=list(HEAVY), **china))  # fmt: skip
+        elif instrument.id == "game_tax_magnet":
+            taxes.append(ExportTax(id=instrument.id, commodities=["magnet"], **china))
+        elif allied_separators:
+            elements = ["Nd", "Pr"] if instrument.id == "game_floor_ndpr" else ["Dy", "Tb"]
+            floors.append(PriceFloor(id=instrument.id, plants=allied_separators,
+                                     elements=elements, floor_usd_per_kg=0.0,
+                                     volume_t=1e9))  # fmt: skip
+    return Levers(export_taxes=taxes, floors=floors)
+
+
+@dataclass
+class Outcome:
+    """A cleared profile: each player's objective and what the tables report."""
+
+    profile: Profile
+    objectives: dict[str, float]
+    """Player -> objective, million USD."""
+    welfare: dict[str, float]
+    """Player -> surplus + revenue - subsidies, million USD (without the strategic terms)."""
+    subsidies_musd: float
+    tax_revenue_musd: float
+    prices: dict[str, float]
+    """``element:place`` -> oxide price of period 0, USD/kg (CN and JP)."""
+    china_share_pct: float
+    allied_output_t: float
+    """Security elements separated inside the group in period 0, t oxide."""
+
+
+@dataclass
+class Game:
+    """Two players' instruments on one built market (the year the runner has set up)."""
+
+    clearing: Clearing
+    instruments: tuple[Instrument, ...]
+    places: dict[str, frozenset[str]]
+    """Player -> its place codes."""
+    weights: Weights = field(default_factory=Weights)
+    evaluations: int = 0
+    _cache: dict[tuple[tuple[str, float], ...], Outcome] = field(default_factory=dict)
+
+    @classmethod
+    def on(cls, clearing: Clearing, instruments: tuple[Instrument, ...],
+           alliance: list[str], weights: Weights) -> Game:  # fmt: skip
+        world = clearing.world
+        places = {
+            CHINA_PLAYER: frozenset(p for p in world.places if world.is_chinese(p)),
+            ALLIANCE_PLAYER: frozenset(
+                p for p in world.places if world.matches(p, alliance) and not world.is_chinese(p)
+            ),
+        }
+        known = {f.id for f in world.levers.floors} | {t.id for t in world.levers.export_taxes}
+        usable = tuple(i for i in instruments if i.id in known)
+        return cls(clearing, usable, places, weights)
+
+    def of(self, player: str) -> tuple[Instrument, ...]:
+        return tuple(i for i in self.instruments if i.player == player)
+
+    def zero(self) -> Profile:
+        return {i.id: 0.0 for i in self.instruments}
+
+    def new_year(self) -> None:
+        """Forget the outcomes of another year's model."""
+        self._cache.clear()
+
+    # --- clearing a profile ------------------------------------------------------------------
+
+    def apply(self, profile: Profile) -> None:
+        """Set the instruments on the model (a lever at zero is switched off)."""
+        model, world = self.clearing.model, self.clearing.world
+        floors = {f.id: f for f in world.levers.floors}
+        for instrument in self.instruments:
+            value = profile.get(instrument.id, 0.0)
+            if instrument.kind == "export_tax":
+                model.levers.set_rate(instrument.id, value)
+            else:
+                floors[instrument.id] = floors[instrument.id].model_copy(
+                    update={"floor_usd_per_kg": value}
+                )
+            for active in model.levers.active:
+                if value > 0:
+                    active.add(instrument.id)
+                else:
+                    active.discard(instrument.id)
+        world.levers = world.levers.model_copy(update={"floors": list(floors.values())})
+        model.refresh()
+
+    def evaluate(self, profile: Profile) -> Outcome:
+        key = tuple(sorted(profile.items()))
+        found = self._cache.get(key)
+        if found is None:
+            self.apply(profile)
+            values, duals, _, _ = self.clearing.solve_arrays()
+            self.evaluations += 1
+            found = self._cache[key] = self._outcome(profile, values, duals)
+        return found
+
+    def _outcome(self, profile: Profile, values: np.ndarray, duals: np.ndarray) -> Outcome:
+        split = accounts(self.clearing.model, values, duals)
+        welfare = {p: split.total(set(places)) / 1e3 for p, places in self.places.items()}
+        share, allied = self._separation(values)
+        w = self.weights
+        shortfall = max(0.0, w.share_floor_pct - share[0])
+        objectives = {
+            CHINA_PLAYER: welfare[CHINA_PLAYER] - w.share_weight_musd_per_point * shortfall,
+            ALLIANCE_PLAYER: welfare[ALLIANCE_PLAYER] + w.security_usd_per_kg * allied / 1e3,
+        }
+        return Outcome(
+            dict(profile),
+            objectives,
+            welfare,
+            _sum(split.subsidies_paid, self.places[ALLIANCE_PLAYER]) / 1e3,
+            _sum(split.tax_revenue, self.places[CHINA_PLAYER]) / 1e3,
+            self._prices(duals),
+            share[0],
+            share[1],
+        )
+
+    def _separation(self, values: np.ndarray) -> tuple[tuple[float, float], float]:
+        """((China's share of world separation of the security elements in period 0 in %, the
+        group's t in period 0), the group's t in present value over the periods)."""
+        model = self.clearing.model
+        world: World = model.world
+        chinese, allied = self.places[CHINA_PLAYER], self.places[ALLIANCE_PLAYER]
+        total = china = group0 = group_pv = 0.0
+        for plant in world.separators:
+            for period in range(model.periods):
+                for e in self.weights.security_elements:
+                    made = sum(
+                        c * values[col] for col, c in model.outputs.get((period, plant.id, e), [])
+                    )
+                    if period == 0:
+                        total += made
+                        china += made if plant.location in chinese else 0.0
+                        group0 += made if plant.location in allied else 0.0
+                    if plant.location in allied:
+                        group_pv += model.discount[period] * made
+        share = 100.0 * china / total if total > 0 else 0.0
+        return (share, group0), group_pv
+
+    def _prices(self, duals: np.ndarray) -> dict[str, float]:
+        rows = self.clearing.model.program.rows
+        found = {}
+        for e in ("Nd", "Pr", "Dy", "Tb"):
+            for place in (CHINA, "JP"):
+                row = rows.get(pool("oxide", e, place, 0, 0))
+                if row is not None:
+                    found[f"{e}:{place}"] = float(duals[row])
+        return found
+
+    # --- best responses ----------------------------------------------------------------------
+
+    def best_response(self, player: str, profile: Profile, sweeps: int = 3) -> Profile:
+        """The player's instruments that do best for it against the other's in ``profile``:
+        coordinate search over the grids, from the better of the current and no policy."""
+        mine = self.of(player)
+        start = dict(profile)
+        idle = {**profile, **{i.id: 0.0 for i in mine}}
+        if self.evaluate(idle).objectives[player] > self.evaluate(start).objectives[player]:
+            start = idle
+        best = self.evaluate(start).objectives[player]
+        for _ in range(sweeps):
+            changed = False
+            for instrument in mine:
+                for value in instrument.grid:
+                    trial = {**start, instrument.id: value}
+                    score = self.evaluate(trial).objectives[player]
+                    if score > best + TOLERANCE_MUSD:
+                        start, best, changed = trial, score, True
+            if not changed:
+                break
+        return start
+
+
+def _sum(by_place: dict[str, float], places: frozenset[str]) -> float:
+    return sum(v for p, v in by_place.items() if p in places)

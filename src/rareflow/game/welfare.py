@@ -1,0 +1,180 @@
+"""Who gains what in a solved market: the LP's welfare split by place, plus the transfers it
+does not count (export-tax and tariff revenue, subsidies paid).
+
+The split uses LP duality. For any row prices y, with reduced costs z = c - A'y,
+
+    c'x = sum_r y_r (Ax)_r + sum_j z_j x_j
+
+and at an optimum y_r is non-zero only on binding rows and z_j only on columns at a bound, so
+every term is the rent of one scarce thing: a capacity row's dual times the capacity (the
+producer's rent), a balance row's price times the stock carried in (the holders' stock value),
+a quota or licence row's dual times its limit (the quota rent), a demand step's reduced cost
+times its size (the buyers' surplus on that step), and so on. Each term is given to the place
+of its row or column (a plant's or mine's location, a segment's, a stock's; quota and licence
+rents to the exporting country), so the places' shares add up to the LP objective exactly
+(tested). The LP counts an export tax or a tariff as a cost and a subsidy as a gain; the
+government that collects or pays them is credited or charged here.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from rareflow.market.effects import EffectKind
+from rareflow.market.model import MarketModel
+from rareflow.market.network import CHINA, CHINA_EXPORT
+from rareflow.market.program import RowKey
+
+UNATTRIBUTED = "-"
+"""Rents of what belongs to no place: the global design capacities of magnet variants."""
+
+
+@dataclass
+class Accounts:
+    """Welfare by place of one solved model (thousand USD, present value over its periods)."""
+
+    surplus: dict[str, float] = field(default_factory=dict)
+    """Place -> the LP's welfare terms given to it."""
+    tax_revenue: dict[str, float] = field(default_factory=dict)
+    """Place -> export-tax and tariff revenue its government collects."""
+    subsidies_paid: dict[str, float] = field(default_factory=dict)
+    """Place -> floor and production subsidies its government pays."""
+    objective: float = 0.0
+
+    def total(self, places: set[str]) -> float:
+        """Surplus + revenue - subsidies of a set of places (thousand USD)."""
+        return sum(
+            self.surplus.get(p, 0.0)
+            + self.tax_revenue.get(p, 0.0)
+            - self.subsidies_paid.get(p, 0.0)
+            for p in places
+        )
+
+
+def accounts(model: MarketModel, values: np.ndarray, duals: np.ndarray) -> Accounts:
+    """Split the welfare of a solution (column values, row duals) by place."""
+    matrix = model.matrix()
+    reduced = model.cost - matrix.T @ duals
+    activity = matrix @ values
+    surplus: dict[str, float] = defaultdict(float)
+    row_places, column_places = _places(model)
+    for place, row_term in zip(row_places, duals * activity, strict=True):
+        if row_term:
+            surplus[place] += float(row_term)
+    for place, column_term in zip(column_places, reduced * values, strict=True):
+        if column_term:
+            surplus[place] += float(column_term)
+    revenue, paid = _transfers(model, values)
+    return Accounts(dict(surplus), revenue, paid, float(model.cost @ values))
+
+
+def _transfers(model: MarketModel, values: np.ndarray) -> tuple[dict[str, float], dict[str, float]]:
+    """Tax and tariff revenue and subsidies paid, by the place of the government."""
+    program, levers = model.program, model.levers
+    columns = _places(model)[1]
+    tariffs = {t.id for t in model.world.levers.tariffs}
+    subsidies = {s.id for s in model.world.levers.subsidies}
+    revenue: dict[str, float] = defaultdict(float)
+    paid: dict[str, float] = defaultdict(float)
+    for position, effect in enumerate(levers.effects):
+        level = float(values[effect.target]) if effect.kind is not EffectKind.ROW_UPPER else 0.0
+        if level <= 0 or effect.lever not in levers.active[effect.period]:
+            continue
+        meta = program.meta[effect.target]
+        if effect.kind is EffectKind.AD_VALOREM:
+            base = levers.tax_base.get(position, 0.0)
+            revenue[_home(meta.get("origin", CHINA))] += effect.weight * effect.on * base * level
+        elif effect.kind is EffectKind.COST and effect.lever in tariffs:
+            revenue[_home(meta["destination"])] -= effect.weight * effect.on * level
+        elif effect.kind is EffectKind.COST and effect.lever in subsidies:
+            paid[columns[effect.target]] += effect.weight * effect.on * level
+    for (floor_id, period), column in model.floor_columns.items():
+        if floor_id in levers.active[period] and values[column] > 0:
+            paid[columns[column]] += float(model.cost[column] * values[column])
+    return dict(revenue), dict(paid)
+
+
+def _home(place: str) -> str:
+    return CHINA if place == CHINA_EXPORT else place
+
+
+def _places(model: MarketModel) -> tuple[list[str], list[str]]:
+    """(place of each row, place of each column), made once per model."""
+    if model.cache.places is None:
+        keys: list[RowKey] = [()] * len(model.program.rows)
+        for key, index in model.program.rows.items():
+            keys[index] = key
+        lookup = _Lookup(model)
+        model.cache.places = (
+            [lookup.row(key) for key in keys],
+            [lookup.column(meta) for meta in model.program.meta],
+        )
+    return model.cache.places
+
+
+class _Lookup:
+    """Places of nodes, segments, floors, adjusting states and rules of one model."""
+
+    def __init__(self, model: MarketModel) -> None:
+        world = model.world
+        self.world = world
+        self.nodes = {m.id: _home(m.location) for m in world.mines}
+        self.nodes.update({p.id: _home(p.location) for p in world.plants()})
+        self.segments = {s.id: _home(s.location) for s in world.segments}
+        levers = world.levers
+        self.floors = {f.id: self.nodes[f.plants[0]] for f in levers.floors}
+        self.offtakes = {o.id: self.nodes[o.plants[0]] for o in levers.offtakes}
+        self.rules = {
+            r.id: CHINA if world.matches(CHINA, r.origin) else UNATTRIBUTED
+            for r in [*levers.quotas, *levers.licences]
+        }
+        """Quota and licence rents go to the exporters: China's when the rule covers it."""
+
+    def adjustment(self, name: str) -> str:
+        kind, _, what = name.partition(":")
+        if kind == "mine":
+            return self.nodes[what]
+        if kind == "substitution":
+            return self.segments[what]
+        return CHINA if kind == "smuggling" else UNATTRIBUTED
+
+    def row(self, key: RowKey) -> str:
+        family = key[0]
+        if family == "pool":
+            return _home(key[4])
+        if family == "capacity":
+            return self.nodes[key[2]]
+        if family in ("eligible", "heavy"):
+            return self.nodes[key[3] if family == "eligible" else key[2]]
+        if family == "domestic":
+            return _home(key[3])
+        if family == "segment":
+            return self.segments[key[2]]
+        if family in ("adjustment", "headroom"):
+            return self.adjustment(key[2])
+        if family == "floor":
+            return self.floors[key[2]]
+        if family == "offtake":
+            return self.offtakes[key[2]]
+        if family in ("quota", "licence"):
+            return self.rules[key[2]]
+        return CHINA if family == "crackdown" else UNATTRIBUTED
+
+    def column(self, meta: dict[str, Any]) -> str:
+        family = meta["kind"]
+        if family == "build":
+            return self.adjustment(meta["adjustment"])
+        if family == "floor":
+            return self.floors[meta["lever"]]
+        if family in ("purchase", "substitute"):
+            return self.segments[meta["segment"]]
+        if "location" in meta:
+            return _home(meta["location"])
+        for key in ("plant", "mine"):
+            if key in meta:
+                return self.nodes[meta[key]]
+        return _home(meta["destination"]) if "destination" in meta else UNATTRIBUTED

@@ -1,0 +1,210 @@
+"""The game against hand-solved and enumerated cases: the welfare split adds up, a large
+exporter's best export tax is the inverse of the foreign demand elasticity, coordinate search
+finds the enumerated optimum, Gauss-Seidel finds the enumerated Nash equilibrium, and a best
+response never does worse for its player than no policy.
+
+Units: t and USD/kg; objectives in million USD.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from rareflow.dataset import load_dataset
+from rareflow.dataset.levers import Levers
+from rareflow.game.equilibrium import deviations, nash, stackelberg
+from rareflow.game.play import (
+    ALLIANCE_PLAYER,
+    CHINA_PLAYER,
+    Game,
+    Instrument,
+    Weights,
+    china_instruments,
+    game_levers,
+)
+from rareflow.game.welfare import accounts
+from rareflow.market.clearing import Clearing
+from rareflow.market.model import MarketModel
+from rareflow.market.network import CHINA_EXPORT, Mine, Plant, Segment, World
+
+PLACES = {
+    "CN": frozenset({"CN", "china"}),
+    CHINA_EXPORT: frozenset({CHINA_EXPORT, "china"}),
+    "JP": frozenset({"JP", "allies"}),
+}
+RATES = tuple(round(0.05 * k, 2) for k in range(19))
+"""0, 0.05, ..., 0.9."""
+
+
+def constant_elasticity(scale: float, elasticity: float, item: str = "Nd") -> Segment:
+    """q(p) = scale * p^elasticity as steps from 80 USD/kg down by 0.25 % a step to about 2."""
+    prices = [80.0 * 0.9975**k for k in range(1480)]
+    steps, served = [], 0.0
+    for price in prices:
+        wanted = scale * price**elasticity
+        steps.append((wanted - served, price))
+        served = wanted
+    return Segment(f"jp_{item}", "JP", "any", "oxide", item, "JP", served, 20.0, tuple(steps))
+
+
+def world(segments: list[Segment], levers: Levers, allied_mine: bool = False) -> World:
+    """China mines (an ore of each product) and separates at 10 USD/kg without limit; Japan may
+    mine 50 t of the first product at 25."""
+    mines = [Mine(f"cn_{s.item}", "CN", "a", {s.item: 1.0}, 1e6, 10.0) for s in segments]
+    separators = [Plant("cn_sep", "separation", "CN", 1e6, 0.0, heavy=True)]
+    if allied_mine:
+        mines.append(Mine("jp_mine", "JP", "a", {segments[0].item: 1.0}, 50.0, 25.0))
+        separators.append(Plant("jp_sep", "separation", "JP", 1e6, 0.0, heavy=True))
+    return World(
+        year=2024,
+        places=PLACES,
+        mines=mines,
+        separators=separators,
+        metal_plants=[],
+        magnet_plants=[],
+        gallium_plants=[],
+        grades={},
+        grade_other_cost={},
+        segments=segments,
+        freight=dict.fromkeys(("concentrate", "oxide", "metal", "magnet", "gallium"), 0.0),
+        reference_prices={("oxide", s.item): 20.0 for s in segments},
+        recovery=1.0,
+        metal_yield=1.0,
+        magnet_yield=1.0,
+        disposal_cost=0.1,
+        levers=levers,
+        discount_rate=0.08,
+    )
+
+
+def exporter_game(elasticity: float, instruments: tuple[Instrument, ...]) -> Game:
+    segments = [constant_elasticity(40_000.0, elasticity)]
+    clearing = Clearing(MarketModel(world(segments, game_levers(instruments, []))))
+    return Game.on(clearing, instruments, ["allies"], Weights())
+
+
+@pytest.mark.parametrize("elasticity", [-2.0, -3.0])
+def test_best_export_tax_is_the_inverse_of_the_foreign_demand_elasticity(
+    elasticity: float,
+) -> None:
+    # China supplies at a constant 10 USD/kg and has no buyers at home: its welfare is the tax
+    # revenue rate x FOB x q(FOB) with FOB = 10 / (1 - rate), highest at rate = 1/|elasticity|
+    # (0.5 and 1/3), the textbook markup of a monopolist facing that elasticity. At 0.5 and
+    # elasticity -2: FOB 20, q = 40,000 / 400 = 100 t, revenue 0.5 x 20 x 100 = 1,000 kUSD.
+    optimum = -1.0 / elasticity
+    instruments = china_instruments((0.0, optimum - 0.1, optimum, optimum + 0.1))[:1]
+    game = exporter_game(elasticity, instruments)
+    assert game.best_response(CHINA_PLAYER, game.zero())["game_tax_light"] == optimum
+    # the whole revenue curve up to FOB = 50 (the steps start at 80):
+    # 40,000 x 10^(e+1) x rate (1 - rate)^(-e-1)
+    for rate in RATES[:17]:
+        analytic = 40_000 * 10 ** (elasticity + 1) * rate * (1 - rate) ** (-elasticity - 1) / 1e3
+        revenue = game.evaluate({"game_tax_light": rate}).tax_revenue_musd
+        assert revenue == pytest.approx(analytic, rel=0.01, abs=1e-9)
+    outcome = game.evaluate({"game_tax_light": 0.5})
+    if elasticity == -2.0:
+        assert outcome.tax_revenue_musd == pytest.approx(1.0, rel=0.03)
+        assert outcome.prices["Nd:JP"] == pytest.approx(20.0, rel=0.02)
+    assert outcome.objectives[CHINA_PLAYER] == pytest.approx(outcome.tax_revenue_musd, rel=1e-6)
+
+
+def test_the_welfare_split_adds_up_to_the_lp_objective() -> None:
+    instruments = china_instruments(RATES)[:1]
+    game = exporter_game(-2.0, instruments)
+    game.apply({"game_tax_light": 0.3})
+    values, duals, objective, _ = game.clearing.solve_arrays()
+    split = accounts(game.clearing.model, values, duals)
+    assert sum(split.surplus.values()) == pytest.approx(objective, rel=1e-9)
+    # the LP counts the tax as a cost: Japan's surplus plus China's revenue is the whole gain
+    assert split.surplus.get("CN", 0.0) == pytest.approx(0.0, abs=1e-6)
+    clearing = Clearing.from_dataset(load_dataset())
+    values, duals, objective, _ = clearing.solve_arrays()
+    split = accounts(clearing.model, values, duals)
+    assert sum(split.surplus.values()) == pytest.approx(objective, rel=1e-9)
+
+
+def test_coordinate_search_finds_the_enumerated_optimum() -> None:
+    # Two products with their own elasticities; China taxes each group on its own grid.
+    grid = (0.0, 0.2, 0.35, 0.5, 0.65)
+    instruments = china_instruments(grid)[:2]
+    segments = [
+        constant_elasticity(40_000.0, -2.0, "Nd"),
+        constant_elasticity(200_000.0, -3.0, "Dy"),
+    ]
+    clearing = Clearing(MarketModel(world(segments, game_levers(instruments, []))))
+    game = Game.on(clearing, instruments, ["allies"], Weights())
+    found = game.best_response(CHINA_PLAYER, game.zero())
+    scores = {
+        (a, b): game.evaluate({"game_tax_light": a, "game_tax_heavy": b}).objectives[CHINA_PLAYER]
+        for a, b in itertools.product(grid, grid)
+    }
+    best = max(scores, key=scores.__getitem__)
+    assert (found["game_tax_light"], found["game_tax_heavy"]) == best == (0.5, 0.35)
+
+
+def allied_game(security: float) -> Game:
+    tax = Instrument("game_tax_light", CHINA_PLAYER, "export_tax", RATES[::2], "tax")
+    floor = Instrument(
+        "game_floor_ndpr", ALLIANCE_PLAYER, "floor", (0.0, 15.0, 20.0, 25.0, 30.0, 40.0), "floor"
+    )
+    instruments = (tax, floor)
+    segments = [constant_elasticity(40_000.0, -2.0)]
+    levers = game_levers(instruments, ["jp_sep"])
+    clearing = Clearing(MarketModel(world(segments, levers, allied_mine=True)))
+    return Game.on(clearing, instruments, ["allies"], Weights(security_usd_per_kg=security))
+
+
+def test_gauss_seidel_finds_the_enumerated_nash_equilibrium() -> None:
+    # Japan can mine 50 t at 25 USD/kg and values its own output at 12 USD/kg beyond the price;
+    # its floor pays the gap to the floor on that output. The pure equilibria on the grids are
+    # found by enumeration: profiles where each instrument is a best reply to the other.
+    game = allied_game(security=12.0)
+    taxes, floors = (i.grid for i in game.instruments)
+
+    def score(player: str, tax: float, floor: float) -> float:
+        return game.evaluate({"game_tax_light": tax, "game_floor_ndpr": floor}).objectives[player]
+
+    equilibria = [
+        (t, f)
+        for t, f in itertools.product(taxes, floors)
+        if score(CHINA_PLAYER, t, f) >= max(score(CHINA_PLAYER, x, f) for x in taxes) - 1e-3
+        and score(ALLIANCE_PLAYER, t, f) >= max(score(ALLIANCE_PLAYER, t, y) for y in floors) - 1e-3
+    ]
+    result = nash(game)
+    assert result.converged and not result.cycle
+    found = (result.profile["game_tax_light"], result.profile["game_floor_ndpr"])
+    assert found in equilibria
+    assert max(result.deviations.values()) <= 1e-3
+    assert found[1] > 0  # the floor is worth paying for at this security value
+
+
+def test_a_best_response_never_does_worse_than_no_policy() -> None:
+    game = allied_game(security=0.0)
+    for tax, floor in itertools.product((0.0, 0.3, 0.6), (0.0, 25.0, 40.0)):
+        profile = {"game_tax_light": tax, "game_floor_ndpr": floor}
+        for player, own in ((CHINA_PLAYER, "game_tax_light"), (ALLIANCE_PLAYER, "game_floor_ndpr")):
+            response = game.best_response(player, profile)
+            idle = game.evaluate({**profile, own: 0.0}).objectives[player]
+            assert game.evaluate(response).objectives[player] >= idle - 1e-9
+
+
+def test_without_a_security_value_the_floor_is_not_worth_its_cost() -> None:
+    # A floor moves output to a dearer producer: with no value on own supply, the alliance's
+    # best response is no floor, whatever China's tax.
+    game = allied_game(security=0.0)
+    for tax in (0.0, 0.5):
+        response = game.best_response(
+            ALLIANCE_PLAYER, {"game_tax_light": tax, "game_floor_ndpr": 0.0}
+        )
+        assert response["game_floor_ndpr"] == 0.0
+
+
+def test_the_leader_does_at_least_as_well_as_in_the_nash_equilibrium() -> None:
+    game = allied_game(security=12.0)
+    simultaneous = nash(game)
+    leading = stackelberg(game)
+    china = game.evaluate(leading.profile).objectives[CHINA_PLAYER]
+    assert china >= game.evaluate(simultaneous.profile).objectives[CHINA_PLAYER] - 1e-6
+    assert deviations(game, leading.profile)[ALLIANCE_PLAYER] <= 1e-3  # the follower replies best
