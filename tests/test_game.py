@@ -9,6 +9,9 @@ Units: t and USD/kg; objectives in million USD.
 from __future__ import annotations
 
 import itertools
+import json
+import subprocess
+import sys
 
 import pytest
 
@@ -24,10 +27,12 @@ from rareflow.game.play import (
     china_instruments,
     game_levers,
 )
+from rareflow.game.rolling import without_china_exports
 from rareflow.game.welfare import accounts
 from rareflow.market.clearing import Clearing
 from rareflow.market.model import MarketModel
 from rareflow.market.network import CHINA_EXPORT, Mine, Plant, Segment, World
+from rareflow.scenario.loader import load_scenario
 
 PLACES = {
     "CN": frozenset({"CN", "china"}),
@@ -208,3 +213,37 @@ def test_the_leader_does_at_least_as_well_as_in_the_nash_equilibrium() -> None:
     china = game.evaluate(leading.profile).objectives[CHINA_PLAYER]
     assert china >= game.evaluate(simultaneous.profile).objectives[CHINA_PLAYER] - 1e-6
     assert deviations(game, leading.profile)[ALLIANCE_PLAYER] <= 1e-3  # the follower replies best
+
+
+def test_the_history_check_frees_only_chinese_export_levers() -> None:
+    scenario = load_scenario("history-2009")
+    freed = without_china_exports(scenario)
+    kept = [lever.id for block in freed.levers for lever in block.levers.stock_purchases]
+    assert kept and kept == [
+        lever.id for block in scenario.levers for lever in block.levers.stock_purchases
+    ]
+    assert not any(block.levers.quotas or block.levers.export_taxes for block in freed.levers)
+    assert any(block.levers.export_taxes for block in scenario.levers)
+
+
+@pytest.mark.e2e
+def test_game_cli_json_shape_and_errors() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "rareflow", "game", "baseline", "--years", "2026", "--json"],
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    payload = json.loads(done.stdout)
+    assert {"rounds", "converged", "equilibrium", "price_taking", "instruments"} <= set(payload)
+    found = payload["equilibrium"]["2026"]
+    assert set(found["instruments"]) == {i["id"] for i in payload["instruments"]}
+    assert max(found["largest_deviation_gain_musd"].values()) <= 1e-3 or not found["converged"]
+    # neither player does worse than price-taking at its own best response
+    taking = payload["price_taking"]["2026"]["objectives_musd"]
+    assert found["objectives_musd"]["china"] >= taking["china"] - 1e-6
+    for years in ("2020-2026", "26", "2030-2027"):
+        bad = subprocess.run(
+            [sys.executable, "-m", "rareflow", "game", "baseline", "--years", years],
+            capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+        assert bad.returncode == 1 and "--years" in bad.stderr and "Traceback" not in bad.stderr

@@ -10,6 +10,7 @@ from rareflow.cli.backcast import backcast_command
 from rareflow.cli.cascade import cascade_app
 from rareflow.cli.comply import comply_command
 from rareflow.cli.data import data_app
+from rareflow.cli.game import game_command
 from rareflow.cli.market import market_app
 from rareflow.cli.output import fail
 from rareflow.cli.run import results_app, run_command, scenario_app
@@ -31,6 +32,7 @@ app.command("run")(run_command)
 app.command("comply")(comply_command)
 app.command("trace")(trace_command)
 app.command("backcast")(backcast_command)
+app.command("game")(game_command)
 
 
 def main() -> None:

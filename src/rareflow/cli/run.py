@@ -28,7 +28,8 @@ StoreOption = Annotated[Path, typer.Option("--store", help="DuckDB results file.
 DEFAULT_STORE = Path("rareflow-results.duckdb")
 
 
-def _scenario(name: str, data: Path | None) -> Any:
+def scenario_or_fail(name: str, data: Path | None) -> Any:
+    """The scenario, checked against the dataset; exit 1 with every problem."""
     try:
         scenario = load_scenario(name)
         build_market(load(data), scenario, name)
@@ -56,7 +57,7 @@ def run_command(
     as_json: JsonFlag = False,
 ) -> None:
     """Run an ensemble of SCENARIO on Dask into the results store, then print the headline."""
-    parsed = _scenario(scenario, data)
+    parsed = scenario_or_fail(scenario, data)
     spec = EnsembleSpec(
         scenario, runs, seed, store, workers, scheduler, resume, str(data) if data else None
     )
@@ -172,7 +173,7 @@ def check_command(
     data: DataDir = None,
 ) -> None:
     """Validate a scenario against the dataset (exit 1 with every problem)."""
-    parsed = _scenario(scenario, data)
+    parsed = scenario_or_fail(scenario, data)
     console.print(
         f"{scenario}: valid ({len(parsed.projects)} projects, {len(parsed.levers)} lever "
         f"blocks, {len(parsed.candidates)} candidates)"

@@ -29,9 +29,10 @@ from typing import Literal
 import numpy as np
 
 from rareflow.dataset.levers import ExportTax, Levers, PriceFloor
+from rareflow.elements import element
 from rareflow.game.welfare import accounts
 from rareflow.market.clearing import Clearing
-from rareflow.market.network import CHINA, World
+from rareflow.market.network import CHINA, Segment
 from rareflow.market.program import pool
 
 LIGHT = ("La", "Ce", "Pr", "Nd", "Sm")
@@ -118,8 +119,10 @@ class Outcome:
     prices: dict[str, float]
     """``element:place`` -> oxide price of period 0, USD/kg (CN and JP)."""
     china_share_pct: float
-    allied_output_t: float
-    """Security elements separated inside the group in period 0, t oxide."""
+    allied_output_t: dict[str, float]
+    """Security element -> t oxide separated inside the group in period 0."""
+    unmet_magnets_t: float
+    """Magnet demand of the group's places left unmet in period 0 (reference less served), t."""
 
 
 @dataclass
@@ -133,6 +136,7 @@ class Game:
     weights: Weights = field(default_factory=Weights)
     evaluations: int = 0
     _cache: dict[tuple[tuple[str, float], ...], Outcome] = field(default_factory=dict)
+    _segments: list[tuple[Segment, np.ndarray]] | None = None
 
     @classmethod
     def on(cls, clearing: Clearing, instruments: tuple[Instrument, ...],
@@ -193,9 +197,9 @@ class Game:
     def _outcome(self, profile: Profile, values: np.ndarray, duals: np.ndarray) -> Outcome:
         split = accounts(self.clearing.model, values, duals)
         welfare = {p: split.total(set(places)) / 1e3 for p, places in self.places.items()}
-        share, allied = self._separation(values)
+        share, by_element, allied = self._separation(values)
         w = self.weights
-        shortfall = max(0.0, w.share_floor_pct - share[0])
+        shortfall = max(0.0, w.share_floor_pct - share)
         objectives = {
             CHINA_PLAYER: welfare[CHINA_PLAYER] - w.share_weight_musd_per_point * shortfall,
             ALLIANCE_PLAYER: welfare[ALLIANCE_PLAYER] + w.security_usd_per_kg * allied / 1e3,
@@ -207,31 +211,71 @@ class Game:
             _sum(split.subsidies_paid, self.places[ALLIANCE_PLAYER]) / 1e3,
             _sum(split.tax_revenue, self.places[CHINA_PLAYER]) / 1e3,
             self._prices(duals),
-            share[0],
-            share[1],
+            share,
+            by_element,
+            self._unmet(values),
         )
 
-    def _separation(self, values: np.ndarray) -> tuple[tuple[float, float], float]:
-        """((China's share of world separation of the security elements in period 0 in %, the
-        group's t in period 0), the group's t in present value over the periods)."""
+    def _separation(self, values: np.ndarray) -> tuple[float, dict[str, float], float]:
+        """China's share (%) of world separation of the security elements in period 0, the
+        group's t of each in period 0, and the group's t in present value over the periods."""
         model = self.clearing.model
-        world: World = model.world
         chinese, allied = self.places[CHINA_PLAYER], self.places[ALLIANCE_PLAYER]
-        total = china = group0 = group_pv = 0.0
-        for plant in world.separators:
+        total = china = group_pv = 0.0
+        group = dict.fromkeys(self.weights.security_elements, 0.0)
+        for plant in model.world.separators:
             for period in range(model.periods):
                 for e in self.weights.security_elements:
-                    made = sum(
-                        c * values[col] for col, c in model.outputs.get((period, plant.id, e), [])
-                    )
+                    outputs = model.outputs.get((period, plant.id, e), [])
+                    made = float(sum(c * values[col] for col, c in outputs))
+                    if plant.location in allied:
+                        group_pv += model.discount[period] * made
+                        group[e] += made if period == 0 else 0.0
                     if period == 0:
                         total += made
                         china += made if plant.location in chinese else 0.0
-                        group0 += made if plant.location in allied else 0.0
-                    if plant.location in allied:
-                        group_pv += model.discount[period] * made
-        share = 100.0 * china / total if total > 0 else 0.0
-        return (share, group0), group_pv
+        return (100.0 * china / total if total > 0 else 0.0), group, group_pv
+
+    def _allied_segments(self) -> list[tuple[Segment, np.ndarray]]:
+        """The group's segments with their demand columns of period 0 (made once)."""
+        if self._segments is None:
+            program = self.clearing.model.program
+            allied = self.places[ALLIANCE_PLAYER]
+            columns: dict[str, list[int]] = {}
+            for column in program.select("demand", period=0):
+                meta = program.meta[column]
+                if meta["track"] == 0:
+                    columns.setdefault(meta["segment"], []).append(int(column))
+            self._segments = [
+                (s, np.asarray(columns[s.id], dtype=int))
+                for s in self.clearing.world.segments
+                if s.location in allied and s.id in columns
+            ]
+        return self._segments
+
+    def _unmet(self, values: np.ndarray) -> float:
+        scale = self.clearing.model.column_scale
+        return sum(
+            max(0.0, s.reference_t * float(scale[cols[0]]) - float(values[cols].sum()))
+            for s, cols in self._allied_segments()
+            if s.commodity == "magnet"
+        )
+
+    def allied_use(self) -> dict[str, float]:
+        """Security element -> t oxide the group's places use at reference this year (oxides and
+        the content of the magnets they buy)."""
+        world, scale = self.clearing.world, self.clearing.model.column_scale
+        use = dict.fromkeys(self.weights.security_elements, 0.0)
+        for segment, cols in self._allied_segments():
+            tonnes = segment.reference_t * scale[cols[0]]
+            if segment.commodity == "oxide" and segment.item in use:
+                use[segment.item] += tonnes
+            elif segment.commodity == "magnet":
+                for e, fraction in world.grades[segment.item].items():
+                    if e in use:
+                        metal = tonnes * fraction / world.magnet_yield / world.metal_yield
+                        use[e] += metal * element(e).oxide_per_metal
+        return use
 
     def _prices(self, duals: np.ndarray) -> dict[str, float]:
         rows = self.clearing.model.program.rows

@@ -1,0 +1,158 @@
+"""``rareflow game``: China and the alliance choose their policies against each other, year by
+year of a scenario, with the market inside (docs/game.md)."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import pandas as pd
+import typer
+
+from rareflow.cli.data import DataDir, JsonFlag, load
+from rareflow.cli.output import console, fail, print_frame, print_json
+from rareflow.cli.run import scenario_or_fail
+from rareflow.game.play import ALLIANCE_PLAYER, CHINA_PLAYER
+from rareflow.game.rolling import Settings, play, to_dict, weights_of
+
+Years = Annotated[
+    str | None,
+    typer.Option(help="Years played, FIRST-LAST or one year (default: the scenario's horizon)."),
+]
+ModeOption = Annotated[
+    Literal["nash", "stackelberg"],
+    typer.Option(help="nash: simultaneous best responses; stackelberg: China leads."),
+]
+Players = Annotated[
+    Literal["both", "china", "alliance"],
+    typer.Option(help="Who chooses; the other keeps the scenario's own policy."),
+]
+Security = Annotated[
+    float | None,
+    typer.Option(min=0, help="Alliance's value of a kg of its own Nd/Pr/Dy/Tb, USD/kg "
+                 "(default: market.yaml, 47 from the DoD-MP floor)."),
+]  # fmt: skip
+ShareWeight = Annotated[
+    float | None,
+    typer.Option(min=0, help="China's weight on its separation share below the floor, "
+                 "million USD a point (default: market.yaml, 0)."),
+]  # fmt: skip
+FreeChina = Annotated[
+    bool,
+    typer.Option("--free-china", help="Drop the scenario's Chinese export quotas, taxes, "
+                 "licences and bans so China chooses its own (the 2010-2014 check)."),
+]  # fmt: skip
+
+
+def game_command(
+    scenario: Annotated[str, typer.Argument(help="Built-in name or YAML file.")] = "baseline",
+    years: Years = None,
+    mode: ModeOption = "nash",
+    players: Players = "both",
+    security: Security = None,
+    share_weight: ShareWeight = None,
+    free_china: FreeChina = False,
+    seed: Annotated[int, typer.Option(min=0, help="Seed of the run's draws.")] = 0,
+    data: DataDir = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Play the game on a scenario's central run: per year, each round's instruments and
+    objectives, then the equilibrium against the price-taking run."""
+    dataset = load(data, as_json)
+    parsed = scenario_or_fail(scenario, data)
+    horizon = (parsed.horizon.start, parsed.horizon.end)
+    span = _years(years, horizon)
+    weights, alliance = weights_of(dataset)
+    if security is not None:
+        weights = dataclasses.replace(weights, security_usd_per_kg=security)
+    if share_weight is not None:
+        weights = dataclasses.replace(weights, share_weight_musd_per_point=share_weight)
+    chosen = (CHINA_PLAYER, ALLIANCE_PLAYER) if players == "both" else (players,)
+    settings = Settings(mode, span, weights, alliance, chosen, free_china, seed)
+    label = Path(scenario).stem if scenario.endswith((".yaml", ".yml")) else scenario
+    payload = to_dict(play(dataset, parsed, label, settings))
+    if as_json:
+        print_json(payload)
+        return
+    _print(payload)
+
+
+def _years(text: str | None, horizon: tuple[int, int]) -> tuple[int, int]:
+    if text is None:
+        return horizon
+    found = re.fullmatch(r"\s*(\d{4})\s*(?:-\s*(\d{4})\s*)?", text)
+    if found is None:
+        fail(f"--years {text!r}: expected FIRST-LAST (e.g. 2026-2035) or one year")
+    first, last = int(found.group(1)), int(found.group(2) or found.group(1))
+    if not horizon[0] <= first <= last <= horizon[1]:
+        fail(
+            f"--years {text!r}: the scenario runs {horizon[0]}-{horizon[1]}; choose years inside it"
+        )
+    return first, last
+
+
+SHORT = {
+    "game_tax_light": "light",
+    "game_tax_heavy": "heavy",
+    "game_tax_magnet": "magnet",
+    "game_floor_ndpr": "NdPr fl",
+    "game_floor_dytb": "DyTb fl",
+}
+
+
+def _print(payload: dict[str, Any]) -> None:
+    rounds = pd.DataFrame(
+        [
+            {"year": r["year"], "round": r["round"], "player": r["player"],
+             **{SHORT[k]: v for k, v in r["instruments"].items()},
+             "China": r["objectives_musd"][CHINA_PLAYER],
+             "allies": r["objectives_musd"][ALLIANCE_PLAYER]}
+            for r in payload["rounds"]
+        ]
+    )  # fmt: skip
+    if not rounds.empty:
+        print_frame(
+            rounds.round(2),
+            f"Best-response rounds ({payload['mode']}; taxes as shares of FOB, floors USD/kg, "
+            "objectives million USD)",
+        )
+    policies, markets = [], []
+    for year, found in payload["equilibrium"].items():
+        taking = payload["price_taking"][year]
+        gain = {
+            p: found["welfare_musd"][p] - taking["welfare_musd"][p] for p in found["welfare_musd"]
+        }
+        ended = "nash" if found["converged"] else ("cycle" if found["cycle"] else "limit")
+        policies.append({
+            "year": int(year), **{SHORT[k]: v for k, v in found["instruments"].items()},
+            "ended": ended if payload["mode"] == "nash" else "leader",
+            "China +": gain[CHINA_PLAYER], "allies +": gain[ALLIANCE_PLAYER],
+            "tax": found["china_tax_revenue_musd"], "subsidy": found["alliance_subsidies_musd"],
+        })  # fmt: skip
+        for case, outcome in (("eq", found), ("pt", taking)):
+            prices, own = outcome["prices_usd_per_kg"], outcome["alliance_self_sufficiency"]
+            markets.append({
+                "year": int(year), "case": case,
+                **{k.replace(":", " "): round(prices.get(k, 0.0))
+                   for k in ("Nd:CN", "Nd:JP", "Dy:CN", "Dy:JP", "Tb:CN", "Tb:JP")},
+                **{f"own {e} %": round(100 * own[e], 1) for e in ("Nd", "Dy", "Tb") if e in own},
+            })  # fmt: skip
+    print_frame(
+        pd.DataFrame(policies).round(2),
+        "Equilibrium policies; gains against price-taking, tax revenue and subsidies, million USD",
+    )
+    print_frame(
+        pd.DataFrame(markets),
+        "Oxide prices, USD/kg (CN China, JP Japan), and the alliance's own separated supply "
+        "over its use (eq: equilibrium, pt: price-taking)",
+    )
+    edges = {y: f["at_grid_edge"] for y, f in payload["equilibrium"].items() if f["at_grid_edge"]}
+    notes = ["Weights: " + ", ".join(f"{k} {v}" for k, v in payload["weights"].items())]
+    if edges:
+        notes.append(
+            "At the top of its grid (the best policy may lie beyond): "
+            + "; ".join(f"{y}: {', '.join(SHORT[i] for i in ids)}" for y, ids in edges.items())
+        )
+    console.print("\n".join(notes), markup=False, highlight=False, soft_wrap=True)

@@ -1,0 +1,235 @@
+"""The game over the years of a scenario: each year of a run, once the year's capacities, demand,
+stocks and known policies are set, China and the alliance settle their instruments (Nash or
+China-led Stackelberg) on that year's rolling-horizon model; the year then clears under the
+equilibrium, and its stocks, capacities and investment signals carry into the next (so
+investments react to the policies the players choose, which they expect to last over the
+horizon). Years outside the played range clear price-taking (every instrument at zero).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from rareflow.dataset.dataset import Dataset
+from rareflow.game.equilibrium import Equilibrium, nash, stackelberg
+from rareflow.game.play import (
+    ALLIANCE_PLAYER,
+    CHINA_PLAYER,
+    Game,
+    Instrument,
+    Outcome,
+    Weights,
+    alliance_instruments,
+    china_instruments,
+    game_levers,
+)
+from rareflow.market.world_data import build_world
+from rareflow.scenario.schema import DatedLevers, Scenario
+from rareflow.simulate.plan import draw
+from rareflow.simulate.run import Runner
+from rareflow.simulate.world import build_market
+
+Mode = Literal["nash", "stackelberg"]
+
+
+@dataclass(frozen=True)
+class Settings:
+    mode: Mode = "nash"
+    years: tuple[int, int] | None = None
+    """First and last year played (default: the scenario's horizon)."""
+    weights: Weights = field(default_factory=Weights)
+    alliance: tuple[str, ...] = ("us_japan_australia",)
+    players: tuple[str, ...] = (CHINA_PLAYER, ALLIANCE_PLAYER)
+    """Who chooses; the others keep the scenario's own policy (e.g. China against the alliance's
+    2025 package as written in ``alliance-buildout``)."""
+    free_china: bool = False
+    """Drop the scenario's Chinese export quotas and taxes so that China chooses its own (the
+    2010-2014 check)."""
+    seed: int = 0
+
+
+@dataclass
+class YearResult:
+    year: int
+    equilibrium: Equilibrium
+    outcome: Outcome
+    price_taking: Outcome
+    self_sufficiency: dict[str, float]
+    """Security element -> the group's separated output over its reference use, equilibrium."""
+    self_sufficiency_price_taking: dict[str, float]
+    seconds: float
+
+
+@dataclass
+class GameResult:
+    scenario: str
+    settings: Settings
+    instruments: tuple[Instrument, ...]
+    years: list[YearResult] = field(default_factory=list)
+
+
+def weights_of(dataset: Dataset) -> tuple[Weights, tuple[str, ...]]:
+    """The players' weights and the alliance's places from ``market.yaml`` (``game``)."""
+    spec = dataset.market.game if dataset.market is not None else None
+    if spec is None:
+        return Weights(), ("us_japan_australia",)
+    weights = Weights(
+        spec.china.separation_share_floor_pct.value,
+        spec.china.share_weight_musd_per_point.value,
+        tuple(spec.alliance.security_elements),
+        spec.alliance.security_usd_per_kg.value,
+    )
+    return weights, tuple(spec.alliance.places)
+
+
+def allied_separators(dataset: Dataset, scenario: Scenario, alliance: tuple[str, ...]) -> list[str]:
+    """Separation plants in the group: the base world's and the scenario's new ones."""
+    world = build_world(dataset, scenario.horizon.start)
+    found = [p.id for p in world.separators if world.matches(p.location, alliance)]
+    builds = [p for p in scenario.projects if p.expands is None] + list(scenario.candidates)
+    found += [
+        b.id for b in builds if b.stage == "separation" and world.matches(b.location, alliance)
+    ]
+    return found
+
+
+def with_game(
+    scenario: Scenario, instruments: tuple[Instrument, ...], plants: list[str]
+) -> Scenario:
+    """The scenario with the players' levers (at zero) in force over its whole horizon."""
+    block = DatedLevers(
+        id="game",
+        start=scenario.horizon.start,
+        levers=game_levers(instruments, plants),
+        note="The instruments of the game (set by the players each year).",
+    )
+    return scenario.model_copy(update={"levers": [*scenario.levers, block]})
+
+
+def without_china_exports(scenario: Scenario) -> Scenario:
+    """The scenario without its levers on Chinese exports (quotas, taxes, licences, bans)."""
+    blocks = []
+    for block in scenario.levers:
+        levers = block.levers
+        kept = levers.model_copy(
+            update={
+                name: [r for r in getattr(levers, name) if not {"CN", "china"} & set(r.origin)]
+                for name in ("quotas", "export_taxes", "licences", "bans")
+            }
+        )
+        blocks.append(block.model_copy(update={"levers": kept}))
+    return scenario.model_copy(update={"levers": blocks})
+
+
+def play(dataset: Dataset, scenario: Scenario, name: str, settings: Settings) -> GameResult:
+    """Run the scenario's central path (run 0 of ``settings.seed``) with the game played in the
+    chosen years."""
+    instruments = tuple(
+        i for i in china_instruments() + alliance_instruments() if i.player in settings.players
+    )
+    if settings.free_china:
+        scenario = without_china_exports(scenario)
+    plants = allied_separators(dataset, scenario, settings.alliance)
+    market = build_market(dataset, with_game(scenario, instruments, plants), name)
+    runner = Runner(market)
+    game = Game.on(market.clearing, instruments, list(settings.alliance), settings.weights)
+    first, last = settings.years or (scenario.horizon.start, scenario.horizon.end)
+    result = GameResult(name, settings, game.instruments)
+    state: dict[str, Any] = {"start": None}
+
+    def decide(year: int) -> None:
+        game.new_year()
+        if not first <= year <= last:
+            game.apply(game.zero())
+            return
+        began = time.perf_counter()
+        price_taking = game.evaluate(game.zero())
+        use = game.allied_use()
+        found = nash(game, state["start"]) if settings.mode == "nash" else stackelberg(game)
+        state["start"] = found.profile
+        outcome = game.evaluate(found.profile)
+        game.apply(found.profile)
+        result.years.append(
+            YearResult(
+                year,
+                found,
+                outcome,
+                price_taking,
+                _ratios(outcome.allied_output_t, use),
+                _ratios(price_taking.allied_output_t, use),
+                time.perf_counter() - began,
+            )
+        )
+
+    for year, _, _, _ in runner.years_of(draw(market.scenario, settings.seed, 0), last, decide):
+        if year >= last:
+            break
+    return result
+
+
+def _ratios(made: dict[str, float], use: dict[str, float]) -> dict[str, float]:
+    return {e: made[e] / use[e] if use.get(e) else 0.0 for e in made}
+
+
+def to_dict(result: GameResult) -> dict[str, Any]:
+    """The JSON shape of ``rareflow game`` (docs/game.md)."""
+    rounds, equilibrium, taking = [], {}, {}
+    for year in result.years:
+        found = year.equilibrium
+        for number, played in enumerate(found.rounds, start=1):
+            rounds.append(
+                {
+                    "year": year.year,
+                    "round": number,
+                    "player": played.player,
+                    "instruments": played.profile,
+                    "objectives_musd": played.objectives,
+                }
+            )
+        equilibrium[str(year.year)] = {
+            "instruments": found.profile,
+            "at_grid_edge": [
+                i.id for i in result.instruments if found.profile.get(i.id) == max(i.grid) > 0
+            ],
+            "converged": found.converged,
+            "cycle": found.cycle,
+            "largest_deviation_gain_musd": found.deviations,
+            "evaluations": found.evaluations,
+            "seconds": year.seconds,
+            **_outcome(year.outcome, year.self_sufficiency),
+        }
+        taking[str(year.year)] = _outcome(year.price_taking, year.self_sufficiency_price_taking)
+    weights = result.settings.weights
+    return {
+        "scenario": result.scenario,
+        "mode": result.settings.mode,
+        "players": list(result.settings.players),
+        "weights": {
+            "china_share_floor_pct": weights.share_floor_pct,
+            "china_share_weight_musd_per_point": weights.share_weight_musd_per_point,
+            "alliance_security_usd_per_kg": weights.security_usd_per_kg,
+        },
+        "instruments": [
+            {"id": i.id, "player": i.player, "label": i.label, "grid": i.grid}
+            for i in result.instruments
+        ],
+        "rounds": rounds,
+        "converged": all(y.equilibrium.converged for y in result.years),
+        "equilibrium": equilibrium,
+        "price_taking": taking,
+    }
+
+
+def _outcome(outcome: Outcome, self_sufficiency: dict[str, float]) -> dict[str, Any]:
+    return {
+        "objectives_musd": outcome.objectives,
+        "welfare_musd": outcome.welfare,
+        "china_tax_revenue_musd": outcome.tax_revenue_musd,
+        "alliance_subsidies_musd": outcome.subsidies_musd,
+        "prices_usd_per_kg": outcome.prices,
+        "china_separation_share_pct": outcome.china_share_pct,
+        "alliance_self_sufficiency": self_sufficiency,
+        "alliance_unmet_magnets_t": outcome.unmet_magnets_t,
+    }
