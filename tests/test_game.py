@@ -192,7 +192,8 @@ def test_a_best_response_never_does_worse_than_no_policy() -> None:
         for player, own in ((CHINA_PLAYER, "game_tax_light"), (ALLIANCE_PLAYER, "game_floor_ndpr")):
             response = game.best_response(player, profile)
             idle = game.evaluate({**profile, own: 0.0}).objectives[player]
-            assert game.evaluate(response).objectives[player] >= idle - 1e-9
+            # no worse than no policy, up to the noise of the welfare split (play.better)
+            assert game.evaluate(response).objectives[player] >= idle - 1e-5 * abs(idle) - 1e-6
 
 
 def test_without_a_security_value_the_floor_is_not_worth_its_cost() -> None:

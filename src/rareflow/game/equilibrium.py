@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from rareflow.game.play import ALLIANCE_PLAYER, CHINA_PLAYER, TOLERANCE_MUSD, Game, Profile
+from rareflow.game.play import ALLIANCE_PLAYER, CHINA_PLAYER, Game, Profile, better
 
 MAX_ROUNDS = 8
 
@@ -84,7 +84,7 @@ def stackelberg(game: Game) -> Equilibrium:
             for value in instrument.grid:
                 trial = follow({**current, instrument.id: value})
                 score = game.evaluate(trial).objectives[CHINA_PLAYER]
-                if score > best + TOLERANCE_MUSD:
+                if better(score, best):
                     current, best, changed = trial, score, True
         result.rounds.append(Round(CHINA_PLAYER, current, game.evaluate(current).objectives))
         if not changed:
@@ -97,7 +97,7 @@ def stackelberg(game: Game) -> Equilibrium:
 
 def deviations(game: Game, profile: Profile) -> dict[str, float]:
     """Per player, the largest gain (million USD) from changing one of its instruments alone to
-    any value of its grid."""
+    any value of its grid (gains within the split's numerical noise count as none)."""
     found = {}
     for player in (CHINA_PLAYER, ALLIANCE_PLAYER):
         here = game.evaluate(profile).objectives[player]
@@ -105,6 +105,7 @@ def deviations(game: Game, profile: Profile) -> dict[str, float]:
         for instrument in game.of(player):
             for value in instrument.grid:
                 score = game.evaluate({**profile, instrument.id: value}).objectives[player]
-                gain = max(gain, score - here)
+                if better(score, here):
+                    gain = max(gain, score - here)
         found[player] = gain
     return found

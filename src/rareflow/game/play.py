@@ -44,7 +44,10 @@ FLOOR_GRID = (0.0, 60.0, 80.0, 110.0, 140.0)
 NDPR_FLOOR_GRID = FLOOR_GRID
 HEAVY_FLOOR_GRID = (0.0, 300.0, 450.0, 600.0, 900.0)
 """Dy/Tb floor levels, USD/kg (Dy oxide was near 250, Tb near 800 in 2024-2025)."""
-TOLERANCE_MUSD = 1e-3
+RELATIVE_TOLERANCE = 1e-5
+"""A policy must beat another by this share of the objective to count as better: the welfare
+split rests on the LP's prices, which a degenerate LP does not fix uniquely (alternative optimal
+bases move a player's share by about 0.1 million USD of some 70,000 in the world model)."""
 CHINA_PLAYER, ALLIANCE_PLAYER = "china", "alliance"
 Profile = dict[str, float]
 
@@ -295,7 +298,7 @@ class Game:
         mine = self.of(player)
         start = dict(profile)
         idle = {**profile, **{i.id: 0.0 for i in mine}}
-        if self.evaluate(idle).objectives[player] > self.evaluate(start).objectives[player]:
+        if better(self.evaluate(idle).objectives[player], self.evaluate(start).objectives[player]):
             start = idle
         best = self.evaluate(start).objectives[player]
         for _ in range(sweeps):
@@ -304,11 +307,16 @@ class Game:
                 for value in instrument.grid:
                     trial = {**start, instrument.id: value}
                     score = self.evaluate(trial).objectives[player]
-                    if score > best + TOLERANCE_MUSD:
+                    if better(score, best):
                         start, best, changed = trial, score, True
             if not changed:
                 break
         return start
+
+
+def better(score: float, than: float) -> bool:
+    """Whether ``score`` beats ``than`` by more than the split's numerical noise."""
+    return score > than + RELATIVE_TOLERANCE * abs(than) + 1e-6
 
 
 def _sum(by_place: dict[str, float], places: frozenset[str]) -> float:
