@@ -115,6 +115,16 @@ def test_best_export_tax_is_the_inverse_of_the_foreign_demand_elasticity(
     assert outcome.objectives[CHINA_PLAYER] == pytest.approx(outcome.tax_revenue_musd, rel=1e-6)
 
 
+def test_the_best_tax_falls_as_foreign_demand_gets_more_elastic() -> None:
+    # monotone best responses where theory says so: 1/|e| = 0.67, 0.5, 0.25
+    chosen = []
+    for elasticity in (-1.5, -2.0, -4.0):
+        game = exporter_game(elasticity, china_instruments(RATES)[:1])
+        chosen.append(game.best_response(CHINA_PLAYER, game.zero())["game_tax_light"])
+    assert chosen[0] > chosen[1] > chosen[2]
+    assert chosen == pytest.approx([2 / 3, 0.5, 0.25], abs=0.051)
+
+
 def test_the_welfare_split_adds_up_to_the_lp_objective() -> None:
     instruments = china_instruments(RATES)[:1]
     game = exporter_game(-2.0, instruments)

@@ -39,9 +39,8 @@ LIGHT = ("La", "Ce", "Pr", "Nd", "Sm")
 HEAVY = ("Eu", "Gd", "Tb", "Dy", "Ho", "Er", "Tm", "Yb", "Lu", "Y")
 TAX_GRID = (0.0, 0.05, 0.1, 0.15, 0.25, 0.4, 0.6)
 """Export-tax rates searched (share of the FOB price; 0.6 puts FOB at 2.5 x China's price)."""
-FLOOR_GRID = (0.0, 60.0, 80.0, 110.0, 140.0)
-"""Floor levels searched, USD/kg of oxide (0: no floor; 110: the DoD-MP floor)."""
-NDPR_FLOOR_GRID = FLOOR_GRID
+NDPR_FLOOR_GRID = (0.0, 60.0, 80.0, 110.0, 140.0)
+"""Nd/Pr floor levels searched, USD/kg of oxide (0: no floor; 110: the DoD-MP floor)."""
 HEAVY_FLOOR_GRID = (0.0, 300.0, 450.0, 600.0, 900.0)
 """Dy/Tb floor levels, USD/kg (Dy oxide was near 250, Tb near 800 in 2024-2025)."""
 RELATIVE_TOLERANCE = 1e-5
