@@ -25,6 +25,7 @@ from rareflow.game.play import (
     Instrument,
     Weights,
     china_instruments,
+    china_licences,
     game_levers,
 )
 from rareflow.game.rolling import without_china_exports
@@ -123,6 +124,20 @@ def test_the_best_tax_falls_as_foreign_demand_gets_more_elastic() -> None:
         chosen.append(game.best_response(CHINA_PLAYER, game.zero())["game_tax_light"])
     assert chosen[0] > chosen[1] > chosen[2]
     assert chosen == pytest.approx([2 / 3, 0.5, 0.25], abs=0.051)
+
+
+def test_a_licence_refusing_exports_reaches_the_same_optimum_as_the_tax() -> None:
+    # Refusing a share r of the 400 t China exports at cost (q = 40,000 / 10^2) leaves
+    # (1 - r) 400 t; the rent (p - 10) q with p = (q / 40,000)^(-1/2) is highest at p = 20,
+    # q = 100 t: r = 0.75 and a rent of 1,000 kUSD, the optimal tax's revenue (a quota and a
+    # tax are the same instrument in a deterministic market). The rent is the licence rows'.
+    instruments = china_licences((0.0, 0.5, 0.75, 0.9))[:1]
+    game = exporter_game(-2.0, instruments)
+    best = game.best_response(CHINA_PLAYER, game.zero())
+    assert best == {"game_licence_light": 0.75}
+    outcome = game.evaluate(best)
+    assert outcome.objectives[CHINA_PLAYER] == pytest.approx(1.0, rel=0.02)
+    assert outcome.prices["Nd:JP"] == pytest.approx(20.0, rel=0.02)
 
 
 def test_the_welfare_split_adds_up_to_the_lp_objective() -> None:

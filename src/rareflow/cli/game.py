@@ -39,6 +39,11 @@ ShareWeight = Annotated[
     typer.Option(min=0, help="China's weight on its separation share below the floor, "
                  "million USD a point (default: market.yaml, 0)."),
 ]  # fmt: skip
+ChinaSet = Annotated[
+    Literal["taxes", "licences"],
+    typer.Option("--china", help="China's instruments: export taxes, or licences refusing a share "
+                 "of each group's exports (WTO-constrained, as after 2015)."),
+]  # fmt: skip
 FreeChina = Annotated[
     bool,
     typer.Option("--free-china", help="Drop the scenario's Chinese export quotas, taxes, "
@@ -51,6 +56,7 @@ def game_command(
     years: Years = None,
     mode: ModeOption = "nash",
     players: Players = "both",
+    china: ChinaSet = "taxes",
     security: Security = None,
     share_weight: ShareWeight = None,
     free_china: FreeChina = False,
@@ -70,7 +76,7 @@ def game_command(
     if share_weight is not None:
         weights = dataclasses.replace(weights, share_weight_musd_per_point=share_weight)
     chosen = (CHINA_PLAYER, ALLIANCE_PLAYER) if players == "both" else (players,)
-    settings = Settings(mode, span, weights, alliance, chosen, free_china, seed)
+    settings = Settings(mode, span, weights, alliance, chosen, china, free_china, seed)
     label = Path(scenario).stem if scenario.endswith((".yaml", ".yml")) else scenario
     payload = to_dict(play(dataset, parsed, label, settings))
     if as_json:
@@ -99,6 +105,9 @@ SHORT = {
     "game_tax_magnet": "magnet",
     "game_floor_ndpr": "NdPr fl",
     "game_floor_dytb": "DyTb fl",
+    "game_licence_light": "ref light",
+    "game_licence_heavy": "ref heavy",
+    "game_licence_magnet": "ref magnet",
 }
 
 
@@ -115,8 +124,8 @@ def _print(payload: dict[str, Any]) -> None:
     if not rounds.empty:
         print_frame(
             rounds.round(2),
-            f"Best-response rounds ({payload['mode']}; taxes as shares of FOB, floors USD/kg, "
-            "objectives million USD)",
+            f"Best-response rounds ({payload['mode']}; taxes as shares of FOB, refused shares of "
+            "exports, floors USD/kg, objectives million USD)",
         )
     policies, markets = [], []
     for year, found in payload["equilibrium"].items():

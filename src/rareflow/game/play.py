@@ -28,10 +28,11 @@ from typing import Literal
 
 import numpy as np
 
-from rareflow.dataset.levers import ExportTax, Levers, PriceFloor
+from rareflow.dataset.levers import ExportTax, Levers, Licence, PriceFloor
 from rareflow.elements import element
 from rareflow.game.welfare import accounts
 from rareflow.market.clearing import Clearing
+from rareflow.market.model_parts import licence_key
 from rareflow.market.network import CHINA, Segment
 from rareflow.market.program import pool
 
@@ -56,7 +57,7 @@ class Instrument:
     id: str
     """The lever id in the model."""
     player: str
-    kind: Literal["export_tax", "floor"]
+    kind: Literal["export_tax", "licence", "floor"]
     grid: tuple[float, ...]
     label: str
 
@@ -77,6 +78,21 @@ def china_instruments(grid: tuple[float, ...] = TAX_GRID) -> tuple[Instrument, .
     )  # fmt: skip
 
 
+LICENCE_GRID = (0.0, 0.1, 0.25, 0.5, 0.75)
+"""Refused shares searched for China's licences (April 2025: about half of each controlled oxide
+and metal, docs/validation.md)."""
+
+
+def china_licences(grid: tuple[float, ...] = LICENCE_GRID) -> tuple[Instrument, ...]:
+    """China's instruments under WTO constraints (no export taxes or quotas, as after 2015): a
+    share of each product's price-taking exports refused, enforced at the border, by group."""
+    return tuple(
+        Instrument(f"game_licence_{group}", CHINA_PLAYER, "licence", grid, f"refused, {label}")
+        for group, label in (("light", "light oxide and metal"), ("heavy", "heavy oxide and metal"),
+                             ("magnet", "magnets"))
+    )  # fmt: skip
+
+
 def alliance_instruments(
     ndpr: tuple[float, ...] = NDPR_FLOOR_GRID, heavy: tuple[float, ...] = HEAVY_FLOOR_GRID
 ) -> tuple[Instrument, ...]:
@@ -88,23 +104,29 @@ def alliance_instruments(
 
 def game_levers(instruments: tuple[Instrument, ...], allied_separators: list[str]) -> Levers:
     """The levers the instruments act on, at zero (to be built into the market once)."""
-    china = {"origin": ["china"], "exclude_destination": ["china"], "rate_pct": 0.0}
-    taxes, floors = [], []
+    china = {"origin": ["china"], "exclude_destination": ["china"]}
+    taxes, licences, floors = [], [], []
     for instrument in instruments:
-        if instrument.id == "game_tax_light":
-            taxes.append(ExportTax(id=instrument.id, commodities=["oxide", "metal"],
-                                   elements=list(LIGHT), **china))  # fmt: skip
-        elif instrument.id == "game_tax_heavy":
-            taxes.append(ExportTax(id=instrument.id, commodities=["oxide", "metal"],
-                                   elements=list(HEAVY), **china))  # fmt: skip
-        elif instrument.id == "game_tax_magnet":
-            taxes.append(ExportTax(id=instrument.id, commodities=["magnet"], **china))
+        group = instrument.id.rsplit("_", 1)[1]
+        scope = (
+            {"commodities": ["magnet"]}
+            if group == "magnet"
+            else {
+                "commodities": ["oxide", "metal"],
+                "elements": list(LIGHT if group == "light" else HEAVY),
+            }
+        )
+        if instrument.kind == "export_tax":
+            taxes.append(ExportTax(id=instrument.id, rate_pct=0.0, **china, **scope))
+        elif instrument.kind == "licence":
+            licences.append(Licence(id=instrument.id, refused_share=0.0, closes_smuggling=True,
+                                    **china, **scope))  # fmt: skip
         elif allied_separators:
             elements = ["Nd", "Pr"] if instrument.id == "game_floor_ndpr" else ["Dy", "Tb"]
             floors.append(PriceFloor(id=instrument.id, plants=allied_separators,
                                      elements=elements, floor_usd_per_kg=0.0,
                                      volume_t=1e9))  # fmt: skip
-    return Levers(export_taxes=taxes, floors=floors)
+    return Levers(export_taxes=taxes, licences=licences, floors=floors)
 
 
 @dataclass
@@ -139,6 +161,9 @@ class Game:
     evaluations: int = 0
     _cache: dict[tuple[tuple[str, float], ...], Outcome] = field(default_factory=dict)
     _segments: list[tuple[Segment, np.ndarray]] | None = None
+    _reference: dict[tuple[str, int], dict[tuple[str, str], float]] | None = None
+    """(licence, period) -> each product's flows at no policy this year (what a refused share
+    applies to)."""
 
     @classmethod
     def on(cls, clearing: Clearing, instruments: tuple[Instrument, ...],
@@ -150,7 +175,8 @@ class Game:
                 p for p in world.places if world.matches(p, alliance) and not world.is_chinese(p)
             ),
         }
-        known = {f.id for f in world.levers.floors} | {t.id for t in world.levers.export_taxes}
+        levers = world.levers
+        known = {r.id for r in [*levers.floors, *levers.export_taxes, *levers.licences]}
         usable = tuple(i for i in instruments if i.id in known)
         return cls(clearing, usable, places, weights)
 
@@ -161,20 +187,27 @@ class Game:
         return {i.id: 0.0 for i in self.instruments}
 
     def new_year(self) -> None:
-        """Forget the outcomes of another year's model."""
+        """Forget the outcomes and licence references of another year's model."""
         self._cache.clear()
+        self._reference = None
 
     # --- clearing a profile ------------------------------------------------------------------
 
     def apply(self, profile: Profile) -> None:
         """Set the instruments on the model (a lever at zero is switched off)."""
         model, world = self.clearing.model, self.clearing.world
+        if self._reference is None and any(
+            profile.get(i.id, 0.0) > 0 for i in self.instruments if i.kind == "licence"
+        ):
+            self._reference = self._licence_reference()
         floors = {f.id: f for f in world.levers.floors}
         for instrument in self.instruments:
             value = profile.get(instrument.id, 0.0)
             if instrument.kind == "export_tax":
                 model.levers.set_rate(instrument.id, value)
-            else:
+            elif instrument.kind == "licence" and value > 0:
+                self._refuse(instrument.id, value)
+            elif instrument.kind == "floor":
                 floors[instrument.id] = floors[instrument.id].model_copy(
                     update={"floor_usd_per_kg": value}
                 )
@@ -185,6 +218,25 @@ class Game:
                     active.discard(instrument.id)
         world.levers = world.levers.model_copy(update={"floors": list(floors.values())})
         model.refresh()
+
+    def _licence_reference(self) -> dict[tuple[str, int], dict[tuple[str, str], float]]:
+        """Each licence's product flows with every instrument at zero (one solve)."""
+        self.apply(self.zero())
+        values, _, _, _ = self.clearing.solve_arrays()
+        model = self.clearing.model
+        return {
+            (i.id, period): model.licence_flows(i.id, period, values)
+            for i in self.instruments
+            if i.kind == "licence"
+            for period in range(model.periods)
+        }
+
+    def _refuse(self, licence_id: str, share: float) -> None:
+        model, reference = self.clearing.model, self._reference or {}
+        for period in range(model.periods):
+            for (commodity, item), flows in reference.get((licence_id, period), {}).items():
+                key = licence_key(licence_id, commodity, item)
+                model.levers.volumes[(key, period)] = (1.0 - share) * flows
 
     def evaluate(self, profile: Profile) -> Outcome:
         key = tuple(sorted(profile.items()))

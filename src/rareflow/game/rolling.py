@@ -23,6 +23,7 @@ from rareflow.game.play import (
     Weights,
     alliance_instruments,
     china_instruments,
+    china_licences,
     game_levers,
 )
 from rareflow.market.world_data import build_world
@@ -44,6 +45,9 @@ class Settings:
     players: tuple[str, ...] = (CHINA_PLAYER, ALLIANCE_PLAYER)
     """Who chooses; the others keep the scenario's own policy (e.g. China against the alliance's
     2025 package as written in ``alliance-buildout``)."""
+    china: Literal["taxes", "licences"] = "taxes"
+    """China's instruments: export taxes, or (WTO-constrained, as after 2015) licences refusing a
+    share of each group's exports."""
     free_china: bool = False
     """Drop the scenario's Chinese export quotas and taxes so that China chooses its own (the
     2010-2014 check)."""
@@ -126,9 +130,8 @@ def without_china_exports(scenario: Scenario) -> Scenario:
 def play(dataset: Dataset, scenario: Scenario, name: str, settings: Settings) -> GameResult:
     """Run the scenario's central path (run 0 of ``settings.seed``) with the game played in the
     chosen years."""
-    instruments = tuple(
-        i for i in china_instruments() + alliance_instruments() if i.player in settings.players
-    )
+    chinese = china_instruments() if settings.china == "taxes" else china_licences()
+    instruments = tuple(i for i in chinese + alliance_instruments() if i.player in settings.players)
     if settings.free_china:
         scenario = without_china_exports(scenario)
     plants = allied_separators(dataset, scenario, settings.alliance)
@@ -205,6 +208,7 @@ def to_dict(result: GameResult) -> dict[str, Any]:
     return {
         "scenario": result.scenario,
         "mode": result.settings.mode,
+        "china_instruments": result.settings.china,
         "players": list(result.settings.players),
         "weights": {
             "china_share_floor_pct": weights.share_floor_pct,
