@@ -17,6 +17,7 @@ import pytest
 
 from rareflow.dataset import load_dataset
 from rareflow.dataset.levers import Levers
+from rareflow.game.ensemble import bands
 from rareflow.game.equilibrium import deviations, nash, stackelberg
 from rareflow.game.play import (
     ALLIANCE_PLAYER,
@@ -273,3 +274,33 @@ def test_game_cli_json_shape_and_errors() -> None:
             capture_output=True, text=True, timeout=120, check=False,
         )  # fmt: skip
         assert bad.returncode == 1 and "--years" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_ensemble_bands_by_year() -> None:
+    def run(tax: float, gain: float, converged: bool) -> dict[str, object]:
+        found = {"instruments": {"game_tax_light": tax}, "converged": converged,
+                 "welfare_musd": {"china": 100.0 + gain}}  # fmt: skip
+        return {"equilibrium": {"2026": found},
+                "price_taking": {"2026": {"welfare_musd": {"china": 100.0}}}}  # fmt: skip
+
+    found = bands([run(0.1, 10.0, True), run(0.2, 20.0, True), run(0.6, 30.0, False)])["2026"]
+    assert found["converged_share"] == pytest.approx(2 / 3)
+    assert found["game_tax_light"]["median"] == pytest.approx(0.2)
+    # numpy's linear percentiles: 0.1 + 0.2 x (0.2 - 0.1) and 0.2 + 0.8 x (0.6 - 0.2)
+    assert found["game_tax_light"]["p10"] == pytest.approx(0.12)
+    assert found["game_tax_light"]["p90"] == pytest.approx(0.52)
+    assert found["china_gain_musd"]["median"] == pytest.approx(20.0)
+
+
+@pytest.mark.e2e
+def test_game_ensemble_cli() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "rareflow", "game", "baseline", "--years", "2026", "--runs", "2",
+         "--players", "china", "--json"],
+        capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    payload = json.loads(done.stdout)
+    assert payload["runs"] == 2 and [r["run"] for r in payload["per_run"]] == [0, 1]
+    band = payload["bands"]["2026"]["game_tax_magnet"]
+    assert band["p10"] <= band["median"] <= band["p90"]

@@ -14,6 +14,7 @@ import typer
 from rareflow.cli.data import DataDir, JsonFlag, load
 from rareflow.cli.output import console, fail, print_frame, print_json
 from rareflow.cli.run import scenario_or_fail
+from rareflow.game.ensemble import play_ensemble
 from rareflow.game.play import ALLIANCE_PLAYER, CHINA_PLAYER
 from rareflow.game.rolling import Settings, play, to_dict, weights_of
 
@@ -61,6 +62,18 @@ def game_command(
     share_weight: ShareWeight = None,
     free_china: FreeChina = False,
     seed: Annotated[int, typer.Option(min=0, help="Seed of the run's draws.")] = 0,
+    runs: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=1000,
+            help="Runs of the scenario to play the game on (more than 1: an ensemble on Dask).",
+        ),
+    ] = 1,
+    workers: Annotated[int, typer.Option(min=1, max=64, help="Local Dask workers.")] = 2,
+    scheduler: Annotated[
+        str | None, typer.Option(help="Address of a running Dask scheduler.")
+    ] = None,
     data: DataDir = None,
     as_json: JsonFlag = False,
 ) -> None:
@@ -78,6 +91,14 @@ def game_command(
     chosen = (CHINA_PLAYER, ALLIANCE_PLAYER) if players == "both" else (players,)
     settings = Settings(mode, span, weights, alliance, chosen, china, free_china, seed)
     label = Path(scenario).stem if scenario.endswith((".yaml", ".yml")) else scenario
+    if runs > 1:
+        directory = str(data) if data else None
+        ensemble = play_ensemble(parsed, label, settings, runs, workers, scheduler, directory)
+        if as_json:
+            print_json(ensemble)
+            return
+        _print_bands(ensemble)
+        return
     payload = to_dict(play(dataset, parsed, label, settings))
     if as_json:
         print_json(payload)
@@ -165,3 +186,23 @@ def _print(payload: dict[str, Any]) -> None:
             + "; ".join(f"{y}: {', '.join(SHORT[i] for i in ids)}" for y, ids in edges.items())
         )
     console.print("\n".join(notes), markup=False, highlight=False, soft_wrap=True)
+
+
+def _print_bands(ensemble: dict[str, Any]) -> None:
+    rows = []
+    for year, found in ensemble["bands"].items():
+        row: dict[str, Any] = {"year": int(year), "converged": f"{found['converged_share']:.0%}"}
+        for key, band in found.items():
+            if key == "converged_share":
+                continue
+            name = SHORT.get(key, key.replace("_gain_musd", " +"))
+            digits = 2 if key in SHORT and "floor" not in key else 0
+            row[name] = (
+                f"{band['median']:.{digits}f} [{band['p10']:.{digits}f}, {band['p90']:.{digits}f}]"
+            )
+        rows.append(row)
+    print_frame(
+        pd.DataFrame(rows),
+        f"Equilibria over {ensemble['runs']} runs: median [10 %, 90 %] by year (taxes and refused "
+        "shares as fractions, floors USD/kg, gains million USD against price-taking)",
+    )

@@ -52,6 +52,8 @@ class Settings:
     """Drop the scenario's Chinese export quotas and taxes so that China chooses its own (the
     2010-2014 check)."""
     seed: int = 0
+    run: int = 0
+    """Which run's draws the game plays on (run 0: the central run of ``rareflow game``)."""
 
 
 @dataclass
@@ -128,8 +130,8 @@ def without_china_exports(scenario: Scenario) -> Scenario:
 
 
 def play(dataset: Dataset, scenario: Scenario, name: str, settings: Settings) -> GameResult:
-    """Run the scenario's central path (run 0 of ``settings.seed``) with the game played in the
-    chosen years."""
+    """Run one path of the scenario (``settings.run`` of ``settings.seed``) with the game played
+    in the chosen years."""
     chinese = china_instruments() if settings.china == "taxes" else china_licences()
     instruments = tuple(i for i in chinese + alliance_instruments() if i.player in settings.players)
     if settings.free_china:
@@ -166,7 +168,9 @@ def play(dataset: Dataset, scenario: Scenario, name: str, settings: Settings) ->
             )
         )
 
-    for year, _, _, _ in runner.years_of(draw(market.scenario, settings.seed, 0), last, decide):
+    for year, _, _, _ in runner.years_of(
+        draw(market.scenario, settings.seed, settings.run), last, decide
+    ):
         if year >= last:
             break
     return result

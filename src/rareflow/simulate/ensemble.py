@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -63,6 +64,37 @@ class EnsembleSpec:
     data_dir: str | None = None
 
 
+@contextmanager
+def dask_client(workers: int, scheduler: str | None) -> Iterator[Any]:
+    """A Dask client: a LocalCluster of ``workers`` single-threaded processes, or the cluster at
+    ``scheduler``; closed on exit."""
+    import dask
+    from dask.distributed import Client, LocalCluster
+
+    cluster = None
+    if scheduler is None:
+        # Dask's workers trim freed memory back to the system above 64 KiB, which makes the
+        # many small array allocations of a year loop about a quarter slower; local workers
+        # keep glibc's freed memory up to 128 MiB instead (thread limits stay at one)
+        with dask.config.set({TRIM: WORKER_TRIM_BYTES}):
+            cluster = LocalCluster(
+                n_workers=workers,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=None,
+                silence_logs=logging.CRITICAL,
+            )
+        client = Client(cluster)
+    else:
+        client = Client(scheduler)
+    try:
+        yield client
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
 def run_ensemble(
     spec: EnsembleSpec,
     on_run: Callable[[int, int], None] | None = None,
@@ -85,26 +117,9 @@ def run_ensemble(
             on_run(done, spec.runs)
         if not todo:
             return ensemble
-        import dask
-        from dask.distributed import Client, LocalCluster, as_completed
+        from dask.distributed import as_completed
 
-        cluster = None
-        if spec.scheduler is None:
-            # Dask's workers trim freed memory back to the system above 64 KiB, which makes the
-            # many small array allocations of a year loop about a quarter slower; local workers
-            # keep glibc's freed memory up to 128 MiB instead (thread limits stay at one)
-            with dask.config.set({TRIM: WORKER_TRIM_BYTES}):
-                cluster = LocalCluster(
-                    n_workers=spec.workers,
-                    threads_per_worker=1,
-                    processes=True,
-                    dashboard_address=None,
-                    silence_logs=logging.CRITICAL,
-                )
-            client = Client(cluster)
-        else:
-            client = Client(spec.scheduler)
-        try:
+        with dask_client(spec.workers, spec.scheduler) as client:
             futures = [
                 client.submit(
                     simulate_run,
@@ -125,8 +140,4 @@ def run_ensemble(
                 done += len(finished)
                 if on_run is not None:
                     on_run(done, spec.runs)
-        finally:
-            client.close()
-            if cluster is not None:
-                cluster.close()
     return ensemble
