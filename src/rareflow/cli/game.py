@@ -12,7 +12,7 @@ import pandas as pd
 import typer
 
 from rareflow.cli.data import DataDir, JsonFlag, load
-from rareflow.cli.output import console, fail, print_frame, print_json
+from rareflow.cli.output import console, errors, fail, print_frame, print_json
 from rareflow.cli.run import scenario_or_fail
 from rareflow.game.ensemble import play_ensemble
 from rareflow.game.play import ALLIANCE_PLAYER, CHINA_PLAYER
@@ -98,6 +98,8 @@ def game_command(
             print_json(ensemble)
             return
         _print_bands(ensemble)
+        for failure in ensemble["failed"]:
+            errors.print(f"run {failure['run']} failed: {failure['error']}", markup=False)
         return
     payload = to_dict(play(dataset, parsed, label, settings))
     if as_json:

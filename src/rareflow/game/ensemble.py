@@ -20,9 +20,15 @@ from rareflow.simulate.ensemble import dask_client
 def game_run(
     scenario_json: str, label: str, settings: Settings, data_dir: str | None, run: int
 ) -> dict[str, Any]:
-    """One run's game (executed on a worker): the JSON shape of ``rareflow game``."""
+    """One run's game (executed on a worker): the JSON shape of ``rareflow game``, or the error
+    that stopped it (a run that fails does not take the others' results with it)."""
     scenario = Scenario.model_validate_json(scenario_json)
-    result = play(load_dataset(data_dir), scenario, label, dataclasses.replace(settings, run=run))
+    try:
+        result = play(
+            load_dataset(data_dir), scenario, label, dataclasses.replace(settings, run=run)
+        )
+    except RuntimeError as error:
+        return {"run": run, "error": str(error)}
     return {"run": run, **to_dict(result)}
 
 
@@ -35,7 +41,8 @@ def play_ensemble(
     scheduler: str | None = None,
     data_dir: str | None = None,
 ) -> dict[str, Any]:
-    """The game on ``runs`` runs; the per-run results and their bands by year."""
+    """The game on ``runs`` runs; the per-run results, their bands by year, and the runs that
+    failed with their errors."""
     payload = scenario.model_dump_json()
     with dask_client(workers, scheduler) as client:
         futures = [
@@ -43,7 +50,9 @@ def play_ensemble(
             for run in range(runs)
         ]
         results: list[dict[str, Any]] = [future.result() for future in futures]
-    return {"runs": runs, "bands": bands(results), "per_run": results}
+    done = [r for r in results if "error" not in r]
+    failed = [{"run": r["run"], "error": r["error"]} for r in results if "error" in r]
+    return {"runs": runs, "failed": failed, "bands": bands(done), "per_run": done}
 
 
 def bands(results: list[dict[str, Any]]) -> dict[str, Any]:

@@ -312,6 +312,11 @@ class MarketModel:
         self.highs.run()
         status = self.highs.getModelStatus()
         if status != highspy.HighsModelStatus.kOptimal:
+            # a warm start can end in numerical trouble ("Unknown") where a cold one does not
+            self.highs.clearSolver()
+            self.highs.run()
+            status = self.highs.getModelStatus()
+        if status != highspy.HighsModelStatus.kOptimal:
             raise RuntimeError(
                 f"the market LP did not solve: {self.highs.modelStatusToString(status)}"
             )
