@@ -17,7 +17,8 @@ import argparse
 import time
 
 from rareflow.dataset import load_dataset
-from rareflow.game.play import CHINA_PLAYER, Game, alliance_instruments, china_instruments
+from rareflow.game.instruments import CHINA_PLAYER, alliance_instruments, china_instruments
+from rareflow.game.play import Game
 from rareflow.game.rolling import Settings, allied_separators, play, weights_of, with_game
 from rareflow.scenario.loader import load_scenario
 from rareflow.simulate.plan import draw

@@ -19,16 +19,15 @@ from rareflow.dataset import load_dataset
 from rareflow.dataset.levers import Levers
 from rareflow.game.ensemble import bands
 from rareflow.game.equilibrium import deviations, nash, stackelberg
-from rareflow.game.play import (
+from rareflow.game.instruments import (
     ALLIANCE_PLAYER,
     CHINA_PLAYER,
-    Game,
     Instrument,
-    Weights,
     china_instruments,
     china_licences,
     game_levers,
 )
+from rareflow.game.play import Game, Weights
 from rareflow.game.rolling import without_china_exports
 from rareflow.game.welfare import accounts
 from rareflow.market.clearing import Clearing
@@ -58,12 +57,12 @@ def constant_elasticity(scale: float, elasticity: float, item: str = "Nd") -> Se
 
 def world(segments: list[Segment], levers: Levers, allied_mine: bool = False) -> World:
     """China mines (an ore of each product) and separates at 10 USD/kg without limit; Japan may
-    mine 50 t of the first product at 25."""
+    mine 50 t of the first product at 25 and separate its own ore."""
     mines = [Mine(f"cn_{s.item}", "CN", "a", {s.item: 1.0}, 1e6, 10.0) for s in segments]
     separators = [Plant("cn_sep", "separation", "CN", 1e6, 0.0, heavy=True)]
     if allied_mine:
         mines.append(Mine("jp_mine", "JP", "a", {segments[0].item: 1.0}, 50.0, 25.0))
-        separators.append(Plant("jp_sep", "separation", "JP", 1e6, 0.0, heavy=True))
+        separators.append(Plant("jp_sep", "separation", "JP", 1e6, 0.0, heavy=True, feeds=("JP",)))
     return World(
         year=2024,
         places=PLACES,
@@ -231,6 +230,33 @@ def test_without_a_security_value_the_floor_is_not_worth_its_cost() -> None:
             ALLIANCE_PLAYER, {"game_tax_light": tax, "game_floor_ndpr": 0.0}
         )
         assert response["game_floor_ndpr"] == 0.0
+
+
+def test_a_production_subsidy_is_paid_only_when_own_supply_is_worth_it() -> None:
+    # China sells at 10 USD/kg; Japan's 50 t cost 25: a subsidy of 15 per kg leaves them
+    # indifferent (the LP does not run them), 20 brings them in for 1,000 kUSD, 250 of it kept
+    # by the producer. At a security value of 12 they are worth 600 kUSD: no subsidy. At 20
+    # they are worth 1,000: the subsidy of 20 nets 1,000 + 250 - 1,000 = 250 kUSD.
+    subsidy = Instrument(
+        "game_subsidy_separation", ALLIANCE_PLAYER, "subsidy", (0.0, 5.0, 10.0, 15.0, 20.0), "s"
+    )
+    segments = [constant_elasticity(40_000.0, -2.0)]
+    results = {}
+    for security in (12.0, 20.0):
+        levers = game_levers((subsidy,), ["jp_sep"])
+        clearing = Clearing(MarketModel(world(segments, levers, allied_mine=True)))
+        game = Game.on(clearing, (subsidy,), ["allies"], Weights(security_usd_per_kg=security))
+        choice = game.best_response(ALLIANCE_PLAYER, game.zero())
+        results[security] = (choice["game_subsidy_separation"], game.evaluate(choice), game)
+    assert results[12.0][0] == 0.0
+    chosen, outcome, game = results[20.0]
+    assert chosen == 20.0
+    assert outcome.allied_output_t["Nd"] == pytest.approx(50.0)
+    assert outcome.subsidies_musd == pytest.approx(1.0)
+    gain = (
+        outcome.objectives[ALLIANCE_PLAYER] - game.evaluate(game.zero()).objectives[ALLIANCE_PLAYER]
+    )
+    assert gain == pytest.approx(0.25, rel=1e-3)
 
 
 def test_the_leader_does_at_least_as_well_as_in_the_nash_equilibrium() -> None:

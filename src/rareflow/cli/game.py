@@ -15,7 +15,7 @@ from rareflow.cli.data import DataDir, JsonFlag, load
 from rareflow.cli.output import console, errors, fail, print_frame, print_json
 from rareflow.cli.run import scenario_or_fail
 from rareflow.game.ensemble import play_ensemble
-from rareflow.game.play import ALLIANCE_PLAYER, CHINA_PLAYER
+from rareflow.game.instruments import ALLIANCE_PLAYER, CHINA_PLAYER
 from rareflow.game.rolling import Settings, play, to_dict, weights_of
 
 Years = Annotated[
@@ -45,6 +45,11 @@ ChinaSet = Annotated[
     typer.Option("--china", help="China's instruments: export taxes, or licences refusing a share "
                  "of each group's exports (WTO-constrained, as after 2015)."),
 ]  # fmt: skip
+SubsidyFlag = Annotated[
+    bool,
+    typer.Option("--subsidy", help="The alliance may also subsidise its separators "
+                 "(USD/kg REO)."),
+]  # fmt: skip
 FreeChina = Annotated[
     bool,
     typer.Option("--free-china", help="Drop the scenario's Chinese export quotas, taxes, "
@@ -58,6 +63,7 @@ def game_command(
     mode: ModeOption = "nash",
     players: Players = "both",
     china: ChinaSet = "taxes",
+    subsidy: SubsidyFlag = False,
     security: Security = None,
     share_weight: ShareWeight = None,
     free_china: FreeChina = False,
@@ -89,7 +95,7 @@ def game_command(
     if share_weight is not None:
         weights = dataclasses.replace(weights, share_weight_musd_per_point=share_weight)
     chosen = (CHINA_PLAYER, ALLIANCE_PLAYER) if players == "both" else (players,)
-    settings = Settings(mode, span, weights, alliance, chosen, china, free_china, seed)
+    settings = Settings(mode, span, weights, alliance, chosen, china, subsidy, free_china, seed)
     label = Path(scenario).stem if scenario.endswith((".yaml", ".yml")) else scenario
     if runs > 1:
         directory = str(data) if data else None
@@ -131,6 +137,7 @@ SHORT = {
     "game_licence_light": "ref light",
     "game_licence_heavy": "ref heavy",
     "game_licence_magnet": "ref magnet",
+    "game_subsidy_separation": "subsidy",
 }
 
 

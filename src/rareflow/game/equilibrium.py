@@ -15,7 +15,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from rareflow.game.play import ALLIANCE_PLAYER, CHINA_PLAYER, Game, Profile, better
+from rareflow.game.instruments import ALLIANCE_PLAYER, CHINA_PLAYER
+from rareflow.game.play import Game, Profile, better
 
 MAX_ROUNDS = 8
 

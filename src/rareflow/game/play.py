@@ -1,11 +1,12 @@
 """Players, their instruments and what each wants, on a built market model.
 
 China chooses export taxes (ad valorem on the FOB price) on three groups of products: light
-rare-earth oxides and metals, heavy ones, and magnets. The allied group chooses price floors for
-its own separators: one on Nd and Pr, one on Dy and Tb (a contract for difference on their whole
-output, as the DoD-MP floor). A policy profile gives every instrument a value; evaluating it
-clears the market with those levers (warm re-solves) and splits the welfare by place
-(``welfare.py``).
+rare-earth oxides and metals, heavy ones, and magnets (or licences refusing a share of each
+group's exports). The allied group chooses price floors for its own separators, one on Nd and
+Pr, one on Dy and Tb (a contract for difference on their whole output, as the DoD-MP floor), and
+a production subsidy per kg REO they separate (``instruments.py``). A policy profile gives every
+instrument a value; evaluating it clears the market with those levers (warm re-solves) and
+splits the welfare by place (``welfare.py``).
 
 Objectives (million USD, present value over the model's periods):
 
@@ -24,42 +25,22 @@ never does worse for the player than price-taking (tested).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
 
 import numpy as np
 
-from rareflow.dataset.levers import ExportTax, Levers, Licence, PriceFloor
 from rareflow.elements import element
+from rareflow.game.instruments import ALLIANCE_PLAYER, CHINA_PLAYER, Instrument
 from rareflow.game.welfare import accounts
 from rareflow.market.clearing import Clearing
 from rareflow.market.model_parts import licence_key
 from rareflow.market.network import CHINA, Segment
 from rareflow.market.program import pool
 
-LIGHT = ("La", "Ce", "Pr", "Nd", "Sm")
-HEAVY = ("Eu", "Gd", "Tb", "Dy", "Ho", "Er", "Tm", "Yb", "Lu", "Y")
-TAX_GRID = (0.0, 0.05, 0.1, 0.15, 0.25, 0.4, 0.6)
-"""Export-tax rates searched (share of the FOB price; 0.6 puts FOB at 2.5 x China's price)."""
-NDPR_FLOOR_GRID = (0.0, 60.0, 80.0, 110.0, 140.0)
-"""Nd/Pr floor levels searched, USD/kg of oxide (0: no floor; 110: the DoD-MP floor)."""
-HEAVY_FLOOR_GRID = (0.0, 300.0, 450.0, 600.0, 900.0)
-"""Dy/Tb floor levels, USD/kg (Dy oxide was near 250, Tb near 800 in 2024-2025)."""
 RELATIVE_TOLERANCE = 1e-5
 """A policy must beat another by this share of the objective to count as better: the welfare
 split rests on the LP's prices, which a degenerate LP does not fix uniquely (alternative optimal
 bases move a player's share by about 0.1 million USD of some 70,000 in the world model)."""
-CHINA_PLAYER, ALLIANCE_PLAYER = "china", "alliance"
 Profile = dict[str, float]
-
-
-@dataclass(frozen=True)
-class Instrument:
-    id: str
-    """The lever id in the model."""
-    player: str
-    kind: Literal["export_tax", "licence", "floor"]
-    grid: tuple[float, ...]
-    label: str
 
 
 @dataclass(frozen=True)
@@ -68,65 +49,6 @@ class Weights:
     share_weight_musd_per_point: float = 0.0
     security_elements: tuple[str, ...] = ("Nd", "Pr", "Dy", "Tb")
     security_usd_per_kg: float = 0.0
-
-
-def china_instruments(grid: tuple[float, ...] = TAX_GRID) -> tuple[Instrument, ...]:
-    return tuple(
-        Instrument(f"game_tax_{group}", CHINA_PLAYER, "export_tax", grid, f"export tax, {label}")
-        for group, label in (("light", "light oxide and metal"), ("heavy", "heavy oxide and metal"),
-                             ("magnet", "magnets"))
-    )  # fmt: skip
-
-
-LICENCE_GRID = (0.0, 0.1, 0.25, 0.5, 0.75)
-"""Refused shares searched for China's licences (April 2025: about half of each controlled oxide
-and metal, docs/validation.md)."""
-
-
-def china_licences(grid: tuple[float, ...] = LICENCE_GRID) -> tuple[Instrument, ...]:
-    """China's instruments under WTO constraints (no export taxes or quotas, as after 2015): a
-    share of each product's price-taking exports refused, enforced at the border, by group."""
-    return tuple(
-        Instrument(f"game_licence_{group}", CHINA_PLAYER, "licence", grid, f"refused, {label}")
-        for group, label in (("light", "light oxide and metal"), ("heavy", "heavy oxide and metal"),
-                             ("magnet", "magnets"))
-    )  # fmt: skip
-
-
-def alliance_instruments(
-    ndpr: tuple[float, ...] = NDPR_FLOOR_GRID, heavy: tuple[float, ...] = HEAVY_FLOOR_GRID
-) -> tuple[Instrument, ...]:
-    return (
-        Instrument("game_floor_ndpr", ALLIANCE_PLAYER, "floor", ndpr, "floor on Nd, Pr (USD/kg)"),
-        Instrument("game_floor_dytb", ALLIANCE_PLAYER, "floor", heavy, "floor on Dy, Tb (USD/kg)"),
-    )
-
-
-def game_levers(instruments: tuple[Instrument, ...], allied_separators: list[str]) -> Levers:
-    """The levers the instruments act on, at zero (to be built into the market once)."""
-    china = {"origin": ["china"], "exclude_destination": ["china"]}
-    taxes, licences, floors = [], [], []
-    for instrument in instruments:
-        group = instrument.id.rsplit("_", 1)[1]
-        scope = (
-            {"commodities": ["magnet"]}
-            if group == "magnet"
-            else {
-                "commodities": ["oxide", "metal"],
-                "elements": list(LIGHT if group == "light" else HEAVY),
-            }
-        )
-        if instrument.kind == "export_tax":
-            taxes.append(ExportTax(id=instrument.id, rate_pct=0.0, **china, **scope))
-        elif instrument.kind == "licence":
-            licences.append(Licence(id=instrument.id, refused_share=0.0, closes_smuggling=True,
-                                    **china, **scope))  # fmt: skip
-        elif allied_separators:
-            elements = ["Nd", "Pr"] if instrument.id == "game_floor_ndpr" else ["Dy", "Tb"]
-            floors.append(PriceFloor(id=instrument.id, plants=allied_separators,
-                                     elements=elements, floor_usd_per_kg=0.0,
-                                     volume_t=1e9))  # fmt: skip
-    return Levers(export_taxes=taxes, licences=licences, floors=floors)
 
 
 @dataclass
@@ -176,7 +98,10 @@ class Game:
             ),
         }
         levers = world.levers
-        known = {r.id for r in [*levers.floors, *levers.export_taxes, *levers.licences]}
+        known = {
+            r.id
+            for r in [*levers.floors, *levers.export_taxes, *levers.licences, *levers.subsidies]
+        }
         usable = tuple(i for i in instruments if i.id in known)
         return cls(clearing, usable, places, weights)
 
@@ -201,6 +126,7 @@ class Game:
         ):
             self._reference = self._licence_reference()
         floors = {f.id: f for f in world.levers.floors}
+        subsidies = {s.id: s for s in world.levers.subsidies}
         for instrument in self.instruments:
             value = profile.get(instrument.id, 0.0)
             if instrument.kind == "export_tax":
@@ -211,12 +137,19 @@ class Game:
                 floors[instrument.id] = floors[instrument.id].model_copy(
                     update={"floor_usd_per_kg": value}
                 )
+            elif instrument.kind == "subsidy":
+                model.levers.set_cost(instrument.id, value)
+                subsidies[instrument.id] = subsidies[instrument.id].model_copy(
+                    update={"usd_per_kg": value}
+                )
             for active in model.levers.active:
                 if value > 0:
                     active.add(instrument.id)
                 else:
                     active.discard(instrument.id)
-        world.levers = world.levers.model_copy(update={"floors": list(floors.values())})
+        world.levers = world.levers.model_copy(
+            update={"floors": list(floors.values()), "subsidies": list(subsidies.values())}
+        )
         model.refresh()
 
     def _licence_reference(self) -> dict[tuple[str, int], dict[tuple[str, str], float]]:

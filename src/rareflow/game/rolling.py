@@ -14,18 +14,17 @@ from typing import Any, Literal
 
 from rareflow.dataset.dataset import Dataset
 from rareflow.game.equilibrium import Equilibrium, nash, stackelberg
-from rareflow.game.play import (
+from rareflow.game.instruments import (
     ALLIANCE_PLAYER,
     CHINA_PLAYER,
-    Game,
+    SUBSIDY_GRID,
     Instrument,
-    Outcome,
-    Weights,
     alliance_instruments,
     china_instruments,
     china_licences,
     game_levers,
 )
+from rareflow.game.play import Game, Outcome, Weights
 from rareflow.market.world_data import build_world
 from rareflow.scenario.schema import DatedLevers, Scenario
 from rareflow.simulate.plan import draw
@@ -48,6 +47,8 @@ class Settings:
     china: Literal["taxes", "licences"] = "taxes"
     """China's instruments: export taxes, or (WTO-constrained, as after 2015) licences refusing a
     share of each group's exports."""
+    subsidy: bool = False
+    """Whether the alliance may also subsidise its separators (per kg REO)."""
     free_china: bool = False
     """Drop the scenario's Chinese export quotas and taxes so that China chooses its own (the
     2010-2014 check)."""
@@ -133,7 +134,8 @@ def play(dataset: Dataset, scenario: Scenario, name: str, settings: Settings) ->
     """Run one path of the scenario (``settings.run`` of ``settings.seed``) with the game played
     in the chosen years."""
     chinese = china_instruments() if settings.china == "taxes" else china_licences()
-    instruments = tuple(i for i in chinese + alliance_instruments() if i.player in settings.players)
+    allied = alliance_instruments(subsidy=SUBSIDY_GRID if settings.subsidy else None)
+    instruments = tuple(i for i in chinese + allied if i.player in settings.players)
     if settings.free_china:
         scenario = without_china_exports(scenario)
     plants = allied_separators(dataset, scenario, settings.alliance)

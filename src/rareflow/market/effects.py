@@ -169,6 +169,13 @@ class LeverEffects:
             if effect.lever == lever_id and effect.kind is EffectKind.AD_VALOREM:
                 self.effects[position] = replace(effect, on=rate)
 
+    def set_cost(self, lever_id: str, value: float) -> None:
+        """New per-unit amount of a cost lever (a production subsidy chosen by a player), at the
+        next ``apply``."""
+        for position, effect in enumerate(self.effects):
+            if effect.lever == lever_id and effect.kind is EffectKind.COST:
+                self.effects[position] = replace(effect, on=value)
+
     def of_kind(self, kind: EffectKind) -> list[tuple[int, Effect]]:
         return [(i, e) for i, e in enumerate(self.effects) if e.kind is kind]
 
