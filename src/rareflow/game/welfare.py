@@ -77,6 +77,7 @@ def _transfers(model: MarketModel, values: np.ndarray) -> tuple[dict[str, float]
     program, levers = model.program, model.levers
     columns = _places(model)[1]
     tariffs = {t.id for t in model.world.levers.tariffs}
+    export_taxes = {t.id for t in model.world.levers.export_taxes}  # on concentrate: per kg
     subsidies = {s.id for s in model.world.levers.subsidies}
     revenue: dict[str, float] = defaultdict(float)
     paid: dict[str, float] = defaultdict(float)
@@ -90,6 +91,8 @@ def _transfers(model: MarketModel, values: np.ndarray) -> tuple[dict[str, float]
             revenue[_home(meta.get("origin", CHINA))] += effect.weight * effect.on * base * level
         elif effect.kind is EffectKind.COST and effect.lever in tariffs:
             revenue[_home(meta["destination"])] -= effect.weight * effect.on * level
+        elif effect.kind is EffectKind.COST and effect.lever in export_taxes:
+            revenue[_home(meta.get("origin", CHINA))] -= effect.weight * effect.on * level
         elif effect.kind is EffectKind.COST and effect.lever in subsidies:
             paid[columns[effect.target]] += effect.weight * effect.on * level
     for (floor_id, period), column in model.floor_columns.items():
