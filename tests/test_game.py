@@ -25,6 +25,7 @@ from rareflow.game.instruments import (
     Instrument,
     china_instruments,
     china_licences,
+    china_production,
     game_levers,
 )
 from rareflow.game.play import Game, Weights
@@ -138,6 +139,21 @@ def test_a_licence_refusing_exports_reaches_the_same_optimum_as_the_tax() -> Non
     outcome = game.evaluate(best)
     assert outcome.objectives[CHINA_PLAYER] == pytest.approx(1.0, rel=0.02)
     assert outcome.prices["Nd:JP"] == pytest.approx(20.0, rel=0.02)
+
+
+def test_a_mining_cut_restricts_like_the_tax_when_china_only_exports() -> None:
+    # China's mine can supply 400 t, what the foreign demand takes at cost (40,000 / 10^2):
+    # cutting its capacity by 75 % leaves 100 t at 20 USD/kg and a scarcity rent of
+    # (20 - 10) x 100 = 1,000 kUSD, the optimal tax's revenue; 90 % leaves 40 t and 552 kUSD.
+    cut = china_production((0.0, 0.5, 0.75, 0.9))
+    segments = [constant_elasticity(40_000.0, -2.0)]
+    spec = world(segments, Levers())
+    spec.mines[0] = Mine("cn_Nd", "CN", "a", {"Nd": 1.0}, 400.0, 10.0)
+    game = Game.on(Clearing(MarketModel(spec)), (cut,), ["allies"], Weights())
+    assert game.best_response(CHINA_PLAYER, game.zero()) == {"game_production_cut": 0.75}
+    outcome = game.evaluate({"game_production_cut": 0.75})
+    assert outcome.objectives[CHINA_PLAYER] == pytest.approx(1.0, rel=0.02)
+    assert game.evaluate(game.zero()).objectives[CHINA_PLAYER] == pytest.approx(0.0, abs=1e-3)
 
 
 def test_the_welfare_split_adds_up_to_the_lp_objective() -> None:

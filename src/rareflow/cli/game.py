@@ -45,6 +45,10 @@ ChinaSet = Annotated[
     typer.Option("--china", help="China's instruments: export taxes, or licences refusing a share "
                  "of each group's exports (WTO-constrained, as after 2015)."),
 ]  # fmt: skip
+ProductionFlag = Annotated[
+    bool,
+    typer.Option("--production", help="China may also cut its mining quota (0-30 %)."),
+]
 SubsidyFlag = Annotated[
     bool,
     typer.Option("--subsidy", help="The alliance may also subsidise its separators "
@@ -63,6 +67,7 @@ def game_command(
     mode: ModeOption = "nash",
     players: Players = "both",
     china: ChinaSet = "taxes",
+    production: ProductionFlag = False,
     subsidy: SubsidyFlag = False,
     security: Security = None,
     share_weight: ShareWeight = None,
@@ -95,7 +100,9 @@ def game_command(
     if share_weight is not None:
         weights = dataclasses.replace(weights, share_weight_musd_per_point=share_weight)
     chosen = (CHINA_PLAYER, ALLIANCE_PLAYER) if players == "both" else (players,)
-    settings = Settings(mode, span, weights, alliance, chosen, china, subsidy, free_china, seed)
+    settings = Settings(
+        mode, span, weights, alliance, chosen, china, production, subsidy, free_china, seed
+    )
     label = Path(scenario).stem if scenario.endswith((".yaml", ".yml")) else scenario
     if runs > 1:
         directory = str(data) if data else None
@@ -138,6 +145,7 @@ SHORT = {
     "game_licence_heavy": "ref heavy",
     "game_licence_magnet": "ref magnet",
     "game_subsidy_separation": "subsidy",
+    "game_production_cut": "mining cut",
 }
 
 

@@ -32,7 +32,7 @@ class Instrument:
     id: str
     """The lever id in the model."""
     player: str
-    kind: Literal["export_tax", "licence", "floor", "subsidy"]
+    kind: Literal["export_tax", "licence", "production", "floor", "subsidy"]
     grid: tuple[float, ...]
     label: str
 
@@ -58,6 +58,15 @@ def china_licences(grid: tuple[float, ...] = LICENCE_GRID) -> tuple[Instrument, 
         for group, label in (("light", "light oxide and metal"), ("heavy", "heavy oxide and metal"),
                              ("magnet", "magnets"))
     )  # fmt: skip
+
+
+PRODUCTION_CUT_GRID = (0.0, 0.1, 0.2, 0.3)
+"""Cuts of China's mining (legal mines' capacity, the mining quota) searched, as shares."""
+
+
+def china_production(grid: tuple[float, ...] = PRODUCTION_CUT_GRID) -> Instrument:
+    """China's mining quota as an instrument: a cut of its legal mines' capacity this year."""
+    return Instrument("game_production_cut", CHINA_PLAYER, "production", grid, "mining cut")
 
 
 def alliance_instruments(

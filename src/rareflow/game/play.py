@@ -33,7 +33,7 @@ from rareflow.game.instruments import ALLIANCE_PLAYER, CHINA_PLAYER, Instrument
 from rareflow.game.welfare import accounts
 from rareflow.market.clearing import Clearing
 from rareflow.market.model_parts import licence_key
-from rareflow.market.network import CHINA, Segment
+from rareflow.market.network import CHINA, RECYCLED, Segment
 from rareflow.market.program import pool
 
 RELATIVE_TOLERANCE = 1e-5
@@ -83,6 +83,9 @@ class Game:
     evaluations: int = 0
     _cache: dict[tuple[tuple[str, float], ...], Outcome] = field(default_factory=dict)
     _segments: list[tuple[Segment, np.ndarray]] | None = None
+    _mines: dict[int, float] | None = None
+    """Capacity row -> its bound as the year was set up, for China's legal mines (what a
+    mining cut scales)."""
     _reference: dict[tuple[str, int], dict[tuple[str, str], float]] | None = None
     """(licence, period) -> each product's flows at no policy this year (what a refused share
     applies to)."""
@@ -102,7 +105,7 @@ class Game:
             r.id
             for r in [*levers.floors, *levers.export_taxes, *levers.licences, *levers.subsidies]
         }
-        usable = tuple(i for i in instruments if i.id in known)
+        usable = tuple(i for i in instruments if i.id in known or i.kind == "production")
         return cls(clearing, usable, places, weights)
 
     def of(self, player: str) -> tuple[Instrument, ...]:
@@ -115,6 +118,7 @@ class Game:
         """Forget the outcomes and licence references of another year's model."""
         self._cache.clear()
         self._reference = None
+        self._mines = None
 
     # --- clearing a profile ------------------------------------------------------------------
 
@@ -133,6 +137,10 @@ class Game:
                 model.levers.set_rate(instrument.id, value)
             elif instrument.kind == "licence" and value > 0:
                 self._refuse(instrument.id, value)
+            elif instrument.kind == "production":
+                for row, bound in self._chinese_mines().items():
+                    model.row_upper[row] = bound * (1.0 - value)
+                continue
             elif instrument.kind == "floor":
                 floors[instrument.id] = floors[instrument.id].model_copy(
                     update={"floor_usd_per_kg": value}
@@ -151,6 +159,23 @@ class Game:
             update={"floors": list(floors.values()), "subsidies": list(subsidies.values())}
         )
         model.refresh()
+
+    def _chinese_mines(self) -> dict[int, float]:
+        """Capacity rows of China's legal mines (not recyclers, not the undocumented state)
+        with their bounds as the year was set up (taken once a year)."""
+        if self._mines is None:
+            model = self.clearing.model
+            rows = model.program.rows
+            chinese = self.places[CHINA_PLAYER]
+            self._mines = {
+                rows[key]: float(model.row_upper[rows[key]])
+                for mine in model.world.mines
+                if mine.location in chinese and mine.adjustable is None
+                and mine.ore_type != RECYCLED
+                for period in range(model.periods)
+                if (key := ("capacity", period, mine.id)) in rows
+            }  # fmt: skip
+        return self._mines
 
     def _licence_reference(self) -> dict[tuple[str, int], dict[tuple[str, str], float]]:
         """Each licence's product flows with every instrument at zero (one solve)."""

@@ -22,6 +22,7 @@ from rareflow.game.instruments import (
     alliance_instruments,
     china_instruments,
     china_licences,
+    china_production,
     game_levers,
 )
 from rareflow.game.play import Game, Outcome, Weights
@@ -47,6 +48,8 @@ class Settings:
     china: Literal["taxes", "licences"] = "taxes"
     """China's instruments: export taxes, or (WTO-constrained, as after 2015) licences refusing a
     share of each group's exports."""
+    production: bool = False
+    """Whether China may also cut its mining quota (its legal mines' capacity)."""
     subsidy: bool = False
     """Whether the alliance may also subsidise its separators (per kg REO)."""
     free_china: bool = False
@@ -134,6 +137,8 @@ def play(dataset: Dataset, scenario: Scenario, name: str, settings: Settings) ->
     """Run one path of the scenario (``settings.run`` of ``settings.seed``) with the game played
     in the chosen years."""
     chinese = china_instruments() if settings.china == "taxes" else china_licences()
+    if settings.production:
+        chinese = (*chinese, china_production())
     allied = alliance_instruments(subsidy=SUBSIDY_GRID if settings.subsidy else None)
     instruments = tuple(i for i in chinese + allied if i.player in settings.players)
     if settings.free_china:
