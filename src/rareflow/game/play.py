@@ -32,6 +32,7 @@ from rareflow.elements import element
 from rareflow.game.instruments import ALLIANCE_PLAYER, CHINA_PLAYER, Instrument
 from rareflow.game.welfare import accounts
 from rareflow.market.clearing import Clearing
+from rareflow.market.effects import EffectKind
 from rareflow.market.model_parts import licence_key
 from rareflow.market.network import CHINA, RECYCLED, Segment
 from rareflow.market.program import pool
@@ -55,7 +56,6 @@ class Weights:
 class Outcome:
     """A cleared profile: each player's objective and what the tables report."""
 
-    profile: Profile
     objectives: dict[str, float]
     """Player -> objective, million USD."""
     welfare: dict[str, float]
@@ -134,7 +134,7 @@ class Game:
         for instrument in self.instruments:
             value = profile.get(instrument.id, 0.0)
             if instrument.kind == "export_tax":
-                model.levers.set_rate(instrument.id, value)
+                model.levers.set_on(instrument.id, EffectKind.AD_VALOREM, value)
             elif instrument.kind == "licence" and value > 0:
                 self._refuse(instrument.id, value)
             elif instrument.kind == "production":
@@ -146,7 +146,7 @@ class Game:
                     update={"floor_usd_per_kg": value}
                 )
             elif instrument.kind == "subsidy":
-                model.levers.set_cost(instrument.id, value)
+                model.levers.set_on(instrument.id, EffectKind.COST, value)
                 subsidies[instrument.id] = subsidies[instrument.id].model_copy(
                     update={"usd_per_kg": value}
                 )
@@ -203,10 +203,10 @@ class Game:
             self.apply(profile)
             values, duals, _, _ = self.clearing.solve_arrays()
             self.evaluations += 1
-            found = self._cache[key] = self._outcome(profile, values, duals)
+            found = self._cache[key] = self._outcome(values, duals)
         return found
 
-    def _outcome(self, profile: Profile, values: np.ndarray, duals: np.ndarray) -> Outcome:
+    def _outcome(self, values: np.ndarray, duals: np.ndarray) -> Outcome:
         split = accounts(self.clearing.model, values, duals)
         welfare = {p: split.total(set(places)) / 1e3 for p, places in self.places.items()}
         share, by_element, allied = self._separation(values)
@@ -217,7 +217,6 @@ class Game:
             ALLIANCE_PLAYER: welfare[ALLIANCE_PLAYER] + w.security_usd_per_kg * allied / 1e3,
         }
         return Outcome(
-            dict(profile),
             objectives,
             welfare,
             _sum(split.subsidies_paid, self.places[ALLIANCE_PLAYER]) / 1e3,

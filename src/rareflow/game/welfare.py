@@ -43,7 +43,6 @@ class Accounts:
     """Place -> export-tax and tariff revenue its government collects."""
     subsidies_paid: dict[str, float] = field(default_factory=dict)
     """Place -> floor and production subsidies its government pays."""
-    objective: float = 0.0
 
     def total(self, places: set[str]) -> float:
         """Surplus + revenue - subsidies of a set of places (thousand USD)."""
@@ -69,7 +68,7 @@ def accounts(model: MarketModel, values: np.ndarray, duals: np.ndarray) -> Accou
         if column_term:
             surplus[place] += float(column_term)
     revenue, paid = _transfers(model, values)
-    return Accounts(dict(surplus), revenue, paid, float(model.cost @ values))
+    return Accounts(dict(surplus), revenue, paid)
 
 
 def _transfers(model: MarketModel, values: np.ndarray) -> tuple[dict[str, float], dict[str, float]]:

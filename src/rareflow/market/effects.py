@@ -162,18 +162,11 @@ class LeverEffects:
                 row_upper[target] = volume if on else effect.off
         return cost, upper, row_upper
 
-    def set_rate(self, lever_id: str, rate: float) -> None:
-        """New rate of an ad valorem lever (an export tax chosen by a player), at the next
-        ``apply``."""
+    def set_on(self, lever_id: str, kind: EffectKind, value: float) -> None:
+        """New ``on`` of a lever's effects of one kind, at the next ``apply``: the rate of an
+        export tax (AD_VALOREM) or the per-unit amount of a subsidy (COST) a player chooses."""
         for position, effect in enumerate(self.effects):
-            if effect.lever == lever_id and effect.kind is EffectKind.AD_VALOREM:
-                self.effects[position] = replace(effect, on=rate)
-
-    def set_cost(self, lever_id: str, value: float) -> None:
-        """New per-unit amount of a cost lever (a production subsidy chosen by a player), at the
-        next ``apply``."""
-        for position, effect in enumerate(self.effects):
-            if effect.lever == lever_id and effect.kind is EffectKind.COST:
+            if effect.lever == lever_id and effect.kind is kind:
                 self.effects[position] = replace(effect, on=value)
 
     def of_kind(self, kind: EffectKind) -> list[tuple[int, Effect]]:
