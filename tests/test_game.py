@@ -28,8 +28,9 @@ from rareflow.game.instruments import (
     china_production,
     game_levers,
 )
-from rareflow.game.play import Game, Weights
+from rareflow.game.play import Game
 from rareflow.game.rolling import without_china_exports
+from rareflow.game.security import Weights
 from rareflow.game.welfare import accounts
 from rareflow.market.clearing import Clearing
 from rareflow.market.model import MarketModel
@@ -346,3 +347,58 @@ def test_game_ensemble_cli() -> None:
     assert payload["runs"] == 2 and [r["run"] for r in payload["per_run"]] == [0, 1]
     band = payload["bands"]["2026"]["game_tax_magnet"]
     assert band["p10"] <= band["median"] <= band["p90"]
+
+
+def stockpile_game(probability: float) -> Game:
+    """Japan buys 1,000 t of Nd a year whatever the price (up to 200 USD/kg), all from China at
+    10 USD/kg; the alliance may hold 0-180 days of it."""
+    stock = Instrument(
+        "game_stock_ndpr", ALLIANCE_PLAYER, "stockpile", (0.0, 30.0, 60.0, 90.0, 180.0), "days"
+    )
+    segment = Segment("jp_Nd", "JP", "any", "oxide", "Nd", "JP", 1000.0, 20.0, ((1000.0, 200.0),))
+    clearing = Clearing(MarketModel(world([segment], game_levers((stock,), []))))
+    weights = Weights(disruption_probability=probability, disruption_years=0.15)
+    return Game.on(clearing, (stock,), ["allies"], weights)
+
+
+def test_a_stockpile_covers_the_expected_disruption_when_cover_is_worth_its_cost() -> None:
+    # A cut stops 0.15 x 1,000 = 150 t of Japan's imports (54.75 days of use). Each t not
+    # covered is lost at 10 x the reference price of 20 USD/kg, with probability 0.125: 25 kUSD
+    # a t. Holding a t costs 8 % interest on its price of 10 USD/kg: 0.8 kUSD. So 60 days
+    # (164.4 t) is best: expected loss 0, holding 131.5 kUSD, against 3,750 kUSD of expected
+    # loss with no stock (30 days: 25 x 67.8 + 65.8 = 1,761).
+    game = stockpile_game(0.125)
+    chosen = game.best_response(ALLIANCE_PLAYER, game.zero())
+    assert chosen["game_stock_ndpr"] == 60.0
+    held = game.evaluate(chosen)
+    assert held.stock_t["Nd"] == pytest.approx(60 / 365 * 1000)
+    assert held.exposure_t["Nd"] == pytest.approx(1000.0)
+    assert held.disruption_cost_musd == pytest.approx(0.0, abs=1e-9)
+    assert held.stock_cost_musd == pytest.approx(0.08 * 10 * 60 / 365, rel=1e-6)
+    idle = game.evaluate(game.zero())
+    assert idle.disruption_cost_musd == pytest.approx(3.75, rel=1e-6)
+    gain = held.objectives[ALLIANCE_PLAYER] - idle.objectives[ALLIANCE_PLAYER]
+    assert gain == pytest.approx(3.75 - 0.08 * 10 * 60 / 365, rel=1e-4)
+    # buying at a price the purchase does not move changes nobody's welfare but the holder's
+    assert held.welfare[CHINA_PLAYER] == pytest.approx(idle.welfare[CHINA_PLAYER], rel=1e-9)
+
+
+def test_without_a_disruption_risk_no_stock_is_held() -> None:
+    game = stockpile_game(0.0)
+    assert game.best_response(ALLIANCE_PLAYER, game.zero())["game_stock_ndpr"] == 0.0
+
+
+def test_a_stock_carries_into_the_next_year_and_is_sold_when_the_target_falls() -> None:
+    game = stockpile_game(0.125)
+    game.apply({"game_stock_ndpr": 60.0})
+    values, _, _, _ = game.clearing.solve_arrays()
+    game.carry(values)
+    assert game.supply.held["Nd"] == pytest.approx(60 / 365 * 1000)
+    game.new_year()
+    kept = game.evaluate({"game_stock_ndpr": 60.0})  # nothing more to buy
+    assert kept.stock_t["Nd"] == pytest.approx(60 / 365 * 1000)
+    sold = game.evaluate({"game_stock_ndpr": 0.0})  # the whole stock goes back to the market
+    assert sold.stock_t["Nd"] == pytest.approx(0.0, abs=1e-6)
+    # the stock sold serves this year's use, so Japan imports 164.4 t less from China
+    assert sold.exposure_t["Nd"] == pytest.approx(1000 - 60 / 365 * 1000)
+    assert sold.disruption_cost_musd == pytest.approx(25 * 0.15 * sold.exposure_t["Nd"] / 1e3)

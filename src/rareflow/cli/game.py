@@ -54,6 +54,16 @@ SubsidyFlag = Annotated[
     typer.Option("--subsidy", help="The alliance may also subsidise its separators "
                  "(USD/kg REO)."),
 ]  # fmt: skip
+StockpileFlag = Annotated[
+    bool,
+    typer.Option("--stockpile", help="The alliance may also hold state stocks of Nd/Pr and of "
+                 "Dy/Tb (0-180 days of its use); worth something only with --disruption."),
+]  # fmt: skip
+Disruption = Annotated[
+    float | None,
+    typer.Option(min=0, max=1, help="Chance a year that China's exports to the alliance stop "
+                 "(default: market.yaml, 0; the 2010-2025 rate is 0.125)."),
+]  # fmt: skip
 FreeChina = Annotated[
     bool,
     typer.Option("--free-china", help="Drop the scenario's Chinese export quotas, taxes, "
@@ -69,7 +79,9 @@ def game_command(
     china: ChinaSet = "taxes",
     production: ProductionFlag = False,
     subsidy: SubsidyFlag = False,
+    stockpile: StockpileFlag = False,
     security: Security = None,
+    disruption: Disruption = None,
     share_weight: ShareWeight = None,
     free_china: FreeChina = False,
     seed: Annotated[int, typer.Option(min=0, help="Seed of the run's draws.")] = 0,
@@ -97,12 +109,15 @@ def game_command(
     weights, alliance = weights_of(dataset)
     if security is not None:
         weights = dataclasses.replace(weights, security_usd_per_kg=security)
+    if disruption is not None:
+        weights = dataclasses.replace(weights, disruption_probability=disruption)
     if share_weight is not None:
         weights = dataclasses.replace(weights, share_weight_musd_per_point=share_weight)
     chosen = (CHINA_PLAYER, ALLIANCE_PLAYER) if players == "both" else (players,)
     settings = Settings(
-        mode, span, weights, alliance, chosen, china, production, subsidy, free_china, seed
-    )
+        mode, span, weights, alliance, chosen, china, production, subsidy, stockpile, free_china,
+        seed,
+    )  # fmt: skip
     label = Path(scenario).stem if scenario.endswith((".yaml", ".yml")) else scenario
     if runs > 1:
         directory = str(data) if data else None
@@ -146,6 +161,8 @@ SHORT = {
     "game_licence_magnet": "ref magnet",
     "game_subsidy_separation": "subsidy",
     "game_production_cut": "mining cut",
+    "game_stock_ndpr": "NdPr days",
+    "game_stock_dytb": "DyTb days",
 }
 
 
@@ -177,6 +194,9 @@ def _print(payload: dict[str, Any]) -> None:
             "ended": ended if payload["mode"] == "nash" else "leader",
             "China +": gain[CHINA_PLAYER], "allies +": gain[ALLIANCE_PLAYER],
             "tax": found["china_tax_revenue_musd"], "subsidy": found["alliance_subsidies_musd"],
+            **({"stock t": sum(found["alliance_stock_t"].values()),
+                "risk": found["alliance_disruption_cost_musd"]}
+               if payload["weights"]["alliance_disruption_probability"] else {}),
         })  # fmt: skip
         for case, outcome in (("eq", found), ("pt", taking)):
             prices, own = outcome["prices_usd_per_kg"], outcome["alliance_self_sufficiency"]
@@ -188,7 +208,9 @@ def _print(payload: dict[str, Any]) -> None:
             })  # fmt: skip
     print_frame(
         pd.DataFrame(policies).round(2),
-        "Equilibrium policies; gains against price-taking, tax revenue and subsidies, million USD",
+        "Equilibrium policies; gains against price-taking, tax revenue and subsidies, million USD"
+        " (with a disruption chance: the state stock, t, and the expected cost of a disruption,"
+        " million USD)",
     )
     print_frame(
         pd.DataFrame(markets),

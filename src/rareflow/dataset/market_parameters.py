@@ -215,6 +215,14 @@ class GameAlliance(BaseModel):
     security_elements: Annotated[list[str], Field(min_length=1)]
     security_usd_per_kg: Parameter
     """Value of a kg of the security elements separated inside the group, beyond its price."""
+    disruption_probability: Parameter
+    """Chance a year that China's exports to the group stop for the year."""
+    disruption_years: Parameter
+    """Share of a year of the group's imports from China that one disruption stops."""
+    lost_use_factor: Parameter
+    """Value of a kg of use lost in a disruption, x the element's reference price."""
+    stockpile_location: str = "JP"
+    """The place where the group's state stocks are bought and held."""
 
 
 class GameParameters(BaseModel):

@@ -4,9 +4,9 @@ China chooses export taxes (ad valorem on the FOB price) on three groups of prod
 rare-earth oxides and metals, heavy ones, and magnets (or licences refusing a share of each
 group's exports). The allied group chooses price floors for its own separators, one on Nd and
 Pr, one on Dy and Tb (a contract for difference on their whole output, as the DoD-MP floor), and
-a production subsidy per kg REO they separate (``instruments.py``). A policy profile gives every
-instrument a value; evaluating it clears the market with those levers (warm re-solves) and
-splits the welfare by place (``welfare.py``).
+a production subsidy per kg REO they separate, and state stocks of the security elements
+(``instruments.py``). A policy profile gives every instrument a value; evaluating it clears the
+market with those levers (warm re-solves) and splits the welfare by place (``welfare.py``).
 
 Objectives (million USD, present value over the model's periods):
 
@@ -15,7 +15,15 @@ Objectives (million USD, present value over the model's periods):
   falls below ``share_floor`` (zero weight by default: welfare only).
 - The alliance: the surplus of its producers and consumers, less the subsidies it pays, plus
   ``security_usd_per_kg`` x the security elements separated inside the group (the value it puts
-  on its own supply beyond the price; the DoD-MP deal reveals about 47 USD/kg).
+  on its own supply beyond the price; the DoD-MP deal reveals about 47 USD/kg), less the
+  expected cost of a disruption: with ``disruption_probability`` a year, China's exports to the
+  group stop for ``disruption_years``, and what the group would have imported from China in that
+  time that its state stocks do not cover is lost at ``lost_use_factor`` x the reference price
+  (the cut is not anticipated by the market's buyers), less the cost of holding its
+  stocks (interest on their value and the carrying charge of private stocks).
+
+A state stock is an asset bought and sold at the market price, so its purchases and sales move
+nobody's welfare directly (``welfare.STOCKPILE_BOOKS``); what they do to prices does.
 
 A best response searches one player's instruments on their grids, coordinate by coordinate,
 holding the other's fixed; it starts from the better of the current policy and no policy, so it
@@ -28,28 +36,26 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from rareflow.elements import element
-from rareflow.game.instruments import ALLIANCE_PLAYER, CHINA_PLAYER, Instrument
+from rareflow.game.instruments import (
+    ALLIANCE_PLAYER,
+    CHINA_PLAYER,
+    STOCKPILE_ELEMENTS,
+    Instrument,
+)
+from rareflow.game.security import AlliedSupply, Weights
 from rareflow.game.welfare import accounts
 from rareflow.market.clearing import Clearing
 from rareflow.market.effects import EffectKind
 from rareflow.market.model_parts import licence_key
-from rareflow.market.network import CHINA, RECYCLED, Segment
+from rareflow.market.network import CHINA, RECYCLED
 from rareflow.market.program import pool
+from rareflow.simulate.world import stock_lever_id
 
 RELATIVE_TOLERANCE = 1e-5
 """A policy must beat another by this share of the objective to count as better: the welfare
 split rests on the LP's prices, which a degenerate LP does not fix uniquely (alternative optimal
 bases move a player's share by about 0.1 million USD of some 70,000 in the world model)."""
 Profile = dict[str, float]
-
-
-@dataclass(frozen=True)
-class Weights:
-    share_floor_pct: float = 85.0
-    share_weight_musd_per_point: float = 0.0
-    security_elements: tuple[str, ...] = ("Nd", "Pr", "Dy", "Tb")
-    security_usd_per_kg: float = 0.0
 
 
 @dataclass
@@ -69,6 +75,14 @@ class Outcome:
     """Security element -> t oxide separated inside the group in period 0."""
     unmet_magnets_t: float
     """Magnet demand of the group's places left unmet in period 0 (reference less served), t."""
+    stock_t: dict[str, float] = field(default_factory=dict)
+    """Security element -> t oxide in the group's state stock (the game's) after period 0."""
+    exposure_t: dict[str, float] = field(default_factory=dict)
+    """Security element -> t oxide equivalent the group imports from China in period 0."""
+    disruption_cost_musd: float = 0.0
+    """Expected cost of a disruption over the periods (present value)."""
+    stock_cost_musd: float = 0.0
+    """Cost of holding the state stock over the periods (present value)."""
 
 
 @dataclass
@@ -79,10 +93,11 @@ class Game:
     instruments: tuple[Instrument, ...]
     places: dict[str, frozenset[str]]
     """Player -> its place codes."""
+    supply: AlliedSupply
+    """The alliance's use, imports from China and state stock."""
     weights: Weights = field(default_factory=Weights)
     evaluations: int = 0
     _cache: dict[tuple[tuple[str, float], ...], Outcome] = field(default_factory=dict)
-    _segments: list[tuple[Segment, np.ndarray]] | None = None
     _mines: dict[int, float] | None = None
     """Capacity row -> its bound as the year was set up, for China's legal mines (what a
     mining cut scales)."""
@@ -103,10 +118,22 @@ class Game:
         levers = world.levers
         known = {
             r.id
-            for r in [*levers.floors, *levers.export_taxes, *levers.licences, *levers.subsidies]
-        }
-        usable = tuple(i for i in instruments if i.id in known or i.kind == "production")
-        return cls(clearing, usable, places, weights)
+            for r in [*levers.floors, *levers.export_taxes, *levers.licences, *levers.subsidies,
+                      *levers.stock_purchases]
+        }  # fmt: skip
+        usable = tuple(
+            i
+            for i in instruments
+            if i.id in known
+            or i.kind == "production"
+            or (
+                i.kind == "stockpile"
+                and stock_lever_id(i.id, STOCKPILE_ELEMENTS[i.id][0], "buy") in known
+            )
+        )
+        stockpiles = tuple(i for i in usable if i.kind == "stockpile")
+        supply = AlliedSupply(clearing, places[ALLIANCE_PLAYER], weights, stockpiles)
+        return cls(clearing, usable, places, supply, weights)
 
     def of(self, player: str) -> tuple[Instrument, ...]:
         return tuple(i for i in self.instruments if i.player == player)
@@ -119,6 +146,14 @@ class Game:
         self._cache.clear()
         self._reference = None
         self._mines = None
+        self.supply.new_year()
+
+    def carry(self, values: np.ndarray) -> None:
+        """Take the year's stock purchases and sales into the stock held (after its solve)."""
+        self.supply.carry(values)
+
+    def allied_use(self) -> dict[str, float]:
+        return self.supply.use()
 
     # --- clearing a profile ------------------------------------------------------------------
 
@@ -140,6 +175,9 @@ class Game:
             elif instrument.kind == "production":
                 for row, bound in self._chinese_mines().items():
                     model.row_upper[row] = bound * (1.0 - value)
+                continue
+            elif instrument.kind == "stockpile":
+                self.supply.stock_to(instrument.id, value)
                 continue
             elif instrument.kind == "floor":
                 floors[instrument.id] = floors[instrument.id].model_copy(
@@ -211,10 +249,18 @@ class Game:
         welfare = {p: split.total(set(places)) / 1e3 for p, places in self.places.items()}
         share, by_element, allied = self._separation(values)
         w = self.weights
+        supply = self.supply
+        bought, sold = supply.moves(values)
+        stock = {e: supply.held.get(e, 0.0) + bought[e] - sold[e] for e in bought}
+        exposure, disruption = supply.disruption(values, stock, bought)
+        holding = supply.holding_cost(duals, stock)
+        welfare[ALLIANCE_PLAYER] -= holding / 1e3
         shortfall = max(0.0, w.share_floor_pct - share)
         objectives = {
             CHINA_PLAYER: welfare[CHINA_PLAYER] - w.share_weight_musd_per_point * shortfall,
-            ALLIANCE_PLAYER: welfare[ALLIANCE_PLAYER] + w.security_usd_per_kg * allied / 1e3,
+            ALLIANCE_PLAYER: welfare[ALLIANCE_PLAYER]
+            + w.security_usd_per_kg * allied / 1e3
+            - disruption / 1e3,
         }
         return Outcome(
             objectives,
@@ -224,7 +270,11 @@ class Game:
             self._prices(duals),
             share,
             by_element,
-            self._unmet(values),
+            supply.unmet(values),
+            stock,
+            exposure,
+            disruption / 1e3,
+            holding / 1e3,
         )
 
     def _separation(self, values: np.ndarray) -> tuple[float, dict[str, float], float]:
@@ -246,47 +296,6 @@ class Game:
                         total += made
                         china += made if plant.location in chinese else 0.0
         return (100.0 * china / total if total > 0 else 0.0), group, group_pv
-
-    def _allied_segments(self) -> list[tuple[Segment, np.ndarray]]:
-        """The group's segments with their demand columns of period 0 (made once)."""
-        if self._segments is None:
-            program = self.clearing.model.program
-            allied = self.places[ALLIANCE_PLAYER]
-            columns: dict[str, list[int]] = {}
-            for column in program.select("demand", period=0):
-                meta = program.meta[column]
-                if meta["track"] == 0:
-                    columns.setdefault(meta["segment"], []).append(int(column))
-            self._segments = [
-                (s, np.asarray(columns[s.id], dtype=int))
-                for s in self.clearing.world.segments
-                if s.location in allied and s.id in columns
-            ]
-        return self._segments
-
-    def _unmet(self, values: np.ndarray) -> float:
-        scale = self.clearing.model.column_scale
-        return sum(
-            max(0.0, s.reference_t * float(scale[cols[0]]) - float(values[cols].sum()))
-            for s, cols in self._allied_segments()
-            if s.commodity == "magnet"
-        )
-
-    def allied_use(self) -> dict[str, float]:
-        """Security element -> t oxide the group's places use at reference this year (oxides and
-        the content of the magnets they buy)."""
-        world, scale = self.clearing.world, self.clearing.model.column_scale
-        use = dict.fromkeys(self.weights.security_elements, 0.0)
-        for segment, cols in self._allied_segments():
-            tonnes = segment.reference_t * scale[cols[0]]
-            if segment.commodity == "oxide" and segment.item in use:
-                use[segment.item] += tonnes
-            elif segment.commodity == "magnet":
-                for e, fraction in world.grades[segment.item].items():
-                    if e in use:
-                        metal = tonnes * fraction / world.magnet_yield / world.metal_yield
-                        use[e] += metal * element(e).oxide_per_metal
-        return use
 
     def _prices(self, duals: np.ndarray) -> dict[str, float]:
         rows = self.clearing.model.program.rows

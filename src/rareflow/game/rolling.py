@@ -17,6 +17,7 @@ from rareflow.game.equilibrium import Equilibrium, nash, stackelberg
 from rareflow.game.instruments import (
     ALLIANCE_PLAYER,
     CHINA_PLAYER,
+    STOCKPILE_GRID,
     SUBSIDY_GRID,
     Instrument,
     alliance_instruments,
@@ -25,7 +26,9 @@ from rareflow.game.instruments import (
     china_production,
     game_levers,
 )
-from rareflow.game.play import Game, Outcome, Weights
+from rareflow.game.play import Game, Outcome
+from rareflow.game.security import Weights
+from rareflow.market.network import World
 from rareflow.market.world_data import build_world
 from rareflow.scenario.schema import DatedLevers, Scenario
 from rareflow.simulate.plan import draw
@@ -52,6 +55,9 @@ class Settings:
     """Whether China may also cut its mining quota (its legal mines' capacity)."""
     subsidy: bool = False
     """Whether the alliance may also subsidise its separators (per kg REO)."""
+    stockpile: bool = False
+    """Whether the alliance may also hold state stocks of the security elements (worth
+    something only with a disruption probability in the weights)."""
     free_china: bool = False
     """Drop the scenario's Chinese export quotas and taxes so that China chooses its own (the
     2010-2014 check)."""
@@ -85,18 +91,26 @@ def weights_of(dataset: Dataset) -> tuple[Weights, tuple[str, ...]]:
     spec = dataset.market.game if dataset.market is not None else None
     if spec is None:
         return Weights(), ("us_japan_australia",)
+    alliance = spec.alliance
     weights = Weights(
         spec.china.separation_share_floor_pct.value,
         spec.china.share_weight_musd_per_point.value,
-        tuple(spec.alliance.security_elements),
-        spec.alliance.security_usd_per_kg.value,
+        tuple(alliance.security_elements),
+        alliance.security_usd_per_kg.value,
+        alliance.disruption_probability.value,
+        alliance.disruption_years.value,
+        alliance.lost_use_factor.value,
+        alliance.stockpile_location,
     )
-    return weights, tuple(spec.alliance.places)
+    return weights, tuple(alliance.places)
 
 
 def allied_separators(dataset: Dataset, scenario: Scenario, alliance: tuple[str, ...]) -> list[str]:
     """Separation plants in the group: the base world's and the scenario's new ones."""
-    world = build_world(dataset, scenario.horizon.start)
+    return _allied_plants(build_world(dataset, scenario.horizon.start), scenario, alliance)
+
+
+def _allied_plants(world: World, scenario: Scenario, alliance: tuple[str, ...]) -> list[str]:
     found = [p.id for p in world.separators if world.matches(p.location, alliance)]
     builds = [p for p in scenario.projects if p.expands is None] + list(scenario.candidates)
     found += [
@@ -106,13 +120,17 @@ def allied_separators(dataset: Dataset, scenario: Scenario, alliance: tuple[str,
 
 
 def with_game(
-    scenario: Scenario, instruments: tuple[Instrument, ...], plants: list[str]
+    scenario: Scenario,
+    instruments: tuple[Instrument, ...],
+    plants: list[str],
+    stock_location: str = "JP",
+    stock_caps: dict[str, float] | None = None,
 ) -> Scenario:
     """The scenario with the players' levers (at zero) in force over its whole horizon."""
     block = DatedLevers(
         id="game",
         start=scenario.horizon.start,
-        levers=game_levers(instruments, plants),
+        levers=game_levers(instruments, plants, stock_location, stock_caps),
         note="The instruments of the game (set by the players each year).",
     )
     return scenario.model_copy(update={"levers": [*scenario.levers, block]})
@@ -139,12 +157,22 @@ def play(dataset: Dataset, scenario: Scenario, name: str, settings: Settings) ->
     chinese = china_instruments() if settings.china == "taxes" else china_licences()
     if settings.production:
         chinese = (*chinese, china_production())
-    allied = alliance_instruments(subsidy=SUBSIDY_GRID if settings.subsidy else None)
+    allied = alliance_instruments(
+        subsidy=SUBSIDY_GRID if settings.subsidy else None,
+        stockpile=STOCKPILE_GRID if settings.stockpile else None,
+    )
     instruments = tuple(i for i in chinese + allied if i.player in settings.players)
     if settings.free_china:
         scenario = without_china_exports(scenario)
-    plants = allied_separators(dataset, scenario, settings.alliance)
-    market = build_market(dataset, with_game(scenario, instruments, plants), name)
+    world = build_world(dataset, scenario.horizon.start)
+    plants = _allied_plants(world, scenario, settings.alliance)
+    caps = {  # a state pays at most what a kg is worth in a disruption
+        e: settings.weights.lost_use_factor * world.reference_prices[("oxide", e)]
+        for e in settings.weights.security_elements
+        if ("oxide", e) in world.reference_prices
+    }
+    scenario = with_game(scenario, instruments, plants, settings.weights.stock_location, caps)
+    market = build_market(dataset, scenario, name)
     runner = Runner(market)
     game = Game.on(market.clearing, instruments, list(settings.alliance), settings.weights)
     first, last = settings.years or (scenario.horizon.start, scenario.horizon.end)
@@ -175,9 +203,10 @@ def play(dataset: Dataset, scenario: Scenario, name: str, settings: Settings) ->
             )
         )
 
-    for year, _, _, _ in runner.years_of(
+    for year, values, _, _ in runner.years_of(
         draw(market.scenario, settings.seed, settings.run), last, decide
     ):
+        game.carry(values)
         if year >= last:
             break
     return result
@@ -225,6 +254,10 @@ def to_dict(result: GameResult) -> dict[str, Any]:
             "china_share_floor_pct": weights.share_floor_pct,
             "china_share_weight_musd_per_point": weights.share_weight_musd_per_point,
             "alliance_security_usd_per_kg": weights.security_usd_per_kg,
+            "alliance_disruption_probability": weights.disruption_probability,
+            "alliance_disruption_years": weights.disruption_years,
+            "alliance_lost_use_factor": weights.lost_use_factor,
+            "alliance_stock_location": weights.stock_location,
         },
         "instruments": [
             {"id": i.id, "player": i.player, "label": i.label, "grid": i.grid}
@@ -247,4 +280,8 @@ def _outcome(outcome: Outcome, self_sufficiency: dict[str, float]) -> dict[str, 
         "china_separation_share_pct": outcome.china_share_pct,
         "alliance_self_sufficiency": self_sufficiency,
         "alliance_unmet_magnets_t": outcome.unmet_magnets_t,
+        "alliance_stock_t": outcome.stock_t,
+        "alliance_imports_from_china_t": outcome.exposure_t,
+        "alliance_disruption_cost_musd": outcome.disruption_cost_musd,
+        "alliance_stock_cost_musd": outcome.stock_cost_musd,
     }

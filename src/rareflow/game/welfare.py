@@ -31,6 +31,11 @@ from rareflow.market.program import RowKey
 
 UNATTRIBUTED = "-"
 """Rents of what belongs to no place: the global design capacities of magnet variants."""
+STOCKPILE_BOOKS = "stockpiles"
+"""The LP's value of state stockpile purchases (up to their price cap) and releases (at no
+cost): a state buys or sells an asset at its market price, so these terms are nobody's welfare
+and are kept apart from every place (the holding cost and the cover a stock gives are counted by
+the player that holds it, ``play.py``)."""
 
 
 @dataclass
@@ -174,6 +179,8 @@ class _Lookup:
             return self.floors[meta["lever"]]
         if family in ("purchase", "substitute"):
             return self.segments[meta["segment"]]
+        if family in ("stock_purchase", "stock_release"):
+            return STOCKPILE_BOOKS
         if "location" in meta:
             return _home(meta["location"])
         for key in ("plant", "mine"):
