@@ -166,10 +166,15 @@ def test_the_welfare_split_adds_up_to_the_lp_objective() -> None:
     assert sum(split.surplus.values()) == pytest.approx(objective, rel=1e-9)
     # the LP counts the tax as a cost: Japan's surplus plus China's revenue is the whole gain
     assert split.surplus.get("CN", 0.0) == pytest.approx(0.0, abs=1e-6)
-    clearing = Clearing.from_dataset(load_dataset())
+    clearing = Clearing.from_dataset(load_dataset(), periods=2)
     values, duals, objective, _ = clearing.solve_arrays()
     split = accounts(clearing.model, values, duals)
     assert sum(split.surplus.values()) == pytest.approx(objective, rel=1e-9)
+    # the accounts of each period (and of rows and columns of no period) make up the whole
+    parts = [accounts(clearing.model, values, duals, period) for period in (-1, 0, 1)]
+    for place, total in split.surplus.items():
+        assert sum(p.surplus.get(place, 0.0) for p in parts) == pytest.approx(total, abs=1e-6)
+    assert parts[1].surplus["CN"] > 0 and parts[2].surplus["CN"] > 0
 
 
 def test_coordinate_search_finds_the_enumerated_optimum() -> None:

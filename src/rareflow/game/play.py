@@ -83,6 +83,8 @@ class Outcome:
     """Expected cost of a disruption over the periods (present value)."""
     stock_cost_musd: float = 0.0
     """Cost of holding the state stock over the periods (present value)."""
+    objectives_now: dict[str, float] = field(default_factory=dict)
+    """Player -> its objective in period 0 alone (the year itself), million USD."""
 
 
 @dataclass
@@ -245,8 +247,11 @@ class Game:
         return found
 
     def _outcome(self, values: np.ndarray, duals: np.ndarray) -> Outcome:
-        split = accounts(self.clearing.model, values, duals)
+        model = self.clearing.model
+        split = accounts(model, values, duals)
         welfare = {p: split.total(set(places)) / 1e3 for p, places in self.places.items()}
+        first = accounts(model, values, duals, period=0)
+        welfare_now = {p: first.total(set(places)) / 1e3 for p, places in self.places.items()}
         share, by_element, allied = self._separation(values)
         w = self.weights
         supply = self.supply
@@ -254,13 +259,21 @@ class Game:
         stock = {e: supply.held.get(e, 0.0) + bought[e] - sold[e] for e in bought}
         exposure, disruption = supply.disruption(values, stock, bought)
         holding = supply.holding_cost(duals, stock)
-        welfare[ALLIANCE_PLAYER] -= holding / 1e3
+        welfare[ALLIANCE_PLAYER] -= sum(holding) / 1e3
+        welfare_now[ALLIANCE_PLAYER] -= holding[0] / 1e3
         shortfall = max(0.0, w.share_floor_pct - share)
+        strategic = w.share_weight_musd_per_point * shortfall
         objectives = {
-            CHINA_PLAYER: welfare[CHINA_PLAYER] - w.share_weight_musd_per_point * shortfall,
+            CHINA_PLAYER: welfare[CHINA_PLAYER] - strategic,
             ALLIANCE_PLAYER: welfare[ALLIANCE_PLAYER]
             + w.security_usd_per_kg * allied / 1e3
-            - disruption / 1e3,
+            - sum(disruption) / 1e3,
+        }
+        objectives_now = {
+            CHINA_PLAYER: welfare_now[CHINA_PLAYER] - strategic,
+            ALLIANCE_PLAYER: welfare_now[ALLIANCE_PLAYER]
+            + w.security_usd_per_kg * sum(by_element.values()) / 1e3
+            - disruption[0] / 1e3,
         }
         return Outcome(
             objectives,
@@ -273,8 +286,9 @@ class Game:
             supply.unmet(values),
             stock,
             exposure,
-            disruption / 1e3,
-            holding / 1e3,
+            sum(disruption) / 1e3,
+            sum(holding) / 1e3,
+            objectives_now,
         )
 
     def _separation(self, values: np.ndarray) -> tuple[float, dict[str, float], float]:

@@ -126,35 +126,37 @@ class AlliedSupply:
 
     def disruption(
         self, values: np.ndarray, stock: dict[str, float], bought: dict[str, float]
-    ) -> tuple[dict[str, float], float]:
+    ) -> tuple[dict[str, float], list[float]]:
         """The group's imports from China for its use by element in period 0 (t oxide
         equivalent; what its state stock buys is not use), and the expected cost of losing them
-        for ``disruption_years`` beyond what its state stock covers (thousand USD, present value
-        over the periods)."""
+        for ``disruption_years`` beyond what its state stock covers (thousand USD, present value,
+        by period)."""
         model = self.clearing.model
         imports: dict[tuple[int, str], float] = {(0, e): -t for e, t in bought.items()}
         for period, column, e, per_t in self._import_columns():
             imports[(period, e)] = imports.get((period, e), 0.0) + per_t * float(values[column])
         imports = {key: tonnes for key, tonnes in imports.items() if tonnes > 0}
         w, prices = self.weights, model.world.reference_prices
-        cost = sum(
-            model.discount[period]
-            * w.disruption_probability
-            * w.lost_use_factor
-            * prices[("oxide", e)]
-            * max(0.0, w.disruption_years * tonnes - stock.get(e, 0.0))
-            for (period, e), tonnes in imports.items()
-        )
+        cost = [0.0] * model.periods
+        for (period, e), tonnes in imports.items():
+            uncovered = max(0.0, w.disruption_years * tonnes - stock.get(e, 0.0))
+            cost[period] += (
+                model.discount[period]
+                * w.disruption_probability
+                * w.lost_use_factor
+                * prices[("oxide", e)]
+                * uncovered
+            )
         exposure = {e: imports.get((0, e), 0.0) for e in w.security_elements}
         return exposure, cost
 
-    def holding_cost(self, duals: np.ndarray, stock: dict[str, float]) -> float:
+    def holding_cost(self, duals: np.ndarray, stock: dict[str, float]) -> list[float]:
         """Interest on the state stock's value at the place's price and the carrying charge of
-        private stocks (thousand USD, present value over the periods)."""
+        private stocks (thousand USD, present value, by period)."""
         model = self.clearing.model
         world, rows = model.world, model.program.rows
         carrying = world.inventories.carrying_pct / 100.0 if world.inventories else 0.0
-        total = 0.0
+        total = [0.0] * model.periods
         for e, tonnes in stock.items():
             if tonnes <= 0:
                 continue
@@ -162,7 +164,7 @@ class AlliedSupply:
                 row = rows.get(pool("oxide", e, self.weights.stock_location, 0, period))
                 price = float(duals[row]) if row is not None else 0.0
                 reference = world.reference_prices[("oxide", e)] * model.discount[period]
-                total += tonnes * (world.discount_rate * price + carrying * reference)
+                total[period] += tonnes * (world.discount_rate * price + carrying * reference)
         return total
 
     def _segments_of(self) -> list[tuple[Segment, np.ndarray]]:

@@ -59,25 +59,46 @@ class Accounts:
         )
 
 
-def accounts(model: MarketModel, values: np.ndarray, duals: np.ndarray) -> Accounts:
-    """Split the welfare of a solution (column values, row duals) by place."""
+def accounts(
+    model: MarketModel, values: np.ndarray, duals: np.ndarray, period: int | None = None
+) -> Accounts:
+    """Split the welfare of a solution (column values, row duals) by place; with ``period``,
+    only the terms of that period's rows and columns (its part of the present value)."""
     matrix = model.matrix()
-    reduced = model.cost - matrix.T @ duals
-    activity = matrix @ values
+    row_terms = duals * (matrix @ values)
+    column_terms = (model.cost - matrix.T @ duals) * values
+    if period is not None:
+        row_periods, column_periods = _periods(model)
+        row_terms = np.where(row_periods == period, row_terms, 0.0)
+        column_terms = np.where(column_periods == period, column_terms, 0.0)
     surplus: dict[str, float] = defaultdict(float)
     row_places, column_places = _places(model)
-    for place, row_term in zip(row_places, duals * activity, strict=True):
+    for place, row_term in zip(row_places, row_terms, strict=True):
         if row_term:
             surplus[place] += float(row_term)
-    for place, column_term in zip(column_places, reduced * values, strict=True):
+    for place, column_term in zip(column_places, column_terms, strict=True):
         if column_term:
             surplus[place] += float(column_term)
-    revenue, paid = _transfers(model, values)
+    revenue, paid = _transfers(model, values, period)
     return Accounts(dict(surplus), revenue, paid)
 
 
-def _transfers(model: MarketModel, values: np.ndarray) -> tuple[dict[str, float], dict[str, float]]:
-    """Tax and tariff revenue and subsidies paid, by the place of the government."""
+def _periods(model: MarketModel) -> tuple[np.ndarray, np.ndarray]:
+    if model.cache.periods is None:
+        rows = np.full(len(model.program.rows), -1, dtype=int)
+        for key, index in model.program.rows.items():
+            if len(key) > 1 and isinstance(key[1], int):
+                rows[index] = key[1]
+        columns = np.array([meta.get("period", -1) for meta in model.program.meta], dtype=int)
+        model.cache.periods = (rows, columns)
+    return model.cache.periods
+
+
+def _transfers(
+    model: MarketModel, values: np.ndarray, period: int | None = None
+) -> tuple[dict[str, float], dict[str, float]]:
+    """Tax and tariff revenue and subsidies paid, by the place of the government (in
+    ``period`` only, if given)."""
     program, levers = model.program, model.levers
     columns = _places(model)[1]
     tariffs = {t.id for t in model.world.levers.tariffs}
@@ -89,6 +110,8 @@ def _transfers(model: MarketModel, values: np.ndarray) -> tuple[dict[str, float]
         level = float(values[effect.target]) if effect.kind is not EffectKind.ROW_UPPER else 0.0
         if level <= 0 or effect.lever not in levers.active[effect.period]:
             continue
+        if period is not None and effect.period != period:
+            continue
         meta = program.meta[effect.target]
         if effect.kind is EffectKind.AD_VALOREM:
             base = levers.tax_base.get(position, 0.0)
@@ -99,8 +122,10 @@ def _transfers(model: MarketModel, values: np.ndarray) -> tuple[dict[str, float]
             revenue[_home(meta.get("origin", CHINA))] -= effect.weight * effect.on * level
         elif effect.kind is EffectKind.COST and effect.lever in subsidies:
             paid[columns[effect.target]] += effect.weight * effect.on * level
-    for (floor_id, period), column in model.floor_columns.items():
-        if floor_id in levers.active[period] and values[column] > 0:
+    for (floor_id, floor_period), column in model.floor_columns.items():
+        if period is not None and floor_period != period:
+            continue
+        if floor_id in levers.active[floor_period] and values[column] > 0:
             paid[columns[column]] += float(model.cost[column] * values[column])
     return dict(revenue), dict(paid)
 

@@ -55,6 +55,8 @@ class ModelCache:
     """Element -> t of metal per t of its oxide, for the yearly ledger."""
     places: tuple[list[str], list[str]] | None = None
     """The place each row and each column's welfare term belongs to (``game.welfare``)."""
+    periods: tuple[np.ndarray, np.ndarray] | None = None
+    """The period of each row and each column (-1: none), for period accounts."""
 
 
 def meta_frame(model: MarketModel) -> pd.DataFrame:
