@@ -15,6 +15,7 @@ from rareflow.cli.data import DataDir, JsonFlag, load
 from rareflow.cli.output import console, errors, fail, print_frame, print_json
 from rareflow.cli.run import scenario_or_fail
 from rareflow.game.ensemble import play_ensemble
+from rareflow.game.finance import FinanceLevel, play_financed, terms_of
 from rareflow.game.instruments import ALLIANCE_PLAYER, CHINA_PLAYER
 from rareflow.game.rolling import Settings, play, to_dict, weights_of
 
@@ -64,6 +65,12 @@ Disruption = Annotated[
     typer.Option(min=0, max=1, help="Chance a year that China's exports to the alliance stop "
                  "(default: market.yaml, 0; the 2010-2025 rate is 0.125)."),
 ]  # fmt: skip
+FinanceFlag = Annotated[
+    bool,
+    typer.Option("--finance", help="The alliance also chooses, once for the path, how many points "
+                 "(0, 2, 4) export-credit loans take off its new plants' cost of capital, up to "
+                 "the EXIM cap; each level is played through the years."),
+]  # fmt: skip
 FreeChina = Annotated[
     bool,
     typer.Option("--free-china", help="Drop the scenario's Chinese export quotas, taxes, "
@@ -82,6 +89,7 @@ def game_command(
     stockpile: StockpileFlag = False,
     security: Security = None,
     disruption: Disruption = None,
+    finance: FinanceFlag = False,
     share_weight: ShareWeight = None,
     free_china: FreeChina = False,
     seed: Annotated[int, typer.Option(min=0, help="Seed of the run's draws.")] = 0,
@@ -119,6 +127,21 @@ def game_command(
         seed,
     )  # fmt: skip
     label = Path(scenario).stem if scenario.endswith((".yaml", ".yml")) else scenario
+    if finance:
+        if runs > 1:
+            fail("--finance plays the path once per level; use it with --runs 1")
+        try:
+            best, levels = play_financed(dataset, parsed, label, settings, terms_of(dataset))
+        except ValueError as error:
+            fail(str(error))
+        assert best.result is not None
+        payload = {**to_dict(best.result), "finance": _finance(best, levels)}
+        if as_json:
+            print_json(payload)
+            return
+        _print_finance(payload["finance"])
+        _print(payload)
+        return
     if runs > 1:
         directory = str(data) if data else None
         ensemble = play_ensemble(parsed, label, settings, runs, workers, scheduler, directory)
@@ -134,6 +157,43 @@ def game_command(
         print_json(payload)
         return
     _print(payload)
+
+
+def _finance(best: FinanceLevel, levels: list[FinanceLevel]) -> dict[str, Any]:
+    return {
+        "chosen_points": best.points,
+        "levels": [
+            {
+                "points": level.points,
+                "financed": level.financed,
+                "value_musd": level.value_musd,
+                "capital_charge_musd": level.capital_charge_musd,
+                "rebate_musd": level.rebate_musd,
+                "candidates_online_t": {str(y): t for y, t in level.online_t.items()},
+            }
+            for level in levels
+        ],
+    }
+
+
+def _print_finance(finance: dict[str, Any]) -> None:
+    rows = [
+        {
+            "points off": level["points"],
+            "financed": ", ".join(level["financed"]) or "-",
+            "value": level["value_musd"],
+            "capital charge": level["capital_charge_musd"],
+            "rebate": level["rebate_musd"],
+            "online last year, t": list(level["candidates_online_t"].values())[-1]
+            if level["candidates_online_t"] else 0.0,
+        }
+        for level in finance["levels"]
+    ]  # fmt: skip
+    print_frame(
+        pd.DataFrame(rows).round(1),
+        f"Finance programme (chosen: {finance['chosen_points']:g} points off the market rate); "
+        "present values over the played years, million USD",
+    )
 
 
 def _years(text: str | None, horizon: tuple[int, int]) -> tuple[int, int]:

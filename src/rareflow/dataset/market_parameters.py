@@ -206,6 +206,15 @@ class GameChina(BaseModel):
     """What a point of share below the floor is worth to it (million USD a year)."""
 
 
+class GameFinance(BaseModel):
+    """The alliance's finance programme: the rate it lowers and how much it may lend."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    market_wacc_pct: Parameter
+    cap_musd: Parameter
+
+
 class GameAlliance(BaseModel):
     """The allied group as a player: its places and the value it puts on its own supply."""
 
@@ -223,6 +232,7 @@ class GameAlliance(BaseModel):
     """Value of a kg of use lost in a disruption, x the element's reference price."""
     stockpile_location: str = "JP"
     """The place where the group's state stocks are bought and held."""
+    finance: GameFinance | None = None
 
 
 class GameParameters(BaseModel):

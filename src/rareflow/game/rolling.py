@@ -8,9 +8,10 @@ horizon). Years outside the played range clear price-taking (every instrument at
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from rareflow.dataset.dataset import Dataset
 from rareflow.game.equilibrium import Equilibrium, nash, stackelberg
@@ -31,11 +32,13 @@ from rareflow.game.security import Weights
 from rareflow.market.network import World
 from rareflow.market.world_data import build_world
 from rareflow.scenario.schema import DatedLevers, Scenario
-from rareflow.simulate.plan import draw
+from rareflow.simulate.plan import RunPlan, draw
 from rareflow.simulate.run import Runner
 from rareflow.simulate.world import build_market
 
 Mode = Literal["nash", "stackelberg"]
+GAME = "game"
+"""Id of the lever block that holds the players' instruments."""
 
 
 @dataclass(frozen=True)
@@ -76,6 +79,8 @@ class YearResult:
     """Security element -> the group's separated output over its reference use, equilibrium."""
     self_sufficiency_price_taking: dict[str, float]
     seconds: float
+    allied_candidates_t: dict[str, float] = field(default_factory=dict)
+    """Candidate project in the group -> its capacity online this year, t/yr."""
 
 
 @dataclass
@@ -128,7 +133,7 @@ def with_game(
 ) -> Scenario:
     """The scenario with the players' levers (at zero) in force over its whole horizon."""
     block = DatedLevers(
-        id="game",
+        id=GAME,
         start=scenario.horizon.start,
         levers=game_levers(instruments, plants, stock_location, stock_caps),
         note="The instruments of the game (set by the players each year).",
@@ -151,9 +156,19 @@ def without_china_exports(scenario: Scenario) -> Scenario:
     return scenario.model_copy(update={"levers": blocks})
 
 
-def play(dataset: Dataset, scenario: Scenario, name: str, settings: Settings) -> GameResult:
-    """Run one path of the scenario (``settings.run`` of ``settings.seed``) with the game played
-    in the chosen years."""
+class Prepared(NamedTuple):
+    scenario: Scenario
+    """The scenario the game runs: the players' levers in force, China's freed if asked."""
+    plan: RunPlan
+    """The run's draws: those of the scenario without the players' levers, so that every set of
+    instruments (and ``rareflow run``) plays the same draws."""
+    instruments: tuple[Instrument, ...]
+    world: World
+    """The base year's world."""
+
+
+def prepare(dataset: Dataset, scenario: Scenario, settings: Settings) -> Prepared:
+    """What :func:`play` runs."""
     chinese = china_instruments() if settings.china == "taxes" else china_licences()
     if settings.production:
         chinese = (*chinese, china_production())
@@ -171,7 +186,22 @@ def play(dataset: Dataset, scenario: Scenario, name: str, settings: Settings) ->
         for e in settings.weights.security_elements
         if ("oxide", e) in world.reference_prices
     }
+    plan = draw(scenario, settings.seed, settings.run)
+    plan = dataclasses.replace(plan, lever_start={**plan.lever_start, GAME: scenario.horizon.start})
     scenario = with_game(scenario, instruments, plants, settings.weights.stock_location, caps)
+    return Prepared(scenario, plan, instruments, world)
+
+
+def play(
+    dataset: Dataset,
+    scenario: Scenario,
+    name: str,
+    settings: Settings,
+    plan: RunPlan | None = None,
+) -> GameResult:
+    """Run one path of the scenario (``settings.run`` of ``settings.seed``, or the draws of
+    ``plan``) with the game played in the chosen years."""
+    scenario, drawn, instruments, world = prepare(dataset, scenario, settings)
     market = build_market(dataset, scenario, name)
     runner = Runner(market)
     game = Game.on(market.clearing, instruments, list(settings.alliance), settings.weights)
@@ -185,6 +215,13 @@ def play(dataset: Dataset, scenario: Scenario, name: str, settings: Settings) ->
             game.apply(game.zero())
             return
         began = time.perf_counter()
+        rows, model = market.clearing.model.program.rows, market.clearing.model
+        online = {
+            node: float(model.row_upper[rows[("capacity", 0, node)]])
+            for node, candidate in market.candidates.items()
+            if world.matches(candidate.location, settings.alliance)
+            and ("capacity", 0, node) in rows
+        }
         price_taking = game.evaluate(game.zero())
         use = game.allied_use()
         found = nash(game, state["start"]) if settings.mode == "nash" else stackelberg(game)
@@ -200,12 +237,11 @@ def play(dataset: Dataset, scenario: Scenario, name: str, settings: Settings) ->
                 _ratios(outcome.allied_output_t, use),
                 _ratios(price_taking.allied_output_t, use),
                 time.perf_counter() - began,
+                online,
             )
         )
 
-    for year, values, _, _ in runner.years_of(
-        draw(market.scenario, settings.seed, settings.run), last, decide
-    ):
+    for year, values, _, _ in runner.years_of(plan or drawn, last, decide):
         game.carry(values)
         if year >= last:
             break
