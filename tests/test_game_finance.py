@@ -1,6 +1,7 @@
-"""The alliance's finance programme: which projects its cap carries, the capital charge in
-closed form, a lower rate committing the group's plants earlier, and a clear refusal when a
-scenario has nothing to finance.
+"""Paths of the game: its price-taking path is the scenario's own central run, whatever the
+instruments; the alliance's finance programme: which projects its cap carries, the capital
+charge in closed form, a lower rate committing the group's plants earlier, and a clear refusal
+when a scenario has nothing to finance.
 
 Units: t/yr, USD per t/yr of capacity, million USD.
 """
@@ -20,12 +21,35 @@ from rareflow.game.finance import (
     financed,
     principal_musd,
 )
+from rareflow.game.instruments import CHINA_PLAYER
+from rareflow.game.rolling import Settings, play, weights_of
+from rareflow.market.program import pool
 from rareflow.scenario.loader import load_scenario
 from rareflow.simulate.plan import draw
 from rareflow.simulate.run import Runner
 from rareflow.simulate.world import build_market
 
 ALLIANCE = ("us_japan_australia",)
+
+
+def test_the_price_taking_path_of_any_game_is_the_scenarios_central_run() -> None:
+    # The players' levers (at zero) must not change the run's draws or its clearing: the game's
+    # price-taking 2026 is `rareflow run baseline`'s run 0, with China alone or both playing.
+    dataset = load_dataset()
+    scenario = load_scenario("baseline")
+    market = build_market(dataset, scenario, "baseline")
+    rows = market.clearing.model.program.rows
+    central = {}
+    for year, _, duals, _ in Runner(market).years_of(draw(scenario, 0, 0), 2026):
+        if year == 2026:
+            central = {f"{e}:{p}": float(duals[rows[pool("oxide", e, p, 0, 0)]])
+                       for e in ("Nd", "Dy") for p in ("CN", "JP")}  # fmt: skip
+    weights, alliance = weights_of(dataset)
+    for players in ((CHINA_PLAYER,), ("china", "alliance")):
+        settings = Settings("nash", (2026, 2026), weights, alliance, players)
+        taking = play(dataset, scenario, "baseline", settings).years[0].price_taking.prices
+        for key, price in central.items():
+            assert taking[key] == pytest.approx(price, rel=1e-6)
 
 
 def test_the_cap_carries_whole_projects_in_the_scenario_order() -> None:
