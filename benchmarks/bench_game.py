@@ -17,11 +17,10 @@ import argparse
 import time
 
 from rareflow.dataset import load_dataset
-from rareflow.game.instruments import CHINA_PLAYER, alliance_instruments, china_instruments
+from rareflow.game.instruments import CHINA_PLAYER
 from rareflow.game.play import Game
-from rareflow.game.rolling import Settings, allied_separators, play, weights_of, with_game
+from rareflow.game.rolling import Settings, play, prepare, weights_of
 from rareflow.scenario.loader import load_scenario
-from rareflow.simulate.plan import draw
 from rareflow.simulate.run import Runner
 from rareflow.simulate.world import build_market
 
@@ -29,10 +28,9 @@ from rareflow.simulate.world import build_market
 def best_response_timing() -> None:
     dataset = load_dataset()
     weights, alliance = weights_of(dataset)
-    scenario = load_scenario("baseline")
-    instruments = china_instruments() + alliance_instruments()
-    plants = allied_separators(dataset, scenario, alliance)
-    market = build_market(dataset, with_game(scenario, instruments, plants), "baseline")
+    settings = Settings("nash", (2026, 2026), weights, alliance)
+    scenario, plan, instruments, _ = prepare(dataset, load_scenario("baseline"), settings)
+    market = build_market(dataset, scenario, "baseline")
     game = Game.on(market.clearing, instruments, list(alliance), weights)
     runner = Runner(market)
     found: dict[str, float] = {}
@@ -54,7 +52,7 @@ def best_response_timing() -> None:
             market.clearing.solve_arrays()
         found["cold"] = (time.perf_counter() - began) / 3
 
-    for year, _, _, _ in runner.years_of(draw(market.scenario, 0, 0), 2026, decide):
+    for year, _, _, _ in runner.years_of(plan, 2026, decide):
         if year >= 2026:
             break
     baseline = found["cold"] * found["evaluations"]

@@ -3,7 +3,9 @@ stocks and known policies are set, China and the alliance settle their instrumen
 China-led Stackelberg) on that year's rolling-horizon model; the year then clears under the
 equilibrium, and its stocks, capacities and investment signals carry into the next (so
 investments react to the policies the players choose, which they expect to last over the
-horizon). Years outside the played range clear price-taking (every instrument at zero).
+horizon). Years outside the played range clear price-taking (every instrument at zero). The run
+plays the scenario's own draws whatever the instruments, so its price-taking path is the
+scenario's run of ``rareflow run`` and instrument sets are compared on the same world.
 """
 
 from __future__ import annotations
@@ -110,12 +112,8 @@ def weights_of(dataset: Dataset) -> tuple[Weights, tuple[str, ...]]:
     return weights, tuple(alliance.places)
 
 
-def allied_separators(dataset: Dataset, scenario: Scenario, alliance: tuple[str, ...]) -> list[str]:
+def allied_separators(world: World, scenario: Scenario, alliance: tuple[str, ...]) -> list[str]:
     """Separation plants in the group: the base world's and the scenario's new ones."""
-    return _allied_plants(build_world(dataset, scenario.horizon.start), scenario, alliance)
-
-
-def _allied_plants(world: World, scenario: Scenario, alliance: tuple[str, ...]) -> list[str]:
     found = [p.id for p in world.separators if world.matches(p.location, alliance)]
     builds = [p for p in scenario.projects if p.expands is None] + list(scenario.candidates)
     found += [
@@ -180,7 +178,7 @@ def prepare(dataset: Dataset, scenario: Scenario, settings: Settings) -> Prepare
     if settings.free_china:
         scenario = without_china_exports(scenario)
     world = build_world(dataset, scenario.horizon.start)
-    plants = _allied_plants(world, scenario, settings.alliance)
+    plants = allied_separators(world, scenario, settings.alliance)
     caps = {  # a state pays at most what a kg is worth in a disruption
         e: settings.weights.lost_use_factor * world.reference_prices[("oxide", e)]
         for e in settings.weights.security_elements
