@@ -53,6 +53,7 @@ class AlliedSupply:
     """(period, trade column, element, t oxide per t product) of shipments from China to the
     group."""
     _segments: list[tuple[Segment, np.ndarray]] | None = None
+    _columns: dict[tuple[str, str], np.ndarray] | None = None
 
     def new_year(self) -> None:
         self._use = None
@@ -79,18 +80,30 @@ class AlliedSupply:
 
     def moves(self, values: np.ndarray) -> tuple[dict[str, float], dict[str, float]]:
         """Element -> t bought, and t sold, by the game's stockpiles in period 0."""
-        program = self.clearing.model.program
         moves: dict[str, dict[str, float]] = {"buy": {}, "release": {}}
-        for instrument in self.stockpiles:
-            for e in STOCKPILE_ELEMENTS[instrument.id]:
-                for kind, family in (("buy", "stock_purchase"), ("release", "stock_release")):
-                    lever = stock_lever_id(instrument.id, e, kind)
-                    moves[kind][e] = sum(
-                        float(values[column])
-                        for column in program.select(family, period=0)
-                        if program.meta[column]["lever"] == lever
-                    )
+        for (kind, e), columns in self._stock_columns().items():
+            moves[kind][e] = float(values[columns].sum())
         return moves["buy"], moves["release"]
+
+    def _stock_columns(self) -> dict[tuple[str, str], np.ndarray]:
+        """(buy | release, element) -> the period-0 columns of the game's stockpile levers."""
+        if self._columns is None:
+            program = self.clearing.model.program
+            found: dict[tuple[str, str], list[int]] = {}
+            for kind, family in (("buy", "stock_purchase"), ("release", "stock_release")):
+                levers = {
+                    stock_lever_id(i.id, e, kind): e
+                    for i in self.stockpiles
+                    for e in STOCKPILE_ELEMENTS[i.id]
+                }
+                for e in levers.values():
+                    found.setdefault((kind, e), [])
+                for column in program.select(family, period=0):
+                    held = levers.get(program.meta[column]["lever"])
+                    if held is not None:
+                        found[(kind, held)].append(int(column))
+            self._columns = {key: np.asarray(cols, dtype=int) for key, cols in found.items()}
+        return self._columns
 
     def _import_columns(self) -> list[tuple[int, int, str, float]]:
         if self._imports is None:
@@ -104,7 +117,7 @@ class AlliedSupply:
                 if meta["origin"] != CHINA_EXPORT or meta["destination"] not in allied:
                     continue
                 commodity, item = meta["commodity"], meta["item"]
-                if commodity == "magnet":  # oxide to make it, as in allied_use
+                if commodity == "magnet":  # oxide to make it, as in use()
                     content = [
                         (e, fraction / world.magnet_yield / world.metal_yield
                          * element(e).oxide_per_metal)
