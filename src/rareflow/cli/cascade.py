@@ -14,7 +14,7 @@ from rareflow.cli.data import DataDir, JsonFlag, load
 from rareflow.cli.output import console, errors, fail, print_frame, print_json
 from rareflow.dataset.dataset import DataQueryError, Dataset
 from rareflow.dataset.errors import DataValidationError
-from rareflow.elements import parse_symbol
+from rareflow.elements import UnknownElementError, parse_symbol
 from rareflow.process.cascade import solve
 from rareflow.process.cost import compare, plant_cost
 from rareflow.process.design import SplitSpec, design_split, least_reagent_design
@@ -205,7 +205,10 @@ def split(
         series = factor_series(dataset, extractant, medium, _overrides(factor))
         components = tuple(sorted(composition, key=lambda s: series.betas([s])[0]))
         light, heavy = (s.strip() for s in cut.replace("|", "/").split("/"))
-        light, heavy = parse_symbol(light), parse_symbol(heavy)
+        try:
+            light, heavy = parse_symbol(light), parse_symbol(heavy)
+        except UnknownElementError as exc:
+            fail(f"--cut {cut!r}: {exc}")
         if components.index(heavy) != components.index(light) + 1:
             fail(f"{light}/{heavy} are not adjacent in the extraction order {'-'.join(components)}")
         fractions = np.array([composition[c] for c in components])
@@ -252,7 +255,10 @@ def _products(text: str | None) -> tuple[Product, ...] | None:
     products = []
     for item in filter(None, (part.strip() for part in text.split(";"))):
         group, _, purity = item.partition(":")
-        elements = tuple(parse_symbol(s) for s in group.split("+"))
+        try:
+            elements = tuple(parse_symbol(s) for s in group.split("+"))
+        except UnknownElementError as exc:
+            fail(f"--products: {item!r}: {exc}")
         try:
             value = float(purity) if purity else 0.99
         except ValueError:

@@ -29,12 +29,21 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    model_validator,
+)
 
 from rareflow.dataset.errors import DataIssue, DataValidationError, display_path
 from rareflow.dataset.readers import line_of, read_yaml
 from rareflow.dataset.schema import Id
 from rareflow.dataset.tables import validate_mapping
+from rareflow.elements import parse_symbol
 
 
 def _exact(value: Any) -> Any:
@@ -89,7 +98,7 @@ class ProvenanceLink(Strict):
     """Take ``cn_share`` from the market's provenance: the Chinese-mined share of ``element``
     reaching ``node`` (a demand segment, plant or mine id) in ``year``."""
 
-    element: str
+    element: Annotated[str, AfterValidator(parse_symbol)]
     node: str
     year: int | None = None
 

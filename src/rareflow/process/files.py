@@ -12,7 +12,7 @@ from rareflow.dataset.dataset import Dataset
 from rareflow.dataset.errors import DataIssue, DataValidationError, display_path
 from rareflow.dataset.readers import line_of, read_yaml
 from rareflow.dataset.tables import validate_mapping
-from rareflow.elements import parse_symbol
+from rareflow.elements import UnknownElementError, parse_symbol
 from rareflow.process.cascade import Cascade
 from rareflow.process.factors import FactorSeries, factor_series
 from rareflow.process.theory import SpecError
@@ -30,7 +30,10 @@ def parse_composition(text: str, normalise: bool = False) -> dict[str, float]:
         if "=" not in item:
             raise SpecError(f"composition item {item!r} must look like Nd=0.67")
         name, value = item.split("=", 1)
-        symbol = parse_symbol(name)
+        try:
+            symbol = parse_symbol(name)
+        except UnknownElementError as exc:
+            raise SpecError(f"composition item {item!r}: {exc}") from None
         try:
             fraction = float(value)
         except ValueError:
