@@ -3,11 +3,16 @@ the option, file or field (exit 1 or 2), in a subprocess as a user would run it.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
+
+from rareflow.compliance import documents
+from rareflow.dataset.errors import DataValidationError
 
 EXAMPLES = Path(__file__).parent.parent / "examples" / "compliance"
 
@@ -48,3 +53,40 @@ def test_a_bom_provenance_element_is_checked_with_its_line(tmp_path: Path) -> No
     line = 1 + text[: text.index("provenance: {element: Dy,")].count("\n")
     assert "bom.yaml" in done.stderr and f":{line}" in done.stderr
     assert "Xx" in done.stderr
+
+
+def chain(depth: int) -> str:
+    """A BOM of ``depth`` nested foreign sub-assemblies, one unit each, with a US part at the
+    bottom that needs a licence to China: all of the machine's value is US content."""
+    lines = ["items:"]
+    for level in range(depth):
+        lines += [f"  - id: i{level}", "    made_in: JP",
+                  "    value: {amount: 100, currency: USD}", "    us: {origin_us: false}",
+                  f"    children: [{{item: i{level + 1}, qty: 1}}]"]  # fmt: skip
+    shipment = "{id: s, item: i0, exporter_country: JP, destination: CN, ship_date: 2026-03-01}"
+    lines += [f"  - id: i{depth}", "    made_in: US", "    value: {amount: 100, currency: USD}",
+              "    us: {origin_us: true, licence_needed_to: {CN: true}}",
+              "shipments:", f"  - {shipment}"]  # fmt: skip
+    return "\n".join(lines) + "\n"
+
+
+def test_a_bom_ten_thousand_levels_deep_is_assessed(tmp_path: Path) -> None:
+    # The US part (100 USD) sits under 10,000 foreign sub-assemblies of 100 USD each: controlled
+    # US content 100 over the machine's 100 is 100 % > 25 %: subject to the EAR.
+    bom = tmp_path / "deep.yaml"
+    bom.write_text(chain(10_000))
+    done = rareflow("comply", str(bom), "--json")
+    assert done.returncode == 0, done.stderr[-2000:]
+    ear = json.loads(done.stdout)[0]["ear"]
+    assert ear["verdict"] == "SUBJECT" and Decimal(ear["ratio"]) == Decimal(1)
+
+
+def test_nesting_beyond_the_limit_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(documents, "MAX_DEPTH", 50)
+    bom = tmp_path / "deep.yaml"
+    bom.write_text(chain(60))
+    with pytest.raises(DataValidationError) as raised:
+        documents.load_document(bom, documents.BomDocument)
+    assert "nest more than 50 deep below 'i0'" in str(raised.value.issues)

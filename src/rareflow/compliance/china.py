@@ -13,9 +13,12 @@ from datetime import date
 from decimal import Decimal
 from typing import Literal
 
-from rareflow.compliance.documents import BomDocument, Item, RegimeTable, Shipment
+from rareflow.compliance.documents import BomDocument, Child, Item, RegimeTable, Shipment
+from rareflow.compliance.rollup import fold
 
 THRESHOLD = Decimal("0.001")
+Pair = tuple[Decimal, Decimal]
+"""(Chinese-origin value, all value) of a roll-up."""
 Status = Literal["NOT_YET_EFFECTIVE", "SUSPENDED", "IN_FORCE", "UNKNOWN", "LAPSED"]
 DECISION = {
     "IN_FORCE": "LICENCE_REQUIRED",
@@ -98,21 +101,36 @@ def is_part2(document: BomDocument, item: Item, options: ChinaOptions) -> bool:
     """Part II membership under the chosen scope (broad: assemblies containing Part II)."""
     if item.cn_list.a61_part == "II":
         return True
-    if options.part2_scope == "broad":
-        return any(is_part2(document, document.item(c.item), options) for c in item.children)
-    return False
+    if options.part2_scope != "broad":
+        return False
+
+    def step(found: bool, child: Child, node: Item) -> tuple[bool, bool]:
+        if found or node.cn_list.a61_part == "II":
+            return True, False
+        return False, bool(node.children)
+
+    return fold(document.index(), item, {}, bool, step, _either)
 
 
 def chinese_part1(document: BomDocument, item: Item, options: ChinaOptions) -> bool | None:
     """Chinese origin of a Part I item (look-through: made from Chinese Part I)."""
     if item.origin_cn:
         return True
-    if options.origin_lookthrough:
-        for child in item.children:
-            node = document.item(child.item)
-            if node.cn_list.a61_part == "I" and chinese_part1(document, node, options):
-                return True
+
+    def step(found: bool, child: Child, node: Item) -> tuple[bool, bool]:
+        if found or node.cn_list.a61_part != "I":
+            return found, False
+        if node.origin_cn:
+            return True, False
+        return False, bool(node.children)
+
+    if options.origin_lookthrough and fold(document.index(), item, {}, bool, step, _either):
+        return True
     return None if item.origin_cn is None else False
+
+
+def _either(found: bool, child: Child, below: bool) -> bool:
+    return found or below
 
 
 def content(
@@ -126,31 +144,27 @@ def content(
     whole; a ``cn_share`` counts that fraction as Chinese). Shared sub-assemblies are rolled up
     once (``memo``). Raises IndeterminateError when a needed origin or value is unknown.
     """
-    memo = {} if memo is None else memo
-    if item.id in memo:
-        return memo[item.id]
-    items = document.index() if items is None else items
-    chinese, every = Decimal(0), Decimal(0)
-    for child in item.children:
-        node = items[child.item]
+
+    def step(found: Pair, child: Child, node: Item) -> tuple[Pair, bool]:
+        chinese, every = found
         if node.cn_list.a61_part is None:
             raise IndeterminateError(f"Part I/II listing of {node.id}")
-        if node.cn_list.a61_part == "I":
-            value = _usd(document, node) * child.qty
-            every += value
-            if node.cn_share is not None:
-                chinese += value * node.cn_share
-                continue
-            origin = chinese_part1(document, node, options)
-            if origin is None:
-                raise IndeterminateError(f"origin of Part I item {node.id}")
-            chinese += value if origin else Decimal(0)
-        elif node.children:
-            below_cn, below_all = content(document, node, options, memo, items)
-            chinese += below_cn * child.qty
-            every += below_all * child.qty
-    memo[item.id] = (chinese, every)
-    return chinese, every
+        if node.cn_list.a61_part != "I":
+            return found, bool(node.children)
+        value = _usd(document, node) * child.qty
+        if node.cn_share is not None:
+            return (chinese + value * node.cn_share, every + value), False
+        origin = chinese_part1(document, node, options)
+        if origin is None:
+            raise IndeterminateError(f"origin of Part I item {node.id}")
+        return (chinese + (value if origin else Decimal(0)), every + value), False
+
+    def absorb(found: Pair, child: Child, below: Pair) -> Pair:
+        return found[0] + below[0] * child.qty, found[1] + below[1] * child.qty
+
+    memo = {} if memo is None else memo
+    items = document.index() if items is None else items
+    return fold(items, item, memo, lambda: (Decimal(0), Decimal(0)), step, absorb)
 
 
 def evaluate(

@@ -198,8 +198,13 @@ class BomDocument(Strict):
         return self._index
 
 
+MAX_DEPTH = 100_000
+"""Deepest nesting of items a document may have (the roll-ups are iterative; the limit keeps
+their stacks and a hostile document's cost bounded)."""
+
+
 def _no_cycles(items: list[Item]) -> None:
-    """Depth-first search without recursion (BOMs may be deep)."""
+    """Depth-first search without recursion (BOMs may be deep), also bounding the depth."""
     children = {i.id: [c.item for c in i.children] for i in items}
     state: dict[str, int] = {}
     for root in children:
@@ -216,6 +221,11 @@ def _no_cycles(items: list[Item]) -> None:
                     continue
                 state[node] = 1
                 path.append(node)
+                if len(path) > MAX_DEPTH:
+                    raise ValueError(
+                        f"items nest more than {MAX_DEPTH:,} deep below {path[0]!r}; "
+                        "split the document at a sub-assembly"
+                    )
             if position < len(children[node]):
                 stack.append((node, position + 1))
                 stack.append((children[node][position], 0))

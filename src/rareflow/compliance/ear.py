@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from rareflow.compliance.china import IndeterminateError, _usd
-from rareflow.compliance.documents import BomDocument, Item, Shipment
+from rareflow.compliance.documents import BomDocument, Child, Item, Shipment
+from rareflow.compliance.rollup import fold
 
 E1_E2 = frozenset({"IR", "KP", "SY", "CU"})
 """Country Groups E:1 (Iran, North Korea, Syria) and E:2 (Cuba)."""
@@ -101,17 +102,8 @@ def _controlled(document: BomDocument, item: Item, destination: str, qty: Decima
     children are descended into unless they are completed discrete products (second
     incorporation: their US content is not counted). Shared sub-assemblies are rolled up once.
     """
-    memo = {} if memo is None else memo
-    return qty * _per_unit(document.index(), document, item, destination, result, memo)
 
-
-def _per_unit(items: dict[str, Item], document: BomDocument, item: Item, destination: str,
-              result: EarVerdict, memo: dict[str, Decimal]) -> Decimal:  # fmt: skip
-    if item.id in memo:
-        return memo[item.id]
-    total = Decimal(0)
-    for child in item.children:
-        node = items[child.item]
+    def step(total: Decimal, child: Child, node: Item) -> tuple[Decimal, bool]:
         if node.us.origin_us is None:
             raise IndeterminateError(f"US origin of {node.id}")
         if node.us.origin_us:
@@ -122,14 +114,17 @@ def _per_unit(items: dict[str, Item], document: BomDocument, item: Item, destina
                 total += _usd(document, node) * child.qty
                 if len(result.controlled) < MAX_LISTED:
                     result.controlled.append(f"{node.id} x {child.qty}")
-            continue
+            return total, False
         if node.discrete_product:
             if len(result.notes) < MAX_LISTED:
                 result.notes.append(
                     f"{node.id}: completed discrete product, US content not counted"
                 )
-            continue
-        if node.children:
-            total += child.qty * _per_unit(items, document, node, destination, result, memo)
-    memo[item.id] = total
-    return total
+            return total, False
+        return total, bool(node.children)
+
+    def absorb(total: Decimal, child: Child, below: Decimal) -> Decimal:
+        return total + child.qty * below
+
+    memo = {} if memo is None else memo
+    return qty * fold(document.index(), item, memo, Decimal, step, absorb)
