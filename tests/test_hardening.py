@@ -90,3 +90,27 @@ def test_nesting_beyond_the_limit_is_refused(
     with pytest.raises(DataValidationError) as raised:
         documents.load_document(bom, documents.BomDocument)
     assert "nest more than 50 deep below 'i0'" in str(raised.value.issues)
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "valid"),
+    [
+        ("demand:\n  growth:\n    - {end_use: default, rate_pct: -150}\n", "rate_pct", "> -100"),
+        ("demand:\n  growth:\n    - {end_use: default, rate_pct: 1000000}\n", "rate_pct", "<= 100"),
+        ("levers:\n  - id: t\n    start: 2026\n    levers:\n      tariffs:\n"
+         "        - {id: t1, destination: [US], rate_pct: 1e308}\n", "rate_pct", "<= 1000"),
+        ("levers:\n  - id: q\n    start: 2026\n    levers:\n      quotas:\n"
+         "        - {id: q1, origin: [china], limit_t: .inf}\n", "limit_t", "finite"),
+    ],
+)  # fmt: skip
+def test_out_of_range_scenario_numbers_are_refused_by_check(
+    tmp_path: Path, body: str, field: str, valid: str
+) -> None:
+    # -150 %/yr passed `scenario check` and then made the market LP infeasible
+    scenario = tmp_path / "bad.yaml"
+    scenario.write_text("name: bad\nextends: baseline\n" + body)
+    done = rareflow("scenario", "check", str(scenario))
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "internal error" not in done.stderr and "Traceback" not in done.stderr
+    message = done.stdout + done.stderr
+    assert "bad.yaml:" in message and field in message and valid in message

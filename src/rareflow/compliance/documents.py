@@ -57,7 +57,7 @@ Technology = Literal["mining", "separation", "metal_smelting", "magnet_mfg", "re
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class Value(Strict):

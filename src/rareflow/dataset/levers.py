@@ -18,11 +18,11 @@ from rareflow.dataset.schema import Id
 Commodity = Literal["concentrate", "oxide", "metal", "magnet", "gallium"]
 COMMODITIES: tuple[Commodity, ...] = ("concentrate", "oxide", "metal", "magnet", "gallium")
 Place = Annotated[str, Field(pattern=r"^([A-Z]{2}|OTHER|[a-z0-9][a-z0-9_]*)$")]
-Positive = Annotated[float, Field(ge=0)]
+Positive = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 
 
 class Lever(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     id: Id
     source: list[Id] = []
@@ -52,7 +52,8 @@ class Quota(TradeRule):
 class Tariff(TradeRule):
     """Ad valorem duty on matched flows, charged on the commodity's reference value."""
 
-    rate_pct: Positive
+    rate_pct: Annotated[float, Field(ge=0, le=1000)]
+    """At most 1,000 % (ten times the value)."""
 
 
 class ExportTax(TradeRule):
@@ -151,7 +152,7 @@ class SourcingRule(Lever):
 class Levers(BaseModel):
     """Every lever of one year."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     bans: list[ExportBan] = []
     quotas: list[Quota] = []

@@ -149,6 +149,7 @@ _EXPECTED = {
     "date_from_datetime_parsing": "a date as YYYY-MM-DD",
     "missing": "a value (this column is required)",
     "too_short": "at least one item",
+    "finite_number": "a finite number (not inf or nan)",
 }
 
 

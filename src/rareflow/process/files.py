@@ -15,9 +15,9 @@ from rareflow.dataset.tables import validate_mapping
 from rareflow.elements import UnknownElementError, parse_symbol
 from rareflow.process.cascade import Cascade
 from rareflow.process.factors import FactorSeries, factor_series
-from rareflow.process.theory import SpecError
+from rareflow.process.theory import MAX_STAGES, SpecError
 
-Positive = Annotated[float, Field(gt=0)]
+Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 
 
 def parse_composition(text: str, normalise: bool = False) -> dict[str, float]:
@@ -56,13 +56,15 @@ def parse_composition(text: str, normalise: bool = False) -> dict[str, float]:
 class CascadeFile(BaseModel):
     """Schema of ``rareflow cascade simulate FILE.yaml`` (see docs/process.md)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
-    feed: dict[str, Annotated[float, Field(ge=0)]]
-    n: Annotated[int, Field(ge=1)]
-    m: Annotated[int, Field(ge=0)]
+    feed: dict[str, Annotated[float, Field(ge=0, allow_inf_nan=False)]]
+    n: Annotated[int, Field(ge=1, le=MAX_STAGES)]
+    """Extraction stages (at most ``theory.MAX_STAGES``, the design limit)."""
+    m: Annotated[int, Field(ge=0, le=MAX_STAGES)]
+    """Scrubbing stages."""
     S: Positive
-    W: Annotated[float, Field(ge=0)]
+    W: Annotated[float, Field(ge=0, allow_inf_nan=False)]
     feed_phase: Literal["aqueous", "organic"] = "aqueous"
     separation_factors: dict[str, Positive] | None = None
     separation_factors_scrub: dict[str, Positive] | None = None

@@ -23,7 +23,7 @@ Stage = Literal["mine", "separation", "metal", "magnet", "gallium"]
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class Horizon(Strict):
@@ -59,7 +59,8 @@ class Growth(Strict):
 
     end_use: str
     region: str | None = None
-    rate_pct: float
+    rate_pct: Annotated[float, Field(gt=-100, le=100)]
+    """Growth of demand, % a year (above -100: demand cannot fall below zero)."""
     start: Year | None = None
     end: Year | None = None
     source: list[Id] = []
@@ -145,7 +146,7 @@ class CapacityGrowth(Strict):
     id: Id
     stage: Stage
     places: Annotated[list[Place], Field(min_length=1)]
-    rate_pct: float
+    rate_pct: Annotated[float, Field(gt=-100, le=100)]
     start: Year | None = None
     end: Year | None = None
     source: list[Id] = []
