@@ -4,8 +4,11 @@ the option, file or field (exit 1 or 2), in a subprocess as a user would run it.
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
+import time
 from decimal import Decimal
 from pathlib import Path
 
@@ -114,3 +117,58 @@ def test_out_of_range_scenario_numbers_are_refused_by_check(
     assert "internal error" not in done.stderr and "Traceback" not in done.stderr
     message = done.stdout + done.stderr
     assert "bad.yaml:" in message and field in message and valid in message
+
+
+def test_store_paths_that_are_not_stores(tmp_path: Path) -> None:
+    not_a_database = tmp_path / "notes.duckdb"
+    not_a_database.write_text("not a database")
+    for store, message in ((tmp_path, "is a directory"),
+                           (not_a_database, "is not a rareflow store"),
+                           (tmp_path / "nothing.duckdb", "no store at")):  # fmt: skip
+        done = rareflow("results", "show", "--store", str(store))
+        assert done.returncode == 1 and message in done.stderr, done.stderr
+        assert "internal error" not in done.stderr
+    done = rareflow("run", "baseline", "--runs", "1", "--store", str(not_a_database))
+    assert done.returncode == 1 and "is not a rareflow store" in done.stderr
+    store = tmp_path / "store.duckdb"
+    assert rareflow("run", "baseline", "--runs", "1", "--store", str(store)).returncode == 0
+    done = rareflow("results", "export", str(not_a_database), "--store", str(store))
+    assert done.returncode == 1 and "is a file; give a directory" in done.stderr
+
+
+@pytest.mark.e2e
+def test_a_store_is_shared_while_an_ensemble_writes_it(tmp_path: Path) -> None:
+    store = tmp_path / "shared.duckdb"
+    marker = tmp_path / "shared.duckdb.running"
+    writer = subprocess.Popen(
+        [sys.executable, "-m", "rareflow", "run", "baseline", "--runs", "400", "--store",
+         str(store), "--json"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while not marker.exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert marker.exists(), "the ensemble never started"
+        time.sleep(2)
+        # a reader reads what is stored so far, while the ensemble goes on
+        shown = rareflow("results", "show", "--store", str(store), "--json")
+        assert shown.returncode == 0, shown.stderr
+        assert json.loads(shown.stdout)["ensemble"] == 1
+        # a second writer is told which ensemble is running, and creates nothing
+        second = rareflow("run", "baseline", "--runs", "2", "--store", str(store))
+        assert second.returncode == 1
+        assert "store busy: ensemble 1 (baseline) is running" in second.stderr
+        assert f"pid {writer.pid}" in second.stderr
+        assert writer.poll() is None
+    finally:
+        os.killpg(writer.pid, signal.SIGKILL)  # killed mid-run: its claim is left behind
+        writer.wait()
+    assert marker.exists()
+    listed = rareflow("results", "show", "--store", str(store), "--json")
+    assert json.loads(listed.stdout)["ensemble"] == 1  # no ensemble 2 was created
+    # the claim of a dead process is taken over; the ensemble resumes and completes
+    resumed = rareflow("run", "baseline", "--runs", "3", "--resume", "--store", str(store),
+                       "--json")  # fmt: skip
+    assert resumed.returncode == 0, resumed.stderr
+    assert not marker.exists()

@@ -85,10 +85,17 @@ def run_command(
 def _headline(
     store: Path, ensemble: int | None, elements: list[str], thresholds: list[float], as_json: bool
 ) -> None:
-    with Store(store) as db:
-        ensemble = db.latest() if ensemble is None else ensemble
-        results = db.results(ensemble)
-        info = db.ensembles().set_index("id").loc[ensemble]
+    try:
+        with Store(store, read_only=True) as db:
+            ensemble = db.latest() if ensemble is None else ensemble
+            ensembles = db.ensembles().set_index("id")
+            if ensemble not in ensembles.index:
+                held = ", ".join(str(i) for i in ensembles.index) or "none"
+                fail(f"no ensemble {ensemble} in {store}; it holds {held}")
+            results = db.results(ensemble)
+    except StoreError as error:
+        fail(str(error))
+    info = ensembles.loc[ensemble]
     table = headline(results, elements, thresholds)
     years = independence(results, elements, thresholds)
     if as_json:
@@ -118,7 +125,7 @@ def show_command(
 ) -> None:
     """The headline table of an ensemble in the store."""
     try:
-        with Store(store) as db:
+        with Store(store, read_only=True) as db:
             ensemble = db.latest() if ensemble is None else ensemble
             measure = db.scenario_json(ensemble).get("measure", {})
     except StoreError as error:
@@ -142,7 +149,7 @@ def export_command(
 ) -> None:
     """Write an ensemble's yearly results and drawn parameters to files."""
     try:
-        with Store(store) as db:
+        with Store(store, read_only=True) as db:
             files = db.export(out, fmt, ensemble)
     except StoreError as error:
         fail(str(error))

@@ -107,11 +107,14 @@ def run_ensemble(
     scenario_json = scenario.model_dump_json()
     build_market(load_dataset(spec.data_dir), scenario, spec.scenario)  # fail early, clearly
     with Store(spec.store) as store:
+        store.check_free()  # before an ensemble is created for nothing
         created = datetime.now(UTC).isoformat(timespec="seconds")
         ensemble = store.ensemble(
             scenario.name, scenario_json, spec.seed, spec.runs, spec.resume, created
         )
         todo = [r for r in range(spec.runs) if r not in store.done(ensemble)]
+        marker = store.claim(ensemble, scenario.name) if todo else None
+    try:
         done = spec.runs - len(todo)
         if on_run is not None:
             on_run(done, spec.runs)
@@ -133,11 +136,16 @@ def run_ensemble(
                 for run in todo
             ]
             # runs that finish together are stored together (fewer transactions for the
-            # driver, which shares the machine's cores with the workers)
+            # driver, which shares the machine's cores with the workers); the store is open
+            # only while they are written, so that others may read it between writes
             for batch in as_completed(futures).batches():
                 finished = [future.result() for future in batch]
-                store.write_runs(ensemble, finished)
+                with Store(spec.store) as store:
+                    store.write_runs(ensemble, finished)
                 done += len(finished)
                 if on_run is not None:
                     on_run(done, spec.runs)
+    finally:
+        if marker is not None:
+            marker.unlink(missing_ok=True)
     return ensemble

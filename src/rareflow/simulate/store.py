@@ -5,11 +5,21 @@ One file per store. Finished runs are written in transactions (their parameters,
 leaves whole runs or none: ``--resume``
 skips the runs marked done and no run is stored twice (primary keys). Exports: Parquet, CSV,
 netCDF.
+
+Sharing: DuckDB lets one process write a file, or several read it, at a time. A running ensemble
+opens the store only to write each batch of finished runs, so readers (``results show``,
+``results export``) open it read-only between writes, retrying while a write is under way; it
+also leaves a claim beside the store (``STORE.running``: pid, host, ensemble) so that a second
+ensemble on the same store is told which one is running instead of failing on a lock. A claim
+whose process is gone (a run killed with -9) is taken over.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import socket
+import time
 from pathlib import Path
 
 import duckdb
@@ -29,19 +39,60 @@ CREATE TABLE IF NOT EXISTS results (
 """
 
 
+WAIT_SECONDS = 30.0
+"""How long to retry a store held by another process (a write takes milliseconds)."""
+
+
 class StoreError(ValueError):
-    """The store cannot take this ensemble (another scenario or seed, or already complete)."""
+    """The store cannot be used as asked (not a store, busy, another scenario or seed...)."""
 
 
 class Store:
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, read_only: bool = False) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.connection = duckdb.connect(str(self.path))
-        self.connection.execute(SCHEMA)
+        if self.path.is_dir():
+            raise StoreError(
+                f"--store {self.path} is a directory; give a file, e.g. "
+                f"{self.path / 'rareflow-results.duckdb'}"
+            )
+        if read_only and not self.path.exists():
+            raise StoreError(f"no store at {self.path}: run an ensemble into it first")
+        if not read_only:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.connection = _connect(self.path, read_only)
+        if not read_only:
+            self.connection.execute(SCHEMA)
 
     def close(self) -> None:
         self.connection.close()
+
+    def check_free(self) -> None:
+        """Raise StoreError naming the running ensemble if another live process writes here."""
+        marker = running_marker(self.path)
+        if marker.exists():
+            holder = _holder(marker)
+            if holder is None:
+                marker.unlink(missing_ok=True)  # left by a run that was killed
+            elif holder.get("pid") != os.getpid():
+                raise StoreError(_busy(self.path, holder))
+
+    def claim(self, ensemble: int, scenario: str) -> Path:
+        """Mark the store as written by this process (see the module's docstring); raises
+        StoreError naming the running ensemble if another live process holds it."""
+        marker = running_marker(self.path)
+        record = {"pid": os.getpid(), "host": socket.gethostname(), "ensemble": ensemble,
+                  "scenario": scenario}  # fmt: skip
+        for _ in range(2):
+            try:
+                with marker.open("x") as handle:
+                    json.dump(record, handle)
+                return marker
+            except FileExistsError:
+                holder = _holder(marker)
+                if holder is not None:
+                    raise StoreError(_busy(self.path, holder)) from None
+                marker.unlink(missing_ok=True)  # its process is gone
+        raise StoreError(f"could not claim {self.path}; remove {marker} if no run is going on")
 
     def __enter__(self) -> Store:
         return self
@@ -173,6 +224,8 @@ class Store:
         """Write results and parameters as Parquet, CSV or netCDF; returns the files."""
         ensemble = self.latest() if ensemble is None else ensemble
         out = Path(directory)
+        if out.exists() and not out.is_dir():
+            raise StoreError(f"{out} is a file; give a directory to write the export to")
         out.mkdir(parents=True, exist_ok=True)
         results, parameters = self.results(ensemble), self.parameters(ensemble)
         if fmt in ("parquet", "csv"):
@@ -194,3 +247,56 @@ class Store:
             dataset.to_netcdf(path, engine="h5netcdf")
             return [path]
         raise StoreError(f"unknown export format {fmt!r}; expected parquet, csv or netcdf")
+
+
+def running_marker(path: Path) -> Path:
+    return path.with_name(path.name + ".running")
+
+
+def _holder(marker: Path) -> dict[str, object] | None:
+    """The claim in ``marker`` if its process still runs on this host, else None."""
+    try:
+        holder = dict(json.loads(marker.read_text()))
+    except (OSError, ValueError):
+        return None
+    pid = holder.get("pid")
+    if holder.get("host") != socket.gethostname() or not isinstance(pid, int):
+        return holder  # another host's claim cannot be checked: respect it
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:
+        return holder
+    return holder
+
+
+def _busy(path: Path, holder: dict[str, object] | None) -> str:
+    if holder is None:
+        return f"store busy: {path} is open in another process; try again when it is done"
+    return (
+        f"store busy: ensemble {holder.get('ensemble')} ({holder.get('scenario')}) is running "
+        f"into {path} (pid {holder.get('pid')} on {holder.get('host')}); wait for it, or give "
+        "another --store"
+    )
+
+
+def _connect(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
+    """A connection, retrying for ``WAIT_SECONDS`` while another process holds the file."""
+    deadline = time.monotonic() + WAIT_SECONDS
+    delay = 0.02
+    while True:
+        try:
+            return duckdb.connect(str(path), read_only=read_only)
+        except duckdb.IOException as error:
+            text = str(error)
+            if "not a valid DuckDB database" in text or "Invalid Input" in text:
+                raise StoreError(
+                    f"{path} is not a rareflow store (not a DuckDB database); give another --store"
+                ) from None
+            if "lock" not in text.lower():
+                raise StoreError(f"cannot open the store {path}: {text}") from None
+            if time.monotonic() > deadline:
+                raise StoreError(_busy(path, _holder(running_marker(path)))) from None
+            time.sleep(delay)
+            delay = min(0.5, delay * 2)
