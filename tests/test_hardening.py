@@ -172,3 +172,48 @@ def test_a_store_is_shared_while_an_ensemble_writes_it(tmp_path: Path) -> None:
                        "--json")  # fmt: skip
     assert resumed.returncode == 0, resumed.stderr
     assert not marker.exists()
+
+
+def test_duplicate_keys_are_refused_with_both_lines(tmp_path: Path) -> None:
+    # a Part II item with `value` twice: the last one silently won and flipped a verdict
+    text = (EXAMPLES / "c1_japanese_magnet.yaml").read_text()
+    first = text.index("    value: ")
+    end = text.index("\n", first)
+    line = 1 + text[:first].count("\n")
+    bom = tmp_path / "twice.yaml"
+    bom.write_text(text[: end + 1] + text[first : end + 1] + text[end + 1 :])
+    done = rareflow("comply", str(bom))
+    assert done.returncode == 1
+    assert f"duplicate key 'value' (lines {line} and {line + 1})" in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "field"),
+    [
+        ("cascade.yaml", "feed: {Pr: 0.33, Nd: 0.67}\nn: true\nm: 10\nS: 2.0\nW: 1.0\n"
+         "extractant: p507\n", "'n'"),
+        ("scenario.yaml", "name: b\nextends: baseline\nlevers:\n  - id: q\n    start: 2026\n"
+         "    probability: true\n    levers: {}\n", "probability"),
+    ],
+)  # fmt: skip
+def test_booleans_are_not_numbers(tmp_path: Path, name: str, text: str, field: str) -> None:
+    path = tmp_path / name
+    path.write_text(text)
+    command = ("cascade", "simulate") if name == "cascade.yaml" else ("scenario", "check")
+    done = rareflow(*command, str(path))
+    assert done.returncode == 1
+    assert field in done.stderr + done.stdout and "expected a number, not true" in (
+        done.stderr + done.stdout
+    )
+
+
+def test_an_alias_bomb_fails_fast(tmp_path: Path) -> None:
+    lines = ['a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    for previous, name in zip("abcdefgh", "bcdefghi", strict=True):
+        lines.append(f"{name}: &{name} [" + ", ".join([f"*{previous}"] * 9) + "]")
+    bomb = tmp_path / "bomb.yaml"
+    bomb.write_text("\n".join(lines) + "\n")  # 9^9 = 387 million values once expanded
+    began = time.monotonic()
+    done = rareflow("comply", str(bomb))
+    assert done.returncode == 1 and "more than 1,000,000 values" in done.stderr
+    assert time.monotonic() - began < 30

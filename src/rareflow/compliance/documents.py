@@ -41,7 +41,7 @@ from pydantic import (
 
 from rareflow.dataset.errors import DataIssue, DataValidationError, display_path
 from rareflow.dataset.readers import line_of, read_yaml
-from rareflow.dataset.schema import Id
+from rareflow.dataset.schema import Id, numbers_not_booleans
 from rareflow.dataset.tables import validate_mapping
 from rareflow.elements import parse_symbol
 
@@ -58,6 +58,7 @@ Technology = Literal["mining", "separation", "metal_smelting", "magnet_mfg", "re
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+    _numbers = numbers_not_booleans()
 
 
 class Value(Strict):

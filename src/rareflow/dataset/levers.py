@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from rareflow.dataset.schema import Id
+from rareflow.dataset.schema import Id, numbers_not_booleans
 
 Commodity = Literal["concentrate", "oxide", "metal", "magnet", "gallium"]
 COMMODITIES: tuple[Commodity, ...] = ("concentrate", "oxide", "metal", "magnet", "gallium")
@@ -23,6 +23,7 @@ Positive = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 
 class Lever(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+    _numbers = numbers_not_booleans()
 
     id: Id
     source: list[Id] = []

@@ -114,6 +114,20 @@ class LineList(list[Any]):
 
 
 def _construct_mapping(loader: LineLoader, node: yaml.MappingNode) -> LineDict:
+    seen: dict[str, int] = {}
+    for key_node, _ in node.value:  # merged keys (<<) may be overridden; written ones not twice
+        if key_node.tag == "tag:yaml.org,2002:merge" or not isinstance(key_node, yaml.ScalarNode):
+            continue
+        line = key_node.start_mark.line + 1
+        if key_node.value in seen:
+            raise yaml.constructor.ConstructorError(
+                None,
+                None,
+                f"duplicate key {key_node.value!r} (lines {seen[key_node.value]} and {line}); "
+                "keep one",
+                key_node.start_mark,
+            )
+        seen[key_node.value] = line
     loader.flatten_mapping(node)
     result = LineDict()
     result.line = node.start_mark.line + 1
@@ -144,13 +158,32 @@ def _construct_text(loader: LineLoader, node: yaml.ScalarNode) -> str:
 LineLoader.add_constructor("tag:yaml.org,2002:timestamp", _construct_text)
 
 
+MAX_YAML_NODES = 1_000_000
+"""Most values a YAML document may expand to through its aliases (``*name``): a document of
+nested aliases ("billion laughs") would otherwise expand to billions."""
+
+
 def read_yaml(path: Path, label: str, issues: list[DataIssue]) -> Any:
     """Safely load YAML with line numbers; syntax errors become issues and return ``None``."""
     text = read_text(path, label, issues)
     if text is None:
         return None
+    loader = LineLoader(text)
     try:
-        return yaml.load(text, Loader=LineLoader)
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        if _expanded_size(node, {}) > MAX_YAML_NODES:
+            issues.append(
+                DataIssue(
+                    label,
+                    f"the document expands to more than {MAX_YAML_NODES:,} values through its "
+                    "aliases (*name); write the repeated parts out or use fewer aliases",
+                    kind="yaml_syntax",
+                )
+            )
+            return None
+        return loader.construct_document(node)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
@@ -158,7 +191,24 @@ def read_yaml(path: Path, label: str, issues: list[DataIssue]) -> Any:
         issues.append(DataIssue(label, f"invalid YAML: {problem}", line=line, kind="yaml_syntax"))
     except (yaml.YAMLError, ValueError, TypeError, RecursionError) as exc:
         issues.append(DataIssue(label, f"invalid YAML: {exc}", kind="yaml_syntax"))
+    finally:
+        loader.dispose()
     return None
+
+
+def _expanded_size(node: yaml.Node, sizes: dict[int, int]) -> int:
+    """Values under ``node`` once every alias is expanded (each node counted once, so the
+    cost is the document's size, not its expansion's)."""
+    known = sizes.get(id(node))
+    if known is not None:
+        return known
+    size = 1
+    if isinstance(node, yaml.SequenceNode):
+        size += sum(_expanded_size(child, sizes) for child in node.value)
+    elif isinstance(node, yaml.MappingNode):
+        size += sum(_expanded_size(k, sizes) + _expanded_size(v, sizes) for k, v in node.value)
+    sizes[id(node)] = min(size, MAX_YAML_NODES + 1)
+    return sizes[id(node)]
 
 
 def line_of(container: Any, key: str | int | None = None) -> int | None:

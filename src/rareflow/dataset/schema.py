@@ -9,11 +9,49 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Annotated, Any, ClassVar, Literal, get_args
+import types
+from decimal import Decimal
+from typing import Annotated, Any, ClassVar, Literal, Union, get_args, get_origin
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    create_model,
+    field_validator,
+    model_validator,
+)
 
 from rareflow.elements import ELEMENTS, parse_symbol
+
+
+def _no_boolean_numbers(cls: type[BaseModel], value: Any, info: ValidationInfo) -> Any:
+    if isinstance(value, bool) and info.field_name is not None:
+        field = cls.model_fields.get(info.field_name)
+        if field is not None and _numeric(field.annotation):
+            raise ValueError(f"expected a number, not {str(value).lower()}")
+    return value
+
+
+def numbers_not_booleans() -> Any:
+    """A validator for every field of a model that refuses ``true``/``false`` where a number
+    is expected (pydantic would read them as 1 and 0: ``n: true`` would be a cascade of one
+    stage). Use as ``_numbers = numbers_not_booleans()`` in the model's body."""
+    return field_validator("*", mode="before")(_no_boolean_numbers)
+
+
+def _numeric(annotation: Any) -> bool:
+    """Whether a field's type is a number (int, float or Decimal, possibly optional)."""
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        return _numeric(get_args(annotation)[0])
+    if origin in (Union, types.UnionType):
+        members = [a for a in get_args(annotation) if a is not type(None)]
+        return bool(members) and bool not in members and all(_numeric(a) for a in members)
+    return annotation in (int, float, Decimal)
+
 
 ID_PATTERN = r"^[a-z0-9][a-z0-9_]*$"
 COUNTRY_PATTERN = r"^([A-Z]{2}|OTHER|WORLD)$"

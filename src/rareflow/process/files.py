@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from rareflow.dataset.dataset import Dataset
 from rareflow.dataset.errors import DataIssue, DataValidationError, display_path
 from rareflow.dataset.readers import line_of, read_yaml
+from rareflow.dataset.schema import numbers_not_booleans
 from rareflow.dataset.tables import validate_mapping
 from rareflow.elements import UnknownElementError, parse_symbol
 from rareflow.process.cascade import Cascade
@@ -57,6 +58,7 @@ class CascadeFile(BaseModel):
     """Schema of ``rareflow cascade simulate FILE.yaml`` (see docs/process.md)."""
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    _numbers = numbers_not_booleans()
 
     feed: dict[str, Annotated[float, Field(ge=0, allow_inf_nan=False)]]
     n: Annotated[int, Field(ge=1, le=MAX_STAGES)]

@@ -14,7 +14,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from rareflow.dataset.levers import Levers
-from rareflow.dataset.schema import Id
+from rareflow.dataset.schema import Id, numbers_not_booleans
 
 Year = Annotated[int, Field(ge=2000, le=2100)]
 Probability = Annotated[float, Field(ge=0, le=1)]
@@ -24,6 +24,7 @@ Stage = Literal["mine", "separation", "metal", "magnet", "gallium"]
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+    _numbers = numbers_not_booleans()
 
 
 class Horizon(Strict):
