@@ -217,3 +217,74 @@ def test_an_alias_bomb_fails_fast(tmp_path: Path) -> None:
     done = rareflow("comply", str(bomb))
     assert done.returncode == 1 and "more than 1,000,000 values" in done.stderr
     assert time.monotonic() - began < 30
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("cascade", "design", "--feed", "Pr=0.5,Nd=0.5", "--purity", "0.99",
+          "--ratio-to-min", "nan"), "must be a number > 1"),
+        (("cascade", "split", "--feed", "Pr=0.5,Nd=0.5", "--cut", "Pr/Nd", "--purity", "0.99",
+          "--factor", "Nd/Pr=0.9"), "(set by --factor Nd/Pr=0.9); the cut is LIGHT/HEAVY"),
+        (("data", "show", "facilities", "--limit", "-5"), "--limit"),
+    ],
+)  # fmt: skip
+def test_messages_say_what_is_wrong(args: tuple[str, ...], message: str) -> None:
+    done = rareflow(*args)
+    assert done.returncode in (1, 2) and message in done.stderr, done.stderr
+    assert "stages needed" not in done.stderr and "not adjacent" not in done.stderr
+
+
+def test_data_show_limit_applies_to_json() -> None:
+    done = rareflow("data", "show", "facilities", "--json", "--limit", "2")
+    payload = json.loads(done.stdout)
+    assert len(payload["rows"]) == 2 and payload["total_rows"] > 2
+    everything = json.loads(rareflow("data", "show", "facilities", "--json").stdout)
+    assert len(everything["rows"]) == everything["total_rows"]
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"name: b\nextends: baseline\ndescription: caf\xe9\n",
+         ":3: file is not valid UTF-8 (invalid continuation byte: byte 0xe9 at column 17)"),
+        (b"name: b\nextends: baseline\ndescription: a\x00b\n",
+         ":3: control character U+0000 at column 15"),
+        (b"name: b\nextends: baseline\ndescription: a\x1bb\n",
+         ":3: control character U+001B at column 15"),
+    ],
+)  # fmt: skip
+def test_bad_bytes_are_located(tmp_path: Path, content: bytes, message: str) -> None:
+    scenario = tmp_path / "bytes.yaml"
+    scenario.write_bytes(content)
+    done = rareflow("scenario", "check", str(scenario))
+    assert done.returncode == 1 and message in done.stdout + done.stderr
+
+
+def test_scenario_ids_dates_and_names(tmp_path: Path) -> None:
+    scenario = tmp_path / "late.yaml"
+    scenario.write_text(
+        "name: b\nextends: baseline\nlevers:\n  - {id: q, start: 2050, levers: {}}\n"
+        "  - {id: q, start: 2026, levers: {bans: [{id: b1, origin: [China]}]}}\n"
+    )
+    done = rareflow("scenario", "check", str(scenario))
+    text = done.stdout + done.stderr
+    assert done.returncode == 1
+    assert "did you mean 'china'?" in text
+    fixed = scenario.read_text().replace("China", "china")
+    scenario.write_text(fixed)
+    done = rareflow("scenario", "check", str(scenario))
+    text = done.stdout + done.stderr
+    assert "lever block id 'q' is used 2 times" in text
+    assert "starts after the horizon, so it never acts (got '2050'); expected a year from" in text
+    unknown = rareflow("scenario", "check", "nosuch")
+    assert unknown.returncode == 1 and unknown.stderr.startswith("nosuch: scenario 'nosuch'")
+    assert "site-packages" not in unknown.stderr and "/scenarios/" not in unknown.stderr
+
+
+def test_shipment_ids_are_unique(tmp_path: Path) -> None:
+    text = (EXAMPLES / "u1_german_machine.yaml").read_text()
+    bom = tmp_path / "twice.yaml"
+    bom.write_text(text.replace("id: to_north_korea", "id: to_india"))
+    done = rareflow("comply", str(bom))
+    assert done.returncode == 1 and "shipment ids must be unique; repeated: to_india" in done.stderr

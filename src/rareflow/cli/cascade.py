@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -43,9 +44,12 @@ def _overrides(items: list[str] | None) -> dict[str, float]:
             fail(f"--factor {item!r} must look like Nd/Pr=1.6")
         pair, value = item.split("=", 1)
         try:
-            result[pair.strip()] = float(value)
+            factor = float(value)
         except ValueError:
             fail(f"--factor {item!r}: {value!r} is not a number")
+        if not 0 < factor < math.inf:
+            fail(f"--factor {item!r}: a separation factor is a finite number > 0")
+        result[pair.strip()] = factor
     return result
 
 
@@ -209,6 +213,13 @@ def split(
             light, heavy = parse_symbol(light), parse_symbol(heavy)
         except UnknownElementError as exc:
             fail(f"--cut {cut!r}: {exc}")
+        if components.index(heavy) + 1 == components.index(light):
+            why = f" (set by --factor {', '.join(factor)})" if factor else ""
+            fail(
+                f"--cut {light}/{heavy}: {heavy} comes before {light} in the extraction order "
+                f"{'-'.join(components)}{why}; the cut is LIGHT/HEAVY in that order: "
+                f"--cut {heavy}/{light}"
+            )
         if components.index(heavy) != components.index(light) + 1:
             fail(f"{light}/{heavy} are not adjacent in the extraction order {'-'.join(components)}")
         fractions = np.array([composition[c] for c in components])

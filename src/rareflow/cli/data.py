@@ -90,7 +90,10 @@ def show(
     table: Annotated[str, typer.Argument(help="Table name, e.g. facilities, ore_types, elements.")],
     data: DataDir = None,
     as_json: JsonFlag = False,
-    limit: Annotated[int, typer.Option(help="Rows to print (0 = all).")] = 40,
+    limit: Annotated[
+        int | None,
+        typer.Option(min=0, help="Rows to print (0 = all; default 40, with --json all)."),
+    ] = None,
     columns: Annotated[
         str | None, typer.Option(help="Comma-separated columns to print (default: the first few).")
     ] = None,
@@ -105,7 +108,8 @@ def show(
             fail(f"unknown column(s) {', '.join(unknown)}; {table} has {', '.join(frame.columns)}")
         frame = frame[wanted]
     if as_json:
-        print_json({"table": table, "rows": frame_records(frame)})
+        rows = frame_records(frame.head(limit) if limit else frame)  # None or 0: all
+        print_json({"table": table, "rows": rows, "total_rows": len(frame)})
         return
     shown = (
         list(frame.columns)
@@ -113,7 +117,7 @@ def show(
         else [c for c in DISPLAY_COLUMNS.get(table, frame.columns[:SHOWN_COLUMNS]) if c in frame]
     )
     hidden = [c for c in frame.columns if c not in shown]
-    print_frame(frame[shown], title=table, limit=limit or None)
+    print_frame(frame[shown], title=table, limit=(40 if limit is None else limit) or None)
     if hidden:
         console.print(f"{len(hidden)} more columns: {', '.join(hidden)} (use --columns or --json)")
 

@@ -39,7 +39,8 @@ def scenario_or_fail(name: str, data: Path | None) -> Any:
         fail(f"{len(error.issues)} problem(s) in scenario {name!r}; nothing was run")
     except ScenarioError as error:
         errors.print(str(error), markup=False, highlight=False, soft_wrap=True)
-        fail(f"scenario {name!r} names things the dataset does not have; nothing was run")
+        count = len(str(error).splitlines())
+        fail(f"{count} problem(s) in scenario {name!r} against the dataset; nothing was run")
     return scenario
 
 

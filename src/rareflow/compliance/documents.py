@@ -178,6 +178,10 @@ class BomDocument(Strict):
         repeated = sorted(i for i, n in counts.items() if n > 1)
         if repeated:
             raise ValueError(f"item ids must be unique; repeated: {', '.join(repeated)}")
+        shipments = Counter(s.id for s in self.shipments)
+        twice = sorted(i for i, n in shipments.items() if n > 1)
+        if twice:
+            raise ValueError(f"shipment ids must be unique; repeated: {', '.join(twice)}")
         known = set(counts)
         for item in self.items:
             for child in item.children:

@@ -13,11 +13,10 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from rareflow.dataset.schema import Id, numbers_not_booleans
+from rareflow.dataset.schema import Id, Place, numbers_not_booleans
 
 Commodity = Literal["concentrate", "oxide", "metal", "magnet", "gallium"]
 COMMODITIES: tuple[Commodity, ...] = ("concentrate", "oxide", "metal", "magnet", "gallium")
-Place = Annotated[str, Field(pattern=r"^([A-Z]{2}|OTHER|[a-z0-9][a-z0-9_]*)$")]
 Positive = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,23 +32,51 @@ class CsvFile:
 def read_text(path: Path, label: str, issues: list[DataIssue]) -> str | None:
     """The file's UTF-8 text, or ``None`` with the reason appended to ``issues``."""
     try:
-        return path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        issues.append(DataIssue(label, f"file is not valid UTF-8 ({exc.reason})", kind="encoding"))
+        raw = path.read_bytes()
     except OSError as exc:
         issues.append(DataIssue(label, f"cannot read file: {exc.strerror}", kind="io"))
-    return None
+        return None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        issues.append(
+            DataIssue(
+                label,
+                f"file is not valid UTF-8 ({exc.reason}: byte 0x{raw[exc.start]:02x} at column "
+                f"{column}); save it as UTF-8",
+                line=line,
+                kind="encoding",
+            )
+        )
+        return None
+    found = CONTROL.search(text)
+    if found is not None:
+        index = found.start()
+        line = text.count("\n", 0, index) + 1
+        column = index - (text.rfind("\n", 0, index) + 1) + 1
+        issues.append(
+            DataIssue(
+                label,
+                f"control character U+{ord(found.group()):04X} at column {column}; is it a "
+                "text file?",
+                line=line,
+                kind="encoding",
+            )
+        )
+        return None
+    return text
+
+
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+"""Characters no text file of rareflow's holds (tab, line feed and carriage return are fine)."""
 
 
 def read_csv(path: Path, label: str, issues: list[DataIssue]) -> CsvFile | None:
     """Read a CSV file; structural problems are appended to ``issues`` (never raised)."""
     text = read_text(path, label, issues)
     if text is None:
-        return None
-    if "\x00" in text:
-        issues.append(
-            DataIssue(label, "file contains NUL bytes; is it a CSV text file?", kind="encoding")
-        )
         return None
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     try:

@@ -54,6 +54,9 @@ def _numeric(annotation: Any) -> bool:
 
 
 ID_PATTERN = r"^[a-z0-9][a-z0-9_]*$"
+PLACE_PATTERN = r"^([A-Z]{2}|OTHER|[a-z0-9][a-z0-9_]*)$"
+"""A country code or a group id (``country_groups.yaml``)."""
+Place = Annotated[str, Field(pattern=PLACE_PATTERN)]
 COUNTRY_PATTERN = r"^([A-Z]{2}|OTHER|WORLD)$"
 
 NON_RARE_EARTH_COMPONENTS = ("Fe", "B", "Co", "Cu", "Zr", "Nb", "Al")

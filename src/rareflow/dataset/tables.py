@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -172,8 +173,23 @@ def _expected(error: ErrorDetails, column: str | None) -> str | None:
             return "an ISO 3166-1 alpha-2 country code such as US, CN, AU (or OTHER, WORLD)"
         if pattern == schema.ID_PATTERN:
             return "an id of lowercase letters, digits and underscores"
+        if pattern == schema.PLACE_PATTERN:
+            return (
+                "a country code such as CN, US, JP, AU or OTHER, or a group id such as china, "
+                "us_japan_australia or eu (country_groups.yaml)" + _close_place(error.get("input"))
+            )
         return f"text matching {pattern}"
     return None
+
+
+def _close_place(value: object) -> str:
+    """A suggestion for a place written in the wrong case ('China': 'china'; 'us': 'US')."""
+    if not isinstance(value, str):
+        return ""
+    for guess in (value.lower(), value.upper()):
+        if guess != value and re.match(schema.PLACE_PATTERN, guess):
+            return f"; did you mean {guess!r}?"
+    return ""
 
 
 def issues_from_validation(

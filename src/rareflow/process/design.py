@@ -199,8 +199,8 @@ def design_split(
     binary = spec.binary()
     s_min, w_min = minimum_flows(binary)
     if extractant is None:
-        if not ratio_to_min > 0:
-            raise SpecError(f"ratio_to_min = {ratio_to_min} must be > 0")
+        if not 0 < ratio_to_min < math.inf:
+            raise SpecError(f"ratio_to_min = {ratio_to_min} must be a finite number > 0")
         extractant = ratio_to_min * s_min
     scrub = _flows(spec, extractant)
     if scrub <= 0:

@@ -337,9 +337,10 @@ def design_binary(
     """Design the split at S = ratio_to_min * S_min (or at a given S)."""
     s_min, w_min = minimum_flows(spec)
     if extractant is None:
-        if ratio_to_min is None or ratio_to_min <= 1.0:
+        if ratio_to_min is None or not 1.0 < ratio_to_min < math.inf:
             raise SpecError(
-                f"ratio_to_min = {ratio_to_min} must be > 1 (S must exceed S_min = {s_min:.6g})"
+                f"ratio_to_min = {ratio_to_min} must be a number > 1 (S must exceed "
+                f"S_min = {s_min:.6g})"
             )
         extractant = ratio_to_min * s_min
     flows = section_flows(spec, extractant)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,8 @@ def _load(name: str, relative_to: Path | None, depth: int) -> tuple[Scenario, di
         raise DataValidationError([DataIssue(label, "extends chain too deep (a cycle?)")])
     if not path.is_file():
         known = ", ".join(builtin_names())
+        if Path(name).suffix not in (".yaml", ".yml"):
+            label = name  # a built-in name: the package's path would only confuse
         raise DataValidationError(
             [
                 DataIssue(
@@ -116,8 +119,20 @@ def check_scenario(scenario: Scenario, world: World, label: str) -> list[DataIss
             DataIssue(label, "unknown name", None, field, value, expected, "unknown_reference")
         )
 
+    blocks = Counter(block.id for block in scenario.levers)
+    for block_id in sorted(b for b, n in blocks.items() if n > 1):
+        issues.append(DataIssue(label, f"lever block id {block_id!r} is used {blocks[block_id]} "
+                                "times", None, "levers.id", block_id, "unique block ids",
+                                "invalid_value"))  # fmt: skip
     for block in scenario.levers:
         issues += check_levers(world, block.levers, label)
+        if block.start > scenario.horizon.end:
+            issues.append(DataIssue(
+                label, f"lever block {block.id!r} starts after the horizon, so it never acts",
+                None, "levers.start", str(block.start),
+                f"a year from {scenario.horizon.start} to {scenario.horizon.end}",
+                "invalid_value",
+            ))  # fmt: skip
     for growth in scenario.demand.growth:
         if growth.end_use not in end_uses:
             bad("demand.growth.end_use", growth.end_use, f"one of {sorted(end_uses)}")

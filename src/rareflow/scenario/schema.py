@@ -14,11 +14,10 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from rareflow.dataset.levers import Levers
-from rareflow.dataset.schema import Id, numbers_not_booleans
+from rareflow.dataset.schema import Id, Place, numbers_not_booleans
 
 Year = Annotated[int, Field(ge=2000, le=2100)]
 Probability = Annotated[float, Field(ge=0, le=1)]
-Place = Annotated[str, Field(pattern=r"^([A-Z]{2}|OTHER|[a-z0-9][a-z0-9_]*)$")]
 Stage = Literal["mine", "separation", "metal", "magnet", "gallium"]
 
 

@@ -21,7 +21,8 @@ from rareflow.scenario.schema import Build, Candidate, Project, Scenario
 
 
 class ScenarioError(ValueError):
-    """A scenario names things the dataset does not have (with every problem)."""
+    """A scenario names things the dataset does not have, or dates or ids that cannot work
+    (with every problem, one a line)."""
 
 
 @dataclass
