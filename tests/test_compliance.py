@@ -322,3 +322,41 @@ def test_sourcing_rule_segment_is_free_of_the_excluded_origin() -> None:
     touched = touched_share(flow_graph(model, values, "Nd"), {"CN"})
     assert touched.loc["segment:def"] == pytest.approx(0.0)
     assert touched.loc["segment:nd"] == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize(
+    ("eccn", "destination", "verdict", "threshold"),
+    [
+        ("9A610.x", "CN", "SUBJECT", "0"),  # 600 series to D:5: no de minimis at all
+        ("9A610.x", "IN", "NOT_SUBJECT_BY_DE_MINIMIS", "0.25"),  # 1 % < 25 %
+        ("9A515.a", "VE", "SUBJECT", "0"),  # 9x515 to D:5
+        ("9A610.y.1", "CN", "SUBJECT", "0"),  # .y to China
+        ("9A610.y.1", "VE", "NOT_SUBJECT_BY_DE_MINIMIS", "0.25"),  # .y: D:5 is not enough
+        ("3A001", "CN", "NOT_SUBJECT_BY_DE_MINIMIS", "0.25"),  # not a munitions ECCN
+        ("9A610.x", "KP", "SUBJECT", "0"),
+    ],
+)
+def test_the_de_minimis_level_follows_classification_and_destination(
+    eccn: str, destination: str, verdict: str, threshold: str
+) -> None:
+    # A German machine (100,000 USD) with one US-origin part worth 1,000 USD (1 %) that needs a
+    # licence to every destination: the ratio is far below 10 % and 25 %, so only a 0 % level
+    # (15 CFR 734.4(a)(6)) makes the machine subject. The same item gets each destination's level.
+    document = BomDocument.model_validate(
+        {
+            "items": [
+                {"id": "machine", "made_in": "DE", "value": {"amount": 100000, "currency": "USD"},
+                 "us": {"origin_us": False}, "children": [{"item": "part", "qty": 1}]},
+                {"id": "part", "made_in": "US", "value": {"amount": 1000, "currency": "USD"},
+                 "us": {"origin_us": True, "eccn": eccn,
+                        "licence_needed_to": {destination: True}}},
+            ],
+            "shipments": [{"id": "s", "item": "machine", "exporter_country": "DE",
+                           "destination": destination, "ship_date": "2026-03-01"}],
+        }
+    )  # fmt: skip
+    result = ear_evaluate(document, document.shipments[0])
+    assert result.verdict == verdict
+    assert result.threshold == Decimal(threshold)
+    assert result.ratio == Decimal("0.01")
+    assert bool(result.zero_level) == (threshold == "0")

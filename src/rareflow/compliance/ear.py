@@ -3,6 +3,7 @@ prongs (734.9) on one shipment edge, in exact decimals (rules R-US-0 to R-US-8).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -12,6 +13,14 @@ from rareflow.compliance.rollup import fold
 
 E1_E2 = frozenset({"IR", "KP", "SY", "CU"})
 """Country Groups E:1 (Iran, North Korea, Syria) and E:2 (Cuba)."""
+D5 = frozenset({"AF", "BY", "MM", "CF", "CN", "CD", "CU", "ER", "HT", "IR", "IQ", "KP", "LB", "LY",
+                "NI", "RU", "SO", "SS", "SD", "SY", "VE", "ZW"})  # fmt: skip
+"""Country Group D:5, US arms-embargoed countries (15 CFR 740 Supp. No. 1, eCFR of 23 July
+2026; the State Department's list in 22 CFR 126.1 controls where they differ)."""
+Y_DESTINATIONS = E1_E2 | {"BY", "CN", "RU"}
+"""Where US-origin ``.y`` content of the 600 series and 9x515 has no de minimis level."""
+MUNITIONS = re.compile(r"^[0-9][A-E](6[0-9]{2}|515)")
+"""ECCNs of the 600 series (munitions) and 9x515 (spacecraft)."""
 THRESHOLD_E = Decimal("0.10")
 THRESHOLD_OTHER = Decimal("0.25")
 MAX_LISTED = 50
@@ -28,6 +37,22 @@ class EarVerdict:
     controlled: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
+    zero_level: list[str] = field(default_factory=list)
+    """US-origin content for which the destination allows no de minimis level at all."""
+
+
+def zero_level(eccn: str | None, destination: str) -> bool:
+    """Whether US-origin content of this ECCN leaves no de minimis level to ``destination``:
+    600-series and 9x515 items (other than .y) to Country Group D:5, their .y items to E:1,
+    E:2, Belarus, China and Russia (15 CFR 734.4(a)(6))."""
+    if eccn is None:
+        return False
+    code = eccn.strip().upper()
+    if not MUNITIONS.match(code):
+        return False
+    if re.match(MUNITIONS.pattern + r"\.Y", code):
+        return destination in Y_DESTINATIONS
+    return destination in D5
 
 
 def evaluate(document: BomDocument, shipment: Shipment) -> EarVerdict:
@@ -58,6 +83,17 @@ def evaluate(document: BomDocument, shipment: Shipment) -> EarVerdict:
     except IndeterminateError as missing:
         result.verdict = "INDETERMINATE"
         result.missing.append(str(missing))
+        return result
+    if result.zero_level:
+        result.verdict, result.threshold = "SUBJECT", Decimal(0)
+        result.notes.append(
+            f"no de minimis level to {destination}: US-origin {', '.join(result.zero_level)} "
+            "(600 series or 9x515 to Country Group D:5, or their .y items to E:1, E:2, Belarus, "
+            "China or Russia; 734.4(a)(6))"
+        )
+        if denominator > 0:
+            result.numerator, result.denominator = numerator, denominator
+            result.ratio = numerator / denominator
         return result
     if denominator == 0:
         result.verdict, result.missing = "INDETERMINATE", [f"a positive value of {item.id}"]
@@ -107,6 +143,11 @@ def _controlled(document: BomDocument, item: Item, destination: str, qty: Decima
         if node.us.origin_us is None:
             raise IndeterminateError(f"US origin of {node.id}")
         if node.us.origin_us:
+            if zero_level(node.us.eccn, destination):
+                total += _usd(document, node) * child.qty
+                if len(result.zero_level) < MAX_LISTED:
+                    result.zero_level.append(f"{node.id} ({node.us.eccn})")
+                return total, False
             needed = node.us.licence_needed_to.get(destination)
             if needed is None:
                 raise IndeterminateError(f"licence need of {node.id} to {destination}")
