@@ -360,3 +360,22 @@ def test_the_de_minimis_level_follows_classification_and_destination(
     assert result.threshold == Decimal(threshold)
     assert result.ratio == Decimal("0.01")
     assert bool(result.zero_level) == (threshold == "0")
+
+
+def test_a_verdict_that_depends_on_a_reading_is_flagged_for_review(regimes: RegimeTable) -> None:
+    # C5: the German motor holds Japanese magnets with Chinese Dy content. Read narrowly, the
+    # motor is not a Part II item (no licence); read broadly, it is (0.83 % >= 0.1 %).
+    records = {r["shipment"]: r for r in comply(doc("c5_servo_motor.yaml"), regimes,
+                                                ChinaOptions())}  # fmt: skip
+    motor = records["motor_de_us"]["china"]
+    assert motor["verdict"] == "NO_LICENCE"
+    assert motor["review"] == [
+        {"option": "part2_scope", "chosen": "narrow", "alternative": "broad",
+         "alternative_verdict": "LICENCE_REQUIRED_IF_REACTIVATED"}
+    ]  # fmt: skip
+    assert records["magnets_jp_de"]["china"]["review"] == []  # the magnets hit either way
+    # the limb says which numerator it used
+    options = ChinaOptions(part2_scope="broad", cn_numerator="all_part1_if_any_cn")
+    wide = comply(doc("c5_servo_motor.yaml"), regimes, options)
+    content = next(x for x in wide[1]["china"]["limbs"] if x["limb"] == "a61_1a_content")
+    assert "all Part I value" in content["detail"]

@@ -111,6 +111,10 @@ def comply_command(
                 "EAR": record["ear"]["verdict"],
                 "EAR ratio": _pct(record["ear"]["ratio"]) if record["ear"]["ratio"] else "",
                 "missing": "; ".join(record["china"]["missing"] + record["ear"]["missing"]),
+                "review": "; ".join(
+                    f"{flag['alternative_verdict']} if {flag['option']}={flag['alternative']}"
+                    for flag in record["china"]["review"]
+                ),
             }
         )
     print_frame(pd.DataFrame(rows), title=f"Verdicts ({bom.name})")

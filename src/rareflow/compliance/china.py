@@ -53,12 +53,24 @@ class Limb:
 
 
 @dataclass
+class Review:
+    """A reading of an ambiguous rule that changes the verdict: to be reviewed by a person."""
+
+    option: str
+    chosen: str
+    alternative: str
+    alternative_verdict: str
+
+
+@dataclass
 class ChinaVerdict:
     verdict: str
     limbs: list[Limb] = field(default_factory=list)
     overlays: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
     assumptions: list[str] = field(default_factory=list)
+    review: list[Review] = field(default_factory=list)
+    """Readings of the rules (options) under which this edge's verdict would differ."""
 
 
 def status(table: RegimeTable, instrument: str, day: date, options: ChinaOptions) -> Status:
@@ -273,7 +285,14 @@ def _content_limb(
         result.limbs.append(Limb("a61_1a_content", None, state, detail=f"unknown: {missing}"))
         result.missing.append(str(missing))
         return
-    numerator = every if options.cn_numerator == "all_part1_if_any_cn" and chinese > 0 else chinese
+    whole = options.cn_numerator == "all_part1_if_any_cn" and chinese > 0
+    numerator = every if whole else chinese
+    detail = (
+        "all Part I value (some of it Chinese; cn_numerator=all_part1_if_any_cn) / value of the "
+        "item"
+        if whole
+        else "Chinese-origin Part I value / value of the item"
+    )
     if denominator == 0:
         result.limbs.append(Limb("a61_1a_content", None, state, detail="item value is zero"))
         result.missing.append(f"a positive value of {item.id}")
@@ -290,7 +309,7 @@ def _content_limb(
             denominator,
             ratio,
             "USD",
-            "Chinese-origin Part I value / value of the item",
+            detail,
         )
     )
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -56,6 +56,7 @@ def comply(
     records = []
     for shipment in shipments_for(document, day, destination):
         cn = china.evaluate(document, shipment, table, options)
+        cn.review = _readings(document, shipment, table, options, cn.verdict)
         us = ear.evaluate(document, shipment)
         records.append(
             {
@@ -69,6 +70,36 @@ def comply(
             }
         )
     return records
+
+
+READINGS: dict[str, tuple[str | bool, ...]] = {
+    "part2_scope": ("narrow", "broad"),
+    "cn_numerator": ("cn_origin_only", "all_part1_if_any_cn"),
+    "origin_lookthrough": (True, False),
+    "suspension_end_inclusive": ("unknown", "yes", "no"),
+}
+"""The ambiguous readings of China's rules a user chooses with --option (docs/compliance.md)."""
+
+
+def _readings(
+    document: BomDocument,
+    shipment: Shipment,
+    table: RegimeTable,
+    options: china.ChinaOptions,
+    verdict: str,
+) -> list[china.Review]:
+    """A review flag for each reading that would change the edge's verdict, naming it."""
+    flags = []
+    for name, values in READINGS.items():
+        for value in values:
+            if value == getattr(options, name):
+                continue
+            variant = replace(options, **{name: value})  # type: ignore[arg-type]
+            other = china.evaluate(document, shipment, table, variant)
+            if other.verdict != verdict:
+                chosen = str(getattr(options, name))
+                flags.append(china.Review(name, chosen, str(value), other.verdict))
+    return flags
 
 
 def audit(
