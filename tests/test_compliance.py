@@ -379,3 +379,25 @@ def test_a_verdict_that_depends_on_a_reading_is_flagged_for_review(regimes: Regi
     wide = comply(doc("c5_servo_motor.yaml"), regimes, options)
     content = next(x for x in wide[1]["china"]["limbs"] if x["limb"] == "a61_1a_content")
     assert "all Part I value" in content["detail"]
+
+
+def test_announcement_56_equipment_leaving_china(regimes: RegimeTable) -> None:
+    # A centrifugal extraction line (2B902.a) exported from China: Ann. 56 took effect on
+    # 8 Nov 2025 but was suspended from 7 Nov 2025 to 10 Nov 2026 (Ann. 70).
+    document = BomDocument.model_validate(
+        {
+            "items": [{"id": "extractors", "made_in": "CN",
+                       "value": {"amount": 2000000, "currency": "USD"},
+                       "cn_list": {"a56_code": "2B902.a"}}],
+            "shipments": [{"id": "s", "item": "extractors", "exporter_country": "CN",
+                           "destination": "AU", "ship_date": "2026-03-01"}],
+        }
+    )  # fmt: skip
+    shipment = document.shipments[0]
+    verdict = evaluate(document, shipment, regimes, ChinaOptions())
+    assert limb(verdict, "a56").status == "SUSPENDED"
+    assert verdict.verdict == "LICENCE_REQUIRED_IF_REACTIVATED"
+    early = shipment.model_copy(update={"ship_date": date(2025, 10, 20)})
+    assert limb(evaluate(document, early, regimes, ChinaOptions()), "a56").status == (
+        "NOT_YET_EFFECTIVE"
+    )

@@ -210,12 +210,15 @@ def evaluate(
 def _from_china(
     item: Item, table: RegimeTable, options: ChinaOptions, day: date, result: ChinaVerdict
 ) -> None:
-    """R-CN-1: the domestic regime (Ann. 18, and Ann. 57 when in force)."""
-    for instrument, code in (("a18", item.cn_list.a18_code), ("a57", item.cn_list.a57_code)):
+    """R-CN-1: the domestic regime (Ann. 18; Ann. 57 and Ann. 56's equipment and materials when
+    in force)."""
+    listed = (("a18", item.cn_list.a18_code), ("a57", item.cn_list.a57_code),
+              ("a56", item.cn_list.a56_code))  # fmt: skip
+    for instrument, code in listed:
         if code is None or instrument not in table.instruments:
             continue
         state = status(table, instrument, day, options)
-        if item.deep_processed is not None:
+        if item.deep_processed is not None and instrument != "a56":
             result.limbs.append(
                 Limb(
                     instrument,

@@ -70,6 +70,9 @@ class Value(Strict):
 class ChinaLists(Strict):
     a18_code: str | None = None
     a57_code: str | None = None
+    a56_code: str | None = None
+    """Announcement No. 56 code of rare-earth equipment (2B902) or raw and auxiliary materials
+    (1C914)."""
     a61_part: Literal["I", "II", "none"] | None = "none"
     """Part I (metals, alloys, oxides) or Part II (magnet materials, targets) of Ann. 61's annex;
     null = unknown."""
