@@ -401,3 +401,34 @@ def test_announcement_56_equipment_leaving_china(regimes: RegimeTable) -> None:
     assert limb(evaluate(document, early, regimes, ChinaOptions()), "a56").status == (
         "NOT_YET_EFFECTIVE"
     )
+
+
+def test_contract_magnet_buyers_carry_the_mix_of_their_local_makers() -> None:
+    # A domestic-contract segment is served by the magnet makers at its place (the domestic
+    # row of the LP), so its Dy comes by their route, not from the place's pool of imported and
+    # local magnets: its Chinese-mined share is the flow-weighted mix of those makers' output.
+    from rareflow.compliance.provenance import flow_graph, origin_shares
+    from rareflow.dataset import load_dataset
+    from rareflow.market.clearing import Clearing
+
+    clearing = Clearing.from_dataset(load_dataset(), 2024)
+    values, _, _, _ = clearing.solve_arrays()
+    graph = flow_graph(clearing.model, values, "Dy")
+    mined = origin_shares(graph, "mining")
+    checked = 0
+    for name, kind in graph.stage.items():
+        if kind != "segment" or not name.endswith(":contract"):
+            continue
+        makers = {source: t for (source, sink), t in graph.edges.items()
+                  if sink == name and graph.stage[source] == "magnet"}  # fmt: skip
+        inflow = sum(t for (_, sink), t in graph.edges.items() if sink == name)
+        if inflow <= 0:
+            continue
+        assert sum(makers.values()) == pytest.approx(inflow)  # all from the local makers
+        expected = sum(t * mined.loc[m].get("CN", 0.0) for m, t in makers.items()) / inflow
+        assert mined.loc[name].get("CN", 0.0) == pytest.approx(expected)
+        checked += 1
+    assert checked >= 3
+    shares = {n: round(float(mined.loc[n].get("CN", 0.0)), 6)
+              for n, k in graph.stage.items() if k == "segment" and n in mined.index}  # fmt: skip
+    assert len(set(shares.values())) > 2  # not one share for every Dy buyer

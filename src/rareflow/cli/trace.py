@@ -10,7 +10,8 @@ import typer
 
 from rareflow.cli.data import DataDir, JsonFlag, load
 from rareflow.cli.output import console, fail, print_frame, print_json
-from rareflow.compliance.provenance import bands, segment_value_shares, trace
+from rareflow.compliance.provenance import trace
+from rareflow.compliance.summaries import bands, segment_value_shares
 from rareflow.dataset.dataset import Dataset
 from rareflow.elements import UnknownElementError, parse_symbol
 from rareflow.market.clearing import Clearing

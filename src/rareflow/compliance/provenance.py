@@ -132,9 +132,10 @@ def flow_graph(model: MarketModel, values: np.ndarray, e: str) -> FlowGraph:
             return
         amount = t * _content(world, segment.commodity, segment.item, e)
         target = node(f"segment:{segment.id}", segment.location, "segment")
-        edges[(pool(segment.commodity, segment.item, segment.location, meta["track"]), target)] += (
-            amount
-        )
+        where = pool(segment.commodity, segment.item, segment.location, meta["track"])
+        if segment.domestic:  # served by the makers at its place, not by the mixed pool
+            amount -= _from_local_makers(edges, stage, where, target, amount)
+        edges[(where, target)] += amount
 
     def stock(meta: dict[str, Any], t: float) -> None:
         if not _carries(world, meta["commodity"], meta["item"], e):
@@ -175,6 +176,24 @@ def flow_graph(model: MarketModel, values: np.ndarray, e: str) -> FlowGraph:
                 world, commodity, item, e
             )
     return FlowGraph(e, dict(edges), place, stage)
+
+
+def _from_local_makers(
+    edges: dict[tuple[str, str], float], stage: dict[str, str], where: str, target: str,
+    amount: float,
+) -> float:  # fmt: skip
+    """Route ``amount`` of a domestic-contract segment's supply from the magnet plants that feed
+    its pool ``where`` (pro rata to their output) instead of from the pool; returns how much
+    was routed (all, unless the contract asks more than they make)."""
+    makers = [(source, t) for (source, sink), t in edges.items()
+              if sink == where and stage.get(source) == "magnet" and t > 0]  # fmt: skip
+    made = sum(t for _, t in makers)
+    routed = min(amount, made)
+    for source, t in makers:
+        moved = routed * t / made
+        edges[(source, where)] -= moved
+        edges[(source, target)] += moved
+    return routed
 
 
 def _carries(world: object, commodity: str, item: str, e: str) -> bool:
@@ -330,73 +349,3 @@ def _resolve(graph: FlowGraph, node: str) -> str:
         f"{node!r} carries no {graph.element} this year; nodes with flows: "
         + ", ".join(n for n in graph.nodes() if not n.startswith("pool:"))[:400]
     )
-
-
-def bands(results: list[dict[str, object]]) -> pd.DataFrame:
-    """Median and 10-90 % band across runs of each segment's Chinese shares (``trace`` results
-    of the same element and year in several runs)."""
-    rows = []
-    for result in results:
-        segments = result["segments"]
-        assert isinstance(segments, list)
-        rows += segments
-    frame = pd.DataFrame(rows)
-    if frame.empty:
-        return frame
-    grouped = frame.groupby("segment")
-    table = pd.DataFrame(
-        {
-            "t_median": grouped["t"].median(),
-            "china_mined_median": grouped["china_mined_share"].median(),
-            "china_mined_p10": grouped["china_mined_share"].quantile(0.1),
-            "china_mined_p90": grouped["china_mined_share"].quantile(0.9),
-            "china_touched_median": grouped["china_touched_share"].median(),
-            "runs": grouped["t"].size(),
-        }
-    )
-    return table.reset_index()
-
-
-def segment_value_shares(
-    model: MarketModel, values: np.ndarray, duals: np.ndarray, china: str = "CN"
-) -> pd.DataFrame:
-    """Per demand segment, the Chinese-mined share of its rare-earth content by mass and by
-    value (element masses weighted by their oxide prices in China, per t of element)."""
-    world = model.world
-    rows_of = model.program.rows
-    parts = []
-    for e in world.elements:
-        row = rows_of.get(("pool", "oxide", e, china, 0))
-        price = float(duals[row]) * element(e).oxide_per_metal if row is not None else 0.0
-        graph = flow_graph(model, values, e)
-        if not any(kind == "segment" for kind in graph.stage.values()):
-            continue
-        mined = origin_shares(graph, "mining")
-        for name, kind in graph.stage.items():
-            if kind != "segment":
-                continue
-            t = sum(f for (_, target), f in graph.edges.items() if target == name)
-            share = float(mined.loc[name].get(china, 0.0)) if name in mined.index else 0.0
-            parts.append((name.removeprefix("segment:"), e, t, max(price, 0.0), share))
-    frame = pd.DataFrame(parts, columns=["segment", "element", "t", "price", "share"])
-    if frame.empty:
-        return frame
-    frame["value"] = frame["t"] * frame["price"]
-    grouped = frame.groupby("segment")
-    table = pd.DataFrame(
-        {
-            "elements": grouped["element"].agg(lambda s: ";".join(s)),
-            "t": grouped["t"].sum(),
-            "china_share_by_mass": grouped.apply(
-                lambda g: (g["t"] * g["share"]).sum() / g["t"].sum()
-            ),
-            "china_share_by_value": grouped.apply(
-                lambda g: (
-                    (g["value"] * g["share"]).sum() / g["value"].sum()
-                    if g["value"].sum()
-                    else np.nan
-                )
-            ),
-        }
-    )
-    return table.reset_index()
