@@ -288,3 +288,19 @@ def test_shipment_ids_are_unique(tmp_path: Path) -> None:
     bom.write_text(text.replace("id: to_north_korea", "id: to_india"))
     done = rareflow("comply", str(bom))
     assert done.returncode == 1 and "shipment ids must be unique; repeated: to_india" in done.stderr
+
+
+def test_a_sample_of_the_fuzzer_finds_no_internal_error(tmp_path: Path) -> None:
+    # benchmarks/fuzz_inputs.py runs 10,000 such cases; a fixed sample of 40 runs here
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "fuzz_inputs", Path(__file__).parent.parent / "benchmarks" / "fuzz_inputs.py"
+    )
+    assert spec is not None and spec.loader is not None
+    fuzz = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(fuzz)
+    results = [fuzz.run_case(fuzz.make_case(n, 7, tmp_path)) for n in range(40)]
+    bad = [r for r in results if r["outcome"] in ("internal", "hang", "memory")]
+    assert not bad, bad
+    assert {r["kind"] for r in results} >= {"scenario", "bom", "cascade", "table", "args"}
