@@ -295,3 +295,18 @@ def test_concentration_of_mining_matches_the_usgs_table(dataset: Dataset, baseli
     amounts = dict(zip(usgs["country"], usgs["mine_production_t_reo"], strict=True))
     assert rows["hhi"] == pytest.approx(hhi(amounts), rel=1e-9)  # every mine runs at capacity
     assert rows["top3_share_pct"] == pytest.approx(top_share_pct(amounts, 3), rel=1e-9)
+
+
+def test_gallium_is_recorded_against_the_usgs_table(baseline: Runner) -> None:
+    # USGS MCS2026: primary gallium 2024, China 839 t of 848 (98.9 %); none in the US, Japan
+    # 3 t, so the group (US, Japan, Australia) makes 3 t against its use.
+    frame = baseline.run(draw(baseline.market.scenario, 0, 0))
+    year = frame[frame["year"] == 2024]
+    share = year[(year["metric"] == "china_share_pct") & (year["key"] == "gallium")]["value"]
+    assert float(share.iloc[0]) == pytest.approx(100 * 839 / 848, abs=1.0)
+    group = year[year["key"] == "Ga"].set_index("metric")["value"]
+    assert group["group_supply_t"] == pytest.approx(3.0, abs=0.5)
+    assert group["self_sufficiency_pct"] == pytest.approx(
+        100 * group["group_supply_t"] / group["group_reference_t"]
+    )
+    assert 0 < group["group_use_t"] <= group["group_reference_t"] + 1e-6

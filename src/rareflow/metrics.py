@@ -125,12 +125,14 @@ def headline(
                 rows.append(
                     {"years": label, "element": e, "measure": measure, **_band(band(metric, e))}
                 )
+        rows.append({"years": label, "element": "Ga", "measure": measures[0][1],
+                     **_band(band("self_sufficiency_pct", "Ga"))})  # fmt: skip
         for key in extra_group_keys(per_run):  # "group:element" of the scenario's extra groups
-            for metric, measure in measures[:2]:
+            for metric, measure in measures[: 1 if key.endswith(":Ga") else 2]:
                 rows.append(
                     {"years": label, "element": key, "measure": measure, **_band(band(metric, key))}
                 )
-        for stage in ("mining", "separation", "magnet"):
+        for stage in ("mining", "separation", "magnet", "gallium"):
             rows.append(
                 {
                     "years": label,

@@ -148,7 +148,17 @@ def flow_graph(model: MarketModel, values: np.ndarray, e: str) -> FlowGraph:
             held = node(f"stock:private:{meta['location']}", meta["location"], "stock")
             edges[(where, held)] += amount
 
+    def gallium(meta: dict[str, Any], t: float) -> None:
+        """Primary gallium (from alumina or zinc refining): its country of production is its
+        origin, as a mine's is for the rare earths."""
+        if e != "Ga":
+            return
+        plant = plants[meta["plant"]]
+        source = node(f"plant:{plant.id}", plant.location, "mining")
+        edges[(source, pool("gallium", "Ga", plant.location, meta["track"]))] += t
+
     handlers: dict[str, Callable[[dict[str, Any], float], None]] = {
+        "gallium": gallium,
         "concentrate": separation,
         "heavy_concentrate": separation,
         "trade": shipment,
@@ -199,7 +209,7 @@ def _from_local_makers(
 def _carries(world: object, commodity: str, item: str, e: str) -> bool:
     if commodity == "magnet":
         return e in world.grades[item]  # type: ignore[attr-defined]
-    return commodity in ("oxide", "metal") and item == e
+    return commodity in ("oxide", "metal", "gallium") and item == e
 
 
 def _content(world: object, commodity: str, item: str, e: str) -> float:

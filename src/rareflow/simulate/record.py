@@ -29,7 +29,8 @@ from rareflow.metrics import hhi, top_share_pct
 from rareflow.scenario.schema import Measure
 
 GROUPS = {"NdPr": ("Nd", "Pr"), "Dy": ("Dy",), "Tb": ("Tb",)}
-STAGES = ("mining", "separation", "magnet")
+STAGES = ("mining", "separation", "magnet", "gallium")
+"""Stages whose China share, HHI and top-3 share are recorded (gallium: primary production)."""
 CHINA = "china"
 PRICE_PLACES = ("CN", CHINA_EXPORT, "DE", "US", "JP")
 
@@ -59,11 +60,13 @@ class Recorder:
         self.free_made = {g: np.zeros(n) for g in self.elements}
         self._supply(chinese, where)
         self._use()
-        for column in program.select("magnet", period=0):
-            location = program.meta[column]["location"]
-            self.stage_total["magnet"][column] = 1.0
-            self.stage_china["magnet"][column] = location in chinese
-            where["magnet"][column] = location
+        for stage in ("magnet", "gallium"):
+            for column in program.select(stage, period=0):
+                location = program.meta[column]["location"]
+                self.stage_total[stage][column] = 1.0
+                self.stage_china[stage][column] = location in chinese
+                where[stage][column] = location
+        self._gallium()
         self.by_place = {}
         for stage in STAGES:
             places = sorted({p for p in where[stage] if p})
@@ -172,6 +175,32 @@ class Recorder:
                     np.array([w for _, w in weights]),
                 )
 
+    def _gallium(self) -> None:
+        """Each group's primary gallium, its served and reference use (t Ga)."""
+        world, program = self.model.world, self.model.program
+        n = len(program.meta)
+        segments = {s.id: s for s in world.segments if s.commodity == "gallium"}
+        first: dict[str, int] = {}
+        for name, group in self.groups.items():
+            made, used = np.zeros(n), np.zeros(n)
+            for column in program.select("gallium", period=0):
+                made[column] = self._in(group, program.meta[column]["location"])
+            for column in program.select("demand", period=0):
+                meta = program.meta[column]
+                segment = segments.get(meta["segment"])
+                if segment is None:
+                    continue
+                if meta["track"] == 0 and meta["step"] == 0:
+                    first[segment.id] = int(column)
+                used[column] = self._in(group, segment.location)
+            self.vectors[("supply", name, "Ga")], self.vectors[("use", name, "Ga")] = made, used
+            mine = [(first[s], seg.reference_t) for s, seg in segments.items()
+                    if s in first and self._in(group, seg.location)]  # fmt: skip
+            self.reference[(name, "Ga")] = (
+                np.array([c for c, _ in mine], dtype=int),
+                np.array([t for _, t in mine]),
+            )
+
     def _content(self, commodity: str, item: str, members: tuple[str, ...]) -> float:
         """t oxide of the members per t of the product."""
         world = self.model.world
@@ -208,6 +237,16 @@ class Recorder:
                     (year, "self_sufficiency_pct", key, _pct(made, reference)),
                     (year, "self_sufficiency_owned_pct", key, _pct(owned, reference)),
                 ]
+            made = float(self.vectors[("supply", name, "Ga")] @ values)
+            used = float(self.vectors[("use", name, "Ga")] @ values)
+            columns, weights = self.reference[(name, "Ga")]
+            reference = float(weights @ scale[columns])
+            rows += [
+                (year, "group_supply_t", f"{prefix}Ga", made),
+                (year, "group_use_t", f"{prefix}Ga", used),
+                (year, "group_reference_t", f"{prefix}Ga", reference),
+                (year, "self_sufficiency_pct", f"{prefix}Ga", _pct(made, reference)),
+            ]
         for g in self.elements:
             rows.append((year, "world_supply_t", g, float(self.world_made[g] @ values)))
             rows.append((year, "china_free_oxide_t", g, float(self.free_made[g] @ values)))
