@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -310,3 +311,26 @@ def test_gallium_is_recorded_against_the_usgs_table(baseline: Runner) -> None:
         100 * group["group_supply_t"] / group["group_reference_t"]
     )
     assert 0 < group["group_use_t"] <= group["group_reference_t"] + 1e-6
+
+
+def test_a_year_that_cannot_clear_is_named_with_its_levers(
+    dataset: Dataset, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    scenario = load_scenario("china-heavy-ban")
+    runner = Runner(build_market(dataset, scenario, "china-heavy-ban"))
+    clearing = runner.market.clearing
+    solve = clearing.solve_arrays
+
+    def failing() -> Any:
+        if runner.live_blocks:
+            raise RuntimeError("the market LP did not solve: Infeasible")
+        return solve()
+
+    monkeypatch.setattr(clearing, "solve_arrays", failing)
+    plan = draw(scenario, 0, 0)
+    with pytest.raises(RuntimeError) as raised:
+        runner.run(plan)
+    message = str(raised.value)
+    first = plan.lever_start["cn_ann18_ban"]
+    assert f"china-heavy-ban, run 0, {first}: the market LP did not solve: Infeasible" in message
+    assert "lever blocks in force that year: cn_ann18_ban" in message

@@ -78,7 +78,7 @@ def run_command(
             ensemble = run_ensemble(
                 spec, lambda done, total: errors.print(f"stored run {done}/{total}")
             )
-    except StoreError as error:
+    except (StoreError, RuntimeError) as error:
         fail(str(error))
     _headline(store, ensemble, parsed.measure.elements, parsed.measure.thresholds_pct, as_json)
 

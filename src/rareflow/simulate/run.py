@@ -59,6 +59,7 @@ class Runner:
         self.market = market
         scenario = market.scenario
         self.years = list(range(scenario.horizon.start, scenario.horizon.end + 1))
+        self.live_blocks: set[str] = set()  # in force this year: named if a year cannot clear
         model = market.clearing.model
         self.periods = model.periods
         self.recorder = Recorder(model, scenario.measure)
@@ -159,7 +160,16 @@ class Runner:
             model.refresh()
             if decide is not None:
                 decide(year)
-            values, duals, _, _ = clearing.solve_arrays()
+            try:
+                values, duals, _, _ = clearing.solve_arrays()
+            except RuntimeError as error:
+                blocks = ", ".join(sorted(self.live_blocks)) or "none"
+                raise RuntimeError(
+                    f"{self.market.scenario.name}, run {plan.run}, {year}: {error}; lever blocks "
+                    f"in force that year: {blocks}; check their volumes and limits and the "
+                    "year's demand and capacities (a limit below what contracts or stocks must "
+                    "move makes the year impossible)"
+                ) from None
             extra = {
                 "reference": reference,
                 "subsidy": clearing.subsidy_cost_kusd(values),
@@ -332,6 +342,7 @@ class Runner:
         market = self.market
         model = market.clearing.model
         live_now: set[str] = set()
+        self.live_blocks = live_now
         for period in range(self.periods):
             when = year + period
             active = set(market.base_levers)
