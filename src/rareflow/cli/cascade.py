@@ -208,7 +208,10 @@ def split(
         composition = parse_composition(feed, normalise=True)
         series = factor_series(dataset, extractant, medium, _overrides(factor))
         components = tuple(sorted(composition, key=lambda s: series.betas([s])[0]))
-        light, heavy = (s.strip() for s in cut.replace("|", "/").split("/"))
+        pair = [s.strip() for s in cut.replace("|", "/").split("/")]
+        if len(pair) != 2:
+            fail(f"--cut {cut!r}: expected a key pair LIGHT/HEAVY such as Pr/Nd")
+        light, heavy = pair
         try:
             light, heavy = parse_symbol(light), parse_symbol(heavy)
         except UnknownElementError as exc:

@@ -180,7 +180,7 @@ def shares(
         str | None,
         typer.Option(help=f"Stage: {', '.join(STAGE_NAMES)}. Default: mining, separation, magnet."),
     ] = None,
-    year: Annotated[int, typer.Option(help="Year of the shares.")] = 2024,
+    year: Annotated[int, typer.Option(min=1900, max=2100, help="Year of the shares.")] = 2024,
     edition: Annotated[
         str | None, typer.Option(help="USGS edition for country tables (default: the pinned one).")
     ] = None,

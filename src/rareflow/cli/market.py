@@ -24,7 +24,10 @@ market_app = typer.Typer(
     help="Clear the world market of one year (LP on HiGHS).", no_args_is_help=True
 )
 
-Year = Annotated[int | None, typer.Option(help="Year to clear (default: market.yaml base year).")]
+Year = Annotated[
+    int | None,
+    typer.Option(min=1900, max=2100, help="Year to clear (default: market.yaml base year)."),
+]
 Scenario = Annotated[
     Path | None, typer.Option("--scenario", help="YAML file of levers (see docs/market.md).")
 ]

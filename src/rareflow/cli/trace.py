@@ -27,7 +27,9 @@ def trace_command(
     facility: Annotated[
         str | None, typer.Option(help="Plant, mine or demand-segment id (default: segments only).")
     ] = None,
-    year: Annotated[int | None, typer.Option(help="Year (default: the base year).")] = None,
+    year: Annotated[
+        int | None, typer.Option(min=1900, max=2100, help="Year (default: the base year).")
+    ] = None,
     scenario: Annotated[
         str, typer.Option(help="Scenario for years after the base year.")
     ] = "baseline",

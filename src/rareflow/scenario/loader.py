@@ -34,6 +34,14 @@ def _path_of(name: str, relative_to: Path | None) -> Path:
     return builtin_dir() / f"{name}.yaml"
 
 
+def _is_file(path: Path) -> bool:
+    """Whether ``path`` is a file (a name the system cannot even look up is not)."""
+    try:
+        return path.is_file()
+    except OSError:
+        return False
+
+
 def load_scenario(name_or_path: str) -> Scenario:
     """A built-in scenario by name (``baseline``) or a YAML file, with its ``extends`` chain."""
     scenario, _ = _load(name_or_path, None, 0)
@@ -45,7 +53,7 @@ def _load(name: str, relative_to: Path | None, depth: int) -> tuple[Scenario, di
     label = display_path(path)
     if depth > MAX_DEPTH:
         raise DataValidationError([DataIssue(label, "extends chain too deep (a cycle?)")])
-    if not path.is_file():
+    if not _is_file(path):
         known = ", ".join(builtin_names())
         if Path(name).suffix not in (".yaml", ".yml"):
             label = name  # a built-in name: the package's path would only confuse

@@ -50,6 +50,10 @@ class StoreError(ValueError):
 class Store:
     def __init__(self, path: str | Path, read_only: bool = False) -> None:
         self.path = Path(path)
+        try:
+            self.path.exists()
+        except OSError as error:
+            raise StoreError(f"--store {str(path)[:60]}...: {error.strerror}") from None
         if self.path.is_dir():
             raise StoreError(
                 f"--store {self.path} is a directory; give a file, e.g. "
