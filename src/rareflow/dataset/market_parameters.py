@@ -225,7 +225,7 @@ class GameAlliance(BaseModel):
     security_usd_per_kg: Parameter
     """Value of a kg of the security elements separated inside the group, beyond its price."""
     disruption_probability: Parameter
-    """Chance a year that China's exports to the group stop for the year."""
+    """Chance a year that China's exports to the group are cut (for ``disruption_years``)."""
     disruption_years: Parameter
     """Share of a year of the group's imports from China that one disruption stops."""
     lost_use_factor: Parameter

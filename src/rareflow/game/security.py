@@ -28,7 +28,7 @@ class Weights:
     security_elements: tuple[str, ...] = ("Nd", "Pr", "Dy", "Tb")
     security_usd_per_kg: float = 0.0
     disruption_probability: float = 0.0
-    """Chance a year that China's exports to the group stop for the year."""
+    """Chance a year that China's exports to the group are cut (for ``disruption_years``)."""
     disruption_years: float = 0.15
     """Share of a year of the group's imports from China that one disruption stops."""
     lost_use_factor: float = 10.0
