@@ -52,6 +52,10 @@ def simulate_run(
     return run, plan.parameters(), frame, time.perf_counter() - start
 
 
+FLUSH_SECONDS = 2.0
+"""Finished runs are written to the store at most this often (and at the end)."""
+
+
 @dataclass
 class EnsembleSpec:
     scenario: str
@@ -135,16 +139,27 @@ def run_ensemble(
                 )
                 for run in todo
             ]
-            # runs that finish together are stored together (fewer transactions for the
-            # driver, which shares the machine's cores with the workers); the store is open
-            # only while they are written, so that others may read it between writes
-            for batch in as_completed(futures).batches():
-                finished = [future.result() for future in batch]
-                with Store(spec.store) as store:
-                    store.write_runs(ensemble, finished)
-                done += len(finished)
-                if on_run is not None:
-                    on_run(done, spec.runs)
+            # finished runs are stored together, at most every FLUSH_SECONDS (fewer opens and
+            # transactions for the driver, which shares the machine's cores with the workers);
+            # the store is open only while they are written, so others may read it between
+            finished: list[tuple[int, dict[str, Any], pd.DataFrame, float]] = []
+            flushed = time.monotonic()
+            try:
+                for batch in as_completed(futures).batches():
+                    finished += [future.result() for future in batch]
+                    waited = time.monotonic() - flushed
+                    if len(finished) + done < spec.runs and waited < FLUSH_SECONDS:
+                        continue
+                    with Store(spec.store) as store:
+                        store.write_runs(ensemble, finished)
+                    done += len(finished)
+                    finished, flushed = [], time.monotonic()
+                    if on_run is not None:
+                        on_run(done, spec.runs)
+            finally:
+                if finished:  # a run failed: keep what finished before it
+                    with Store(spec.store) as store:
+                        store.write_runs(ensemble, finished)
     finally:
         if marker is not None:
             marker.unlink(missing_ok=True)
