@@ -9,10 +9,9 @@ netCDF.
 Sharing: DuckDB lets one process write a file, or several read it, at a time. A running ensemble
 opens the store only to write the runs finished since its last write (at most every 2 s), so
 readers (``results show``, ``results export``) open it read-only between writes, retrying while
-a write is under way; it
-also leaves a claim beside the store (``STORE.running``: pid, host, ensemble) so that a second
-ensemble on the same store is told which one is running instead of failing on a lock. A claim
-whose process is gone (a run killed with -9) is taken over.
+a write is under way; it also leaves a claim beside the store (``STORE.running``: pid, host,
+ensemble) so that a second ensemble on the same store is told which one is running instead of
+failing on a lock. A claim whose process is gone (a run killed with -9) is taken over.
 """
 
 from __future__ import annotations
