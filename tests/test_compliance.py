@@ -432,3 +432,17 @@ def test_contract_magnet_buyers_carry_the_mix_of_their_local_makers() -> None:
     shares = {n: round(float(mined.loc[n].get("CN", 0.0)), 6)
               for n, k in graph.stage.items() if k == "segment" and n in mined.index}  # fmt: skip
     assert len(set(shares.values())) > 2  # not one share for every Dy buyer
+
+
+def test_the_last_day_of_the_suspension_is_flagged_for_review(regimes: RegimeTable) -> None:
+    # Whether 10 Nov 2026 is still inside Announcement 70's suspension is not settled by any
+    # text: shipped that day, C1's verdict depends on the reading; shipped the day before, not.
+    document = doc("c1_japanese_magnet.yaml")
+    shipment = document.shipments[0]
+    for day, flagged in ((date(2026, 11, 10), True), (date(2026, 11, 9), False)):
+        dated = document.model_copy(
+            update={"shipments": [shipment.model_copy(update={"ship_date": day})]}
+        )
+        review = comply(dated, regimes, ChinaOptions())[0]["china"]["review"]
+        options = {r["option"] for r in review}
+        assert ("suspension_end_inclusive" in options) == flagged

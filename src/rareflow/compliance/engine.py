@@ -88,9 +88,18 @@ def _readings(
     options: china.ChinaOptions,
     verdict: str,
 ) -> list[china.Review]:
-    """A review flag for each reading that would change the edge's verdict, naming it."""
+    """A review flag for each reading that would change the edge's verdict, naming it (each
+    other reading costs a full evaluation, so those that cannot matter here are skipped)."""
+    item = document.item(shipment.item)
+    ends = {entry.suspended.until for entry in table.instruments.values() if entry.suspended}
+    moot = {
+        "part2_scope": item.cn_list.a61_part == "II" or not item.children,
+        "suspension_end_inclusive": shipment.ship_date not in ends,
+    }
     flags = []
     for name, values in READINGS.items():
+        if moot.get(name, False):
+            continue
         for value in values:
             if value == getattr(options, name):
                 continue
