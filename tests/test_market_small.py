@@ -293,3 +293,18 @@ def test_oxide_output_by_element_and_place() -> None:
     output = result.oxide_output().set_index(["element", "location"])["t"]
     assert output[("Nd", "CN")] == pytest.approx(60.0)  # 50 + 10 at recovery 1
     assert output[("La", "CN")] == pytest.approx(90.0)
+
+
+def test_an_impossible_year_names_the_constraints_that_contradict() -> None:
+    # a capacity below zero cannot hold with output >= 0: the irreducible subset is that row and
+    # the output column's lower bound, so the message must name the mine's capacity row
+    model = MarketModel(world([M1, M2], [S_CN], [ND, LA]))
+    clearing = Clearing(model)
+    clearing.solve()
+    model.set_row_upper(("capacity", 0, "m2"), -5.0)
+    with pytest.raises(RuntimeError) as raised:
+        clearing.solve()
+    message = str(raised.value)
+    assert "Infeasible" in message
+    assert "capacity (node m2, period 0) <= -5 t / yr" in message
+    assert "m1" not in message

@@ -28,6 +28,7 @@ from scipy import sparse
 from rareflow.dataset.levers import Levers, Licence
 from rareflow.market.accounting import ModelCache
 from rareflow.market.adjusting import add_adjustments, add_inventories, set_initial_stocks
+from rareflow.market.diagnosis import explain_infeasible
 from rareflow.market.effects import Effect, EffectKind, LeverEffects
 from rareflow.market.model_parts import (
     add_contracts,
@@ -317,9 +318,11 @@ class MarketModel:
             self.highs.run()
             status = self.highs.getModelStatus()
         if status != highspy.HighsModelStatus.kOptimal:
-            raise RuntimeError(
-                f"the market LP did not solve: {self.highs.modelStatusToString(status)}"
-            )
+            reason = self.highs.modelStatusToString(status)
+            if status == highspy.HighsModelStatus.kInfeasible:
+                subset = explain_infeasible(self)
+                reason += f" ({subset})" if subset else ""
+            raise RuntimeError(f"the market LP did not solve: {reason}")
         solution = self.highs.getSolution()
         objective = self.highs.getInfo().objective_function_value
         # every column is >= 0; values a hair below 0 are the solver's feasibility tolerance
