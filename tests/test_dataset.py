@@ -197,3 +197,32 @@ def test_named_chains_are_linked(dataset: Dataset, chain: tuple[str, ...]) -> No
         (links["from_facility"] == "mountain_pass") & (links["to_facility"] == "mp_independence")
     ]
     assert bool(captive["dedicated"].iloc[0])
+
+
+def test_usgs_estimate_flags_follow_the_source(dataset: Dataset) -> None:
+    # MCS2025's world table marks the whole 2023 and 2024 columns estimated; the MCS2026 data
+    # release marks every 2024 row estimated except the US, which is reported
+    mines = dataset.table("mine_production")
+    mcs2025 = mines[(mines["edition"] == "mcs2025") & (mines["year"] == 2023)]
+    assert len(mcs2025) == 14 and mcs2025["estimated"].all()
+    mcs2026 = mines[(mines["edition"] == "mcs2026") & (mines["year"] == 2024)]
+    reported = set(mcs2026.loc[~mcs2026["estimated"].astype(bool), "country"])
+    assert reported == {"US"}
+
+
+def test_company_figures_replace_secondary_ones(dataset: Dataset) -> None:
+    # MP Materials' own results: 45,455 t REO and 1,294 t NdPr oxide in 2024; Iluka's expected
+    # NdPr output at its 17,500 t/yr feed rate; Solvay La Rochelle's rare earths since 1948
+    capacities = dataset.table("facility_capacities").set_index(
+        ["facility", "product", "basis", "year"]
+    )
+    assert capacities.loc[("mountain_pass", "reo", "output", 2024), "capacity"] == 45455
+    assert capacities.loc[("mountain_pass", "ndpr_oxide", "output", 2024), "capacity"] == 1294
+    assert capacities.loc[("mountain_pass", "ndpr_oxide", "output", 2024), "source"] == [
+        "mp_2025_02_fy2024_results"
+    ]
+    assert capacities.loc[("iluka_eneabba", "ndpr_oxide", "target", 2022), "capacity"] == 4000
+    facilities = dataset.table("facilities").set_index("id")
+    assert facilities.loc["solvay_la_rochelle", "start_year"] == 1948
+    assert pd.isna(facilities.loc["solvay_la_rochelle", "heavy_ree"])  # capable, not producing
+    assert "Samarium Project Loan" in facilities.loc["mountain_pass", "note"]
