@@ -13,6 +13,7 @@ from rareflow.cli.data import data_app
 from rareflow.cli.game import game_command
 from rareflow.cli.market import market_app
 from rareflow.cli.output import fail
+from rareflow.cli.report import report_app
 from rareflow.cli.run import results_app, run_command, scenario_app
 from rareflow.cli.trace import trace_command
 
@@ -28,6 +29,7 @@ app.add_typer(cascade_app, name="cascade")
 app.add_typer(market_app, name="market")
 app.add_typer(results_app, name="results")
 app.add_typer(scenario_app, name="scenario")
+app.add_typer(report_app, name="report")
 app.command("run")(run_command)
 app.command("comply")(comply_command)
 app.command("trace")(trace_command)

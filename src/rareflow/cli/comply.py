@@ -74,23 +74,13 @@ def comply_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON records.")] = False,
 ) -> None:
     """Does each shipment need a Chinese licence, and is it subject to the EAR?"""
-    document: BomDocument = _load(bom, BomDocument)
-    table: RegimeTable = _load(regimes, RegimeTable) if regimes else bundled_regimes()
-    options = _options(option)
-    if any(item.provenance for item in document.items):
-        document = with_provenance(document, _provenance_lookup(data, scenario, seed, run, as_json))
-    try:
-        day = date.fromisoformat(on) if on else None
-    except ValueError:
-        fail(f"--date {on!r} is not a date like 2026-03-01")
-    if destination is not None and not (len(destination) == 2 and destination.isupper()):
-        fail(f"--destination {destination!r} is not a two-letter country code like US")
-    try:
-        records = comply(document, table, options, day, destination)
-    except ValueError as error:
-        fail(str(error))
+    _, record = assess(bom, on, destination, option, regimes, scenario, run, seed, data, as_json)
+    records = record["verdicts"]
     if out is not None:
-        out.write_text(json.dumps(audit(document, table, options, records), indent=2))
+        try:
+            out.write_text(json.dumps(record, indent=2))
+        except OSError as error:
+            fail(f"cannot write {out}: {error.strerror}")
     if as_json:
         print_json(records)
         return
@@ -119,6 +109,38 @@ def comply_command(
         )
     print_frame(pd.DataFrame(rows), title=f"Verdicts ({bom.name})")
     console.print(records[0]["china"]["assumptions"][0] if records else "no shipments")
+
+
+def assess(
+    bom: Path,
+    on: str | None,
+    destination: str | None,
+    option: list[str] | None,
+    regimes: Path | None,
+    scenario: str,
+    run: int,
+    seed: int,
+    data: Path | None,
+    as_json: bool = False,
+) -> tuple[BomDocument, dict[str, Any]]:
+    """The document (with provenance links resolved) and its audit record (inputs, options,
+    regime table and hash, verdicts); bad input ends with a message naming it."""
+    document: BomDocument = _load(bom, BomDocument)
+    table: RegimeTable = _load(regimes, RegimeTable) if regimes else bundled_regimes()
+    options = _options(option)
+    if any(item.provenance for item in document.items):
+        document = with_provenance(document, _provenance_lookup(data, scenario, seed, run, as_json))
+    try:
+        day = date.fromisoformat(on) if on else None
+    except ValueError:
+        fail(f"--date {on!r} is not a date like 2026-03-01")
+    if destination is not None and not (len(destination) == 2 and destination.isupper()):
+        fail(f"--destination {destination!r} is not a two-letter country code like US")
+    try:
+        records = comply(document, table, options, day, destination)
+    except ValueError as error:
+        fail(str(error))
+    return document, audit(document, table, options, records)
 
 
 def _provenance_lookup(data: Path | None, scenario: str, seed: int, run: int,

@@ -14,6 +14,8 @@ from rareflow.cli.data import DataDir, JsonFlag, load
 from rareflow.cli.output import console, errors, fail, frame_records, print_frame, print_json
 from rareflow.dataset.errors import DataValidationError
 from rareflow.metrics import headline, independence
+from rareflow.report.ensemble import compact_headline
+from rareflow.report.page import readable
 from rareflow.scenario.loader import builtin_names, load_scenario
 from rareflow.simulate.ensemble import EnsembleSpec, run_ensemble
 from rareflow.simulate.store import Store, StoreError
@@ -114,8 +116,15 @@ def _headline(
     console.print(
         f"[bold]{info['scenario']}[/]: {int(info['done'])} runs, ensemble {ensemble} in {store}"
     )
-    print_frame(table, title="Median and 10-90 % band across runs")
-    print_frame(years, title="Year of independence (self-sufficiency from then on)")
+    print_frame(
+        compact_headline(results, elements, thresholds),
+        title="Median [10-90 % band] across runs, by year band",
+    )
+    shown = years.copy()
+    for column in ("median_year", "p10_year", "p90_year"):
+        shown[column] = [readable(v) for v in shown[column]]
+    shown["probability_%"] = [readable(v) for v in shown["probability_%"]]
+    print_frame(shown, title="Year of independence (self-sufficiency from then on)")
 
 
 @results_app.command("show")

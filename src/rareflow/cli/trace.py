@@ -18,6 +18,7 @@ from rareflow.market.clearing import Clearing
 from rareflow.market.model import MarketModel
 from rareflow.scenario.loader import load_scenario
 from rareflow.simulate.plan import draw
+from rareflow.simulate.replay import solved_year as replay
 from rareflow.simulate.run import Runner
 from rareflow.simulate.world import build_market
 
@@ -158,15 +159,8 @@ def solved_year(
         clearing = Clearing.from_dataset(dataset)
         values, duals, _, _ = clearing.solve_arrays()
         return clearing.model, values, duals, f"{base} market"
-    spec = load_scenario(scenario)
-    if not spec.horizon.start <= year <= spec.horizon.end:
-        span = f"{spec.horizon.start}-{spec.horizon.end}"
-        fail(f"year {year} is outside {scenario}'s horizon {span}")
-    runner = Runner(build_market(dataset, spec, scenario))
-    last = None
-    for solved in runner.years_of(draw(spec, seed, run), until=year):
-        last = solved
-    assert last is not None
-    day, values, duals, _ = last
-    where = f"{scenario} run {run} (seed {seed}), {day}"
-    return runner.market.clearing.model, values, duals, where
+    try:
+        model, values, duals = replay(dataset, load_scenario(scenario), scenario, seed, run, year)
+    except ValueError as error:
+        fail(str(error))
+    return model, values, duals, f"{scenario} run {run} (seed {seed}), {year}"
