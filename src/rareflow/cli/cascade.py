@@ -16,14 +16,14 @@ from rareflow.cli.output import console, errors, fail, print_frame, print_json
 from rareflow.dataset.dataset import DataQueryError, Dataset
 from rareflow.dataset.errors import DataValidationError
 from rareflow.elements import UnknownElementError, parse_symbol
+from rareflow.process.binary import design_from_feed
 from rareflow.process.cascade import solve
 from rareflow.process.cost import compare, plant_cost
 from rareflow.process.design import SplitSpec, design_split, least_reagent_design
 from rareflow.process.factors import factor_series
 from rareflow.process.files import load_cascade, parse_composition
 from rareflow.process.flowsheet import Flowsheet, Node, Product, build_flowsheet
-from rareflow.process.reagents import reagents_kg_per_kg_reo
-from rareflow.process.theory import BinarySpec, SpecError, design_binary
+from rareflow.process.theory import SpecError
 
 cascade_app = typer.Typer(help="Design and simulate solvent-extraction cascades.",
                           no_args_is_help=True)  # fmt: skip
@@ -75,31 +75,15 @@ def design(
 ) -> None:
     """Two-outlet design of a binary split: S_min, W_min, flows, E_M, stages, reagents."""
     try:
-        composition = parse_composition(feed)
-        if len(composition) != 2:
-            fail("--feed needs exactly two components for a two-outlet design")
-        dataset = load(data)
-        series = factor_series(dataset, extractant, medium)
-        symbols = sorted(composition, key=lambda s: series.relative.get(s, 0.0))
-        if any(s not in series.relative for s in symbols) and beta is None:
-            fail(f"{', '.join(symbols)} not both in the {extractant} series; give --beta")
-        less, more = symbols
-        factor = beta if beta is not None else series.relative[more] / series.relative[less]
-        source = "given with --beta" if beta is not None else series.label
-        spec = BinarySpec(
-            feed_a=composition[more], beta=factor, purity_a=purity,
-            purity_b=purity if purity_raffinate is None else purity_raffinate,
-            feed_phase=feed_phase,  # type: ignore[arg-type]
+        payload = design_from_feed(
+            load(data), feed, purity, beta, purity_raffinate,
+            feed_phase,  # type: ignore[arg-type]
+            ratio_to_min, extractant_flow, extractant, medium,
         )  # fmt: skip
-        result = design_binary(spec, ratio_to_min, extractant_flow)
     except SpecError as exc:
         fail(str(exc))
-    payload = result.to_dict()
-    payload["components"] = {"A_organic": more, "B_raffinate": less}
-    payload["separation_factor_source"] = source
-    payload["reagents_per_kg_feed_reo"] = reagents_kg_per_kg_reo(
-        result.base_equivalents, result.acid_equivalents, composition
-    )
+    if beta is not None:
+        payload["separation_factor_source"] = "given with --beta"
     if as_json:
         print_json(payload)
         return
