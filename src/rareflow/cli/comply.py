@@ -13,31 +13,19 @@ import typer
 
 from rareflow.cli.data import DataDir, load
 from rareflow.cli.output import console, errors, fail, print_frame, print_json
-from rareflow.cli.trace import solved_year
 from rareflow.compliance.china import ChinaOptions
 from rareflow.compliance.documents import BomDocument, RegimeTable, bundled_regimes, load_document
-from rareflow.compliance.engine import audit, comply, with_provenance
-from rareflow.compliance.provenance import trace
+from rareflow.compliance.engine import audit, comply, parse_options, with_provenance
+from rareflow.compliance.links import provenance_lookup
 from rareflow.dataset.errors import DataValidationError
-from rareflow.elements import parse_symbol
-
-OPTION_VALUES = {
-    "part2_scope": ("narrow", "broad"),
-    "cn_numerator": ("cn_origin_only", "all_part1_if_any_cn"),
-    "origin_lookthrough": ("true", "false"),
-    "suspension_end_inclusive": ("unknown", "yes", "no"),
-}
+from rareflow.scenario.loader import load_scenario
 
 
 def _options(items: list[str] | None) -> ChinaOptions:
-    values: dict[str, Any] = {}
-    for item in items or []:
-        name, _, value = item.partition("=")
-        if name not in OPTION_VALUES or value not in OPTION_VALUES[name]:
-            choices = "; ".join(f"{k}={'|'.join(v)}" for k, v in OPTION_VALUES.items())
-            fail(f"--option {item!r} is not one of: {choices}")
-        values[name] = value == "true" if name == "origin_lookthrough" else value
-    return ChinaOptions(**values)
+    try:
+        return parse_options(items or [])
+    except ValueError as error:
+        fail(str(error))
 
 
 def _load(path: Path, model: type[Any]) -> Any:
@@ -146,22 +134,16 @@ def assess(
 def _provenance_lookup(data: Path | None, scenario: str, seed: int, run: int,
                        as_json: bool) -> Callable[[str, str, int | None], float]:  # fmt: skip
     """Chinese-mined share of an element reaching a node, from the solved market of a year."""
-    dataset = load(data, as_json)
-    cache: dict[tuple[str, int | None], dict[str, object]] = {}
+    share = provenance_lookup(load(data, as_json), lambda: load_scenario(scenario), scenario,
+                              seed, run)  # fmt: skip
 
-    def share(element: str, node: str, year: int | None) -> float:
-        key = (element, year)
-        if key not in cache:
-            model, values, duals, _ = solved_year(dataset, year, scenario, seed, run)
-            cache[key] = trace(model, values, duals, parse_symbol(element))
-        segments = cache[key]["segments"]
-        assert isinstance(segments, list)
-        for row in segments:
-            if row["segment"] == node:
-                return float(row["china_mined_share"])
-        fail(f"provenance link: no {element} reaches segment {node!r} in that year")
+    def checked(element: str, node: str, year: int | None) -> float:
+        try:
+            return share(element, node, year)
+        except ValueError as error:
+            fail(str(error))
 
-    return share
+    return checked
 
 
 def _pct(ratio: str) -> str:

@@ -10,15 +10,14 @@ import typer
 
 from rareflow.cli.data import DataDir, JsonFlag, load
 from rareflow.cli.output import console, fail, print_frame, print_json
+from rareflow.compliance.links import solved
 from rareflow.compliance.provenance import trace
 from rareflow.compliance.summaries import bands, segment_value_shares
 from rareflow.dataset.dataset import Dataset
 from rareflow.elements import UnknownElementError, parse_symbol
-from rareflow.market.clearing import Clearing
 from rareflow.market.model import MarketModel
 from rareflow.scenario.loader import load_scenario
 from rareflow.simulate.plan import draw
-from rareflow.simulate.replay import solved_year as replay
 from rareflow.simulate.run import Runner
 from rareflow.simulate.world import build_market
 
@@ -154,13 +153,7 @@ def solved_year(
     dataset: Dataset, year: int | None, scenario: str, seed: int, run: int
 ) -> tuple[MarketModel, np.ndarray, np.ndarray, str]:
     """The solved market of the base year, or of ``year`` in one run of a scenario."""
-    base = dataset.market.base_year if dataset.market else 2024
-    if year is None or year == base:
-        clearing = Clearing.from_dataset(dataset)
-        values, duals, _, _ = clearing.solve_arrays()
-        return clearing.model, values, duals, f"{base} market"
     try:
-        model, values, duals = replay(dataset, load_scenario(scenario), scenario, seed, run, year)
+        return solved(dataset, year, lambda: load_scenario(scenario), scenario, seed, run)
     except ValueError as error:
         fail(str(error))
-    return model, values, duals, f"{scenario} run {run} (seed {seed}), {year}"

@@ -111,6 +111,27 @@ def _readings(
     return flags
 
 
+OPTION_VALUES = {
+    "part2_scope": ("narrow", "broad"),
+    "cn_numerator": ("cn_origin_only", "all_part1_if_any_cn"),
+    "origin_lookthrough": ("true", "false"),
+    "suspension_end_inclusive": ("unknown", "yes", "no"),
+}
+"""Readings of ambiguous Chinese texts a check may choose (``NAME=VALUE``)."""
+
+
+def parse_options(items: list[str]) -> china.ChinaOptions:
+    """``NAME=VALUE`` readings into options; ValueError listing the valid ones."""
+    values: dict[str, Any] = {}
+    for item in items:
+        name, _, value = item.partition("=")
+        if name not in OPTION_VALUES or value not in OPTION_VALUES[name]:
+            choices = "; ".join(f"{k}={'|'.join(v)}" for k, v in OPTION_VALUES.items())
+            raise ValueError(f"--option {item!r} is not one of: {choices}")
+        values[name] = value == "true" if name == "origin_lookthrough" else value
+    return china.ChinaOptions(**values)
+
+
 def audit(
     document: BomDocument,
     table: RegimeTable,
