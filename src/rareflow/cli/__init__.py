@@ -15,6 +15,7 @@ from rareflow.cli.market import market_app
 from rareflow.cli.output import fail
 from rareflow.cli.report import report_app
 from rareflow.cli.run import results_app, run_command, scenario_app
+from rareflow.cli.serve import serve_command
 from rareflow.cli.trace import trace_command
 
 app = typer.Typer(
@@ -35,6 +36,7 @@ app.command("comply")(comply_command)
 app.command("trace")(trace_command)
 app.command("backcast")(backcast_command)
 app.command("game")(game_command)
+app.command("serve")(serve_command)
 
 
 def main() -> None:

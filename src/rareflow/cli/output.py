@@ -11,25 +11,10 @@ import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
+from rareflow.plain import jsonable
+
 console = Console()
 errors = Console(stderr=True)
-
-
-def jsonable(value: Any) -> Any:
-    """Plain JSON values: NaN/NA -> null, numpy scalars -> numbers, dates -> ISO strings."""
-    if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [jsonable(v) for v in value]
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    if hasattr(value, "item") and not isinstance(value, str | bytes):
-        return jsonable(value.item())
-    if value is pd.NA or value is pd.NaT:
-        return None
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    return value
 
 
 def print_json(payload: Any) -> None:

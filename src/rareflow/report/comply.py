@@ -65,7 +65,7 @@ def bom_figure(document: BomDocument, root: str) -> go.Figure:
     )
     figure.update_layout(
         title=f"{root}: value by part (red: Chinese origin)", template="plotly_white",
-        margin={"t": 50, "l": 10, "r": 10, "b": 10},
+        margin={"t": 50, "l": 10, "r": 10, "b": 10}, height=340,
     )  # fmt: skip
     return figure
 

@@ -97,6 +97,12 @@ class Workspace:
             if parent not in builtin_names() and parent not in self.scenario_names():
                 raise WorkspaceError(f"extends: no scenario {parent!r} among yours or built-ins")
 
+    @staticmethod
+    def hide(text: str, path: Path, label: str = "document") -> str:
+        """A loader's message about a scratch file with the file called ``label`` (the server's
+        folders are nobody's business)."""
+        return re.sub(rf"\S*{re.escape(path.name)}", label, text)
+
     @contextmanager
     def scratch_file(self, text: str, suffix: str = ".yaml") -> Iterator[Path]:
         """A document written to the tenant's scratch folder for the file-based loaders,

@@ -1,0 +1,95 @@
+"""The dataset over HTTP: tables (facilities, prices, …), one citation, shares by stage."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Query
+
+from rareflow.dataset.dataset import DataQueryError, Dataset
+from rareflow.dataset.shares import STAGE_NAMES, stage_shares
+from rareflow.plain import jsonable
+from rareflow.web.app import dataset_of, plain, tenant_of
+
+router = APIRouter(prefix="/api", tags=["dataset"], dependencies=[Depends(tenant_of)])
+Data = Annotated[Dataset, Depends(dataset_of)]
+
+
+@router.get("/health")
+def health() -> dict[str, str]:
+    """The server answers (and the caller's token is valid)."""
+    return {"status": "ok"}
+
+
+@router.get("/dataset/tables")
+def tables(dataset: Data) -> list[dict[str, Any]]:
+    """Every table of the bundled (or ``--data``) dataset with its row count."""
+    out = []
+    for name in dataset.table_names():
+        if name in ("sources", "policies", "country_groups"):
+            rows = len(getattr(dataset, name))
+        else:
+            rows = len(dataset.table(name))
+        out.append({"name": name, "rows": rows})
+    return out
+
+
+@router.get("/dataset/tables/{name}")
+def table(
+    name: str,
+    dataset: Data,
+    limit: Annotated[int, Query(ge=1, le=5000)] = 200,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> dict[str, Any]:
+    """Rows ``offset`` .. ``offset + limit`` of one table (``sources`` as id + citation)."""
+    if name == "sources":
+        rows = [{"id": k, **v.model_dump()} for k, v in dataset.sources.items()]
+    elif name in ("policies", "country_groups"):
+        raise HTTPException(400, f"{name} is a document, not a table; see the dataset files")
+    else:
+        try:
+            frame = dataset.table(name)
+        except DataQueryError as error:
+            raise HTTPException(404, str(error)) from None
+        rows = frame.to_dict(orient="records")
+    return {
+        "table": name,
+        "total_rows": len(rows),
+        "offset": offset,
+        "rows": jsonable(rows[offset : offset + limit], finite=True),
+    }
+
+
+@router.get("/dataset/sources/{source_id}")
+def source(source_id: str, dataset: Data) -> dict[str, Any]:
+    """One citation."""
+    try:
+        citation = dataset.source(source_id)
+    except DataQueryError as error:
+        raise HTTPException(404, str(error)) from None
+    return {"id": source_id, **citation.model_dump()}
+
+
+@router.get("/dataset/shares")
+def shares(
+    dataset: Data,
+    stage: Annotated[str, Query(description=f"one of {', '.join(STAGE_NAMES)}")] = "mining",
+    year: Annotated[int, Query(ge=1900, le=2100)] = 2024,
+) -> dict[str, Any]:
+    """Shares by country of one stage in one year, with the published shares beside them."""
+    try:
+        result = stage_shares(dataset, stage, year)
+    except DataQueryError as error:
+        raise HTTPException(400, str(error)) from None
+    return plain(
+        {
+            "stage": result.stage,
+            "year": result.year,
+            "unit": result.unit,
+            "basis": result.basis,
+            "total": result.total,
+            "shares": result.table.to_dict(orient="records"),
+            "published": result.references.to_dict(orient="records"),
+        },
+        finite=True,
+    )
