@@ -30,38 +30,37 @@ log = logging.getLogger("rareflow.web")
 
 
 class BodyLimit:
-    """Refuse a request body over ``limit`` bytes (413), counting what arrives, so a body
-    without a Content-Length cannot grow past it either."""
+    """Refuse a request body over ``limit`` bytes (413). The body is read here, counting what
+    arrives, so one without a Content-Length cannot grow past the limit either; the app then
+    gets the body as it arrived."""
 
     def __init__(self, app: ASGIApp, limit: int) -> None:
         self.app, self.limit = app, limit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
             await self.app(scope, receive, send)
             return
         declared = dict(scope.get("headers") or []).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.limit:
             await _too_large(send, self.limit)
             return
+        messages: list[Message] = []
         seen = 0
-
-        async def counted() -> Message:
-            nonlocal seen
+        while True:
             message = await receive()
+            messages.append(message)
             seen += len(message.get("body", b""))
             if seen > self.limit:
-                raise _BodyTooLargeError
-            return message
+                await _too_large(send, self.limit)
+                return
+            if message["type"] != "http.request" or not message.get("more_body", False):
+                break
 
-        try:
-            await self.app(scope, counted, send)
-        except _BodyTooLargeError:
-            await _too_large(send, self.limit)
+        async def replay() -> Message:
+            return messages.pop(0) if messages else await receive()
 
-
-class _BodyTooLargeError(Exception):
-    pass
+        await self.app(scope, replay, send)
 
 
 async def _too_large(send: Send, limit: int) -> None:
