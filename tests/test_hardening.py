@@ -252,6 +252,8 @@ def test_data_show_limit_applies_to_json() -> None:
          ":3: control character U+0000 at column 15"),
         (b"name: b\nextends: baseline\ndescription: a\x1bb\n",
          ":3: control character U+001B at column 15"),
+        ("name: b\nextends: baseline\ndescription: a\x80b\n".encode(),
+         ":3: control character U+0080 at column 15"),  # a C1 control, which YAML refuses
     ],
 )  # fmt: skip
 def test_bad_bytes_are_located(tmp_path: Path, content: bytes, message: str) -> None:

@@ -69,8 +69,9 @@ def read_text(path: Path, label: str, issues: list[DataIssue]) -> str | None:
     return text
 
 
-CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-"""Characters no text file of rareflow's holds (tab, line feed and carriage return are fine)."""
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x84\x86-\x9f\ud800-\udfff\ufffe\uffff]")
+"""Characters no text file of rareflow's holds: C0 and C1 controls (tab, line feed, carriage
+return and next line are fine) and the non-characters YAML refuses."""
 
 
 def read_csv(path: Path, label: str, issues: list[DataIssue]) -> CsvFile | None:
@@ -197,7 +198,11 @@ def read_yaml(path: Path, label: str, issues: list[DataIssue]) -> Any:
     text = read_text(path, label, issues)
     if text is None:
         return None
-    loader = LineLoader(text)
+    try:
+        loader = LineLoader(text)
+    except yaml.YAMLError as exc:  # a character YAML refuses (CONTROL should have caught it)
+        issues.append(DataIssue(label, f"invalid YAML: {exc}", kind="yaml_syntax"))
+        return None
     try:
         node = loader.get_single_node()
         if node is None:
