@@ -29,6 +29,6 @@ SCHEMA = schemathesis.openapi.from_asgi("/openapi.json", APP).exclude(
 
 
 @SCHEMA.parametrize()
-@settings(max_examples=20, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=10, deadline=None, suppress_health_check=list(HealthCheck))
 def test_no_request_makes_a_server_error(case: Any) -> None:
     case.call_and_validate(checks=[not_a_server_error])
