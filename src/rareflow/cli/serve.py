@@ -48,4 +48,4 @@ def serve_command(
         fail(str(error), code=2)
     who = f"{len(settings.tokens)} tenants with tokens" if settings.tokens else "one local tenant"
     console.print(f"rareflow on http://{host}:{port}/ ({who}; API docs at /docs)", highlight=False)
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)

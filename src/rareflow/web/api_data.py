@@ -16,7 +16,7 @@ Data = Annotated[Dataset, Depends(dataset_of)]
 
 
 @router.get("/health")
-def health() -> dict[str, str]:
+async def health() -> dict[str, str]:
     """The server answers (and the caller's token is valid)."""
     return {"status": "ok"}
 
@@ -43,25 +43,27 @@ def table(
 ) -> dict[str, Any]:
     """Rows ``offset`` .. ``offset + limit`` of one table (``sources`` as id + citation)."""
     if name == "sources":
-        rows = [{"id": k, **v.model_dump()} for k, v in dataset.sources.items()]
+        ids = list(dataset.sources)
+        total = len(ids)
+        rows = [{"id": k, **dataset.sources[k].model_dump()} for k in ids[offset : offset + limit]]
     elif name in ("policies", "country_groups"):
         raise HTTPException(400, f"{name} is a document, not a table; see the dataset files")
     else:
-        try:
-            frame = dataset.table(name)
-        except DataQueryError as error:
-            raise HTTPException(404, str(error)) from None
-        rows = frame.to_dict(orient="records")
+        frame = dataset.tables.get(name)  # read only: no copy
+        if frame is None:
+            raise HTTPException(404, f"no table {name!r}; see GET /api/dataset/tables")
+        total = len(frame)
+        rows = frame.iloc[offset : offset + limit].to_dict(orient="records")
     return {
         "table": name,
-        "total_rows": len(rows),
+        "total_rows": total,
         "offset": offset,
-        "rows": jsonable(rows[offset : offset + limit], finite=True),
+        "rows": jsonable(rows, finite=True),
     }
 
 
 @router.get("/dataset/sources/{source_id}")
-def source(source_id: str, dataset: Data) -> dict[str, Any]:
+async def source(source_id: str, dataset: Data) -> dict[str, Any]:
     """One citation."""
     try:
         citation = dataset.source(source_id)

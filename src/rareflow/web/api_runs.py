@@ -74,7 +74,7 @@ def _check(path: Path, label: str, dataset: Dataset) -> list[str]:
 
 
 @router.get("/scenarios")
-def scenarios(space: Space) -> dict[str, list[str]]:
+async def scenarios(space: Space) -> dict[str, list[str]]:
     """Built-in scenarios and the caller's own."""
     return {"builtin": builtin_names(), "own": space.scenario_names()}
 
@@ -124,7 +124,7 @@ def submit(body: JobRequest, tenant: Tenant, jobs: JobTable) -> dict[str, Any]:
 
 
 @router.get("/jobs")
-def job_list(tenant: Tenant, jobs: JobTable) -> list[dict[str, Any]]:
+async def job_list(tenant: Tenant, jobs: JobTable) -> list[dict[str, Any]]:
     """Your jobs, oldest first."""
     return [job.public() for job in jobs.of(tenant)]
 
@@ -137,7 +137,7 @@ def _job(tenant: str, jobs: Jobs, job_id: str) -> Job:
 
 
 @router.get("/jobs/{job_id}")
-def job(job_id: str, tenant: Tenant, jobs: JobTable) -> dict[str, Any]:
+async def job(job_id: str, tenant: Tenant, jobs: JobTable) -> dict[str, Any]:
     """One job: state (queued, running, done, failed, cancelled), runs done, error."""
     return _job(tenant, jobs, job_id).public()
 

@@ -70,7 +70,7 @@ async def _too_large(send: Send, limit: int) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-def tenant_of(request: Request) -> str:
+async def tenant_of(request: Request) -> str:
     """The calling tenant: ``local`` without tokens, else the owner of the bearer token."""
     if "token" in request.query_params or "access_token" in request.query_params:
         raise HTTPException(400, "tokens go in the Authorization header, never in the URL")
@@ -90,7 +90,7 @@ def tenant_of(request: Request) -> str:
     return found
 
 
-def workspace_of(request: Request, tenant: str = Depends(tenant_of)) -> Workspace:
+async def workspace_of(request: Request, tenant: str = Depends(tenant_of)) -> Workspace:
     return Workspace.of(request.app.state.settings, tenant)
 
 

@@ -19,6 +19,8 @@ from rareflow.scenario.loader import builtin_names
 from rareflow.web.settings import LOCAL, Settings
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+_MADE: set[Path] = set()
+"""Workspace folders this process has made."""
 
 
 class WorkspaceError(ValueError):
@@ -44,8 +46,10 @@ class Workspace:
     def of(cls, settings: Settings, tenant: str) -> Workspace:
         root = settings.workspace / "tenants" / tenant
         store = settings.store if tenant == LOCAL else root / "results.duckdb"
-        for sub in ("scenarios", "jobs", "scratch"):
-            (root / sub).mkdir(parents=True, exist_ok=True)
+        if root not in _MADE:  # once per folder and process: requests do not touch the disk
+            for sub in ("scenarios", "jobs", "scratch"):
+                (root / sub).mkdir(parents=True, exist_ok=True)
+            _MADE.add(root)
         return cls(tenant, root, store)
 
     @property
