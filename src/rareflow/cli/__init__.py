@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+from typing import Annotated
 
 import typer
 
+from rareflow import __version__
 from rareflow.cli.backcast import backcast_command
 from rareflow.cli.cascade import cascade_app
 from rareflow.cli.comply import comply_command
@@ -14,7 +16,8 @@ from rareflow.cli.game import game_command
 from rareflow.cli.market import market_app
 from rareflow.cli.output import fail
 from rareflow.cli.report import report_app
-from rareflow.cli.run import results_app, run_command, scenario_app
+from rareflow.cli.run import results_app, run_command
+from rareflow.cli.scenarios import scenario_app
 from rareflow.cli.serve import serve_command
 from rareflow.cli.trace import trace_command
 
@@ -25,6 +28,24 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"rareflow {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = False,
+) -> None:
+    """Simulator of the rare-earth (and gallium) supply chain, from ore to magnet."""
+
+
 app.add_typer(data_app, name="data")
 app.add_typer(cascade_app, name="cascade")
 app.add_typer(market_app, name="market")

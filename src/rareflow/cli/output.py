@@ -38,17 +38,44 @@ def _cell(value: Any) -> str:
 
 
 def print_frame(frame: pd.DataFrame, title: str | None = None, limit: int | None = None) -> None:
-    """Print a DataFrame as a rich table (``limit`` rows at most, with a count of the rest)."""
-    table = Table(title=title, show_lines=False, header_style="bold")
-    for column in frame.columns:
-        numeric = pd.api.types.is_numeric_dtype(frame[column])
-        table.add_column(str(column), justify="right" if numeric else "left", overflow="fold")
+    """Print a DataFrame as a rich table (``limit`` rows at most, with a count of the rest).
+
+    Words are never broken: each column is at least as wide as its longest word, and a table
+    that cannot fit the terminal that way is printed one record at a time instead."""
     shown = frame if limit is None else frame.head(limit)
-    for row in shown.itertuples(index=False):
-        table.add_row(*(_cell(v) for v in row))
-    console.print(table)
+    headers = [str(c) for c in frame.columns]
+    rows = [[_cell(v) for v in row] for row in shown.itertuples(index=False)]
+    widest = [
+        max(
+            len(word)
+            for text in [header, *(row[i] for row in rows)]
+            for word in text.split() or [""]
+        )
+        for i, header in enumerate(headers)
+    ]
+    if sum(widest) + 3 * len(headers) + 1 > console.width and len(headers) > 2:
+        _print_records(headers, rows, title)
+    else:
+        table = Table(title=title, show_lines=False, header_style="bold")
+        for column, header, width in zip(frame.columns, headers, widest, strict=True):
+            numeric = pd.api.types.is_numeric_dtype(frame[column])
+            table.add_column(header, justify="right" if numeric else "left", min_width=width)
+        for row in rows:
+            table.add_row(*row)
+        console.print(table)
     if limit is not None and len(frame) > limit:
         console.print(f"... {len(frame) - limit} more rows (use --limit 0 for all)")
+
+
+def _print_records(headers: list[str], rows: list[list[str]], title: str | None) -> None:
+    """One block per row, one "header: value" line per column (for narrow terminals)."""
+    if title:
+        console.print(f"[bold]{title}[/]")
+    width = max(len(h) for h in headers)
+    for number, row in enumerate(rows, start=1):
+        console.print(f"[dim]-- {number} --[/]")
+        for header, value in zip(headers, row, strict=True):
+            console.print(f"{header.rjust(width)}: {value}", markup=False, highlight=False)
 
 
 def fail(message: str, code: int = 1) -> NoReturn:

@@ -16,7 +16,7 @@ from rareflow.dataset.errors import DataValidationError
 from rareflow.metrics import headline, independence
 from rareflow.report.ensemble import compact_headline
 from rareflow.report.page import readable
-from rareflow.scenario.loader import builtin_names, load_scenario
+from rareflow.scenario.loader import load_scenario
 from rareflow.simulate.ensemble import EnsembleSpec, run_ensemble
 from rareflow.simulate.store import Store, StoreError
 from rareflow.simulate.world import ScenarioError, build_market
@@ -24,7 +24,6 @@ from rareflow.simulate.world import ScenarioError, build_market
 results_app = typer.Typer(
     help="Results of ensembles in a store: headline tables, exports.", no_args_is_help=True
 )
-scenario_app = typer.Typer(help="Built-in and user scenarios.", no_args_is_help=True)
 
 StoreOption = Annotated[Path, typer.Option("--store", help="DuckDB results file.")]
 DEFAULT_STORE = Path("rareflow-results.duckdb")
@@ -116,13 +115,15 @@ def _headline(
     console.print(
         f"[bold]{info['scenario']}[/]: {int(info['done'])} runs, ensemble {ensemble} in {store}"
     )
-    print_frame(
-        compact_headline(results, elements, thresholds),
-        title="Median [10-90 % band] across runs, by year band",
-    )
+    compact = compact_headline(results, elements, thresholds)
+    for key, part in compact.groupby("element", sort=False):
+        print_frame(
+            part.drop(columns="element"),
+            title=f"{key}: median [10-90 % band] across runs, by year band",
+        )
     shown = years.copy()
-    for column in ("median_year", "p10_year", "p90_year"):
-        shown[column] = [readable(v) for v in shown[column]]
+    for column in ("median_year", "p10_year", "p90_year"):  # whole years; "never" if no run
+        shown[column] = [str(round(v)) if v == v else "never" for v in shown[column]]
     shown["probability_%"] = [readable(v) for v in shown["probability_%"]]
     print_frame(shown, title="Year of independence (self-sufficiency from then on)")
 
@@ -150,6 +151,27 @@ def show_command(
     )
 
 
+@results_app.command("list")
+def results_list_command(store: StoreOption = DEFAULT_STORE, as_json: JsonFlag = False) -> None:
+    """The ensembles in a store: scenario, seed, runs asked and stored, status."""
+    try:
+        with Store(store, read_only=True) as db:
+            table = db.ensembles()
+            writing = db.running()
+    except StoreError as error:
+        fail(str(error))
+    table["status"] = [
+        "running" if ensemble == writing else "complete" if done >= runs
+        else "incomplete (rareflow run SCENARIO --resume)"
+        for ensemble, done, runs in zip(table["id"], table["done"], table["runs"], strict=True)
+    ]  # fmt: skip
+    table = table.rename(columns={"id": "ensemble", "runs": "runs asked", "done": "runs stored"})
+    if as_json:
+        print_json(frame_records(table))
+        return
+    print_frame(table, title=f"Ensembles in {store}")
+
+
 @results_app.command("export")
 def export_command(
     out: Annotated[Path, typer.Argument(help="Directory to write to.")],
@@ -165,33 +187,3 @@ def export_command(
         fail(str(error))
     for path in files:
         console.print(str(path))
-
-
-@scenario_app.command("list")
-def list_command(as_json: JsonFlag = False) -> None:
-    """The built-in scenarios."""
-    rows = []
-    for name in builtin_names():
-        scenario = load_scenario(name)
-        rows.append(
-            {"name": name, "extends": scenario.extends, "description": scenario.description}
-        )
-    if as_json:
-        print_json(rows)
-        return
-    import pandas as pd
-
-    print_frame(pd.DataFrame(rows), title="Scenarios")
-
-
-@scenario_app.command("check")
-def check_command(
-    scenario: Annotated[str, typer.Argument(help="Built-in name or YAML file.")],
-    data: DataDir = None,
-) -> None:
-    """Validate a scenario against the dataset (exit 1 with every problem)."""
-    parsed = scenario_or_fail(scenario, data)
-    console.print(
-        f"{scenario}: valid ({len(parsed.projects)} projects, {len(parsed.levers)} lever "
-        f"blocks, {len(parsed.candidates)} candidates)"
-    )

@@ -80,6 +80,12 @@ class Store:
             elif holder.get("pid") != os.getpid():
                 raise StoreError(_busy(self.path, holder))
 
+    def running(self) -> int | None:
+        """The ensemble a live process is writing into this store, if any."""
+        holder = _holder(running_marker(self.path))
+        ensemble = holder.get("ensemble") if holder else None
+        return ensemble if isinstance(ensemble, int) else None
+
     def claim(self, ensemble: int, scenario: str) -> Path:
         """Mark the store as written by this process (see the module's docstring); raises
         StoreError naming the running ensemble if another live process holds it."""
