@@ -77,3 +77,31 @@ def test_tables_never_break_a_word(monkeypatch: pytest.MonkeyPatch) -> None:
         text = console.export_text()
         assert "alliance-buildout" in text and "2026-11-30T19:03:19+00:00" in text
         assert ("scenario: alliance-buildout" in text) is vertical
+
+
+def test_exports_carry_units_scenario_and_seed(tmp_path: Path) -> None:
+    short = tmp_path / "short.yaml"
+    short.write_text("name: short\nextends: baseline\nhorizon: {start: 2024, end: 2025}\n")
+    store = str(tmp_path / "r.duckdb")
+    assert run("run", str(short), "--runs", "2", "--seed", "7", "--workers", "1", "--store",
+               store).returncode == 0  # fmt: skip
+    for fmt in ("parquet", "csv", "netcdf"):
+        done = run("results", "export", str(tmp_path / fmt), "--format", fmt, "--store", store)
+        assert done.returncode == 0, done.stderr
+    import pyarrow.parquet as pq
+    import xarray as xr
+
+    table = pq.read_table(tmp_path / "parquet" / "ensemble1_results.parquet")
+    meta = json.loads(table.schema.metadata[b"rareflow"])
+    assert (meta["scenario"], meta["seed"], meta["runs_stored"]) == ("short", 7, 2)
+    assert meta["units"]["price_CN_usd_per_kg"] == "USD/kg"
+    assert meta["scenario_document"]["horizon"] == {"start": 2024, "end": 2025}
+    csv = pd.read_csv(tmp_path / "csv" / "ensemble1_results.csv")
+    assert set(csv.loc[csv["metric"] == "subsidy_musd", "unit"]) == {"million USD/yr"}
+    assert (tmp_path / "csv" / "ensemble1_metadata.json").is_file()
+    with xr.open_dataset(tmp_path / "netcdf" / "ensemble1.nc", engine="h5netcdf") as data:
+        price = data["price_JP_usd_per_kg"]
+        assert price.attrs["units"] == "USD/kg" and price.dims[:2] == ("run", "year")
+        assert set(price["price_JP_usd_per_kg_key"].values) == {"NdPr", "Dy", "Tb"}
+        assert data.attrs["scenario"] == "short" and data.attrs["seed"] == "7"
+        assert data["parameters"].sizes["run"] == 2

@@ -334,3 +334,11 @@ def test_a_year_that_cannot_clear_is_named_with_its_levers(
     first = plan.lever_start["cn_ann18_ban"]
     assert f"china-heavy-ban, run 0, {first}: the market LP did not solve: Infeasible" in message
     assert "lever blocks in force that year: cn_ann18_ban" in message
+
+
+def test_every_recorded_metric_has_a_unit_and_a_meaning(baseline: Runner) -> None:
+    from rareflow.simulate.units import METRICS
+
+    frame = baseline.run(draw(baseline.market.scenario, 0, 0))
+    missing = sorted(set(frame["metric"]) - set(METRICS))
+    assert missing == []

@@ -90,25 +90,6 @@ def settings_table(scenario: dict[str, Any]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def cited(document: Any) -> list[str]:
-    """Every source id in a scenario document (values of ``source`` lists, at any depth)."""
-    found: set[str] = set()
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            for key, value in node.items():
-                if key == "source" and isinstance(value, list):
-                    found.update(str(v) for v in value)
-                else:
-                    walk(value)
-        elif isinstance(node, list):
-            for value in node:
-                walk(value)
-
-    walk(document)
-    return sorted(found)
-
-
 def source_table(ids: list[str], dataset: Dataset) -> pd.DataFrame:
     """Citations of ``ids``; an id the dataset does not hold is listed as such."""
     rows: list[dict[str, Any]] = []

@@ -18,7 +18,6 @@ import plotly.graph_objects as go
 from rareflow.dataset.dataset import Dataset
 from rareflow.metrics import headline
 from rareflow.report.assumptions import (
-    cited,
     growth_table,
     lever_table,
     project_table,
@@ -28,7 +27,7 @@ from rareflow.report.assumptions import (
 from rareflow.report.fans import Series, diff, fan_figure, independence_figure
 from rareflow.report.flows import sankey_figure
 from rareflow.report.page import Page, readable
-from rareflow.scenario.schema import Scenario
+from rareflow.scenario.schema import Scenario, cited_sources
 from rareflow.simulate.replay import solved_year
 from rareflow.simulate.store import Store, StoreError
 
@@ -278,5 +277,5 @@ def ensemble_page(
         if not frame.empty:
             page.table(frame, caption)
     page.section("Sources cited by the scenario")
-    page.table(source_table(cited(document), dataset), links="url")
+    page.table(source_table(cited_sources(document), dataset), links="url")
     return page

@@ -9,7 +9,7 @@ entry wins), mappings merge key by key.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -250,3 +250,20 @@ class Scenario(Strict):
     """Capacities of existing mines and plants follow the historical layer (market_history.csv)
     year by year: a back-cast episode."""
     source: list[Id] = []
+
+
+def cited_sources(document: Any) -> list[str]:
+    """Every source id in a scenario document (values of ``source`` lists, at any depth)."""
+    found: set[str] = set()
+    stack = [document]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key == "source" and isinstance(value, list):
+                    found.update(str(v) for v in value)
+                else:
+                    stack.append(value)
+        elif isinstance(node, list):
+            stack.extend(node)
+    return sorted(found)

@@ -231,32 +231,24 @@ class Store:
         return dict(json.loads(row[0]))
 
     def export(self, directory: str | Path, fmt: str, ensemble: int | None = None) -> list[Path]:
-        """Write results and parameters as Parquet, CSV or netCDF; returns the files."""
+        """Write results and parameters as Parquet, CSV or netCDF, with units and metadata
+        (``rareflow.simulate.export``); returns the files."""
+        from rareflow.simulate.export import metadata, write
+
         ensemble = self.latest() if ensemble is None else ensemble
+        if fmt not in ("parquet", "csv", "netcdf"):
+            raise StoreError(f"unknown export format {fmt!r}; expected parquet, csv or netcdf")
+        table = self.ensembles().set_index("id")
+        if ensemble not in table.index:
+            raise StoreError(f"no ensemble {ensemble} in {self.path}")
         out = Path(directory)
         if out.exists() and not out.is_dir():
             raise StoreError(f"{out} is a file; give a directory to write the export to")
         out.mkdir(parents=True, exist_ok=True)
         results, parameters = self.results(ensemble), self.parameters(ensemble)
-        if fmt in ("parquet", "csv"):
-            files = []
-            for name, frame in (("results", results), ("parameters", parameters)):
-                path = out / f"ensemble{ensemble}_{name}.{fmt}"
-                if fmt == "parquet":
-                    frame.to_parquet(path, index=False)
-                else:
-                    frame.to_csv(path, index=False)
-                files.append(path)
-            return files
-        if fmt == "netcdf":
-            import xarray as xr
-
-            table = results.set_index(["run", "year", "metric", "key"])["value"]
-            dataset = xr.Dataset({"value": xr.DataArray.from_series(table)})
-            path = out / f"ensemble{ensemble}.nc"
-            dataset.to_netcdf(path, engine="h5netcdf")
-            return [path]
-        raise StoreError(f"unknown export format {fmt!r}; expected parquet, csv or netcdf")
+        info = {"id": ensemble, **table.loc[ensemble].to_dict()}
+        meta = metadata(info, self.scenario_json(ensemble), results)
+        return write(out, fmt, meta, results, parameters)
 
 
 def running_marker(path: Path) -> Path:

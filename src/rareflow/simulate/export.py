@@ -1,0 +1,97 @@
+"""An ensemble as files that explain themselves: every file carries the scenario, seed, runs,
+creation time, rareflow's version and the unit of every metric.
+
+- Parquet: ``results`` (with a ``unit`` column) and ``parameters``, the metadata as JSON in each
+  file's schema metadata (key ``rareflow``) and beside them;
+- CSV: the same tables, the metadata in ``ensemble{N}_metadata.json``;
+- netCDF: one variable per metric over (run, year, the metric's keys), with ``units`` and
+  ``long_name``; the drawn parameters over (run, parameter); the metadata as global attributes.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from rareflow import __version__
+from rareflow.scenario.schema import cited_sources
+from rareflow.simulate.units import METRICS, unit_of
+
+
+def metadata(
+    info: dict[str, Any], scenario: dict[str, Any], results: pd.DataFrame
+) -> dict[str, Any]:
+    """What a reader of an exported ensemble needs to know about it."""
+    present = sorted(results["metric"].unique()) if not results.empty else []
+    return {
+        "ensemble": info["id"],
+        "scenario": info["scenario"],
+        "seed": info["seed"],
+        "runs_asked": info["runs"],
+        "runs_stored": info["done"],
+        "created": info["created"],
+        "rareflow_version": __version__,
+        "units": {m: METRICS.get(m, ("", ""))[0] for m in present},
+        "descriptions": {m: METRICS.get(m, ("", ""))[1] for m in present},
+        "sources": cited_sources(scenario),
+        "scenario_document": scenario,
+    }
+
+
+def write(
+    out: Path, fmt: str, meta: dict[str, Any], results: pd.DataFrame, parameters: pd.DataFrame
+) -> list[Path]:
+    """Write the ensemble in ``fmt`` to ``out``; returns the files."""
+    ensemble = meta["ensemble"]
+    results = results.assign(unit=results["metric"].map(unit_of))
+    text = json.dumps(meta, indent=1, default=str)
+    side = out / f"ensemble{ensemble}_metadata.json"
+    if fmt in ("parquet", "csv"):
+        files = []
+        for name, frame in (("results", results), ("parameters", parameters)):
+            path = out / f"ensemble{ensemble}_{name}.{fmt}"
+            if fmt == "parquet":
+                import pyarrow as pa
+                import pyarrow.parquet as pq
+
+                table = pa.Table.from_pandas(frame, preserve_index=False)
+                schema = (table.schema.metadata or {}) | {b"rareflow": text.encode()}
+                pq.write_table(table.replace_schema_metadata(schema), path)
+            else:
+                frame.to_csv(path, index=False)
+            files.append(path)
+        side.write_text(text, encoding="utf-8")
+        return [*files, side]
+    if fmt == "netcdf":
+        path = out / f"ensemble{ensemble}.nc"
+        _netcdf(path, meta, results, parameters)
+        return [path]
+    raise ValueError(f"unknown export format {fmt!r}; expected parquet, csv or netcdf")
+
+
+def _netcdf(
+    path: Path, meta: dict[str, Any], results: pd.DataFrame, parameters: pd.DataFrame
+) -> None:
+    import xarray as xr
+
+    variables = {}
+    for metric, rows in results.groupby("metric"):
+        series = rows.set_index(["run", "year", "key"])["value"]
+        array = xr.DataArray.from_series(series).rename({"key": f"{metric}_key"})
+        unit, description = METRICS.get(str(metric), ("", ""))
+        array.attrs = {"units": unit, "long_name": description}
+        variables[str(metric)] = array
+    if not parameters.empty:
+        drawn = parameters.set_index(["run", "name"])["value"]
+        variables["parameters"] = xr.DataArray.from_series(drawn).rename({"name": "parameter"})
+        variables["parameters"].attrs = {"long_name": "parameters drawn for each run"}
+    dataset = xr.Dataset(variables)
+    dataset.attrs = {
+        key: json.dumps(value) if isinstance(value, dict | list) else str(value)
+        for key, value in meta.items()
+        if key not in ("units", "descriptions")
+    }
+    dataset.to_netcdf(path, engine="h5netcdf")
