@@ -101,7 +101,11 @@ def test_exports_carry_units_scenario_and_seed(tmp_path: Path) -> None:
     assert (tmp_path / "csv" / "ensemble1_metadata.json").is_file()
     with xr.open_dataset(tmp_path / "netcdf" / "ensemble1.nc", engine="h5netcdf") as data:
         price = data["price_JP_usd_per_kg"]
-        assert price.attrs["units"] == "USD/kg" and price.dims[:2] == ("run", "year")
-        assert set(price["price_JP_usd_per_kg_key"].values) == {"NdPr", "Dy", "Tb"}
+        assert price.attrs["units"] == "USD/kg" and price.dims == ("run", "year", "element")
+        assert {"NdPr", "Dy", "Tb"} <= set(price["element"].values)
+        assert data["china_share_pct"].dims == ("run", "year", "stage")
+        assert data["subsidy_musd"].dims == ("run", "year")
+        wedge = data["price_JP_usd_per_kg"] / data["price_CN_usd_per_kg"]  # aligned by element
+        assert wedge.dims == ("run", "year", "element")
         assert data.attrs["scenario"] == "short" and data.attrs["seed"] == "7"
         assert data["parameters"].sizes["run"] == 2

@@ -4,8 +4,9 @@ creation time, rareflow's version and the unit of every metric.
 - Parquet: ``results`` (with a ``unit`` column) and ``parameters``, the metadata as JSON in each
   file's schema metadata (key ``rareflow``) and beside them;
 - CSV: the same tables, the metadata in ``ensemble{N}_metadata.json``;
-- netCDF: one variable per metric over (run, year, the metric's keys), with ``units`` and
-  ``long_name``; the drawn parameters over (run, parameter); the metadata as global attributes.
+- netCDF: one variable per metric over (run, year) and the dimension its keys span
+  (``element``, ``stage``, ``stockpile``), with ``units`` and ``long_name``; the drawn
+  parameters over (run, parameter); the metadata as global attributes.
 """
 
 from __future__ import annotations
@@ -17,8 +18,11 @@ from typing import Any
 import pandas as pd
 
 from rareflow import __version__
+from rareflow.elements import ELEMENTS
 from rareflow.scenario.schema import cited_sources
 from rareflow.simulate.units import METRICS, unit_of
+
+ELEMENT_KEYS = {"NdPr", *ELEMENTS}
 
 
 def metadata(
@@ -72,6 +76,24 @@ def write(
     raise ValueError(f"unknown export format {fmt!r}; expected parquet, csv or netcdf")
 
 
+STAGE_KEYS = {"mining", "separation", "metal", "magnet", "gallium"}
+
+
+def _dimension(metric: str, keys: set[str]) -> str | None:
+    """The dimension a metric's keys span: shared by metrics of the same kind (``element``:
+    element groups, ``group:element`` for extra groups; ``stage``; ``stockpile``), none for a
+    single world or all-chain value."""
+    if len(keys) == 1 and keys <= {"all", "world"}:
+        return None
+    if keys <= STAGE_KEYS:
+        return "stage"
+    if metric in ("stock_t", "stockpile_days"):
+        return "stockpile"
+    if all(key.split(":")[-1] in ELEMENT_KEYS for key in keys):
+        return "element"
+    return f"{metric}_key"
+
+
 def _netcdf(
     path: Path, meta: dict[str, Any], results: pd.DataFrame, parameters: pd.DataFrame
 ) -> None:
@@ -79,8 +101,13 @@ def _netcdf(
 
     variables = {}
     for metric, rows in results.groupby("metric"):
-        series = rows.set_index(["run", "year", "key"])["value"]
-        array = xr.DataArray.from_series(series).rename({"key": f"{metric}_key"})
+        dimension = _dimension(str(metric), set(rows["key"]))
+        if dimension is None:  # one value a run and year
+            series = rows.set_index(["run", "year"])["value"]
+            array = xr.DataArray.from_series(series)
+        else:
+            series = rows.set_index(["run", "year", "key"])["value"]
+            array = xr.DataArray.from_series(series).rename({"key": dimension})
         unit, description = METRICS.get(str(metric), ("", ""))
         array.attrs = {"units": unit, "long_name": description}
         variables[str(metric)] = array
