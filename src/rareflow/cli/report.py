@@ -9,8 +9,8 @@ import pandas as pd
 import typer
 
 from rareflow.cli.comply import assess
-from rareflow.cli.data import DataDir, load
-from rareflow.cli.output import console, errors, fail
+from rareflow.cli.data import DataDir, JsonFlag, load
+from rareflow.cli.output import console, errors, fail, print_json
 from rareflow.cli.run import DEFAULT_STORE, StoreOption
 from rareflow.dataset.errors import DataValidationError
 from rareflow.process.cascade import solve
@@ -30,12 +30,16 @@ report_app = typer.Typer(
 Output = Annotated[Path, typer.Option("--output", "-o", help="HTML file to write.")]
 
 
-def _write(page: Page, output: Path) -> None:
+def _write(page: Page, output: Path, as_json: bool) -> None:
     try:
         output.write_text(page.render(), encoding="utf-8")
     except OSError as error:
         fail(f"cannot write {output}: {error.strerror}")
-    console.print(f"wrote {output} ({output.stat().st_size / 1e6:.1f} MB)", highlight=False)
+    size = output.stat().st_size
+    if as_json:
+        print_json({"file": str(output), "bytes": size, "sections": [t for _, t in page.sections]})
+        return
+    console.print(f"wrote {output} ({size / 1e6:.1f} MB)", highlight=False)
 
 
 @report_app.callback()
@@ -55,6 +59,7 @@ def ensemble_report(
     ] = "NdPr,Dy",
     output: Output = Path("report.html"),
     data: DataDir = None,
+    as_json: JsonFlag = False,
 ) -> None:
     """Fan charts, independence years, flows, levers and sources of a stored ensemble."""
     if ctx.invoked_subcommand is not None:
@@ -75,7 +80,7 @@ def ensemble_report(
         page = ensemble_page(stored, dataset, other, year, elements)
     except ValueError as error:
         fail(str(error))
-    _write(page, output)
+    _write(page, output, as_json)
 
 
 @report_app.command("cascade")
@@ -83,6 +88,7 @@ def cascade_report(
     file: Annotated[Path, typer.Argument(help="Cascade YAML (format in docs/process.md).")],
     output: Output = Path("cascade.html"),
     data: DataDir = None,
+    as_json: JsonFlag = False,
 ) -> None:
     """Products, solver report, stage profiles and the flow diagram of a cascade."""
     dataset = load(data)
@@ -123,7 +129,7 @@ def cascade_report(
     page.figure(cascade_flow_figure(solution))
     page.section("Stage profiles")
     page.figure(stage_profile_figure(solution))
-    _write(page, output)
+    _write(page, output, as_json)
 
 
 @report_app.command("comply")
@@ -147,7 +153,8 @@ def comply_report(
     run: Annotated[int, typer.Option(help="Run index for provenance links.")] = 0,
     seed: Annotated[int, typer.Option(help="Seed for provenance links.")] = 0,
     data: DataDir = None,
+    as_json: JsonFlag = False,
 ) -> None:
     """The verdict of each shipment with every limb, the item tree and the audit hashes."""
     document, record = assess(bom, on, destination, option, regimes, scenario, run, seed, data)
-    _write(comply_page(document, record, bom.name), output)
+    _write(comply_page(document, record, bom.name), output, as_json)

@@ -178,12 +178,17 @@ def export_command(
     fmt: Annotated[str, typer.Option("--format", help="parquet, csv or netcdf")] = "parquet",
     store: StoreOption = DEFAULT_STORE,
     ensemble: Annotated[int | None, typer.Option(help="Ensemble id (default: latest).")] = None,
+    as_json: JsonFlag = False,
 ) -> None:
-    """Write an ensemble's yearly results and drawn parameters to files."""
+    """Write an ensemble's yearly results and drawn parameters to files, with units and
+    metadata."""
     try:
         with Store(store, read_only=True) as db:
             files = db.export(out, fmt, ensemble)
     except StoreError as error:
         fail(str(error))
+    if as_json:
+        print_json({"files": [str(path) for path in files]})
+        return
     for path in files:
         console.print(str(path))
