@@ -56,7 +56,7 @@ def test_results_list_names_complete_and_incomplete_ensembles(tmp_path: Path) ->
         first = db.ensemble("a", "{}", 0, 2, False, "2026-01-01")
         rows = pd.DataFrame({"run": [0], "year": [2024], "metric": ["m"], "key": ["k"],
                              "value": [1.0]})  # fmt: skip
-        db.write_runs(first, [(r, {}, rows.assign(run=r), 0.1) for r in (0, 1)])
+        db.write_runs(first, [(r, {}, rows.assign(run=r), 0.1, None) for r in (0, 1)])
         db.ensemble("b", "{}", 3, 5, False, "2026-01-02")
     listed = json.loads(run("results", "list", "--store", str(store), "--json").stdout)
     assert [(e["scenario"], e["runs stored"], e["status"]) for e in listed] == [
@@ -84,7 +84,7 @@ def test_exports_carry_units_scenario_and_seed(tmp_path: Path) -> None:
     short.write_text("name: short\nextends: baseline\nhorizon: {start: 2024, end: 2025}\n")
     store = str(tmp_path / "r.duckdb")
     assert run("run", str(short), "--runs", "2", "--seed", "7", "--workers", "1", "--store",
-               store).returncode == 0  # fmt: skip
+               store, "--detail").returncode == 0  # fmt: skip
     for fmt in ("parquet", "csv", "netcdf"):
         done = run("results", "export", str(tmp_path / fmt), "--format", fmt, "--store", store)
         assert done.returncode == 0, done.stderr
@@ -109,3 +109,9 @@ def test_exports_carry_units_scenario_and_seed(tmp_path: Path) -> None:
         assert wedge.dims == ("run", "year", "element")
         assert data.attrs["scenario"] == "short" and data.attrs["seed"] == "7"
         assert data["parameters"].sizes["run"] == 2
+        separated = data["separation_country_t"]
+        assert separated.dims == ("run", "year", "separation_country_t_place", "element")
+        assert separated.attrs["units"] == "t oxide separated"
+    flows = pd.read_csv(tmp_path / "csv" / "ensemble1_trajectories.csv")
+    assert {"trade_oxide_t", "magnet_facility_t"} <= set(flows["measure"])
+    assert set(flows.loc[flows["measure"] == "metal_country_t", "unit"]) == {"t metal"}

@@ -342,3 +342,24 @@ def test_every_recorded_metric_has_a_unit_and_a_meaning(baseline: Runner) -> Non
     frame = baseline.run(draw(baseline.market.scenario, 0, 0))
     missing = sorted(set(frame["metric"]) - set(METRICS))
     assert missing == []
+
+
+def test_trajectories_add_up_to_the_lean_records(baseline: Runner) -> None:
+    # two independent paths through the solved years: separation by country summed over
+    # countries is the world's separated oxide; facilities sum to their countries
+    plan = draw(baseline.market.scenario, 0, 0)
+    frame, flows = baseline.run_detailed(plan)
+    assert flows is not None and not flows.empty
+    world = frame[frame["metric"] == "world_supply_t"].set_index(["year", "key"])["value"]
+    separated = flows[flows["measure"] == "separation_country_t"].groupby(["year", "key"])["value"]
+    assert separated.sum().reindex(world.index, fill_value=0.0).to_numpy() == pytest.approx(
+        world.to_numpy(), rel=1e-9, abs=1e-6
+    )
+    for stage in ("mining", "separation", "metal", "magnet"):
+        totals = [
+            flows[flows["measure"] == f"{stage}_{level}_t"].groupby(["year", "key"])["value"].sum()
+            for level in ("country", "facility")
+        ]
+        assert totals[0].to_numpy() == pytest.approx(totals[1].to_numpy(), rel=1e-9), stage
+    lanes = flows[flows["measure"] == "trade_oxide_t"]["place"]
+    assert lanes.str.fullmatch(r"[A-Z]+>[A-Z]+").all()

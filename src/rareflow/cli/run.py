@@ -55,14 +55,19 @@ def run_command(
     ] = None,
     store: StoreOption = DEFAULT_STORE,
     resume: Annotated[bool, typer.Option(help="Continue the store's unfinished ensemble.")] = False,
+    detail: Annotated[
+        bool,
+        typer.Option(help="Also store output by country and facility and trade by lane."),
+    ] = False,
     data: DataDir = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Run an ensemble of SCENARIO on Dask into the results store, then print the headline."""
     parsed = scenario_or_fail(scenario, data)
     spec = EnsembleSpec(
-        scenario, runs, seed, store, workers, scheduler, resume, str(data) if data else None
-    )
+        scenario, runs, seed, store, workers, scheduler, resume, str(data) if data else None,
+        detail,
+    )  # fmt: skip
     try:
         if sys.stderr.isatty() and not as_json:
             columns = (

@@ -42,15 +42,19 @@ def _runner(scenario_json: str, data_dir: str | None) -> tuple[Runner, Scenario]
 
 
 def simulate_run(
-    scenario_json: str, data_dir: str | None, seed: int, run: int
-) -> tuple[int, dict[str, Any], pd.DataFrame, float]:
-    """One run (executed on a worker): (run, drawn parameters, yearly results, seconds)."""
+    scenario_json: str, data_dir: str | None, seed: int, run: int, detail: bool = False
+) -> Finished:
+    """One run (executed on a worker): (run, drawn parameters, yearly results, seconds,
+    trajectories or None)."""
     start = time.perf_counter()
     runner, scenario = _runner(scenario_json, data_dir)
     plan = draw(scenario, seed, run)
-    frame = runner.run(plan)
-    return run, plan.parameters(), frame, time.perf_counter() - start
+    frame, trajectories = runner.run_detailed(plan, detail)
+    return run, plan.parameters(), frame, time.perf_counter() - start, trajectories
 
+
+Finished = tuple[int, dict[str, Any], pd.DataFrame, float, "pd.DataFrame | None"]
+"""A finished run: index, drawn parameters, yearly results, seconds, trajectories (or None)."""
 
 FLUSH_SECONDS = 2.0
 """Finished runs are written to the store at most this often (and at the end)."""
@@ -66,6 +70,8 @@ class EnsembleSpec:
     scheduler: str | None = None
     resume: bool = False
     data_dir: str | None = None
+    detail: bool = False
+    """Also store trajectories by country, facility and trade lane (``trajectories.py``)."""
 
 
 @contextmanager
@@ -134,6 +140,7 @@ def run_ensemble(
                     spec.data_dir,
                     spec.seed,
                     run,
+                    spec.detail,
                     key=f"run-{ensemble}-{run}",
                     pure=False,
                 )
@@ -142,7 +149,7 @@ def run_ensemble(
             # finished runs are stored together, at most every FLUSH_SECONDS (fewer opens and
             # transactions for the driver, which shares the machine's cores with the workers);
             # the store is open only while they are written, so others may read it between
-            finished: list[tuple[int, dict[str, Any], pd.DataFrame, float]] = []
+            finished: list[Finished] = []
             flushed = time.monotonic()
             try:
                 for batch in as_completed(futures).batches():

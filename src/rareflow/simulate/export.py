@@ -20,6 +20,7 @@ import pandas as pd
 from rareflow import __version__
 from rareflow.elements import ELEMENTS
 from rareflow.scenario.schema import cited_sources
+from rareflow.simulate.trajectories import MEASURES
 from rareflow.simulate.units import METRICS, unit_of
 
 ELEMENT_KEYS = {"NdPr", *ELEMENTS}
@@ -46,16 +47,26 @@ def metadata(
 
 
 def write(
-    out: Path, fmt: str, meta: dict[str, Any], results: pd.DataFrame, parameters: pd.DataFrame
+    out: Path,
+    fmt: str,
+    meta: dict[str, Any],
+    results: pd.DataFrame,
+    parameters: pd.DataFrame,
+    trajectories: pd.DataFrame,
 ) -> list[Path]:
-    """Write the ensemble in ``fmt`` to ``out``; returns the files."""
+    """Write the ensemble in ``fmt`` to ``out``; returns the files. Trajectories (stored with
+    ``rareflow run --detail``) go to their own file, or their own variables in netCDF."""
     ensemble = meta["ensemble"]
     results = results.assign(unit=results["metric"].map(unit_of))
+    tables = [("results", results), ("parameters", parameters)]
+    if not trajectories.empty:
+        unit = trajectories["measure"].map(_trajectory_unit)
+        tables.append(("trajectories", trajectories.assign(unit=unit)))
     text = json.dumps(meta, indent=1, default=str)
     side = out / f"ensemble{ensemble}_metadata.json"
     if fmt in ("parquet", "csv"):
         files = []
-        for name, frame in (("results", results), ("parameters", parameters)):
+        for name, frame in tables:
             path = out / f"ensemble{ensemble}_{name}.{fmt}"
             if fmt == "parquet":
                 import pyarrow as pa
@@ -71,7 +82,7 @@ def write(
         return [*files, side]
     if fmt == "netcdf":
         path = out / f"ensemble{ensemble}.nc"
-        _netcdf(path, meta, results, parameters)
+        _netcdf(path, meta, results, parameters, trajectories)
         return [path]
     raise ValueError(f"unknown export format {fmt!r}; expected parquet, csv or netcdf")
 
@@ -94,8 +105,19 @@ def _dimension(metric: str, keys: set[str]) -> str | None:
     return f"{metric}_key"
 
 
+def _trajectory_unit(measure: str) -> str:
+    for stage, unit in MEASURES.items():
+        if measure.startswith(stage + "_"):
+            return unit
+    return ""
+
+
 def _netcdf(
-    path: Path, meta: dict[str, Any], results: pd.DataFrame, parameters: pd.DataFrame
+    path: Path,
+    meta: dict[str, Any],
+    results: pd.DataFrame,
+    parameters: pd.DataFrame,
+    trajectories: pd.DataFrame,
 ) -> None:
     import xarray as xr
 
@@ -111,6 +133,16 @@ def _netcdf(
         unit, description = METRICS.get(str(metric), ("", ""))
         array.attrs = {"units": unit, "long_name": description}
         variables[str(metric)] = array
+    for measure, rows in trajectories.groupby("measure"):
+        place = f"{measure}_place"
+        if set(rows["key"]) == {"magnets"}:
+            series = rows.set_index(["run", "year", "place"])["value"]
+            array = xr.DataArray.from_series(series).rename({"place": place})
+        else:
+            series = rows.set_index(["run", "year", "place", "key"])["value"]
+            array = xr.DataArray.from_series(series).rename({"place": place, "key": "element"})
+        array.attrs = {"units": _trajectory_unit(str(measure)), "long_name": str(measure)}
+        variables[str(measure)] = array.fillna(0.0)  # a lane or place without flow that year
     if not parameters.empty:
         drawn = parameters.set_index(["run", "name"])["value"]
         variables["parameters"] = xr.DataArray.from_series(drawn).rename({"name": "parameter"})

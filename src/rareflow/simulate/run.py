@@ -28,6 +28,7 @@ from rareflow.scenario.schema import Learning
 from rareflow.simulate.piles import Piles
 from rareflow.simulate.plan import RunPlan, project_capacity, ramp_fraction
 from rareflow.simulate.record import Recorder
+from rareflow.simulate.trajectories import Trajectories
 from rareflow.simulate.world import ScenarioMarket, past_capacities
 
 MAGNET_REO_PER_T = 0.36
@@ -63,6 +64,7 @@ class Runner:
         model = market.clearing.model
         self.periods = model.periods
         self.recorder = Recorder(model, scenario.measure)
+        self.trajectories: Trajectories | None = None  # built on the first detailed run
         program = model.program
         segments = {s.id: s for s in market.world.segments}
         groups: dict[tuple[str, str, int], list[int]] = {}
@@ -112,13 +114,29 @@ class Runner:
 
     def run(self, plan: RunPlan) -> pd.DataFrame:
         """Yearly records of one run as a tidy DataFrame (run, year, metric, key, value)."""
+        return self.run_detailed(plan, detail=False)[0]
+
+    def run_detailed(
+        self, plan: RunPlan, detail: bool = True
+    ) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+        """The yearly records and, with ``detail``, the trajectories by country, facility and
+        trade lane (``trajectories.py``: run, year, measure, place, key, value)."""
         rows: list[tuple[int, str, str, float]] = []
+        flows: list[tuple[int, str, str, str, float]] = []
+        if detail and self.trajectories is None:
+            self.trajectories = Trajectories(self.market.clearing.model, self.recorder.parts)
         for year, values, duals, extra in self.years_of(plan):
             rows += self.recorder.record(year, values, duals, extra)
             rows += self.piles.rows(year, extra)
+            if detail and self.trajectories is not None:
+                flows += self.trajectories.record(year, values)
         frame = pd.DataFrame(rows, columns=["year", "metric", "key", "value"])
         frame.insert(0, "run", plan.run)
-        return frame
+        if not detail:
+            return frame, None
+        trajectories = pd.DataFrame(flows, columns=["year", "measure", "place", "key", "value"])
+        trajectories.insert(0, "run", plan.run)
+        return frame, trajectories
 
     def years_of(
         self,

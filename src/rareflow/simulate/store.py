@@ -21,6 +21,7 @@ import os
 import socket
 import time
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pandas as pd
@@ -36,8 +37,13 @@ CREATE TABLE IF NOT EXISTS parameters (
 CREATE TABLE IF NOT EXISTS results (
     ensemble INTEGER, run INTEGER, year INTEGER, metric VARCHAR, key VARCHAR, value DOUBLE,
     PRIMARY KEY (ensemble, run, year, metric, key));
+CREATE TABLE IF NOT EXISTS trajectories (
+    ensemble INTEGER, run INTEGER, year INTEGER, measure VARCHAR, place VARCHAR, key VARCHAR,
+    value DOUBLE);
 """
 
+
+TRAJECTORY_COLUMNS = ["ensemble", "run", "year", "measure", "place", "key", "value"]
 
 WAIT_SECONDS = 30.0
 """How long to retry a store held by another process (a write takes milliseconds)."""
@@ -156,26 +162,29 @@ class Store:
         seconds: float,
     ) -> None:
         """One run, atomically."""
-        self.write_runs(ensemble, [(run, parameters, results, seconds)])
+        self.write_runs(ensemble, [(run, parameters, results, seconds, None)])
 
     def write_runs(
         self,
         ensemble: int,
-        runs: list[tuple[int, dict[str, float | int | None], pd.DataFrame, float]],
+        runs: list[tuple[int, dict[str, Any], pd.DataFrame, float, pd.DataFrame | None]],
     ) -> None:
-        """Several finished runs in one transaction: all of them or none."""
+        """Several finished runs in one transaction: all of them or none (the fifth element,
+        a run's trajectories, may be None)."""
         frame = pd.concat([r[2].assign(ensemble=ensemble) for r in runs])
         frame = frame[["ensemble", "run", "year", "metric", "key", "value"]]
+        detailed = [r[4].assign(ensemble=ensemble) for r in runs if r[4] is not None]
+        flows = pd.concat(detailed)[TRAJECTORY_COLUMNS] if detailed else None
         params = pd.DataFrame(
             [
                 (ensemble, run, name, None if value is None else float(value))
-                for run, parameters, _, _ in runs
+                for run, parameters, *_ in runs
                 for name, value in parameters.items()
             ],
             columns=["ensemble", "run", "name", "value"],
         )
         done = pd.DataFrame(
-            [(ensemble, run, seconds) for run, _, _, seconds in runs],
+            [(ensemble, run, seconds) for run, _, _, seconds, _ in runs],
             columns=["ensemble", "run", "seconds"],
         )
         con = self.connection
@@ -187,6 +196,10 @@ class Store:
             con.execute("INSERT INTO results SELECT * FROM frame_view")
             con.execute("INSERT INTO parameters SELECT * FROM params_view")
             con.execute("INSERT INTO runs SELECT * FROM done_view")
+            if flows is not None:
+                con.register("flows_view", flows)
+                con.execute("INSERT INTO trajectories SELECT * FROM flows_view")
+                con.unregister("flows_view")
             con.execute("COMMIT")
         except Exception:
             con.execute("ROLLBACK")
@@ -194,6 +207,18 @@ class Store:
         finally:
             for view in ("frame_view", "params_view", "done_view"):
                 con.unregister(view)
+
+    def trajectories(self, ensemble: int | None = None) -> pd.DataFrame:
+        """The stored trajectories of an ensemble run with ``--detail`` (else empty)."""
+        ensemble = self.latest() if ensemble is None else ensemble
+        try:
+            return self.connection.execute(
+                "SELECT run, year, measure, place, key, value FROM trajectories "
+                "WHERE ensemble = ? ORDER BY run, year, measure, place, key",
+                [ensemble],
+            ).df()
+        except duckdb.CatalogException:  # a store written before trajectories were kept
+            return pd.DataFrame(columns=TRAJECTORY_COLUMNS[1:])
 
     def results(self, ensemble: int | None = None) -> pd.DataFrame:
         ensemble = self.latest() if ensemble is None else ensemble
@@ -248,7 +273,7 @@ class Store:
         results, parameters = self.results(ensemble), self.parameters(ensemble)
         info = {"id": ensemble, **table.loc[ensemble].to_dict()}
         meta = metadata(info, self.scenario_json(ensemble), results)
-        return write(out, fmt, meta, results, parameters)
+        return write(out, fmt, meta, results, parameters, self.trajectories(ensemble))
 
 
 def running_marker(path: Path) -> Path:

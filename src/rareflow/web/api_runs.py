@@ -52,6 +52,8 @@ class JobRequest(BaseModel):
     scenario: Annotated[str, Field(max_length=64)]
     runs: Annotated[int, Field(ge=1)] = 20
     seed: Annotated[int, Field(ge=0, lt=2**32)] = 0
+    detail: bool = False
+    """Also store output by country and facility and trade by lane."""
 
 
 def jobs_of(request: Request) -> Jobs:
@@ -118,7 +120,7 @@ def upload(body: ScenarioUpload, dataset: Data, space: Space) -> dict[str, Any]:
 def submit(body: JobRequest, tenant: Tenant, jobs: JobTable) -> dict[str, Any]:
     """Queue an ensemble of a scenario (built-in or yours); it runs as ``rareflow run`` does."""
     try:
-        return jobs.submit(tenant, body.scenario, body.runs, body.seed).public()
+        return jobs.submit(tenant, body.scenario, body.runs, body.seed, body.detail).public()
     except (JobError, WorkspaceError) as error:
         raise HTTPException(400, str(error)) from None
 

@@ -54,6 +54,8 @@ class Job:
     finished: float | None = None
     pid: int | None = None
     restarts: int = 0
+    detail: bool = False
+    """Store trajectories by country, facility and lane too (``rareflow run --detail``)."""
 
     def public(self) -> dict[str, Any]:
         """What clients see (no process id)."""
@@ -84,7 +86,7 @@ class Jobs:
 
     # --- requests -------------------------------------------------------------------------------
 
-    def submit(self, tenant: str, scenario: str, runs: int, seed: int) -> Job:
+    def submit(self, tenant: str, scenario: str, runs: int, seed: int, detail: bool = False) -> Job:
         limits = self.settings.limits
         if not 1 <= runs <= limits.runs_per_job:
             raise JobError(f"runs: {runs} is outside 1..{limits.runs_per_job}")
@@ -98,7 +100,7 @@ class Jobs:
                     f"{len(waiting)} of your jobs are already waiting (limit "
                     f"{limits.queued_jobs_per_tenant}); wait or cancel one"
                 )
-            job = Job(uuid.uuid4().hex[:12], tenant, scenario, runs, seed)
+            job = Job(uuid.uuid4().hex[:12], tenant, scenario, runs, seed, detail=detail)
             self.jobs[job.id] = job
             self._save(job)
         self.wake.set()
@@ -169,6 +171,8 @@ class Jobs:
         ]  # fmt: skip
         if self.settings.data is not None:
             command += ["--data", str(self.settings.data)]
+        if job.detail:
+            command.append("--detail")
         if job.started is not None:  # started before: continue the stored ensemble
             command.append("--resume")
             job.restarts += 1
