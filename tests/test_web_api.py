@@ -176,6 +176,17 @@ def test_scenarios_are_validated_and_cannot_reach_server_paths(local: TestClient
     assert local.get("/api/scenarios").json()["own"] == ["short"]
     read = local.get("/api/scenarios/short").json()
     assert read["yaml"] == SHORT and read["scenario"]["horizon"] == {"start": 2024, "end": 2026}
+    block = {"id": "dy_tax", "start": 2025, "levers": {"export_taxes": [
+        {"id": "t1", "elements": ["Dy"], "origin": ["china"], "rate_pct": 25}]}}  # fmt: skip
+    added = local.post("/api/scenarios/add-lever", json={"document": SHORT, "block": block})
+    document = added.json()["document"]
+    assert "dy_tax" in document and "rate_pct: 25" in document
+    valid = local.post("/api/scenarios/validate", json={"document": document}).json()
+    assert valid == {"valid": True, "problems": []}
+    block["levers"]["export_taxes"][0]["rate_pct"] = 150
+    wrong = local.post("/api/scenarios/add-lever", json={"document": SHORT, "block": block})
+    assert wrong.status_code == 422
+    assert "block.levers.export_taxes.0.rate_pct" in wrong.json()["detail"]["problems"][0]
     builtin = local.post("/api/scenarios", json={"name": "baseline", "document": SHORT})
     assert builtin.status_code == 400
 
@@ -274,3 +285,16 @@ def test_the_openapi_schema_documents_every_endpoint(local: TestClient) -> None:
         for method, operation in methods.items():
             assert operation.get("description") or operation.get("summary"), (method, path)
     assert local.get("/docs").status_code == 200
+
+
+def test_alias_bombs_are_refused_before_they_expand(local: TestClient) -> None:
+    layers = ["a: &a [x, x, x, x, x, x, x, x, x, x]"]
+    for i in range(1, 10):  # 10^10 values once expanded
+        prev, name = chr(96 + i), chr(97 + i)
+        layers.append(f"{name}: &{name} [{', '.join([f'*{prev}'] * 10)}]")
+    bomb = "\n".join(layers) + "\n"
+    block = {"id": "x", "start": 2025, "levers": {}}
+    added = local.post("/api/scenarios/add-lever", json={"document": bomb, "block": block})
+    assert added.status_code == 422 and "aliases" in added.json()["detail"]["problems"][0]
+    checked = local.post("/api/scenarios/validate", json={"document": "extends: baseline\n" + bomb})
+    assert checked.status_code == 200 and "aliases" in checked.json()["problems"][0]

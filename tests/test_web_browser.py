@@ -93,6 +93,16 @@ def test_run_an_ensemble_and_see_its_fan_chart(server: str, browser: Any, tmp_pa
         "#scenario-yaml", "name: short\nextends: baseline\nhorizon: {start: 2024, end: 2026}\n"
     )
     page.fill("#scenario-name", "short")
+    page.select_option("#lever-kind", "export_taxes")  # a lever block from the form
+    page.fill("#lever-id", "dy_tax")
+    page.fill("#lever-elements", "Dy")
+    page.fill("#lever-value", "25")
+    page.fill("#lever-start", "2025")
+    page.click("#add-lever")
+    page.wait_for_function("document.getElementById('scenario-yaml').value.includes('dy_tax')")
+    assert "rate_pct: 25" in page.input_value("#scenario-yaml")
+    page.click("#validate")
+    page.wait_for_function("document.getElementById('message').textContent === 'valid'")
     page.click("#save")
     page.wait_for_selector("#scenario option[value=short]", state="attached")
     page.select_option("#scenario", "short")

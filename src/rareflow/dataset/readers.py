@@ -230,6 +230,23 @@ def read_yaml(path: Path, label: str, issues: list[DataIssue]) -> Any:
     return None
 
 
+def safe_yaml(text: str) -> Any:
+    """A YAML text's value (plain types), refusing alias expansions past ``MAX_YAML_NODES``
+    before they are built; raises yaml.YAMLError or ValueError."""
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        if _expanded_size(node, {}) > MAX_YAML_NODES:
+            raise ValueError(
+                f"the document expands to more than {MAX_YAML_NODES:,} values through its aliases"
+            )
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
+
+
 def _expanded_size(node: yaml.Node, sizes: dict[int, int]) -> int:
     """Values under ``node`` once every alias is expanded (each node counted once, so the
     cost is the document's size, not its expansion's)."""

@@ -11,12 +11,14 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import plotly.io as pio
+import yaml
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from rareflow.dataset.dataset import Dataset
 from rareflow.dataset.errors import DataValidationError
+from rareflow.dataset.readers import safe_yaml
 from rareflow.metrics import headline, independence
 from rareflow.report.ensemble import (
     Stored,
@@ -26,6 +28,7 @@ from rareflow.report.ensemble import (
     read_ensemble,
 )
 from rareflow.scenario.loader import builtin_names, load_scenario
+from rareflow.scenario.schema import DatedLevers
 from rareflow.simulate.store import StoreError
 from rareflow.simulate.world import ScenarioError, build_market
 from rareflow.web.app import dataset_of, plain, tenant_of, workspace_of
@@ -102,6 +105,37 @@ def validate(body: ScenarioText, dataset: Data, space: Space) -> dict[str, Any]:
     with space.scratch_file(body.document) as path:
         problems = _check(path, "document", dataset)
     return {"valid": not problems, "problems": problems}
+
+
+class LeverBlock(ScenarioText):
+    block: dict[str, Any] = Field(
+        description="A dated lever block as in a scenario's `levers` list (docs/simulate.md)"
+    )
+
+
+@router.post("/scenarios/add-lever")
+def add_lever(body: LeverBlock) -> dict[str, Any]:
+    """The scenario document with one more lever block (checked against the lever schema;
+    comments of the document are not kept)."""
+    try:
+        block = DatedLevers.model_validate(body.block)
+    except ValidationError as error:
+        problems = [f"block.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
+                    for e in error.errors()]  # fmt: skip
+        raise HTTPException(422, {"problems": problems}) from None
+    try:
+        document = safe_yaml(body.document)
+    except (yaml.YAMLError, ValueError, RecursionError) as error:
+        raise HTTPException(422, {"problems": [f"document: invalid YAML: {error}"]}) from None
+    if not isinstance(document, dict):
+        raise HTTPException(422, {"problems": ["document: a scenario is a mapping (name: ...)"]})
+    levers = document.setdefault("levers", [])
+    if not isinstance(levers, list):
+        raise HTTPException(422, {"problems": ["document: levers is not a list"]})
+    if any(isinstance(b, dict) and b.get("id") == block.id for b in levers):
+        raise HTTPException(422, {"problems": [f"block.id: {block.id!r} is already a block"]})
+    levers.append(block.model_dump(mode="json", exclude_defaults=True, exclude_none=True))
+    return {"document": yaml.safe_dump(document, sort_keys=False, allow_unicode=True)}
 
 
 @router.post("/scenarios", status_code=201)

@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from rareflow.dataset.readers import safe_yaml
 from rareflow.scenario.loader import builtin_names
 from rareflow.web.settings import LOCAL, Settings
 
@@ -86,8 +87,8 @@ class Workspace:
     def check_extends(self, text: str) -> None:
         """An uploaded scenario's ``extends`` names built-ins or the tenant's own scenarios."""
         try:
-            document: Any = yaml.safe_load(text)
-        except yaml.YAMLError:
+            document: Any = safe_yaml(text)
+        except (yaml.YAMLError, ValueError, RecursionError):
             return  # the scenario loader reports the syntax error with its line
         if not isinstance(document, dict):
             return

@@ -138,10 +138,52 @@ async function scenarioCall(path, body) {
   }
 }
 
+$("scenario-file").addEventListener("change", async () => {
+  const file = $("scenario-file").files[0];
+  if (!file) return;
+  $("scenario-yaml").value = await file.text();
+  $("scenario-name").value = file.name.replace(/\.ya?ml$/, "").toLowerCase();
+});
+
 $("validate").addEventListener("click", () =>
   scenarioCall("/api/scenarios/validate", { document: $("scenario-yaml").value }));
 $("save").addEventListener("click", () =>
   scenarioCall("/api/scenarios", { name: $("scenario-name").value, document: $("scenario-yaml").value }));
+
+const list = (id) => $(id).value.split(",").map((x) => x.trim()).filter(Boolean);
+const number = (id) => ($(id).value.trim() === "" ? null : Number($(id).value));
+
+function leverBlock() {
+  const kind = $("lever-kind").value, id = $("lever-id").value.trim();
+  const lever = { id: `${id}_1` };
+  if (kind === "floors") {
+    Object.assign(lever, { plants: list("lever-plants"), elements: list("lever-elements"),
+      floor_usd_per_kg: number("lever-value"), volume_t: number("lever-volume") });
+  } else {
+    Object.assign(lever, { elements: list("lever-elements"), origin: list("lever-origin") });
+    if (list("lever-destination").length) lever.destination = list("lever-destination");
+    const field = { quotas: "limit_t", export_taxes: "rate_pct", licences: "refused_share",
+      tariffs: "rate_pct" }[kind];
+    if (field) lever[field] = number("lever-value");
+  }
+  const block = { id, start: number("lever-start"), probability: number("lever-probability"),
+    levers: { [kind]: [lever] } };
+  if (number("lever-end") !== null) block.end = number("lever-end");
+  if (number("lever-announced") !== null) block.announced = number("lever-announced");
+  return block;
+}
+
+$("add-lever").addEventListener("click", async () => {
+  $("problems").replaceChildren();
+  try {
+    const result = await api("/api/scenarios/add-lever", { method: "POST",
+      body: { document: $("scenario-yaml").value, block: leverBlock() } });
+    $("scenario-yaml").value = result.document;
+    say(`added lever block ${$("lever-id").value}; validate or save the scenario`, false);
+  } catch (error) {
+    error.message.split("\n").forEach((p) => cell($("problems"), p, "li"));
+  }
+});
 
 $("run").addEventListener("click", async () => {
   try {
