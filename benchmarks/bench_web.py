@@ -10,7 +10,10 @@ Starts ``rareflow serve`` on a loopback port (one local tenant, a temporary work
 Prints p50/p95/p99 under load, the ratio of p99 to the alone median, the request rate, and the
 jobs' states and times. The client runs in the same machine (asyncio + httpx), so it competes
 with the server and the jobs for the cores; the numbers are an upper bound for a separate client.
-Run: ``python benchmarks/bench_web.py [--clients 50] [--seconds 20] [--runs 8]``.
+With ``--client wrk`` (the default where Debian's ``wrk`` is installed) the load comes from
+wrk, a C load generator, so the client does not compete with the server for the interpreter.
+Run: ``python benchmarks/bench_web.py [--client wrk|python] [--clients 50] [--seconds 20]
+[--runs 8] [--interval S]``.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import shutil
 import signal
 import socket
 import statistics
@@ -130,6 +134,40 @@ async def measure(url: str, clients: int, seconds: float, runs: int, interval: f
         print(f"  job {index} ({runs} runs) under that load: {state} after {took:.1f} s")
 
 
+LUA = """
+local paths = {%s}
+local i = 0
+request = function()
+  i = i + 1
+  return wrk.format("GET", paths[(i %% #paths) + 1])
+end
+"""
+
+
+def with_wrk(url: str, clients: int, seconds: float, runs: int) -> None:
+    """The same load from wrk (a C load generator), jobs submitted alongside over httpx."""
+    script = Path(tempfile.mkdtemp()) / "paths.lua"
+    script.write_text(LUA % ", ".join(f'"{p}"' for p in READS))
+
+    async def both() -> tuple[str, list[tuple[str, float]]]:
+        async with httpx.AsyncClient(base_url=url, timeout=60) as client:
+            job_task = asyncio.create_task(jobs(client, runs)) if runs else None
+            process = await asyncio.create_subprocess_exec(
+                "wrk", "-t1", f"-c{clients}", f"-d{seconds:g}s", "--latency", "-s", str(script),
+                url, stdout=asyncio.subprocess.PIPE,
+            )  # fmt: skip
+            output, _ = await process.communicate()
+            return output.decode(), (await job_task if job_task else [])
+
+    report, job_results = asyncio.run(both())
+    lines = [line.strip() for line in report.splitlines()]
+    wanted = ("50%", "90%", "99%", "Requests/sec", "Non-2xx", "Socket errors")
+    print(f"wrk, {clients} connections, {seconds:g} s: " + "; ".join(
+        line for line in lines if line.startswith(wanted)))  # fmt: skip
+    for index, (state, took) in enumerate(job_results, start=1):
+        print(f"  job {index} ({runs} runs) under that load: {state} after {took:.1f} s")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=50)
@@ -137,6 +175,12 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=8, help="runs of each job (0: no jobs)")
     parser.add_argument(
         "--interval", type=float, default=0.0, help="pause of each client between requests, s"
+    )
+    parser.add_argument(
+        "--client",
+        choices=("wrk", "python"),
+        default="wrk" if shutil.which("wrk") else "python",
+        help="load generator: wrk (Debian's package; closed loop) or asyncio + httpx",
     )
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="rareflow-bench-web-"))
@@ -155,7 +199,10 @@ def main() -> None:
             except httpx.HTTPError:
                 time.sleep(0.2)
         httpx.get(f"{url}/api/dataset/tables", timeout=60)  # load the dataset once
-        asyncio.run(measure(url, args.clients, args.seconds, args.runs, args.interval))
+        if args.client == "wrk":
+            with_wrk(url, args.clients, args.seconds, args.runs)
+        else:
+            asyncio.run(measure(url, args.clients, args.seconds, args.runs, args.interval))
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=60)

@@ -22,7 +22,7 @@ async def health() -> dict[str, str]:
 
 
 @router.get("/dataset/tables")
-def tables(dataset: Data) -> list[dict[str, Any]]:
+async def tables(dataset: Data) -> list[dict[str, Any]]:
     """Every table of the bundled (or ``--data``) dataset with its row count."""
     out = []
     for name in dataset.table_names():
@@ -35,7 +35,7 @@ def tables(dataset: Data) -> list[dict[str, Any]]:
 
 
 @router.get("/dataset/tables/{name}")
-def table(
+async def table(
     name: str,
     dataset: Data,
     limit: Annotated[int, Query(ge=1, le=5000)] = 200,
@@ -49,17 +49,24 @@ def table(
     elif name in ("policies", "country_groups"):
         raise HTTPException(400, f"{name} is a document, not a table; see the dataset files")
     else:
-        frame = dataset.tables.get(name)  # read only: no copy
+        records = _records(dataset, name)
+        total = len(records)
+        rows = records[offset : offset + limit]
+    return {"table": name, "total_rows": total, "offset": offset, "rows": rows}
+
+
+_RECORDS: dict[tuple[int, str], list[dict[str, Any]]] = {}
+"""JSON-ready rows of each table, made once per loaded dataset (tables do not change)."""
+
+
+def _records(dataset: Dataset, name: str) -> list[dict[str, Any]]:
+    key = (id(dataset), name)
+    if key not in _RECORDS:
+        frame = dataset.tables.get(name)
         if frame is None:
             raise HTTPException(404, f"no table {name!r}; see GET /api/dataset/tables")
-        total = len(frame)
-        rows = frame.iloc[offset : offset + limit].to_dict(orient="records")
-    return {
-        "table": name,
-        "total_rows": total,
-        "offset": offset,
-        "rows": jsonable(rows, finite=True),
-    }
+        _RECORDS[key] = jsonable(frame.to_dict(orient="records"), finite=True)
+    return _RECORDS[key]
 
 
 @router.get("/dataset/sources/{source_id}")

@@ -59,7 +59,7 @@ class JobRequest(BaseModel):
     """Also store output by country and facility and trade by lane."""
 
 
-def jobs_of(request: Request) -> Jobs:
+async def jobs_of(request: Request) -> Jobs:
     jobs: Jobs = request.app.state.jobs
     return jobs
 

@@ -94,7 +94,7 @@ async def workspace_of(request: Request, tenant: str = Depends(tenant_of)) -> Wo
     return Workspace.of(request.app.state.settings, tenant)
 
 
-def dataset_of(request: Request) -> Dataset:
+async def dataset_of(request: Request) -> Dataset:
     state = request.app.state
     if state.dataset is None:
         state.dataset = load_dataset(state.settings.data)
