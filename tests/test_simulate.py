@@ -277,12 +277,12 @@ def test_learning_curve_moves_unit_costs(dataset: Dataset) -> None:
     scenario = load_scenario("alliance-buildout")
     runner = Runner(build_market(dataset, scenario))
     curve, _, columns, base, cost = next(
-        x for x in runner.learning if x[0].node == "ohio_metal" and x[1] == 0
+        x for x in runner.learning.curves if x[0].node == "ohio_metal" and x[1] == 0
     )
     model = runner.market.clearing.model
     expected = {2025: 1.0, 2026: 1.5, 2028: 1.25, 2030: 1.0}
     for year, factor in expected.items():
-        runner._apply_learning(year, 0)
+        runner.learning.apply(year, 0)
         # objective coefficients are minus unit costs: a dearer plant has a lower coefficient
         assert model.base_cost[columns] == pytest.approx(base - (factor - 1.0) * cost)
     assert curve.years == 4

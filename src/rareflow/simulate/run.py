@@ -24,7 +24,7 @@ import pandas as pd
 from rareflow.market.accounting import ledger_residual
 from rareflow.market.adjusting import built, set_adjustment_level, set_initial_stocks
 from rareflow.process.cost import capital_recovery_factor
-from rareflow.scenario.schema import Learning
+from rareflow.simulate.learning import LearningCurves
 from rareflow.simulate.piles import Piles
 from rareflow.simulate.plan import RunPlan, project_capacity, ramp_fraction
 from rareflow.simulate.record import Recorder
@@ -105,7 +105,7 @@ class Runner:
         self._growth_scale = math.nan
         self.piles = Piles(market)
         self.past = past_capacities(market) if scenario.history else {}
-        self.learning = self._learning_columns()
+        self.learning = LearningCurves(market, self.periods)
         self.licences = {licence.id: licence for licence in market.world.levers.licences}
         market.clearing.solve()
         self.base_basis = model.highs.getBasis()
@@ -167,7 +167,7 @@ class Runner:
             reference = 0.0
             for period in range(self.periods):
                 self._capacities(year, period, plan, state)
-                self._apply_learning(year, period)
+                self.learning.apply(year, period)
                 demand = self._demand(year, period, plan)
                 reference = demand if period == 0 else reference
             recycled = self._recycling(year, state)
@@ -199,42 +199,6 @@ class Runner:
             yield year, values, duals, extra
 
     # --- inputs of each period ---------------------------------------------------------------
-
-    def _learning_columns(self) -> list[tuple[Learning, int, np.ndarray, np.ndarray, float]]:
-        """(curve, period, columns of its node, their base objective costs, unit cost)."""
-        model = self.market.clearing.model
-        program = model.program
-        mines = {m.id for m in self.market.world.mines}
-        nodes = {m.id: m.cost_usd_per_kg for m in self.market.world.mines}
-        nodes.update({p.id: p.cost_usd_per_kg for p in self.market.world.plants()})
-        found: list[tuple[Learning, int, np.ndarray, np.ndarray, float]] = []
-        for curve in self.market.scenario.learning:
-            if curve.node in mines:
-                owned = [c for c in program.select("concentrate")
-                         if program.meta[c]["mine"] == curve.node]  # fmt: skip
-            else:
-                owned = [c for c in range(len(program.meta))
-                         if program.meta[c].get("plant") == curve.node]  # fmt: skip
-            for period in range(self.periods):
-                columns = np.array([c for c in owned if program.meta[c]["period"] == period],
-                                   dtype=int)  # fmt: skip
-                base = model.base_cost[columns].copy()
-                found.append((curve, period, columns, base, nodes[curve.node]))
-        return found
-
-    def _apply_learning(self, year: int, period: int) -> None:
-        """Unit costs on the learning path (objective coefficients are minus costs)."""
-        model = self.market.clearing.model
-        when = year + period
-        for curve, p, columns, base, cost in self.learning:
-            if p != period:
-                continue
-            start, years = curve.start, curve.years
-            first, last = curve.cost_factor_start, curve.cost_factor_end
-            factor = (
-                1.0 if when < start else first + min(1.0, (when - start) / years) * (last - first)
-            )
-            model.base_cost[columns] = base - (factor - 1.0) * cost * model.discount[period]
 
     def _capacities(self, year: int, period: int, plan: RunPlan, state: RunState) -> None:
         market, model = self.market, self.market.clearing.model
