@@ -293,7 +293,7 @@ def test_shipment_ids_are_unique(tmp_path: Path) -> None:
 
 
 def test_a_sample_of_the_fuzzer_finds_no_internal_error(tmp_path: Path) -> None:
-    # benchmarks/fuzz_inputs.py runs 10,000 such cases; a fixed sample of 40 runs here
+    # benchmarks/fuzz_inputs.py runs 10,000 such cases; a fixed sample of 25 runs here
     import importlib.util
 
     spec = importlib.util.spec_from_file_location(
@@ -302,7 +302,7 @@ def test_a_sample_of_the_fuzzer_finds_no_internal_error(tmp_path: Path) -> None:
     assert spec is not None and spec.loader is not None
     fuzz = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(fuzz)
-    results = [fuzz.run_case(fuzz.make_case(n, 7, tmp_path)) for n in range(40)]
+    results = [fuzz.run_case(fuzz.make_case(n, 7, tmp_path)) for n in range(25)]
     bad = [r for r in results if r["outcome"] in ("internal", "hang", "memory")]
     assert not bad, bad
     assert {r["kind"] for r in results} >= {"scenario", "bom", "cascade", "table", "args"}

@@ -35,7 +35,7 @@ def test_two_workers_give_the_numbers_of_one(tmp_path: Path) -> None:
         "run",
         "baseline",
         "--runs",
-        "4",
+        "2",
         "--seed",
         "3",
         "--workers",
@@ -46,7 +46,7 @@ def test_two_workers_give_the_numbers_of_one(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     payload = json.loads(done.stdout)
-    assert payload["runs"] == 4 and payload["scenario"] == "baseline"
+    assert payload["runs"] == 2 and payload["scenario"] == "baseline"
     measures = {row["measure"] for row in payload["headline"]}
     assert "self-sufficiency % (of reference demand)" in measures
     assert "price FOB China (export), USD/kg" in measures
@@ -54,7 +54,7 @@ def test_two_workers_give_the_numbers_of_one(tmp_path: Path) -> None:
     assert {row["element"] for row in payload["independence"]} == {"NdPr", "Dy", "Tb"}
     assert (
         rareflow(
-            "run", "baseline", "--runs", "4", "--seed", "3", "--workers", "1", "--store", str(one)
+            "run", "baseline", "--runs", "2", "--seed", "3", "--workers", "1", "--store", str(one)
         ).returncode
         == 0
     )
@@ -179,7 +179,7 @@ def test_existing_dask_cluster_by_address(tmp_path: Path) -> None:
             "run",
             "baseline",
             "--runs",
-            "3",
+            "2",
             "--scheduler",
             address,
             "--store",
@@ -187,7 +187,7 @@ def test_existing_dask_cluster_by_address(tmp_path: Path) -> None:
             "--json",
         )
         assert done.returncode == 0, done.stderr
-        assert json.loads(done.stdout)["runs"] == 3
+        assert json.loads(done.stdout)["runs"] == 2
     finally:
         for process in (worker, scheduler):
             os.killpg(process.pid, signal.SIGTERM)

@@ -247,7 +247,7 @@ def test_a_job_resumes_after_a_server_restart_without_losing_or_repeating_runs(
     config = settings(tmp_path)
     with TestClient(create_app(config)) as first:
         assert first.post("/api/scenarios", json={"name": "short", "document": SHORT}).is_success
-        job = first.post("/api/jobs", json={"scenario": "short", "runs": 24}).json()
+        job = first.post("/api/jobs", json={"scenario": "short", "runs": 12}).json()
         wait(first, job["id"], {}, lambda r: r["done_runs"] >= 2)
         assert first.get(f"/api/jobs/{job['id']}").json()["state"] == "running"
     with TestClient(create_app(config)) as second:  # the server started again
@@ -256,12 +256,12 @@ def test_a_job_resumes_after_a_server_restart_without_losing_or_repeating_runs(
         assert done["restarts"] == 1 and done["ensemble"] == 1
     with duckdb.connect(str(tmp_path / "local.duckdb"), read_only=True) as store:
         runs = store.execute("SELECT count(*), count(DISTINCT run) FROM runs WHERE ensemble = 1")
-        assert runs.fetchone() == (24, 24)
+        assert runs.fetchone() == (12, 12)
         rows = store.execute("SELECT count(*) FROM results WHERE ensemble = 1").fetchone()
         per_run = store.execute(
             "SELECT count(*) FROM results WHERE ensemble = 1 AND run = 0"
         ).fetchone()
-    assert rows is not None and per_run is not None and rows[0] == 24 * per_run[0]
+    assert rows is not None and per_run is not None and rows[0] == 12 * per_run[0]
 
 
 TERMINAL_STATES = ("done", "failed", "cancelled")

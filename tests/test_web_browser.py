@@ -106,7 +106,7 @@ def test_run_an_ensemble_and_see_its_fan_chart(server: str, browser: Any, tmp_pa
     page.click("#save")
     page.wait_for_selector("#scenario option[value=short]", state="attached")
     page.select_option("#scenario", "short")
-    page.fill("#runs-count", "3")
+    page.fill("#runs-count", "2")
     page.click("#run")
     page.wait_for_selector("#jobs tr[data-state=done]", timeout=180_000)
     page.click("#jobs tr[data-state=done] button:has-text('Show')")
