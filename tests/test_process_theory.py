@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -159,3 +160,23 @@ def test_reagents_scale_with_extractant_flow() -> None:
     design = design_binary(CASE, 1.5)
     assert design.base_equivalents == pytest.approx(3 * design.flows.extractant)
     assert design.acid_equivalents == pytest.approx(3 * design.flows.extractant)
+
+
+def test_a_cascade_below_the_sharp_split_minimum_says_it_is_pinched() -> None:
+    # aqueous feed, f_A = f_B = 0.5, beta = 1.5: a sharp split needs S_min = (1.5 x 0.5 + 0.5)
+    # / 0.5 = 2.5 (Xu's two-outlet theory at purities -> 1). Below it the products stall near
+    # 96 % whatever the stages; above it 60 + 60 stages reach 99.997 %.
+    from rareflow.process.cascade import Cascade, solve
+    from rareflow.process.pinch import sharp_minimum
+
+    def cascade(s: float, stages: int) -> Cascade:
+        return Cascade(("B", "A"), np.array([1.0, 1.5]), np.array([0.5, 0.5]), stages, stages,
+                       s, s - 0.5)  # fmt: skip
+
+    assert sharp_minimum(cascade(2.3, 60)) == ("B", "A", 1.5, pytest.approx(2.5))
+    below = solve(cascade(2.3, 60))
+    assert len(below.report.warnings) == 1 and "S_min = 2.5" in below.report.warnings[0]
+    longer = solve(cascade(2.3, 120))
+    assert longer.organic_product[1] == pytest.approx(below.organic_product[1], abs=1e-3)
+    above = solve(cascade(2.6, 60))
+    assert above.report.warnings == [] and above.organic_product[1] > 0.9999

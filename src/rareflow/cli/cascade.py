@@ -162,6 +162,8 @@ def simulate(
     console.print(f"  solver: {report.method}, {report.iterations} iterations, residual "
                   f"{report.residual:.2g}, max closure {solution.closure.max():.2g}",
                   highlight=False)  # fmt: skip
+    for warning in report.warnings:
+        errors.print(f"warning: {warning}", markup=False, highlight=False, soft_wrap=True)
     if profiles:
         wide = solution.profiles().pivot_table(
             index="stage", columns=["phase", "component"], values="fraction"

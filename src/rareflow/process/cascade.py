@@ -128,6 +128,8 @@ class SolverReport:
     iterations: int
     residual: float
     history: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    """What the result means for the design (e.g. S below S_min: a pinched cascade)."""
 
 
 def _stage_scalars(
@@ -246,7 +248,10 @@ def solve(
             )
     x = np.zeros((cascade.feed.size, cascade.stages))
     x[active] = scalar.fractions(log_sigma)
-    report = SolverReport(used, iterations, norm, history)
+    from rareflow.process.pinch import pinch_warning  # it reads Cascade, defined here
+
+    warning = pinch_warning(cascade)
+    report = SolverReport(used, iterations, norm, history, [warning] if warning else [])
     return CascadeSolution.build(cascade, x, np.exp(log_sigma), report)
 
 
@@ -358,6 +363,7 @@ class CascadeSolution:
                 "residual": self.report.residual,
                 "history": self.report.history,
             },
+            "warnings": self.report.warnings,
         }
         if profiles:
             payload["profiles"] = {
