@@ -82,6 +82,28 @@ def large_case() -> Cascade:
     return Cascade(components, spec.betas, feed, 150, 150, extractant, scrub)
 
 
+def hard_probes() -> list[tuple[str, Cascade]]:
+    """Cases that once failed, each reported as its own row (cold starts)."""
+    feed = np.random.default_rng(1).random(17)
+    feed /= feed.sum()
+    names = tuple(f"c{i}" for i in range(17))
+
+    def seventeen(step: float, stages: int, extractant: float) -> Cascade:
+        return Cascade(names, step ** np.arange(17), feed, stages, stages, extractant,
+                       extractant - feed[8:].sum())  # fmt: skip
+
+    spec = BinarySpec(0.5, 1.5, 0.99, 0.99)
+    near = design_binary(spec, 1.01).flows.extractant
+    binary = Cascade(("B", "A"), np.array([1.0, 1.5]), np.array([0.5, 0.5]), 200, 200, near,
+                     near - outlets(spec).fraction_a)  # fmt: skip
+    return [
+        ("17 x 300, adjacent beta 1.6, S = 2.5", seventeen(1.6, 150, 2.5)),
+        ("17 x 300, adjacent beta 2.0, S = 2", seventeen(2.0, 150, 2.0)),
+        ("17 x 500, adjacent beta 1.6, S = 2.5", seventeen(1.6, 250, 2.5)),
+        ("binary beta 1.5 at 1.01 x S_min, 200 + 200", binary),
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repeats")
@@ -118,6 +140,14 @@ def main() -> None:
     spec = BinarySpec(0.67, 1.55, 0.999, 0.999)
     design_time, _ = timed(lambda: design_binary(spec, 1.2), 200)
     print(f"two-outlet design (Pr/Nd, 60 stages): {1000 * design_time:.3f} ms")
+
+    print("hard probes (cold start):")
+    for label, probe in hard_probes():
+        probe_time, probe_solution = timed(lambda probe=probe: solve(probe), 1)
+        report = probe_solution.report  # type: ignore[union-attr]
+        print(f"  {label}: {1000 * probe_time:9.1f} ms  method={report.method}  "
+              f"iterations={report.iterations}  "
+              f"closure={probe_solution.closure.max():.1e}")  # type: ignore[union-attr]  # fmt: skip
 
     if arguments.robustness:
         feed = np.random.default_rng(1).random(17)

@@ -160,3 +160,35 @@ def test_fold_on_the_continuation_path_is_passed() -> None:
     assert solution.report.method == "continuation"
     assert solution.closure.max() <= 1e-10
     assert np.allclose(solution.aqueous.sum(axis=0), 1.0, atol=1e-10)
+
+
+def _spread_feed() -> np.ndarray:
+    feed = np.random.default_rng(1).random(17)
+    return feed / feed.sum()
+
+
+@pytest.mark.parametrize(
+    ("step", "stages", "extractant"),
+    [(1.6, 150, 2.5), (2.0, 150, 2.0)],
+    ids=["17x300-beta1.6-S2.5", "17x300-beta2.0-S2"],
+)
+def test_hard_seventeen_component_probes_converge(
+    step: float, stages: int, extractant: float
+) -> None:
+    # cases that once failed (no method converged, or continuation left t in [0, 1])
+    feed = _spread_feed()
+    cascade = Cascade(tuple(map(str, range(17))), step ** np.arange(17), feed, stages, stages,
+                      extractant, extractant - feed[8:].sum())  # fmt: skip
+    solution = solve(cascade)
+    assert solution.closure.max() <= 1e-10
+    assert np.allclose(solution.aqueous.sum(axis=0), 1.0, atol=1e-10)
+
+
+def test_an_over_designed_binary_near_s_min_converges() -> None:
+    # beta 1.5 at 1.01 x S_min: 37 + 39 stages are enough; 200 + 200 (valid, over-designed)
+    # once failed with "continuation stalls at t = 0.99"
+    spec = BinarySpec(feed_a=0.5, beta=1.5, purity_a=0.99, purity_b=0.99)
+    design = design_binary(spec, 1.01)
+    solution = solve(binary_cascade(spec, 200, 200, design.flows.extractant))
+    assert solution.closure.max() <= 1e-10
+    assert solution.organic_product[1] > 0.99  # more stages than designed: at least as pure
