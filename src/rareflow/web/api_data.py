@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 
 from rareflow.dataset.dataset import DataQueryError, Dataset
 from rareflow.dataset.shares import STAGE_NAMES, stage_shares
@@ -37,6 +37,7 @@ async def tables(dataset: Data) -> list[dict[str, Any]]:
 @router.get("/dataset/tables/{name}")
 async def table(
     name: str,
+    request: Request,
     dataset: Data,
     limit: Annotated[int, Query(ge=1, le=5000)] = 200,
     offset: Annotated[int, Query(ge=0)] = 0,
@@ -49,24 +50,21 @@ async def table(
     elif name in ("policies", "country_groups"):
         raise HTTPException(400, f"{name} is a document, not a table; see the dataset files")
     else:
-        records = _records(dataset, name)
+        records = _records(request, dataset, name)
         total = len(records)
         rows = records[offset : offset + limit]
     return {"table": name, "total_rows": total, "offset": offset, "rows": rows}
 
 
-_RECORDS: dict[tuple[int, str], list[dict[str, Any]]] = {}
-"""JSON-ready rows of each table, made once per loaded dataset (tables do not change)."""
-
-
-def _records(dataset: Dataset, name: str) -> list[dict[str, Any]]:
-    key = (id(dataset), name)
-    if key not in _RECORDS:
+def _records(request: Request, dataset: Dataset, name: str) -> list[dict[str, Any]]:
+    """JSON-ready rows of a table, made once per application (its dataset does not change)."""
+    cache: dict[str, list[dict[str, Any]]] = request.app.state.table_records
+    if name not in cache:
         frame = dataset.tables.get(name)
         if frame is None:
             raise HTTPException(404, f"no table {name!r}; see GET /api/dataset/tables")
-        _RECORDS[key] = jsonable(frame.to_dict(orient="records"), finite=True)
-    return _RECORDS[key]
+        cache[name] = jsonable(frame.to_dict(orient="records"), finite=True)
+    return cache[name]
 
 
 @router.get("/dataset/sources/{source_id}")

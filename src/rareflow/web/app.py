@@ -127,6 +127,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.settings = settings
     app.state.dataset = None
+    app.state.table_records = {}  # JSON-ready table rows, made on first request
     app.add_middleware(BodyLimit, limit=settings.limits.body_bytes)
 
     @app.exception_handler(WorkspaceError)
