@@ -83,9 +83,11 @@ def episode_frame(dataset: Dataset, scenario_name: str, run: int, seed: int) -> 
                     continue
                 price = float(duals[rows[key]]) - (freight if market == "export" else 0.0)
                 found.append(("price", e, market, year, price))
-        exports = sum(float(values[c]) for c in program.select("export", "smuggle", period=0)
-                      if program.meta[c]["commodity"] in ("oxide", "metal"))  # fmt: skip
-        found.append(("china_exports", "all", "export", year, exports))
+        # legal exports (what China's customs count) and smuggled ones apart
+        for quantity, family in (("china_exports", "export"), ("china_smuggled", "smuggle")):
+            shipped = sum(float(values[c]) for c in program.select(family, period=0)
+                          if program.meta[c]["commodity"] in ("oxide", "metal"))  # fmt: skip
+            found.append((quantity, "all", "export", year, shipped))
         mined = sum(float(values[c]) for c in program.select("concentrate", period=0)
                     if program.meta[c]["origin"] == "CN" and program.meta[c]["mine"] not in
                     recyclers)  # fmt: skip
