@@ -14,11 +14,17 @@ import pandas as pd
 import pytest
 
 from rareflow.compliance.provenance import FlowGraph, flow_graph
+from rareflow.dataset.loader import load_dataset
 from rareflow.market.clearing import Clearing
 from rareflow.market.model import MarketModel
 from rareflow.report.fans import Series, bands, diff, fan_figure, independence_figure
 from rareflow.report.flows import country_links, stage_links
 from rareflow.report.page import readable
+from rareflow.scenario.loader import load_scenario
+from rareflow.simulate.plan import draw
+from rareflow.simulate.run import Runner
+from rareflow.simulate.store import Store
+from rareflow.simulate.world import build_market
 from tests.test_market_small import LA, M1, M2, ND, S_CN, S_MY, world
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -148,16 +154,24 @@ def rareflow(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 @pytest.fixture(scope="module")
 def two_ensembles(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A store with two short ensembles: baseline and the heavy-ban scenario, 2024-2027."""
+    # written in process the way `rareflow run` writes them (same scenario text, seed and
+    # draws), without starting a Dask cluster: the report commands are what is tested here
     folder = tmp_path_factory.mktemp("report")
-    for name in ("baseline", "china-heavy-ban"):
-        short = folder / f"{name}-short.yaml"
-        short.write_text(
-            f"name: {name}-short\nextends: {name}\nhorizon: {{start: 2024, end: 2027}}\n"
-        )
-        done = rareflow(
-            "run", str(short), "--runs", "2", "--workers", "1", "--store", "r.duckdb", cwd=folder
-        )
-        assert done.returncode == 0, done.stderr
+    dataset = load_dataset()
+    with Store(folder / "r.duckdb") as store:
+        for name in ("baseline", "china-heavy-ban"):
+            short = folder / f"{name}-short.yaml"
+            short.write_text(
+                f"name: {name}-short\nextends: {name}\nhorizon: {{start: 2024, end: 2027}}\n"
+            )
+            scenario = load_scenario(str(short))
+            runner = Runner(build_market(dataset, scenario, scenario.name))
+            ensemble = store.ensemble(
+                scenario.name, scenario.model_dump_json(), 0, 2, False, "2026-01-01T00:00:00"
+            )
+            for run in range(2):
+                plan = draw(scenario, 0, run)
+                store.write_run(ensemble, run, plan.parameters(), runner.run(plan), 0.0)
     return folder
 
 
