@@ -133,6 +133,29 @@ def test_upload_a_bom_and_see_the_verdicts(server: str, browser: Any, tmp_path: 
     assert problems == []
 
 
+def test_design_and_simulate_a_cascade_and_browse_the_data(
+    server: str, browser: Any, tmp_path: Path
+) -> None:
+    page, problems = signed_in(browser, server, BOB)
+    page.click("button[data-tab=cascade]")
+    page.click("#design")
+    page.wait_for_selector("#design-table td")
+    assert "stages" in page.inner_text("#design-table")
+    page.click("#simulate")
+    page.wait_for_selector("#cascade-figures .figure svg.main-svg")
+    products = page.inner_text("#cascade-table")
+    assert "e-" in products  # a trace impurity keeps its exponent instead of showing 0
+    page.screenshot(path=str(tmp_path / "cascade.png"), full_page=True)
+    page.click("button[data-tab=data]")
+    page.click("#show-table")
+    page.wait_for_selector("#table-rows td")
+    page.fill("#source-id", "usgs_mcs2025_ree")
+    page.click("#show-source")
+    page.wait_for_selector("#source a")
+    assert "U.S. Geological Survey" in page.inner_text("#source")
+    assert problems == []
+
+
 def test_another_tenant_does_not_see_the_job(server: str, browser: Any, tmp_path: Path) -> None:
     request = urllib.request.Request(
         f"{server}/api/jobs", data=json.dumps({"scenario": "baseline", "runs": 1}).encode(),

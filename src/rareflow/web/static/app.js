@@ -58,8 +58,8 @@ function fill(table, rows, columns) {
 }
 
 function round(x) {
+  // four significant figures; small values keep their exponent (trace impurities matter)
   if (!isFinite(x)) return "";
-  if (Math.abs(x) < 1e-9) return 0;
   return Number.isInteger(x) ? x : Number(x.toPrecision(4));
 }
 
