@@ -179,16 +179,9 @@ def independence(
 ) -> pd.DataFrame:
     """Distribution of the year of independence per element and threshold across runs."""
     rows = []
-    runs = sorted(results["run"].unique())
-    frame = results[results["metric"] == "self_sufficiency_pct"]
     for e in elements:
         for threshold in thresholds:
-            years = []
-            for run in runs:
-                series = frame[(frame["run"] == run) & (frame["key"] == e)].set_index("year")[
-                    "value"
-                ]
-                years.append(year_of_independence(series, threshold))
+            years = independence_years(results, e, threshold)
             reached = [y for y in years if y is not None]
             share = 100.0 * len(reached) / len(years) if years else math.nan
             rows.append(
@@ -202,6 +195,15 @@ def independence(
                 }
             )
     return pd.DataFrame(rows)
+
+
+def independence_years(results: pd.DataFrame, key: str, threshold: float) -> list[int | None]:
+    """Per run (that records ``key``), its year of independence at ``threshold`` or None."""
+    frame = results[(results["metric"] == "self_sufficiency_pct") & (results["key"] == key)]
+    return [
+        year_of_independence(path.set_index("year")["value"], threshold)
+        for _, path in frame.groupby("run", sort=True)
+    ]
 
 
 def _band(values: tuple[float, ...]) -> dict[str, float]:

@@ -17,7 +17,7 @@ from rareflow.dataset.dataset import DataQueryError, Dataset
 from rareflow.dataset.errors import DataValidationError
 from rareflow.elements import UnknownElementError, parse_symbol
 from rareflow.process.binary import design_from_feed
-from rareflow.process.cascade import solve
+from rareflow.process.cascade import Cascade, CascadeSolution, solve
 from rareflow.process.cost import compare, plant_cost
 from rareflow.process.design import SplitSpec, design_split, least_reagent_design
 from rareflow.process.factors import factor_series
@@ -121,6 +121,21 @@ def _print_design(p: dict[str, Any]) -> None:
     )
 
 
+def solved_cascade(file: Path, data: Path | None) -> tuple[Cascade, str, CascadeSolution]:
+    """The cascade of a file, its factors' source and its steady state; exit 1 with every
+    problem of the file or the reason it cannot be solved."""
+    dataset = load(data)
+    try:
+        cascade, label = load_cascade(file, dataset)
+        return cascade, label, solve(cascade)
+    except DataValidationError as exc:
+        for issue in exc.issues:
+            errors.print(str(issue), markup=False, highlight=False, soft_wrap=True)
+        fail(f"{len(exc.issues)} problem(s) in {file}")
+    except SpecError as exc:
+        fail(str(exc))
+
+
 @cascade_app.command("simulate")
 def simulate(
     file: Annotated[Path, typer.Argument(help="Cascade YAML (format in docs/process.md).")],
@@ -132,16 +147,7 @@ def simulate(
     ] = None,
 ) -> None:
     """Solve a given cascade: product purities, recoveries, closure and stage profiles."""
-    dataset = load(data)
-    try:
-        cascade, label = load_cascade(file, dataset)
-        solution = solve(cascade)
-    except DataValidationError as exc:
-        for issue in exc.issues:
-            errors.print(str(issue), markup=False, highlight=False, soft_wrap=True)
-        fail(f"{len(exc.issues)} problem(s) in {file}")
-    except SpecError as exc:
-        fail(str(exc))
+    cascade, label, solution = solved_cascade(file, data)
     payload = solution.to_dict(profiles=True)
     payload["separation_factor_source"] = label
     if html is not None:

@@ -20,6 +20,21 @@ from rareflow.compliance.links import provenance_lookup
 from rareflow.dataset.errors import DataValidationError
 from rareflow.scenario.loader import load_scenario
 
+DateOption = Annotated[str | None, typer.Option("--date", help="Assess on this date (YYYY-MM-DD).")]
+DestinationOption = Annotated[str | None, typer.Option(help="Destination country (what-if).")]
+ReadingOption = Annotated[
+    list[str] | None,
+    typer.Option(help="Reading of the Chinese text, e.g. part2_scope=broad (repeatable)."),
+]
+RegimesOption = Annotated[
+    Path | None, typer.Option(help="Your own regime table (default: the bundled one).")
+]
+LinkScenario = Annotated[
+    str, typer.Option(help="Scenario whose run feeds provenance links of later years.")
+]
+LinkRun = Annotated[int, typer.Option(help="Run index for provenance links.")]
+LinkSeed = Annotated[int, typer.Option(help="Seed for provenance links.")]
+
 
 def _options(items: list[str] | None) -> ChinaOptions:
     try:
@@ -39,25 +54,16 @@ def _load(path: Path, model: type[Any]) -> Any:
 
 def comply_command(
     bom: Annotated[Path, typer.Argument(help="YAML bill of materials with shipments.")],
-    on: Annotated[
-        str | None, typer.Option("--date", help="Assess on this date (YYYY-MM-DD).")
-    ] = None,
-    destination: Annotated[str | None, typer.Option(help="Destination country (what-if).")] = None,
-    option: Annotated[
-        list[str] | None,
-        typer.Option(help="Reading of the Chinese text, e.g. part2_scope=broad (repeatable)."),
-    ] = None,
-    regimes: Annotated[
-        Path | None, typer.Option(help="Your own regime table (default: the bundled one).")
-    ] = None,
+    on: DateOption = None,
+    destination: DestinationOption = None,
+    option: ReadingOption = None,
+    regimes: RegimesOption = None,
     out: Annotated[
         Path | None, typer.Option(help="Write the audit record (inputs + verdicts).")
     ] = None,
-    scenario: Annotated[
-        str, typer.Option(help="Scenario whose run feeds provenance links of later years.")
-    ] = "baseline",
-    run: Annotated[int, typer.Option(help="Run index for provenance links.")] = 0,
-    seed: Annotated[int, typer.Option(help="Seed for provenance links.")] = 0,
+    scenario: LinkScenario = "baseline",
+    run: LinkRun = 0,
+    seed: LinkSeed = 0,
     data: DataDir = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON records.")] = False,
 ) -> None:

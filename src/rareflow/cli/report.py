@@ -8,14 +8,20 @@ from typing import Annotated
 import pandas as pd
 import typer
 
-from rareflow.cli.comply import assess
+from rareflow.cli.cascade import solved_cascade
+from rareflow.cli.comply import (
+    DateOption,
+    DestinationOption,
+    LinkRun,
+    LinkScenario,
+    LinkSeed,
+    ReadingOption,
+    RegimesOption,
+    assess,
+)
 from rareflow.cli.data import DataDir, JsonFlag, load
-from rareflow.cli.output import console, errors, fail, print_json
+from rareflow.cli.output import console, fail, print_json
 from rareflow.cli.run import DEFAULT_STORE, StoreOption
-from rareflow.dataset.errors import DataValidationError
-from rareflow.process.cascade import solve
-from rareflow.process.files import load_cascade
-from rareflow.process.theory import SpecError
 from rareflow.report.cascade import cascade_flow_figure, stage_profile_figure
 from rareflow.report.comply import comply_page
 from rareflow.report.ensemble import FLOW_ELEMENTS, ensemble_page, read_ensemble
@@ -91,16 +97,7 @@ def cascade_report(
     as_json: JsonFlag = False,
 ) -> None:
     """Products, solver report, stage profiles and the flow diagram of a cascade."""
-    dataset = load(data)
-    try:
-        cascade, label = load_cascade(file, dataset)
-        solution = solve(cascade)
-    except DataValidationError as exc:
-        for issue in exc.issues:
-            errors.print(str(issue), markup=False, highlight=False, soft_wrap=True)
-        fail(f"{len(exc.issues)} problem(s) in {file}")
-    except SpecError as exc:
-        fail(str(exc))
+    cascade, label, solution = solved_cascade(file, data)
     solver = solution.report
     page = Page(
         f"Cascade {file.name}",
@@ -136,22 +133,13 @@ def cascade_report(
 def comply_report(
     bom: Annotated[Path, typer.Argument(help="YAML bill of materials with shipments.")],
     output: Output = Path("comply.html"),
-    on: Annotated[
-        str | None, typer.Option("--date", help="Assess on this date (YYYY-MM-DD).")
-    ] = None,
-    destination: Annotated[str | None, typer.Option(help="Destination country (what-if).")] = None,
-    option: Annotated[
-        list[str] | None,
-        typer.Option(help="Reading of the Chinese text, e.g. part2_scope=broad (repeatable)."),
-    ] = None,
-    regimes: Annotated[
-        Path | None, typer.Option(help="Your own regime table (default: the bundled one).")
-    ] = None,
-    scenario: Annotated[
-        str, typer.Option(help="Scenario whose run feeds provenance links of later years.")
-    ] = "baseline",
-    run: Annotated[int, typer.Option(help="Run index for provenance links.")] = 0,
-    seed: Annotated[int, typer.Option(help="Seed for provenance links.")] = 0,
+    on: DateOption = None,
+    destination: DestinationOption = None,
+    option: ReadingOption = None,
+    regimes: RegimesOption = None,
+    scenario: LinkScenario = "baseline",
+    run: LinkRun = 0,
+    seed: LinkSeed = 0,
     data: DataDir = None,
     as_json: JsonFlag = False,
 ) -> None:

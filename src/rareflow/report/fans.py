@@ -17,7 +17,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.colors import qualitative
 
-from rareflow.metrics import year_of_independence
+from rareflow.metrics import independence_years
 from rareflow.report.page import rgba
 
 PALETTE = qualitative.Plotly
@@ -121,18 +121,13 @@ def independence_figure(
 ) -> go.Figure:
     """Share of runs reaching ``threshold_pct`` self-sufficiency for good, by year and element;
     runs that never reach it are counted in a last bar."""
-    frame = results[results["metric"] == "self_sufficiency_pct"]
-    runs = sorted(results["run"].unique())
     figure = go.Figure()
     never = "not by the end"
     for index, e in enumerate(elements):
-        years: list[str] = []
-        for run in runs:
-            path = frame[(frame["run"] == run) & (frame["key"] == e)].set_index("year")["value"]
-            if path.empty:
-                continue
-            reached = year_of_independence(path, threshold_pct)
-            years.append(never if reached is None else str(reached))
+        years = [
+            never if reached is None else str(reached)
+            for reached in independence_years(results, e, threshold_pct)
+        ]
         if not years:
             continue
         counts = pd.Series(years).value_counts()

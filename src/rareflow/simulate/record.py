@@ -23,7 +23,7 @@ from scipy import sparse
 from rareflow.elements import element
 from rareflow.market.accounting import balance_residuals
 from rareflow.market.model import MarketModel
-from rareflow.market.network import CHINA_EXPORT, RECYCLED
+from rareflow.market.network import CHINA_EXPORT, RECYCLED, Mine, Plant
 from rareflow.market.program import pool
 from rareflow.metrics import hhi, top_share_pct
 from rareflow.scenario.schema import Measure
@@ -115,15 +115,8 @@ class Recorder:
             meta = program.meta[column]
             mine, plant = mines[meta["mine"]], plants[meta["plant"]]
             source = plants[meta["source"]] if meta["kind"] == "heavy_concentrate" else None
-            heavy = 1.0
-            if source is not None:
-                heavy = sum(v for e, v in mine.ore.items() if e not in source.separable)
             for g, members in self.parts.items():
-                share = sum(
-                    world.recovery * mine.ore.get(e, 0.0) / heavy
-                    for e in members
-                    if e in plant.separable and (source is None or e not in source.separable)
-                )
+                share = separated_per_t(world.recovery, mine, plant, source, members)
                 self.world_made[g][column] = share
                 if mine.location not in chinese and plant.location not in chinese:
                     self.free_made[g][column] = share
@@ -277,6 +270,21 @@ class Recorder:
         rows.append((year, "ledger_residual_t", "all", extra["ledger"]))
         rows.append((year, "recycled_t", "world", extra["recycled"]))
         return rows
+
+
+def separated_per_t(
+    recovery: float, mine: Mine, plant: Plant, source: Plant | None, members: tuple[str, ...]
+) -> float:
+    """t oxide of ``members`` separated per t of a concentrate column: a mine's ore at
+    ``plant``, or (``source`` given) the heavy concentrate a light-only plant left of it."""
+    heavy = 1.0
+    if source is not None:
+        heavy = sum(v for e, v in mine.ore.items() if e not in source.separable)
+    return sum(
+        recovery * mine.ore.get(e, 0.0) / heavy
+        for e in members
+        if e in plant.separable and (source is None or e not in source.separable)
+    )
 
 
 def _pct(part: float, whole: float) -> float:

@@ -27,6 +27,7 @@ from scipy import sparse
 
 from rareflow.market.model import MarketModel
 from rareflow.market.network import RECYCLED
+from rareflow.simulate.record import separated_per_t
 
 MEASURES = {
     "mining": "t oxide content of the concentrate mined",
@@ -68,15 +69,8 @@ class Trajectories:
             meta = program.meta[column]
             mine, plant = mines[meta["mine"]], plants[meta["plant"]]
             source = plants[meta["source"]] if meta["kind"] == "heavy_concentrate" else None
-            heavy = 1.0
-            if source is not None:
-                heavy = sum(v for e, v in mine.ore.items() if e not in source.separable)
             for g, members in self.parts.items():
-                separated = sum(
-                    world.recovery * mine.ore.get(e, 0.0) / heavy
-                    for e in members
-                    if e in plant.separable and (source is None or e not in source.separable)
-                )
+                separated = separated_per_t(world.recovery, mine, plant, source, members)
                 add("separation", plant.location, plant.id, g, column, separated)
                 if meta["kind"] == "concentrate" and mine.ore_type != RECYCLED:
                     content = sum(mine.ore.get(e, 0.0) for e in members)
