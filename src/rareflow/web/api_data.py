@@ -88,15 +88,4 @@ def shares(
         result = stage_shares(dataset, stage, year)
     except DataQueryError as error:
         raise HTTPException(400, str(error)) from None
-    return plain(
-        {
-            "stage": result.stage,
-            "year": result.year,
-            "unit": result.unit,
-            "basis": result.basis,
-            "total": result.total,
-            "shares": result.table.to_dict(orient="records"),
-            "published": result.references.to_dict(orient="records"),
-        },
-        finite=True,
-    )
+    return plain(result.to_dict())  # as ``rareflow data shares --json``
