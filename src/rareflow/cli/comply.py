@@ -15,7 +15,7 @@ from rareflow.cli.data import DataDir, load
 from rareflow.cli.output import console, errors, fail, print_frame, print_json
 from rareflow.compliance.china import ChinaOptions
 from rareflow.compliance.documents import BomDocument, RegimeTable, bundled_regimes, load_document
-from rareflow.compliance.engine import audit, comply, parse_options, with_provenance
+from rareflow.compliance.engine import assessed, parse_options
 from rareflow.compliance.links import provenance_lookup
 from rareflow.dataset.errors import DataValidationError
 from rareflow.scenario.loader import load_scenario
@@ -122,30 +122,31 @@ def assess(
     document: BomDocument = _load(bom, BomDocument)
     table: RegimeTable = _load(regimes, RegimeTable) if regimes else bundled_regimes()
     options = _options(option)
-    if any(item.provenance for item in document.items):
-        document = with_provenance(document, _provenance_lookup(data, scenario, seed, run, as_json))
     try:
         day = date.fromisoformat(on) if on else None
     except ValueError:
         fail(f"--date {on!r} is not a date like 2026-03-01")
     if destination is not None and not (len(destination) == 2 and destination.isupper()):
         fail(f"--destination {destination!r} is not a two-letter country code like US")
+    lookup = _provenance_lookup(data, scenario, seed, run, as_json)
     try:
-        records = comply(document, table, options, day, destination)
+        return assessed(document, table, options, day, destination, lookup)
     except ValueError as error:
         fail(str(error))
-    return document, audit(document, table, options, records)
 
 
 def _provenance_lookup(data: Path | None, scenario: str, seed: int, run: int,
                        as_json: bool) -> Callable[[str, str, int | None], float]:  # fmt: skip
-    """Chinese-mined share of an element reaching a node, from the solved market of a year."""
-    share = provenance_lookup(load(data, as_json), lambda: load_scenario(scenario), scenario,
-                              seed, run)  # fmt: skip
+    """Chinese-mined share of an element reaching a node, from the solved market of a year
+    (the dataset is loaded on the first link, so documents without links do not pay for it)."""
+    lookups: list[Callable[[str, str, int | None], float]] = []
 
     def checked(element: str, node: str, year: int | None) -> float:
+        if not lookups:
+            lookups.append(provenance_lookup(load(data, as_json),
+                           lambda: load_scenario(scenario), scenario, seed, run))  # fmt: skip
         try:
-            return share(element, node, year)
+            return lookups[0](element, node, year)
         except ValueError as error:
             fail(str(error))
 

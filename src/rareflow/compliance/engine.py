@@ -132,6 +132,22 @@ def parse_options(items: list[str]) -> china.ChinaOptions:
     return china.ChinaOptions(**values)
 
 
+def assessed(
+    document: BomDocument,
+    table: RegimeTable,
+    options: china.ChinaOptions,
+    day: date | None,
+    destination: str | None,
+    share: Callable[[str, str, int | None], float],
+) -> tuple[BomDocument, dict[str, Any]]:
+    """The document with its provenance links resolved (``share``, called only for items that
+    link) and its audit record: inputs, options, regime table and hash, verdicts. ValueError
+    for a shipment that cannot be assessed."""
+    document = with_provenance(document, share)
+    records = comply(document, table, options, day, destination)
+    return document, audit(document, table, options, records)
+
+
 def audit(
     document: BomDocument,
     table: RegimeTable,

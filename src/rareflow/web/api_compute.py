@@ -15,7 +15,7 @@ from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from rareflow.compliance.documents import BomDocument, bundled_regimes, load_document
-from rareflow.compliance.engine import audit, comply, parse_options, with_provenance
+from rareflow.compliance.engine import assessed, parse_options
 from rareflow.compliance.links import provenance_lookup, solved
 from rareflow.compliance.provenance import trace
 from rareflow.dataset.dataset import DataQueryError, Dataset
@@ -130,8 +130,13 @@ def market_clear(request: ClearRequest, dataset: Data) -> dict[str, Any]:
 
 
 def _scenario(space: Workspace, name: str) -> Any:
-    path = space.scenario_path(name)
-    return lambda: load_scenario(str(path) if path else name)
+    """A loader of the caller's or a built-in scenario, resolved only when called."""
+
+    def loaded() -> Any:
+        path = space.scenario_path(name)
+        return load_scenario(str(path) if path else name)
+
+    return loaded
 
 
 @router.post("/trace")
@@ -160,17 +165,15 @@ def _assess(request: ComplyRequest, dataset: Data, space: Space) -> tuple[BomDoc
             raise _problems(error, path) from None
     try:
         options = parse_options(request.options)
-        if any(item.provenance for item in document.items):
-            lookup = provenance_lookup(
-                dataset, _scenario(space, request.scenario), request.scenario, request.seed,
-                request.run,
-            )  # fmt: skip
-            document = with_provenance(document, lookup)
-        table = bundled_regimes()
-        records = comply(document, table, options, request.date, request.destination)
+        lookup = provenance_lookup(
+            dataset, _scenario(space, request.scenario), request.scenario, request.seed,
+            request.run,
+        )  # fmt: skip
+        return assessed(
+            document, bundled_regimes(), options, request.date, request.destination, lookup
+        )
     except ValueError as error:
         raise HTTPException(400, str(error)) from None
-    return document, audit(document, table, options, records)
 
 
 @router.post("/comply")
