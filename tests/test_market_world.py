@@ -167,7 +167,8 @@ def test_mass_balance_holds_for_random_levers(
 
 
 def test_separation_costs_in_market_yaml_are_the_process_models(dataset: Dataset) -> None:
-    """market.yaml quotes `rareflow cascade cost` per plant; recompute them (10 kt/yr)."""
+    """market.yaml quotes `rareflow cascade cost`'s operating cost per plant; recompute
+    them (10 kt/yr)."""
     from rareflow.process.cost import plant_cost
     from rareflow.process.flowsheet import build_flowsheet
 
@@ -182,7 +183,7 @@ def test_separation_costs_in_market_yaml_are_the_process_models(dataset: Dataset
     }
     sheets = {ore: build_flowsheet(dataset, ore) for ore, _ in set(quoted.values())}
     for plant_id, (ore, region) in quoted.items():
-        cost = plant_cost(sheets[ore], dataset, region, 10_000).usd_per_kg_reo
+        cost = plant_cost(sheets[ore], dataset, region, 10_000).operating_usd_per_kg_reo
         assert plants[plant_id].cost_usd_per_kg.value == pytest.approx(cost, abs=0.006), plant_id
 
 

@@ -196,15 +196,115 @@ class RegionCosts(BaseModel):
         return self
 
 
+CAPEX_KEYS = (
+    "reference_cost_year",
+    "box_cost_factor",
+    "max_box_volume_m3",
+    "strip_stages_per_split",
+    "saponification_stages_per_split",
+    "cracking_reference_usd",
+    "cracking_scale_exponent",
+)
+PlantScope = Literal["separation", "cracking", "integrated"]
+"""What a plant (or a published capex) covers: the SX separation plant with its finishing,
+utilities and indirects; the cracking and leaching of mineral concentrate; or both."""
+Site = Literal["greenfield", "brownfield"]
+
+
+class CostIndex(BaseModel):
+    """A plant cost index by year (CEPCI) to bring dated costs to one year."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    values: dict[Year, Annotated[float, Field(gt=0)]]
+    source: Annotated[list[Id], Field(min_length=1)]
+    note: str | None = None
+
+    def ratio(self, to_year: int, from_year: int) -> float:
+        """Index of ``to_year`` over ``from_year``; years past the series take its last value."""
+        last = max(self.values)
+        first = min(self.values)
+        to_value = self.values[min(max(to_year, first), last)]
+        return to_value / self.values[min(max(from_year, first), last)]
+
+
+class PlantProject(BaseModel):
+    """A published capital cost of a real separation or processing project."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: Id
+    name: str
+    location: CountryCode
+    cost_year: Year
+    amount: Annotated[float, Field(gt=0)]
+    currency: str
+    usd_per_unit: Annotated[float, Field(gt=0)]
+    capacity_t_reo: Annotated[float, Field(gt=0)]
+    scope: PlantScope
+    wider_scope: str | None = None
+    """What the published figure covers beyond ``scope`` (a mine, an acid plant ...)."""
+    ore_type: Id
+    site: Site
+    role: Literal["calibration", "check"]
+    source: Annotated[list[Id], Field(min_length=1)]
+    note: str | None = None
+
+    @property
+    def capex_usd(self) -> float:
+        return self.amount * self.usd_per_unit
+
+
+class LeadTime(BaseModel):
+    """A published duration of a phase of a project (years), or a published range of them."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: Id
+    stage: Literal["mine", "separation", "cracking", "integrated", "metal", "magnet"]
+    phase: Literal["permitting", "construction", "development"]
+    """permitting: to the approvals; construction: decision or approval to first output;
+    development: discovery or start of studies to output (everything)."""
+    site: Site | None = None
+    location: CountryCode | None = None
+    years_low: Annotated[float, Field(gt=0)]
+    years_high: Annotated[float, Field(gt=0)]
+    source: Annotated[list[Id], Field(min_length=1)]
+    note: str | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> LeadTime:
+        if self.years_high < self.years_low:
+            raise ValueError("years_high must be >= years_low")
+        return self
+
+
 class ProcessCosts(BaseModel):
-    """``process_costs.yaml``: regional prices and plant engineering parameters for SX costing."""
+    """``process_costs.yaml``: regional prices and plant engineering parameters for SX costing,
+    the capex model's parameters, a cost index, published projects and lead times."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     regions: dict[CountryCode, RegionCosts]
     plant: dict[str, CostParameter]
+    capex: dict[str, CostParameter]
+    cost_index: CostIndex
+    projects: list[PlantProject] = []
+    lead_times: list[LeadTime] = []
 
     @model_validator(mode="after")
     def _plant_complete(self) -> ProcessCosts:
         _exact_keys("plant", self.plant, PLANT_COST_KEYS)
+        _exact_keys("capex", self.capex, CAPEX_KEYS)
+        unknown = sorted({p.location for p in self.projects} - set(self.regions))
+        if unknown:
+            raise ValueError(
+                f"projects located in {unknown} have no region costs; add the region or move "
+                "the project to one of " + ", ".join(self.regions)
+            )
+        ids = [p.id for p in self.projects] + [t.id for t in self.lead_times]
+        doubled = sorted({i for i in ids if ids.count(i) > 1})
+        if doubled:
+            raise ValueError(f"project and lead-time ids must be unique: {doubled}")
         return self

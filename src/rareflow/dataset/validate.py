@@ -37,8 +37,10 @@ def cross_check(loaded: LoadedData) -> list[DataIssue]:
         costs, file, line = loaded.process_costs
         parameters = [p for r in costs.regions.values() for p in r.parameters.values()]
         tables["process_costs"] = [
-            Record(p, file, line) for p in [*parameters, *costs.plant.values()]
-        ]
+            Record(p, file, line)
+            for p in [*parameters, *costs.plant.values(), *costs.capex.values(),
+                      costs.cost_index, *costs.projects, *costs.lead_times]
+        ]  # fmt: skip
     if loaded.market is not None:
         market, file, line = loaded.market
         tables["market"] = [Record(p, file, line) for p in market.parameters()]
@@ -55,6 +57,12 @@ def cross_check(loaded: LoadedData) -> list[DataIssue]:
         "a group defined in country_groups.yaml", "unknown_group",
     )  # fmt: skip
     issues += _check_ore_types(tables.get("ore_types", []))
+    projects = [r for r in tables.get("process_costs", []) if hasattr(r.row, "ore_type")]
+    issues += _references(
+        projects, "ore_type", {r.row.id for r in tables.get("ore_types", [])},
+        "published project names an unknown ore type", "an id of ore_types.csv",
+        "unknown_reference",
+    )  # fmt: skip
     issues += _check_facilities(loaded, tables)
     issues += _check_recipes(tables.get("magnet_recipes", []))
     if loaded.market is not None:

@@ -1,11 +1,7 @@
 """Capex and opex of a separation plant from its designed flowsheet, by region.
 
-Sizing: the plant's feed (t REO per year) gives the RE flow of every split (its feed share times
-the plant feed); the organic flow is S per mol of split feed at the organic loading, the aqueous
-flow (W + 1) at the aqueous RE concentration; a mixer-settler stage holds the combined flow for the
-mixer residence time, times (1 + settler/mixer volume). Capex: stage cost scaled from a reference
-stage with the scale exponent, the region's construction factor and the installation factor (SX
-equipment -> whole separation plant), plus the first fill of organic. Opex per year: reagents (3
+Sizing and capex come from ``process/capex.py`` (mixer-settler boxes from every split's flows,
+the separation plant around them, calibrated on published projects). Opex per year: reagents (3
 equivalents of NaOH and HCl per mol RE loaded and stripped, from the designs), extractant and
 diluent losses, mixing energy, labour (operator positions per 100 stages x shift coverage),
 effluent treatment (the aqueous that carries each split's feed out), environmental compliance per
@@ -17,18 +13,16 @@ allocated to products by mass, which the result says.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
 
-from rareflow.dataset.dataset import DataQueryError, Dataset
-from rareflow.dataset.documents import ProcessCosts
+from rareflow.dataset.dataset import Dataset
+from rareflow.process.capex import ORGANIC_DENSITY_KG_PER_M3, plant_capex, process_costs, sx_boxes
 from rareflow.process.flowsheet import Flowsheet
 from rareflow.process.reagents import HCL_KG_PER_MOL, NAOH_KG_PER_MOL, reo_kg_per_mol_re
 
-ORGANIC_DENSITY_KG_PER_M3 = 900.0
-"""Loaded P507 in kerosene, ~0.9 g/mL: a rounded physical property (assumption)."""
 DRIVERS = (
     "capital_charge",
     "reagents",
@@ -50,10 +44,18 @@ class PlantCost:
     capex_usd: float
     drivers: dict[str, float]
     assumptions: tuple[str, ...]
+    capex_items: dict[str, float] = field(default_factory=dict)
 
     @property
     def annual_usd(self) -> float:
         return sum(self.drivers.values())
+
+    @property
+    def operating_usd_per_kg_reo(self) -> float:
+        """Cost per kg of feed REO without the capital charge: the running cost of a plant
+        whose capital is sunk (what an existing plant needs to cover to keep running)."""
+        running = self.annual_usd - self.drivers["capital_charge"]
+        return running / (self.capacity_t_reo * 1000.0)
 
     @property
     def usd_per_kg_reo(self) -> float:
@@ -66,8 +68,10 @@ class PlantCost:
             "capacity_t_reo_per_yr": self.capacity_t_reo,
             "stages": self.stages,
             "capex_usd": self.capex_usd,
+            "capex_items_usd": self.capex_items,
             "annual_usd": self.annual_usd,
             "usd_per_kg_reo": self.usd_per_kg_reo,
+            "operating_usd_per_kg_reo": self.operating_usd_per_kg_reo,
             "drivers_usd_per_yr": self.drivers,
             "drivers_usd_per_kg_reo": {
                 k: v / (self.capacity_t_reo * 1000.0) for k, v in self.drivers.items()
@@ -75,12 +79,6 @@ class PlantCost:
             "allocation": "by mass: every product carries the same cost per kg REO",
             "assumptions": list(self.assumptions),
         }
-
-
-def _costs(dataset: Dataset) -> ProcessCosts:
-    if dataset.process_costs is None:
-        raise DataQueryError("the dataset has no process_costs.yaml")
-    return dataset.process_costs
 
 
 def capital_recovery_factor(rate: float, years: float) -> float:
@@ -91,39 +89,24 @@ def capital_recovery_factor(rate: float, years: float) -> float:
     return float(rate * growth / (growth - 1.0))
 
 
-def plant_cost(sheet: Flowsheet, dataset: Dataset, region: str, capacity_t_reo: float) -> PlantCost:
-    """Capex and annual cost by driver of ``sheet`` built in ``region`` for the capacity."""
-    costs = _costs(dataset)
-    if region not in costs.regions:
-        raise DataQueryError(
-            f"no cost parameters for region {region!r}; expected one of {', '.join(costs.regions)}"
-        )
-    if not capacity_t_reo > 0:
-        raise DataQueryError(f"capacity must be > 0 t REO per year, not {capacity_t_reo}")
+def plant_cost(
+    sheet: Flowsheet, dataset: Dataset, region: str, capacity_t_reo: float, year: int = 2024
+) -> PlantCost:
+    """Capex and annual cost by driver of the separation plant that runs ``sheet``, built in
+    ``region`` for the capacity (capex in USD of ``year``)."""
+    costs = process_costs(dataset)
+    capex = plant_capex(sheet, dataset, region, capacity_t_reo, "separation", year)
     local = {k: p.value for k, p in costs.regions[region].parameters.items()}
     plant = {k: p.value for k, p in costs.plant.items()}
-    assumed = [f"{region}.{k}" for k, p in costs.regions[region].parameters.items() if p.assumption]
-    assumed += [f"plant.{k}" for k, p in costs.plant.items() if p.assumption]
     hours = plant["operating_hours_per_year"]
     feed_mol_per_h = capacity_t_reo * 1000.0 / reo_kg_per_mol_re(sheet.feed) / hours
-    table = sheet.splits_table()
-    split_feed = table["feed_share"] * feed_mol_per_h
-    organic_m3_h = table["S"] * split_feed / plant["organic_loading_mol_per_m3"]
-    aqueous_m3_h = (table["W"] + 1.0) * split_feed / plant["aqueous_concentration_mol_per_m3"]
-    mixer = (organic_m3_h + aqueous_m3_h) * plant["mixer_residence_min"] / 60.0
-    stage_volume = mixer * (1.0 + plant["settler_to_mixer_volume"])
-    stage_cost = (
-        plant["reference_stage_cost_usd"]
-        * (stage_volume / plant["reference_stage_volume_m3"]) ** plant["scale_exponent"]
-    )
-    equipment = float((stage_cost * table["stages"]).sum()) * local["construction_cost_factor"]
-    organic_share = organic_m3_h / (organic_m3_h + aqueous_m3_h)
-    organic_inventory_m3 = float((stage_volume * organic_share * table["stages"]).sum())
+    boxes = sx_boxes(sheet, costs, capacity_t_reo)
+    organic_m3_h, aqueous_m3_h = boxes["organic_m3_h"], boxes["aqueous_m3_h"]
+    split_feed = boxes["feed_share"] * feed_mol_per_h
     organic_price_per_m3 = ORGANIC_DENSITY_KG_PER_M3 * (
         plant["extractant_volume_fraction"] * local["extractant_usd_per_kg"]
         + (1.0 - plant["extractant_volume_fraction"]) * local["diluent_usd_per_kg"]
     )
-    capex = equipment * plant["installation_factor"] + organic_inventory_m3 * organic_price_per_m3
     totals = sheet.totals()
     feed_mol_per_yr = feed_mol_per_h * hours
     naoh_t = totals["base_eq_per_mol_feed"] * feed_mol_per_yr * NAOH_KG_PER_MOL / 1000.0
@@ -133,7 +116,8 @@ def plant_cost(sheet: Flowsheet, dataset: Dataset, region: str, capacity_t_reo: 
     effluent_m3 = float(split_feed.sum()) * hours / plant["aqueous_concentration_mol_per_m3"]
     rate = local["wacc_pct"] / 100.0
     drivers = {
-        "capital_charge": capex * capital_recovery_factor(rate, plant["plant_life_years"]),
+        "capital_charge": capex.total_usd
+        * capital_recovery_factor(rate, plant["plant_life_years"]),
         "reagents": naoh_t * local["naoh_usd_per_t"] + hcl_t * local["hcl_usd_per_t"],
         "extractant_losses": organic_pumped * plant["solvent_loss_m3_per_1000_m3"] / 1000.0
         * organic_price_per_m3,
@@ -145,7 +129,8 @@ def plant_cost(sheet: Flowsheet, dataset: Dataset, region: str, capacity_t_reo: 
         "environmental_compliance": capacity_t_reo
         * local["environmental_compliance_usd_per_t_reo"],
     }  # fmt: skip
-    return PlantCost(region, capacity_t_reo, int(totals["stages"]), capex, drivers, tuple(assumed))
+    return PlantCost(region, capacity_t_reo, int(totals["stages"]), capex.total_usd, drivers,
+                     capex.assumptions, capex.items)  # fmt: skip
 
 
 def compare(first: PlantCost, second: PlantCost) -> pd.DataFrame:
