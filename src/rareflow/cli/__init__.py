@@ -15,6 +15,7 @@ from rareflow.cli.data import data_app
 from rareflow.cli.game import game_command
 from rareflow.cli.market import market_app
 from rareflow.cli.output import fail
+from rareflow.cli.plant import plant_app
 from rareflow.cli.report import report_app
 from rareflow.cli.run import results_app, run_command
 from rareflow.cli.scenarios import scenario_app
@@ -48,6 +49,7 @@ def _options(
 
 app.add_typer(data_app, name="data")
 app.add_typer(cascade_app, name="cascade")
+app.add_typer(plant_app, name="plant")
 app.add_typer(market_app, name="market")
 app.add_typer(results_app, name="results")
 app.add_typer(scenario_app, name="scenario")
