@@ -30,10 +30,10 @@ DEFAULT_STORE = Path("rareflow-results.duckdb")
 
 
 def scenario_or_fail(name: str, data: Path | None) -> Any:
-    """The scenario, checked against the dataset; exit 1 with every problem."""
+    """The scenario as runs see it (costed candidates priced), checked against the dataset;
+    exit 1 with every problem."""
     try:
-        scenario = load_scenario(name)
-        build_market(load(data), scenario, name)
+        scenario = build_market(load(data), load_scenario(name), name).scenario
     except DataValidationError as error:
         for issue in error.issues:
             errors.print(str(issue), markup=False, highlight=False, soft_wrap=True)

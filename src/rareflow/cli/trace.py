@@ -130,7 +130,8 @@ def _bands(
     runner = Runner(build_market(dataset, spec, scenario))
     results = []
     for index in range(runs):
-        for day, values, duals, _ in runner.years_of(draw(spec, seed, index), until=year):
+        plan = draw(runner.market.scenario, seed, index)
+        for day, values, duals, _ in runner.years_of(plan, until=year):
             if day == year:
                 results.append(trace(runner.market.clearing.model, values, duals, symbol))
     table = bands(results)

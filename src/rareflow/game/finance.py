@@ -26,6 +26,7 @@ from rareflow.game.rolling import GameResult, Settings, play, prepare
 from rareflow.market.world_data import build_world
 from rareflow.process.cost import capital_recovery_factor
 from rareflow.scenario.schema import Candidate, Scenario
+from rareflow.simulate.costing import costed_scenario
 
 FINANCE_GRID = (0.0, 2.0, 4.0)
 """Percentage points off the market rate searched (10 % to 8 % and 6 %: 6 % is the rate the
@@ -96,13 +97,13 @@ def financed(
 
 def principal_musd(candidate: Candidate) -> float:
     """Capital of every unit a candidate may build, million USD."""
-    return candidate.capacity_t * candidate.capex_usd_per_t_year * candidate.max_units / 1e6
+    return candidate.capacity_t * candidate.capex * candidate.max_units / 1e6
 
 
 def annual_charge_musd(candidate: Candidate, online_t: float, rate_pct: float) -> float:
     """Yearly capital charge of ``online_t`` t/yr of a candidate's capacity at ``rate_pct``."""
     recovery = capital_recovery_factor(rate_pct / 100.0, candidate.life_years)
-    return online_t * candidate.capex_usd_per_t_year * recovery / 1e6
+    return online_t * candidate.capex * recovery / 1e6
 
 
 def level_value(
@@ -147,6 +148,7 @@ def play_financed(
 ) -> tuple[FinanceLevel, list[FinanceLevel]]:
     """Every level of the programme played through the path; the alliance's choice first.
     Raises ValueError when the scenario has no candidate project in the group."""
+    scenario = costed_scenario(scenario, dataset)
     eligible = allied_candidates(dataset, scenario, settings.alliance)
     if not eligible:
         raise ValueError(

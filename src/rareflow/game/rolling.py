@@ -34,6 +34,7 @@ from rareflow.game.security import Weights
 from rareflow.market.network import World
 from rareflow.market.world_data import build_world
 from rareflow.scenario.schema import DatedLevers, Scenario
+from rareflow.simulate.costing import costed_scenario
 from rareflow.simulate.plan import RunPlan, draw
 from rareflow.simulate.run import Runner
 from rareflow.simulate.world import build_market
@@ -175,6 +176,7 @@ def prepare(dataset: Dataset, scenario: Scenario, settings: Settings) -> Prepare
         stockpile=STOCKPILE_GRID if settings.stockpile else None,
     )
     instruments = tuple(i for i in chinese + allied if i.player in settings.players)
+    scenario = costed_scenario(scenario, dataset)
     if settings.free_china:
         scenario = without_china_exports(scenario)
     world = build_world(dataset, scenario.horizon.start)

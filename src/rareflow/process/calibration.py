@@ -22,15 +22,18 @@ from rareflow.dataset.documents import PlantProject
 from rareflow.process.capex import CapexParts, capex_parts, process_costs
 from rareflow.process.flowsheet import Flowsheet, build_flowsheet
 
-_FLOWSHEETS: dict[tuple[int, str], Flowsheet] = {}
+_FLOWSHEETS: dict[tuple[int, int, str], tuple[object, object, Flowsheet]] = {}
 
 
 def flowsheet_of(dataset: Dataset, ore: str) -> Flowsheet:
-    """The default flowsheet of an ore (designed once per dataset and ore)."""
-    key = (id(dataset), ore)
+    """The default flowsheet of an ore, designed once per ore and per set of the tables it
+    depends on (ore types and separation factors: a dataset that shares them shares it; the
+    cache holds the tables, so their ids stay theirs)."""
+    ores, factors = dataset.tables["ore_types"], dataset.tables["separation_factors"]
+    key = (id(ores), id(factors), ore)
     if key not in _FLOWSHEETS:
-        _FLOWSHEETS[key] = build_flowsheet(dataset, ore)
-    return _FLOWSHEETS[key]
+        _FLOWSHEETS[key] = (ores, factors, build_flowsheet(dataset, ore))
+    return _FLOWSHEETS[key][2]
 
 
 def _modelled(parts: CapexParts, box_factor: float, cracking_usd: float) -> float:

@@ -153,16 +153,66 @@ class CapacityGrowth(Strict):
     note: str | None = None
 
 
+class Costed(Strict):
+    """Take a separation candidate's capex and lead time from the calibrated plant model
+    (``rareflow plant capex``): the flowsheet of ``ore_type`` at the candidate's capacity,
+    built in ``region`` (default: the candidate's location), and the published durations of
+    plants of the same scope and site."""
+
+    ore_type: Id
+    scope: Literal["separation", "cracking", "integrated"] = "separation"
+    site: Literal["greenfield", "brownfield"] = "greenfield"
+    new_mine: bool = False
+    """Count a new mine's permitting in the lead time."""
+    region: Annotated[str, Field(min_length=2, max_length=3)] | None = None
+
+
+DEFAULT_LEAD_TIME_YEARS = (5, 8)
+
+
 class Candidate(Build):
     """A project that is committed when the market pays for it, then built over its lead time."""
 
-    capex_usd_per_t_year: Annotated[float, Field(gt=0)]
-    """Capital per t/yr of capacity."""
+    capex_usd_per_t_year: Annotated[float, Field(gt=0)] | None = None
+    """Capital per t/yr of capacity (from the plant model when ``costed`` and not given)."""
     wacc_pct: Annotated[float, Field(ge=0)] = 10.0
     life_years: Annotated[int, Field(gt=0)] = 20
-    lead_time_years: tuple[int, int] = (5, 8)
+    lead_time_years: tuple[int, int] | None = None
+    """Years from commitment to output, drawn uniformly (default: from the plant model when
+    ``costed``, else 5-8)."""
     signal_years: Annotated[int, Field(ge=1)] = 2
     max_units: Annotated[int, Field(ge=1)] = 1
+    costed: Costed | None = None
+
+    @model_validator(mode="after")
+    def _capex_known(self) -> Candidate:
+        if self.costed is None and self.capex_usd_per_t_year is None:
+            raise ValueError(
+                "a candidate needs capex_usd_per_t_year, or costed: {ore_type: ...} to take it "
+                "from the calibrated plant model"
+            )
+        if self.costed is not None and self.stage != "separation":
+            raise ValueError("costed is for separation candidates (the plant model's scope)")
+        if (
+            self.lead_time_years is not None
+            and not 1 <= self.lead_time_years[0] <= (self.lead_time_years[1])
+        ):
+            raise ValueError("lead_time_years must be [low, high] with 1 <= low <= high")
+        return self
+
+    @property
+    def lead_years(self) -> tuple[int, int]:
+        """The lead-time range the runs draw from."""
+        if self.lead_time_years is None and self.costed is not None:
+            raise ValueError(f"candidate {self.id}: lead time not resolved from the plant model")
+        return self.lead_time_years or DEFAULT_LEAD_TIME_YEARS
+
+    @property
+    def capex(self) -> float:
+        """Capital per t/yr; a costed candidate must have been resolved (``simulate.costing``)."""
+        if self.capex_usd_per_t_year is None:
+            raise ValueError(f"candidate {self.id}: capex not resolved from the plant model")
+        return self.capex_usd_per_t_year
 
 
 class Learning(Strict):

@@ -75,7 +75,7 @@ def episode_frame(dataset: Dataset, scenario_name: str, run: int, seed: int) -> 
     recyclers = {m.id for m in model.world.mines if m.ore_type == RECYCLED}
     places = {"china": "CN", "export": EXPORT_PLACE, "europe": "DE"}
     found = []
-    for year, values, duals, _ in runner.years_of(draw(scenario, seed, 0)):
+    for year, values, duals, _ in runner.years_of(draw(runner.market.scenario, seed, 0)):
         for e in ELEMENTS:
             for market, place in places.items():
                 key = pool("oxide", e, place, 0)

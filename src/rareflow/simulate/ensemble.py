@@ -38,7 +38,8 @@ def _runner(scenario_json: str, data_dir: str | None) -> tuple[Runner, Scenario]
     if key not in _RUNNERS:
         _RUNNERS.clear()
         _RUNNERS[key] = Runner(build_market(load_dataset(data_dir), scenario, scenario.name))
-    return _RUNNERS[key], scenario
+    runner = _RUNNERS[key]
+    return runner, runner.market.scenario
 
 
 def simulate_run(
@@ -113,9 +114,10 @@ def run_ensemble(
 
     ``on_run(done, total)`` is called after every stored run (progress reporting).
     """
-    scenario = load_scenario(spec.scenario)
+    # fail early, clearly; the stored (and shipped) scenario has its costed candidates priced
+    scenario = build_market(load_dataset(spec.data_dir), load_scenario(spec.scenario),
+                            spec.scenario).scenario  # fmt: skip
     scenario_json = scenario.model_dump_json()
-    build_market(load_dataset(spec.data_dir), scenario, spec.scenario)  # fail early, clearly
     with Store(spec.store) as store:
         store.check_free()  # before an ensemble is created for nothing
         created = datetime.now(UTC).isoformat(timespec="seconds")

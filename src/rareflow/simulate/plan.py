@@ -72,10 +72,7 @@ def draw(scenario: Scenario, seed: int, run: int) -> RunPlan:
         levers[block.id] = block.start + shift if happens else None
     scale = max(0.0, float(rng.normal(1.0, scenario.demand.growth_scale_sd)))
     leads = {
-        c.id: [
-            int(rng.integers(c.lead_time_years[0], c.lead_time_years[1] + 1))
-            for _ in range(c.max_units)
-        ]
+        c.id: [int(rng.integers(c.lead_years[0], c.lead_years[1] + 1)) for _ in range(c.max_units)]
         for c in scenario.candidates
     }
     return RunPlan(run, seed, starts, ramps, levers, scale, leads)

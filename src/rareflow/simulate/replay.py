@@ -23,7 +23,7 @@ def solved_year(
         raise ValueError(f"year {year} is outside {label}'s horizon {span}")
     runner = Runner(build_market(dataset, scenario, label))
     last = None
-    for solved in runner.years_of(draw(scenario, seed, run), until=year):
+    for solved in runner.years_of(draw(runner.market.scenario, seed, run), until=year):
         last = solved
     assert last is not None
     _, values, duals, _ = last

@@ -373,7 +373,7 @@ class Runner:
                 for p in range(self.periods)
             ])  # fmt: skip
             annual = (
-                candidate.capex_usd_per_t_year
+                candidate.capex
                 / 1000.0
                 * capital_recovery_factor(candidate.wacc_pct / 100.0, candidate.life_years)
             )

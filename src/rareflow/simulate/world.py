@@ -18,6 +18,7 @@ from rareflow.market.network import RECYCLED, Mine, Plant, World
 from rareflow.market.world_data import build_world
 from rareflow.scenario.loader import check_scenario
 from rareflow.scenario.schema import Build, Candidate, Project, Scenario
+from rareflow.simulate.costing import CostingError, costed_scenario
 
 
 class ScenarioError(ValueError):
@@ -66,6 +67,12 @@ def past_capacities(market: ScenarioMarket) -> dict[int, dict[str, float]]:
 
 
 def build_market(dataset: Dataset, scenario: Scenario, label: str = "scenario") -> ScenarioMarket:
+    """The scenario's market: its world, levers, new nodes and candidates (costed ones priced
+    by the plant model; ``market.scenario`` is the scenario the runs must draw from)."""
+    try:
+        scenario = costed_scenario(scenario, dataset)
+    except CostingError as exc:
+        raise ScenarioError(f"{label}: {exc}") from None
     world = build_world(dataset, scenario.horizon.start)
     base_levers = {
         lever.id for name in Levers.model_fields for lever in getattr(world.levers, name)
