@@ -254,3 +254,16 @@ def test_project_data_is_checked(dataset: Dataset, tmp_path) -> None:  # type: i
     checked, issues = check_dataset(tmp_path)
     assert checked is None
     assert any("unknown ore type" in str(i) and "nowhere_ore" in str(i) for i in issues)
+
+
+def test_lead_time_draws_map_uniformly_onto_the_range() -> None:
+    from rareflow.simulate.plan import lead_time_of
+
+    candidate = Candidate.model_validate(_candidate(capex_usd_per_t_year=1.0,
+                                                    lead_time_years=[3, 6]))  # fmt: skip
+    assert lead_time_of(candidate, 0.0) == 3
+    assert lead_time_of(candidate, 0.9999) == 6
+    counts = {y: 0 for y in range(3, 7)}
+    for i in range(4000):
+        counts[lead_time_of(candidate, (i + 0.5) / 4000)] += 1
+    assert set(counts.values()) == {1000}

@@ -275,6 +275,8 @@ def test_nested_yaml_errors_give_the_path_and_line(tmp_path: Path) -> None:
             parameters:
               electricity_usd_per_kwh: {value: -1, unit: USD/kWh, source: [iso_3166_1]}
         plant: {}
+        capex: {}
+        cost_index: {name: CEPCI, values: {2024: 798.8}, source: [iso_3166_1]}
     """,
     )
     issues = problems(tmp_path)

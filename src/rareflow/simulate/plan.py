@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rareflow.scenario.schema import Project, Scenario, Slippage
+from rareflow.scenario.schema import Candidate, Project, Scenario, Slippage
 
 NO_SLIPPAGE = Slippage(mean_delay_years=0.0, cancel_probability=0.0)
 NEWCOMER_RAMP_FACTOR = 1.5
@@ -36,8 +36,10 @@ class RunPlan:
     lever_start: dict[str, int | None]
     """First year of each dated lever block (None: it does not happen in this run)."""
     growth_scale: float
-    lead_times: dict[str, list[int]]
-    """Per candidate, the lead time of each unit that may be committed."""
+    lead_draws: dict[str, list[float]]
+    """Per candidate, a uniform draw in [0, 1) for the lead time of each unit that may be
+    committed (mapped onto the candidate's range by :func:`lead_time_of`, so a range the plant
+    model sets when the market is built is drawn from the same way)."""
 
     def parameters(self) -> dict[str, float | int | None]:
         """The drawn values as a flat record (for the results store)."""
@@ -71,11 +73,14 @@ def draw(scenario: Scenario, seed: int, run: int) -> RunPlan:
         shift = int(rng.integers(0, block.start_spread_years + 1))
         levers[block.id] = block.start + shift if happens else None
     scale = max(0.0, float(rng.normal(1.0, scenario.demand.growth_scale_sd)))
-    leads = {
-        c.id: [int(rng.integers(c.lead_years[0], c.lead_years[1] + 1)) for _ in range(c.max_units)]
-        for c in scenario.candidates
-    }
+    leads = {c.id: [float(rng.random()) for _ in range(c.max_units)] for c in scenario.candidates}
     return RunPlan(run, seed, starts, ramps, levers, scale, leads)
+
+
+def lead_time_of(candidate: Candidate, draw: float) -> int:
+    """Whole years from commitment to output: uniform over the candidate's range."""
+    low, high = candidate.lead_years
+    return low + min(int(draw * (high - low + 1)), high - low)
 
 
 def ramp_years(project: Project) -> float:

@@ -26,7 +26,7 @@ from rareflow.market.adjusting import built, set_adjustment_level, set_initial_s
 from rareflow.process.cost import capital_recovery_factor
 from rareflow.simulate.learning import LearningCurves
 from rareflow.simulate.piles import Piles
-from rareflow.simulate.plan import RunPlan, project_capacity, ramp_fraction
+from rareflow.simulate.plan import RunPlan, lead_time_of, project_capacity, ramp_fraction
 from rareflow.simulate.record import Recorder
 from rareflow.simulate.trajectories import Trajectories
 from rareflow.simulate.world import ScenarioMarket, past_capacities
@@ -380,4 +380,4 @@ class Runner:
             state.signal[node] = state.signal.get(node, 0) + 1 if rent >= annual else 0
             units = state.committed.setdefault(node, [])
             if state.signal[node] >= candidate.signal_years and len(units) < candidate.max_units:
-                units.append(year + plan.lead_times[node][len(units)])
+                units.append(year + lead_time_of(candidate, plan.lead_draws[node][len(units)]))
