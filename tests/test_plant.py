@@ -267,3 +267,23 @@ def test_lead_time_draws_map_uniformly_onto_the_range() -> None:
     for i in range(4000):
         counts[lead_time_of(candidate, (i + 0.5) / 4000)] += 1
     assert set(counts.values()) == {1000}
+
+
+def test_oa_ratios_by_hand_and_their_warning(dataset: Dataset) -> None:
+    import pandas as pd
+
+    from rareflow.process.capex import flow_warnings
+
+    plant = _values(dataset, "plant")
+    boxes = sx_boxes(flowsheet_of(dataset, "mountain_pass"), dataset.process_costs, 10_000)  # type: ignore[arg-type]
+    concentration = plant["aqueous_concentration_mol_per_m3"]
+    loading = plant["organic_loading_mol_per_m3"]
+    for row in boxes.itertuples():
+        # per mol of split feed: organic S / loading, aqueous (W + 1) or W / concentration
+        assert row.oa_scrub == pytest.approx(row.S / row.W * concentration / loading)
+        assert row.oa_extraction == pytest.approx(row.S / (row.W + 1) * concentration / loading)
+    synthetic = pd.DataFrame(
+        {"split": ["a | b", "c | d"], "oa_extraction": [2.0, 0.05], "oa_scrub": [9.9, 3.0]}
+    )
+    warnings = flow_warnings(synthetic)
+    assert len(warnings) == 1 and warnings[0].startswith("c | d: O/A 0.05 in the extraction")

@@ -90,6 +90,7 @@ def capex(
     scope: Annotated[str, typer.Option(help="separation, cracking or integrated.")] = "separation",
     site: Annotated[str, typer.Option(help="greenfield or brownfield (lead time).")] = "greenfield",
     new_mine: Annotated[bool, typer.Option(help="Count a new mine's permitting.")] = False,
+    flows: Annotated[bool, typer.Option(help="Print every split's flows, O/A and boxes.")] = False,
     year: YearOption = 2024,
     data: DataDir = None,
     as_json: JsonFlag = False,
@@ -114,6 +115,10 @@ def capex(
     )  # fmt: skip
     items = [(k, _musd(v)) for k, v in result.items.items()]
     print_frame(pd.DataFrame(items, columns=["item", "US$M"]))
+    if flows and result.splits:
+        print_frame(pd.DataFrame(list(result.splits)).round(3), title="SX circuit by split")
+    for warning in result.warnings:
+        console.print(f"  warning: {warning}", highlight=False)
     low, high = lead.years
     console.print(f"  lead time {low:.1f}-{high:.1f} years (permitting + construction, from "
                   f"{', '.join(lead.permitting_ids + lead.construction_ids) or 'nothing'})",

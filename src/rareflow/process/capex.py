@@ -38,6 +38,13 @@ CRACKING_REFERENCE_T_REO = 10_000.0
 LEACHED_MINERALS = ("ion-adsorption clay",)
 """Ores leached at the mine: their concentrate needs no cracking plant."""
 SCOPES: tuple[PlantScope, ...] = ("separation", "cracking", "integrated")
+SPLIT_COLUMNS = (
+    "split", "S", "W", "organic_m3_h", "aqueous_m3_h", "oa_extraction", "oa_scrub",
+    "stage_volume_m3", "boxes_per_stage", "stages", "boxes",
+)  # fmt: skip
+PRACTICAL_OA = (0.1, 10.0)
+"""Organic/aqueous volume ratios mixer-settlers are run at (hydrodynamic data exist from 1:10
+to 10:1; about 10:1 is the practical upper bound quoted in PrOMMiS's reviews)."""
 
 
 def process_costs(dataset: Dataset) -> ProcessCosts:
@@ -90,7 +97,27 @@ def sx_boxes(sheet: Flowsheet, costs: ProcessCosts, capacity_t_reo: float) -> pd
     table["box_cost_usd"] = unit * table["boxes"]
     organic_share = table["organic_m3_h"] / (table["organic_m3_h"] + table["aqueous_m3_h"])
     table["organic_inventory_m3"] = table["stage_volume_m3"] * organic_share * table["stages"]
+    # O/A by section: the extraction section's aqueous carries feed and scrub, the scrub
+    # section's the scrub liquor alone
+    scrub_m3_h = table["W"] * split_feed / plant["aqueous_concentration_mol_per_m3"]
+    table["oa_extraction"] = table["organic_m3_h"] / table["aqueous_m3_h"]
+    table["oa_scrub"] = table["organic_m3_h"] / scrub_m3_h
     return table
+
+
+def flow_warnings(boxes: pd.DataFrame) -> list[str]:
+    """Splits whose O/A lies outside the range mixer-settlers are run at."""
+    low, high = PRACTICAL_OA
+    found = []
+    for row in boxes.itertuples():
+        for section, ratio in (("extraction", row.oa_extraction), ("scrub", row.oa_scrub)):
+            if not low <= float(ratio) <= high:
+                found.append(
+                    f"{row.split}: O/A {float(ratio):.3g} in the {section} section is outside "
+                    f"{low:g}-{high:g}, the range mixer-settlers are run at (recycle the aqueous "
+                    "or change the organic loading)"
+                )
+    return found
 
 
 @dataclass(frozen=True)
@@ -105,6 +132,9 @@ class Capex:
     items: dict[str, float]
     boxes: int
     assumptions: tuple[str, ...] = field(default=())
+    splits: tuple[dict[str, Any], ...] = field(default=())
+    """Per split of the SX circuit: flows (m3/h), O/A by section, stage volume, boxes."""
+    warnings: tuple[str, ...] = field(default=())
 
     @property
     def total_usd(self) -> float:
@@ -125,6 +155,8 @@ class Capex:
             "usd_per_t_reo_per_yr": self.usd_per_t_year,
             "items_usd": self.items,
             "mixer_settler_boxes": self.boxes,
+            "splits": list(self.splits),
+            "warnings": list(self.warnings),
             "assumptions": list(self.assumptions),
         }
 
@@ -195,5 +227,11 @@ def plant_capex(
     assumed = [f"{region}.{k}" for k, p in costs.regions[region].parameters.items() if p.assumption]
     assumed += [f"plant.{k}" for k, p in costs.plant.items() if p.assumption]
     assumed += [f"capex.{k}" for k, p in costs.capex.items() if p.assumption]
+    splits: tuple[dict[str, Any], ...] = ()
+    warnings: tuple[str, ...] = ()
+    if scope != "cracking":
+        boxes = sx_boxes(sheet, costs, capacity_t_reo)
+        splits = tuple(boxes[list(SPLIT_COLUMNS)].to_dict(orient="records"))
+        warnings = tuple(flow_warnings(boxes))
     return Capex(sheet.ore, scope, region, capacity_t_reo, year, items, parts.boxes,
-                 tuple(assumed))  # fmt: skip
+                 tuple(assumed), splits, warnings)  # fmt: skip
