@@ -54,6 +54,14 @@ def process_costs(dataset: Dataset) -> ProcessCosts:
     return dataset.process_costs
 
 
+def organic_price_per_m3(plant: dict[str, float], local: dict[str, float]) -> float:
+    """USD per m3 of organic phase: extractant and diluent at the region's prices."""
+    share = plant["extractant_volume_fraction"]
+    return ORGANIC_DENSITY_KG_PER_M3 * (
+        share * local["extractant_usd_per_kg"] + (1.0 - share) * local["diluent_usd_per_kg"]
+    )
+
+
 def needs_cracking(dataset: Dataset, ore: str) -> bool:
     """Whether the ore's concentrate must be cracked (acid bake or caustic) before SX."""
     table = dataset.table("ore_types").set_index("id")
@@ -196,11 +204,7 @@ def capex_parts(
     count = 0
     if scope in ("separation", "integrated"):
         separation = float(boxes["box_cost_usd"].sum()) * plant["installation_factor"] * place
-        organic_price_per_m3 = ORGANIC_DENSITY_KG_PER_M3 * (
-            plant["extractant_volume_fraction"] * local["extractant_usd_per_kg"]
-            + (1.0 - plant["extractant_volume_fraction"]) * local["diluent_usd_per_kg"]
-        )
-        fill = float(boxes["organic_inventory_m3"].sum()) * organic_price_per_m3
+        fill = float(boxes["organic_inventory_m3"].sum()) * organic_price_per_m3(plant, local)
         count = int(boxes["boxes"].sum())
     cracking = 0.0
     if scope in ("cracking", "integrated") and needs_cracking(dataset, sheet.ore):

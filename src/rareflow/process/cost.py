@@ -19,7 +19,7 @@ from typing import Any
 import pandas as pd
 
 from rareflow.dataset.dataset import Dataset
-from rareflow.process.capex import ORGANIC_DENSITY_KG_PER_M3, plant_capex, process_costs, sx_boxes
+from rareflow.process.capex import organic_price_per_m3, plant_capex, process_costs, sx_boxes
 from rareflow.process.flowsheet import Flowsheet
 from rareflow.process.reagents import HCL_KG_PER_MOL, NAOH_KG_PER_MOL, reo_kg_per_mol_re
 
@@ -103,10 +103,7 @@ def plant_cost(
     boxes = sx_boxes(sheet, costs, capacity_t_reo)
     organic_m3_h, aqueous_m3_h = boxes["organic_m3_h"], boxes["aqueous_m3_h"]
     split_feed = boxes["feed_share"] * feed_mol_per_h
-    organic_price_per_m3 = ORGANIC_DENSITY_KG_PER_M3 * (
-        plant["extractant_volume_fraction"] * local["extractant_usd_per_kg"]
-        + (1.0 - plant["extractant_volume_fraction"]) * local["diluent_usd_per_kg"]
-    )
+    organic_price = organic_price_per_m3(plant, local)
     totals = sheet.totals()
     feed_mol_per_yr = feed_mol_per_h * hours
     naoh_t = totals["base_eq_per_mol_feed"] * feed_mol_per_yr * NAOH_KG_PER_MOL / 1000.0
@@ -120,7 +117,7 @@ def plant_cost(
         * capital_recovery_factor(rate, plant["plant_life_years"]),
         "reagents": naoh_t * local["naoh_usd_per_t"] + hcl_t * local["hcl_usd_per_t"],
         "extractant_losses": organic_pumped * plant["solvent_loss_m3_per_1000_m3"] / 1000.0
-        * organic_price_per_m3,
+        * organic_price,
         "energy": float((organic_m3_h + aqueous_m3_h).sum()) * hours
         * plant["mixing_energy_kwh_per_m3"] * local["electricity_usd_per_kwh"],
         "labour": positions * plant["staff_per_operator_position"]
