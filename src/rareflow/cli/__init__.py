@@ -14,6 +14,7 @@ from rareflow.cli.comply import comply_command
 from rareflow.cli.data import data_app
 from rareflow.cli.game import game_command
 from rareflow.cli.market import market_app
+from rareflow.cli.massaction import mass_action as mass_action  # registers the command
 from rareflow.cli.output import fail
 from rareflow.cli.plant import plant_app
 from rareflow.cli.report import report_app

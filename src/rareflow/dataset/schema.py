@@ -385,6 +385,20 @@ class StageShare(Row):
     kind: Literal["reported", "projection"]
 
 
+class ExtractionConstant(Row):
+    """An extraction equilibrium constant of one element with an acidic extractant:
+    Ln3+ + 3 (HA)2(o) = Ln(HA2)3(o) + 3 H+, K = [Ln(HA2)3] [H+]^3 / ([Ln3+] [(HA)2]^3)."""
+
+    extractant: Literal["p507", "p204", "cyanex272"]
+    medium: Literal["hcl", "hno3", "h2so4", "other"]
+    element: Symbol
+    log_k_ex: Annotated[float, Field(ge=-20, le=20)]
+    basis: Literal["dimer"]
+    """Extractant species of the law: the dimer (HA)2, three per extracted Ln."""
+    proton_exponent: Annotated[int, Field(ge=1, le=4)] = 3
+    conditions: str | None = None
+
+
 class SeparationFactor(Row):
     """One adjacent-pair separation factor beta = D(more extracted) / D(less extracted)."""
 

@@ -103,6 +103,12 @@ TABLES: dict[str, TableSpec] = {
             "adjacent-pair separation factors by extractant",
         ),
         TableSpec(
+            "extraction_constants",
+            schema.ExtractionConstant,
+            ("extractant", "medium", "element", "source"),
+            "extraction equilibrium constants (mass action) by extractant",
+        ),
+        TableSpec(
             "market_history",
             schema.MarketHistory,
             ("year", "measure", "key"),

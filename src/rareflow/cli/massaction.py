@@ -1,0 +1,51 @@
+"""``rareflow cascade massaction``: a cascade whose equilibrium comes from mass action."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from rareflow.cli.cascade import cascade_app
+from rareflow.cli.data import DataDir, JsonFlag, load
+from rareflow.cli.output import console, errors, fail, print_frame, print_json
+from rareflow.dataset.errors import DataValidationError
+from rareflow.process.massaction import solve_mass_action
+from rareflow.process.massaction_files import load_mass_action
+from rareflow.process.theory import SpecError
+
+
+@cascade_app.command("massaction")
+def mass_action(
+    file: Annotated[Path, typer.Argument(help="Mass-action cascade YAML (docs/process.md).")],
+    data: DataDir = None,
+    as_json: JsonFlag = False,
+    profiles: Annotated[bool, typer.Option(help="Print pH, loading and D by stage.")] = False,
+) -> None:
+    """Solve a cascade with distribution ratios from mass action: loading, acid and free
+    extractant stage by stage (unsaponified acidic extractant, dimer basis)."""
+    dataset = load(data)
+    try:
+        cascade, notes = load_mass_action(file, dataset)
+        solution = solve_mass_action(cascade)
+    except DataValidationError as error:
+        for issue in error.issues:
+            errors.print(str(issue), markup=False, highlight=False, soft_wrap=True)
+        fail(f"{len(error.issues)} problem(s) in {file}; nothing was solved")
+    except SpecError as exc:
+        fail(str(exc))
+    if as_json:
+        payload = solution.to_dict(profiles=True)
+        payload["constants"] = notes
+        print_json(payload)
+        return
+    console.print(f"[bold]{cascade.stages} stages[/] (n = {cascade.n}, m = {cascade.m}), "
+                  f"{cascade.extractant_mol_per_l:g} mol/L extractant; constants: "
+                  f"{'; '.join(notes)}", highlight=False)  # fmt: skip
+    print_frame(solution.summary(), title="products")
+    console.print(f"  solver: {solution.solves} continuation solves, residual "
+                  f"{solution.residual:.2g}, proton closure {solution.proton_closure():.2g}",
+                  highlight=False)  # fmt: skip
+    if profiles:
+        print_frame(solution.profiles(), title="stage profiles", limit=None)

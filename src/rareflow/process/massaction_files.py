@@ -1,0 +1,122 @@
+"""Mass-action cascade files (YAML) and the extraction constants they take from the dataset.
+
+Constants: an element with its own row in ``extraction_constants.csv`` takes it; any other takes
+the anchor's (the first row of the extractant and medium, Dy for P507/HCl) times its separation
+factor to the anchor in the dataset's series, log K_i = log K_anchor + log10(beta_i /
+beta_anchor). Which constants are derived, and whether their factors are estimates, is said.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from rareflow.dataset.dataset import Dataset
+from rareflow.dataset.errors import DataIssue, DataValidationError, display_path
+from rareflow.dataset.readers import line_of, read_yaml
+from rareflow.dataset.schema import numbers_not_booleans
+from rareflow.dataset.tables import validate_mapping
+from rareflow.elements import parse_symbol
+from rareflow.process.factors import factor_series
+from rareflow.process.massaction import MassActionCascade
+from rareflow.process.theory import SpecError
+
+Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+MAX_MASS_ACTION_STAGES = 200
+"""Every stage adds (components + 2) unknowns to one dense solve; larger cascades belong to the
+constant-factor solver."""
+
+
+def extraction_constants(
+    dataset: Dataset, extractant: str, medium: str, components: tuple[str, ...]
+) -> tuple[np.ndarray, list[str]]:
+    """log10 K of each component and a note per component on where it comes from."""
+    table = dataset.table("extraction_constants")
+    rows = table[(table["extractant"] == extractant) & (table["medium"] == medium)]
+    if rows.empty:
+        raise SpecError(
+            f"no extraction constant for {extractant}/{medium} in the dataset; give log_k "
+            "per component in the file"
+        )
+    own = {str(r.element): float(r.log_k_ex) for r in rows.itertuples()}
+    anchor = str(rows.iloc[0]["element"])
+    series = factor_series(dataset, extractant, medium)
+    values, notes = [], []
+    for component in components:
+        if component in own:
+            values.append(own[component])
+            notes.append(f"{component}: log K {own[component]:g} ({rows.iloc[0]['source']})")
+            continue
+        ratio = float(series.betas([component])[0] / series.betas([anchor])[0])
+        values.append(own[anchor] + float(np.log10(ratio)))
+        flag = "ESTIMATED factors" if series.is_estimated(component, anchor) else "sourced factors"
+        notes.append(f"{component}: derived from {anchor} x beta {ratio:.4g} ({flag})")
+    return np.array(values), notes
+
+
+class MassActionFile(BaseModel):
+    """Schema of ``rareflow cascade massaction FILE.yaml`` (see docs/process.md)."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    _numbers = numbers_not_booleans()
+
+    feed: dict[str, Annotated[float, Field(ge=0, allow_inf_nan=False)]]
+    n: Annotated[int, Field(ge=1, le=MAX_MASS_ACTION_STAGES)]
+    m: Annotated[int, Field(ge=0, le=MAX_MASS_ACTION_STAGES)] = 0
+    extractant_mol_per_l: Positive
+    organic_m3_h: Positive
+    feed_m3_h: Positive
+    feed_mol_per_l: Positive
+    feed_acid_mol_per_l: Positive
+    scrub_m3_h: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 0.0
+    scrub_acid_mol_per_l: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 0.0
+    extractant: str | None = "p507"
+    medium: str = "hcl"
+    log_k: dict[str, Annotated[float, Field(ge=-20, le=20)]] | None = None
+    """Base-10 constants per component (instead of the dataset's)."""
+
+
+def load_mass_action(path: Path, dataset: Dataset) -> tuple[MassActionCascade, list[str]]:
+    """Read and validate a file; returns the cascade and where its constants come from."""
+    label = display_path(path)
+    issues: list[DataIssue] = []
+    data = read_yaml(path, label, issues) if path.exists() else None
+    if not path.exists():
+        issues.append(DataIssue(label, "file not found", kind="io"))
+    if data is not None:
+        spec = validate_mapping(MassActionFile, data, label, line_of(data), issues)
+        if spec is not None:
+            try:
+                return _build(spec, dataset)
+            except (SpecError, ValueError) as exc:
+                issues.append(DataIssue(label, str(exc), kind="invalid_value"))
+    raise DataValidationError(issues)
+
+
+def _build(spec: MassActionFile, dataset: Dataset) -> tuple[MassActionCascade, list[str]]:
+    feed = {parse_symbol(k): v for k, v in spec.feed.items()}
+    total = sum(feed.values())
+    if len(feed) < 1 or abs(total - 1.0) > 1e-6:
+        raise SpecError(f"feed fractions sum to {total:.6g}, not 1")
+    components = tuple(feed)
+    if spec.log_k is not None:
+        given = {parse_symbol(k): v for k, v in spec.log_k.items()}
+        missing = sorted(set(components) - set(given))
+        if missing:
+            raise SpecError(f"log_k lacks {', '.join(missing)}")
+        log_k = np.array([given[c] for c in components])
+        notes = ["constants given in the file"]
+    else:
+        log_k, notes = extraction_constants(dataset, spec.extractant or "", spec.medium,
+                                            components)  # fmt: skip
+    order = np.argsort(log_k, kind="stable")
+    cascade = MassActionCascade(
+        tuple(components[i] for i in order), log_k[order],
+        np.array([feed[components[i]] for i in order]), spec.n, spec.m,
+        spec.extractant_mol_per_l, spec.organic_m3_h, spec.feed_m3_h, spec.feed_mol_per_l,
+        spec.feed_acid_mol_per_l, spec.scrub_m3_h, spec.scrub_acid_mol_per_l,
+    )  # fmt: skip
+    return cascade, notes
