@@ -14,21 +14,23 @@ mass-action law gives (measured shifts of beta with loading come from non-ideali
 In the dilute limit (tiny loading, h fixed by the feed acid) each element obeys Kremser's law,
 which the tests check.
 
-Stages 0 .. n-1 extract, n .. n+m-1 scrub; fresh organic enters stage 0 and leaves loaded from
-the last stage; scrub acid enters the last stage, the feed enters stage n-1, the raffinate
-leaves stage 0. The unknowns (ln c, ln h, ln F per stage) are solved with MINPACK's hybrid
-method, continued from a dilute feed to the real one so each solve starts near its answer.
+Stages 0 .. n-1 extract, n .. n+m-1 scrub, n+m .. n+m+p-1 strip. The organic passes them in
+that order; it enters stage 0 fresh, or stripped from the last stage when it is recycled. The
+feed enters stage n-1, the scrub liquor the last scrub stage, the strip acid the last stage.
+The strip liquor leaves the first strip stage; a share of it (reflux) is the scrub liquor, the
+rest is the extract product. The raffinate leaves stage 0. The unknowns (ln c, ln h, ln F per
+stage) are solved with MINPACK's hybrid method along a continuation path (``_path``).
 Saponification (pre-neutralised extractant) is not modelled: the extractant releases protons.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.linalg import solve_banded
 from scipy.optimize import root
 
 from rareflow.process.theory import SpecError
@@ -37,7 +39,7 @@ PROTONS_PER_ION = 3
 DIMERS_PER_ION = 3
 CONTINUATION_STEPS = (1e-6, 1e-4, 1e-3, 1e-2, 0.05, 0.2, 0.5, 1.0)
 """Fractions of the feed concentration solved in turn (each from the previous answer)."""
-MAX_SOLVES = 200
+MAX_SOLVES = 400
 
 
 @dataclass(frozen=True)
@@ -57,12 +59,26 @@ class MassActionCascade:
     feed_acid_mol_per_l: float
     scrub_m3_h: float = 0.0
     scrub_acid_mol_per_l: float = 0.0
+    p: int = 0
+    """Strip stages."""
+    strip_m3_h: float = 0.0
+    strip_acid_mol_per_l: float = 0.0
+    reflux: float = 0.0
+    """Share of the strip liquor returned as scrub liquor (with the fresh scrub liquor)."""
+    recycle_organic: bool = False
+    """The stripped organic returns to stage 0 instead of fresh organic."""
 
     def __post_init__(self) -> None:
-        if self.n < 1 or self.m < 0:
-            raise SpecError("need n >= 1 extraction stages and m >= 0 scrub stages")
-        if self.m > 0 and self.scrub_m3_h <= 0:
-            raise SpecError("a scrub section (m > 0) needs scrub_m3_h > 0")
+        if self.n < 1 or self.m < 0 or self.p < 0:
+            raise SpecError("need n >= 1 extraction stages and m, p >= 0 scrub and strip stages")
+        if self.m > 0 and self.scrub_m3_h + self.reflux * self.strip_m3_h <= 0:
+            raise SpecError("a scrub section (m > 0) needs scrub_m3_h > 0 or a reflux")
+        if self.p > 0 and (self.strip_m3_h <= 0 or self.strip_acid_mol_per_l <= 0):
+            raise SpecError("a strip section (p > 0) needs strip_m3_h and strip acid > 0")
+        if not 0.0 <= self.reflux < 1.0 or (self.reflux > 0 and (self.p == 0 or self.m == 0)):
+            raise SpecError("reflux is a share in [0, 1) and needs strip and scrub sections")
+        if self.recycle_organic and self.p == 0:
+            raise SpecError("recycling the organic needs a strip section (p > 0)")
         positive = (self.extractant_mol_per_l, self.organic_m3_h, self.feed_m3_h,
                     self.feed_mol_per_l, self.feed_acid_mol_per_l)  # fmt: skip
         if min(positive) <= 0:
@@ -70,13 +86,57 @@ class MassActionCascade:
 
     @property
     def stages(self) -> int:
-        return self.n + self.m
+        return self.n + self.m + self.p
 
-    def aqueous_flows(self) -> np.ndarray:
-        """Aqueous flow leaving every stage (m3/h): scrub liquor, plus the feed below it."""
-        flows = np.full(self.stages, self.scrub_m3_h)
+    def sections(self) -> list[str]:
+        return ["extraction"] * self.n + ["scrub"] * self.m + ["strip"] * self.p
+
+    def aqueous_flows(self, reflux: float | None = None) -> np.ndarray:
+        """Aqueous flow leaving every stage (m3/h)."""
+        share = self.reflux if reflux is None else reflux
+        flows = np.full(self.stages, self.scrub_m3_h + share * self.strip_m3_h)
         flows[: self.n] += self.feed_m3_h
+        flows[self.n + self.m :] = self.strip_m3_h
         return flows
+
+    def aqueous_links(self, reflux: float | None = None) -> np.ndarray:
+        """links[k, j]: aqueous flow (m3/h) leaving stage j that enters stage k."""
+        share = self.reflux if reflux is None else reflux
+        flows, top = self.aqueous_flows(share), self.n + self.m
+        links = np.zeros((self.stages, self.stages))
+        for k in range(self.stages - 1):
+            if k + 1 != top:  # the strip liquor does not run into the scrub section whole
+                links[k, k + 1] = flows[k + 1]
+        if self.p and self.m:
+            links[top - 1, top] = share * self.strip_m3_h
+        return links
+
+
+@dataclass(frozen=True)
+class Point:
+    """Where the continuation is: feed scale, scrub and strip acid, reflux, organic recycle."""
+
+    scale: float
+    scrub_acid: float
+    strip_acid: float
+    reflux: float
+    recycle: float
+
+    def toward(self, other: Point) -> Point:
+        """Half-way (geometric in scale and acids, linear in reflux and recycle)."""
+        return Point(
+            float(np.sqrt(self.scale * other.scale)),
+            float(np.sqrt(self.scrub_acid * other.scrub_acid)),
+            float(np.sqrt(self.strip_acid * other.strip_acid)),
+            0.5 * (self.reflux + other.reflux),
+            0.5 * (self.recycle + other.recycle),
+        )
+
+    def distance(self, other: Point) -> float:
+        logs = [abs(np.log(max(a, 1e-300) / max(b, 1e-300))) for a, b in (
+            (self.scale, other.scale), (self.scrub_acid, other.scrub_acid),
+            (self.strip_acid, other.strip_acid))]  # fmt: skip
+        return float(max(*logs, abs(self.reflux - other.reflux), abs(self.recycle - other.recycle)))
 
 
 def _unpack(z: np.ndarray, count: int, total: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -84,33 +144,42 @@ def _unpack(z: np.ndarray, count: int, total: int) -> tuple[np.ndarray, np.ndarr
     return c, np.exp(z[count * total : (count + 1) * total]), np.exp(z[(count + 1) * total :])
 
 
-def _residual(cascade: MassActionCascade, scale: float, scrub_acid: float) -> Any:
+def _inputs(cascade: MassActionCascade, point: Point) -> tuple[np.ndarray, np.ndarray]:
+    """External RE (mol/h, per component and stage) and acid (mol/h per stage)."""
+    feed = np.zeros((len(cascade.components), cascade.stages))
+    feed[:, cascade.n - 1] = (
+        cascade.feed_m3_h * cascade.feed_mol_per_l * point.scale * (cascade.feed_fractions)
+    )
+    acid = np.zeros(cascade.stages)
+    acid[cascade.n - 1] += cascade.feed_m3_h * cascade.feed_acid_mol_per_l
+    if cascade.m:
+        acid[cascade.n + cascade.m - 1] += cascade.scrub_m3_h * point.scrub_acid
+    if cascade.p:
+        acid[-1] += cascade.strip_m3_h * point.strip_acid
+    return feed, acid
+
+
+def _residual(cascade: MassActionCascade, point: Point) -> Any:
     """The stage equations as ln(what comes in) - ln(what goes out): every term of both sides
     is positive, so the equations keep their scale however small a concentration gets."""
     count, total = len(cascade.components), cascade.stages
     k = (10.0**cascade.log_k)[:, None]
     z_total = cascade.extractant_mol_per_l / 2.0
-    qa, qo = cascade.aqueous_flows(), cascade.organic_m3_h
-    feed = np.zeros((count, total))
-    feed[:, cascade.n - 1] = (
-        cascade.feed_m3_h * cascade.feed_mol_per_l * scale * (cascade.feed_fractions)
-    )
-    acid_in = np.zeros(total)
-    acid_in[cascade.n - 1] += cascade.feed_m3_h * cascade.feed_acid_mol_per_l
-    acid_in[-1] += cascade.scrub_m3_h * scrub_acid
+    qa, links = cascade.aqueous_flows(point.reflux), cascade.aqueous_links(point.reflux)
+    qo = cascade.organic_m3_h
+    feed, acid_in = _inputs(cascade, point)
 
     def residual(z: np.ndarray) -> np.ndarray:
         c, h, free = _unpack(z, count, total)
         o = k * c * free**3 / h**3
-        inflow = feed.copy()
-        inflow[:, :-1] += (qa * c)[:, 1:]
-        inflow[:, 1:] += (qo * o)[:, :-1]
-        outflow = qa * c + qo * o
-        loaded = qo * o.sum(axis=0)
-        protons_in = acid_in + PROTONS_PER_ION * loaded
-        protons_in[:-1] += (qa * h)[1:]
-        protons_out = qa * h
-        protons_out[1:] += PROTONS_PER_ION * loaded[:-1]
+        carried = qo * o  # RE carried out of each stage by the organic
+        entering = np.zeros_like(carried)
+        entering[:, 1:] = carried[:, :-1]
+        entering[:, 0] = point.recycle * carried[:, -1]
+        inflow = feed + c @ links.T + entering
+        outflow = qa * c + carried
+        protons_in = acid_in + h @ links.T + PROTONS_PER_ION * carried.sum(axis=0)
+        protons_out = qa * h + PROTONS_PER_ION * entering.sum(axis=0)
         extractant = np.log(free + DIMERS_PER_ION * o.sum(axis=0)) - np.log(z_total)
         return np.concatenate([
             (np.log(inflow) - np.log(outflow)).ravel(),
@@ -120,27 +189,22 @@ def _residual(cascade: MassActionCascade, scale: float, scrub_acid: float) -> An
     return residual
 
 
-def _dilute_start(cascade: MassActionCascade, scale: float, scrub_acid: float) -> np.ndarray:
-    """ln c, ln h, ln F of the dilute cascade: the acid of the inflows, all extractant free,
-    so D is fixed on every stage and each component's balances are one tridiagonal solve."""
+def _dilute_start(cascade: MassActionCascade, point: Point) -> np.ndarray:
+    """ln c, ln h, ln F of the dilute cascade: each stage at the acid its inflows bring, all
+    extractant free, so D is fixed and each component's balances are one linear solve."""
     count, total = len(cascade.components), cascade.stages
-    qa, qo = cascade.aqueous_flows(), cascade.organic_m3_h
-    acid = np.full(total, scrub_acid if cascade.m else 0.0)
-    acid[: cascade.n] = (cascade.feed_m3_h * cascade.feed_acid_mol_per_l
-                         + cascade.scrub_m3_h * scrub_acid) / qa[0]  # fmt: skip
+    qa, links = cascade.aqueous_flows(point.reflux), cascade.aqueous_links(point.reflux)
+    feed, acid_in = _inputs(cascade, point)
+    acid = np.linalg.solve(np.diag(qa) - links, acid_in)  # acid carried, nothing released
     acid = np.maximum(acid, 1e-12)
     free = np.full(total, cascade.extractant_mol_per_l / 2.0)
     c = np.empty((count, total))
     for index in range(count):
-        extraction = qo * 10.0 ** cascade.log_k[index] * free**3 / acid**3
-        bands = np.zeros((3, total))
-        bands[0, 1:] = qa[1:]  # aqueous from the stage above
-        bands[1] = -(qa + extraction)
-        bands[2, :-1] = extraction[:-1]  # organic from the stage below
-        rhs = np.zeros(total)
-        rhs[cascade.n - 1] = -(cascade.feed_m3_h * cascade.feed_mol_per_l * scale
-                               * cascade.feed_fractions[index])  # fmt: skip
-        c[index] = np.maximum(solve_banded((1, 1), bands, rhs), 1e-300)
+        extraction = cascade.organic_m3_h * 10.0 ** cascade.log_k[index] * free**3 / acid**3
+        matrix = np.diag(qa + extraction) - links
+        matrix[np.arange(1, total), np.arange(total - 1)] -= extraction[:-1]
+        matrix[0, -1] -= point.recycle * extraction[-1]
+        c[index] = np.maximum(np.linalg.solve(matrix, feed[index]), 1e-300)
     return np.concatenate([np.log(c).ravel(), np.log(acid), np.log(free)])
 
 
@@ -160,9 +224,16 @@ class MassActionSolution:
         """mol/h of each component leaving in the raffinate."""
         return np.asarray(self.aqueous[:, 0] * self.cascade.aqueous_flows()[0])
 
-    def loaded_organic(self) -> np.ndarray:
-        """mol/h of each component leaving in the loaded organic."""
-        return np.asarray(self.organic[:, -1] * self.cascade.organic_m3_h)
+    def extract(self) -> np.ndarray:
+        """mol/h of each component leaving in the extract product: the loaded organic, or
+        with a strip section the strip liquor not refluxed (plus the stripped organic when it
+        is not recycled)."""
+        c = self.cascade
+        organic = self.organic[:, -1] * c.organic_m3_h
+        if c.p == 0:
+            return np.asarray(organic)
+        liquor = (1.0 - c.reflux) * c.strip_m3_h * self.aqueous[:, c.n + c.m]
+        return np.asarray(liquor + (0.0 if c.recycle_organic else organic))
 
     def feed_flow(self) -> np.ndarray:
         c = self.cascade
@@ -171,15 +242,20 @@ class MassActionSolution:
     def closure(self) -> np.ndarray:
         """|in - out| / in per component."""
         feed = self.feed_flow()
-        out = self.raffinate() + self.loaded_organic()
+        out = self.raffinate() + self.extract()
         return np.asarray(np.abs(out - feed) / np.maximum(feed, 1e-300))
 
     def proton_closure(self) -> float:
-        """|acid in + 3 x RE extracted - acid out| / acid in (whole cascade)."""
+        """|acid in - acid out - 3 x RE carried out by the organic| / acid in: every Ln that
+        leaves in the organic released 3 H+ to the aqueous."""
         c = self.cascade
-        acid_in = c.feed_m3_h * c.feed_acid_mol_per_l + c.scrub_m3_h * c.scrub_acid_mol_per_l
-        released = PROTONS_PER_ION * float(self.loaded_organic().sum())
+        acid_in = (c.feed_m3_h * c.feed_acid_mol_per_l + c.scrub_m3_h * c.scrub_acid_mol_per_l
+                   + (c.strip_m3_h * c.strip_acid_mol_per_l if c.p else 0.0))  # fmt: skip
         out = float(self.acid[0] * c.aqueous_flows()[0])
+        if c.p:
+            out += (1.0 - c.reflux) * c.strip_m3_h * float(self.acid[c.n + c.m])
+        carried = 0.0 if c.recycle_organic else float(self.organic[:, -1].sum())
+        released = PROTONS_PER_ION * carried * c.organic_m3_h
         return abs(acid_in + released - out) / acid_in
 
     def distribution(self) -> np.ndarray:
@@ -191,13 +267,12 @@ class MassActionSolution:
         c = self.cascade
         rows: dict[str, Any] = {
             "stage": np.arange(1, c.stages + 1),
-            "section": ["extraction"] * c.n + ["scrub"] * c.m,
+            "section": c.sections(),
             "pH": -np.log10(self.acid),
             "free_dimer_mol_per_l": self.free_dimer,
-            "loading_fraction": DIMERS_PER_ION
-            * self.organic.sum(axis=0)
+            "loading_fraction": DIMERS_PER_ION * self.organic.sum(axis=0)
             / (c.extractant_mol_per_l / 2.0),
-        }
+        }  # fmt: skip
         distribution = self.distribution()
         for index, name in enumerate(c.components):
             rows[f"D_{name}"] = distribution[index]
@@ -206,13 +281,13 @@ class MassActionSolution:
         return pd.DataFrame(rows)
 
     def summary(self) -> pd.DataFrame:
-        raffinate, organic = self.raffinate(), self.loaded_organic()
+        raffinate, extract = self.raffinate(), self.extract()
         return pd.DataFrame({
             "component": self.cascade.components, "feed_mol_h": self.feed_flow(),
-            "raffinate_mol_h": raffinate, "organic_mol_h": organic,
+            "raffinate_mol_h": raffinate, "extract_mol_h": extract,
             "purity_raffinate": raffinate / raffinate.sum(),
-            "purity_organic": organic / organic.sum(),
-            "recovery_organic": organic / self.feed_flow(), "closure": self.closure(),
+            "purity_extract": extract / extract.sum(),
+            "recovery_extract": extract / self.feed_flow(), "closure": self.closure(),
         })  # fmt: skip
 
     def to_dict(self, profiles: bool = True) -> dict[str, Any]:
@@ -221,34 +296,41 @@ class MassActionSolution:
             "log_k": [float(v) for v in self.cascade.log_k],
             "products": self.summary().to_dict(orient="records"),
             "proton_closure": self.proton_closure(),
-            "solver": {"method": "hybr with continuation in the feed concentration",
-                       "solves": self.solves, "residual": self.residual},
+            "solver": {"method": "hybr along a continuation path", "solves": self.solves,
+                       "residual": self.residual},
         }  # fmt: skip
         if profiles:
             result["profiles"] = self.profiles().to_dict(orient="records")
         return result
 
 
-def _attempt(
-    cascade: MassActionCascade, point: tuple[float, float], z: np.ndarray
-) -> tuple[np.ndarray, float]:
-    residual = _residual(cascade, *point)
+def _attempt(cascade: MassActionCascade, point: Point, z: np.ndarray) -> tuple[np.ndarray, float]:
+    residual = _residual(cascade, point)
     with np.errstate(all="ignore"):
         result = root(residual, z, method="hybr", options={"xtol": 1e-13, "maxfev": 200_000})
         norm = float(np.max(np.abs(residual(result.x))))
     return result.x, norm if np.isfinite(norm) else np.inf
 
 
-def _path(cascade: MassActionCascade) -> list[tuple[float, float]]:
-    """(feed scale, scrub acid) points: the feed from dilute to real at a scrub acid no
-    stronger than the feed's (so the scrub section does not strip and nothing is trapped
-    between the sections while the cascade is dilute), then the scrub acid to its value."""
-    target = cascade.scrub_acid_mol_per_l
-    weak = min(target, cascade.feed_acid_mol_per_l) if cascade.m else target
-    points = [(scale, weak) for scale in CONTINUATION_STEPS]
-    if weak < target:
-        steps = max(2, int(np.ceil(np.log10(target / max(weak, 1e-12)) * 4)))
-        points += [(1.0, float(a)) for a in np.geomspace(weak, target, steps + 1)[1:]]
+def _path(cascade: MassActionCascade) -> list[Point]:
+    """The feed from dilute to real with the scrub and strip acids no stronger than the feed's
+    and no organic recycle (nothing is trapped between sections while the cascade is dilute);
+    then the acids to their values; then the organic recycle."""
+    feed_acid = cascade.feed_acid_mol_per_l
+    scrub, strip = cascade.scrub_acid_mol_per_l, cascade.strip_acid_mol_per_l
+    weak = Point(CONTINUATION_STEPS[0], min(scrub, feed_acid) or feed_acid,
+                 min(strip, feed_acid) or feed_acid, cascade.reflux, 0.0)  # fmt: skip
+    points = [dataclasses.replace(weak, scale=scale) for scale in CONTINUATION_STEPS]
+    acids = dataclasses.replace(points[-1], scrub_acid=scrub or weak.scrub_acid,
+                                strip_acid=strip or weak.strip_acid)  # fmt: skip
+    steps = max(2, int(np.ceil(4 * points[-1].distance(acids))))
+    points += [dataclasses.replace(acids, scrub_acid=float(a), strip_acid=float(b))
+               for a, b in zip(np.geomspace(points[-1].scrub_acid, acids.scrub_acid, steps + 1)[1:],
+                               np.geomspace(points[-1].strip_acid, acids.strip_acid, steps + 1)[1:],
+                               strict=True)]  # fmt: skip
+    if cascade.recycle_organic:
+        points += [dataclasses.replace(points[-1], recycle=float(r))
+                   for r in np.linspace(0.0, 1.0, 9)[1:]]  # fmt: skip
     return points
 
 
@@ -256,32 +338,33 @@ def solve_mass_action(cascade: MassActionCascade) -> MassActionSolution:
     """Steady state of the cascade; raises ``SpecError`` if it does not converge.
 
     Continuation along :func:`_path`, each solve started from the last answer (concentrations
-    shifted as a dilute answer would be); a step that fails is halved (geometrically), at most
-    ``MAX_SOLVES`` solves in all.
+    shifted as a dilute answer would be when the feed grows); a step that fails is halved, at
+    most ``MAX_SOLVES`` solves in all.
     """
     count, total = len(cascade.components), cascade.stages
     points = _path(cascade)
     done = points[0]
-    z, norm = _attempt(cascade, done, _dilute_start(cascade, *done))
+    z, norm = _attempt(cascade, done, _dilute_start(cascade, done))
     if norm > 1e-8:
         raise SpecError(f"mass-action cascade did not converge even dilute (residual {norm:.3g})")
     solves, targets = 1, points[1:]
     while targets:
         point = targets[0]
         shifted = z.copy()
-        shifted[: count * total] += np.log(point[0] / done[0])  # the dilute answer scales so
+        shifted[: count * total] += np.log(point.scale / done.scale)
         trial, norm = _attempt(cascade, point, shifted)
         solves += 1
         if norm <= 1e-8:
             z, done = trial, point
             targets.pop(0)
             continue
-        middle = (float(np.sqrt(point[0] * done[0])), float(np.sqrt(point[1] * done[1])))
-        if solves >= MAX_SOLVES or max(middle[0] / done[0], middle[1] / done[1]) < 1.0 + 1e-4:
+        middle = done.toward(point)
+        if solves >= MAX_SOLVES or done.distance(middle) < 1e-4:
             raise SpecError(
-                f"mass-action cascade did not converge beyond {done[0]:g} x the feed "
-                f"concentration and {done[1]:g} mol/L of scrub acid (residual {norm:.3g}); "
-                "lower the feed concentration, raise the extractant or weaken the scrub acid"
+                f"mass-action cascade did not converge beyond {done.scale:g} x the feed, "
+                f"scrub acid {done.scrub_acid:g} and strip acid {done.strip_acid:g} mol/L, "
+                f"reflux {done.reflux:g}, recycle {done.recycle:g} (residual {norm:.3g}); "
+                "lower the feed concentration, raise the extractant or change the acids"
             )
         targets.insert(0, middle)
     c, h, free = _unpack(z, count, total)

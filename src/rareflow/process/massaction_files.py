@@ -73,6 +73,12 @@ class MassActionFile(BaseModel):
     feed_acid_mol_per_l: Positive
     scrub_m3_h: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 0.0
     scrub_acid_mol_per_l: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 0.0
+    p: Annotated[int, Field(ge=0, le=MAX_MASS_ACTION_STAGES)] = 0
+    """Strip stages."""
+    strip_m3_h: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 0.0
+    strip_acid_mol_per_l: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 0.0
+    reflux: Annotated[float, Field(ge=0, lt=1, allow_inf_nan=False)] = 0.0
+    recycle_organic: bool = False
     extractant: str | None = "p507"
     medium: str = "hcl"
     log_k: dict[str, Annotated[float, Field(ge=-20, le=20)]] | None = None
@@ -117,6 +123,7 @@ def _build(spec: MassActionFile, dataset: Dataset) -> tuple[MassActionCascade, l
         tuple(components[i] for i in order), log_k[order],
         np.array([feed[components[i]] for i in order]), spec.n, spec.m,
         spec.extractant_mol_per_l, spec.organic_m3_h, spec.feed_m3_h, spec.feed_mol_per_l,
-        spec.feed_acid_mol_per_l, spec.scrub_m3_h, spec.scrub_acid_mol_per_l,
+        spec.feed_acid_mol_per_l, spec.scrub_m3_h, spec.scrub_acid_mol_per_l, spec.p,
+        spec.strip_m3_h, spec.strip_acid_mol_per_l, spec.reflux, spec.recycle_organic,
     )  # fmt: skip
     return cascade, notes
