@@ -11,8 +11,8 @@ from rareflow.cli.cascade import cascade_app
 from rareflow.cli.data import DataDir, JsonFlag, load
 from rareflow.cli.output import console, errors, fail, print_frame, print_json
 from rareflow.dataset.errors import DataValidationError
-from rareflow.process.massaction import solve_mass_action
 from rareflow.process.massaction_files import load_mass_action
+from rareflow.process.massaction_solver import solve_mass_action
 from rareflow.process.theory import SpecError
 
 

@@ -19,27 +19,24 @@ that order; it enters stage 0 fresh, or stripped from the last stage when it is 
 feed enters stage n-1, the scrub liquor the last scrub stage, the strip acid the last stage.
 The strip liquor leaves the first strip stage; a share of it (reflux) is the scrub liquor, the
 rest is the extract product. The raffinate leaves stage 0. The unknowns (ln c, ln h, ln F per
-stage) are solved with MINPACK's hybrid method along a continuation path (``_path``).
+stage) are solved with MINPACK's hybrid method along a continuation path
+(``massaction_solver``).
 Saponification (pre-neutralised extractant) is not modelled: the extractant releases protons.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import root
+from scipy.signal import lfilter
 
 from rareflow.process.theory import SpecError
 
 PROTONS_PER_ION = 3
 DIMERS_PER_ION = 3
-CONTINUATION_STEPS = (1e-6, 1e-4, 1e-3, 1e-2, 0.05, 0.2, 0.5, 1.0)
-"""Fractions of the feed concentration solved in turn (each from the previous answer)."""
-MAX_SOLVES = 400
 
 
 @dataclass(frozen=True)
@@ -67,6 +64,9 @@ class MassActionCascade:
     """Share of the strip liquor returned as scrub liquor (with the fresh scrub liquor)."""
     recycle_organic: bool = False
     """The stripped organic returns to stage 0 instead of fresh organic."""
+    efficiency: float = 1.0
+    """Murphree efficiency of every stage on the organic phase: the organic leaving a stage
+    moves from what it brought in toward equilibrium with the aqueous leaving by this share."""
 
     def __post_init__(self) -> None:
         if self.n < 1 or self.m < 0 or self.p < 0:
@@ -79,6 +79,8 @@ class MassActionCascade:
             raise SpecError("reflux is a share in [0, 1) and needs strip and scrub sections")
         if self.recycle_organic and self.p == 0:
             raise SpecError("recycling the organic needs a strip section (p > 0)")
+        if not 0.0 < self.efficiency <= 1.0:
+            raise SpecError("a Murphree efficiency is in (0, 1]")
         positive = (self.extractant_mol_per_l, self.organic_m3_h, self.feed_m3_h,
                     self.feed_mol_per_l, self.feed_acid_mol_per_l)  # fmt: skip
         if min(positive) <= 0:
@@ -139,7 +141,7 @@ class Point:
         return float(max(*logs, abs(self.reflux - other.reflux), abs(self.recycle - other.recycle)))
 
 
-def _unpack(z: np.ndarray, count: int, total: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def unpack(z: np.ndarray, count: int, total: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     c = np.exp(z[: count * total]).reshape(count, total)
     return c, np.exp(z[count * total : (count + 1) * total]), np.exp(z[(count + 1) * total :])
 
@@ -159,7 +161,25 @@ def _inputs(cascade: MassActionCascade, point: Point) -> tuple[np.ndarray, np.nd
     return feed, acid
 
 
-def _residual(cascade: MassActionCascade, point: Point) -> Any:
+def organic_leaving(
+    cascade: MassActionCascade, equilibrium: np.ndarray, recycle: float
+) -> np.ndarray:
+    """Organic leaving every stage (mol/L) from the organic in equilibrium with each stage's
+    aqueous: o_k = (1 - E) o_(k-1) + E o*_k, with o_(-1) the recycled organic (a share
+    ``recycle`` of the last stage's) or none."""
+    efficiency = cascade.efficiency
+    if efficiency == 1.0:
+        return equilibrium
+    carry = 1.0 - efficiency
+    base = lfilter([efficiency], [1.0, -carry], equilibrium, axis=1)
+    if recycle == 0.0:
+        return np.asarray(base)
+    total = equilibrium.shape[1]
+    last = base[:, -1] / (1.0 - recycle * carry**total)  # o_(T-1) enters stage 0 again
+    return np.asarray(base + np.outer(recycle * last, carry ** np.arange(1, total + 1)))
+
+
+def stage_residual(cascade: MassActionCascade, point: Point) -> Any:
     """The stage equations as ln(what comes in) - ln(what goes out): every term of both sides
     is positive, so the equations keep their scale however small a concentration gets."""
     count, total = len(cascade.components), cascade.stages
@@ -170,9 +190,9 @@ def _residual(cascade: MassActionCascade, point: Point) -> Any:
     feed, acid_in = _inputs(cascade, point)
 
     def residual(z: np.ndarray) -> np.ndarray:
-        c, h, free = _unpack(z, count, total)
-        o = k * c * free**3 / h**3
-        carried = qo * o  # RE carried out of each stage by the organic
+        c, h, free = unpack(z, count, total)
+        o = k * c * free**3 / h**3  # in equilibrium with the aqueous leaving (F: its free dimer)
+        carried = qo * organic_leaving(cascade, o, point.recycle)  # RE the organic carries out
         entering = np.zeros_like(carried)
         entering[:, 1:] = carried[:, :-1]
         entering[:, 0] = point.recycle * carried[:, -1]
@@ -189,7 +209,7 @@ def _residual(cascade: MassActionCascade, point: Point) -> Any:
     return residual
 
 
-def _dilute_start(cascade: MassActionCascade, point: Point) -> np.ndarray:
+def dilute_start(cascade: MassActionCascade, point: Point) -> np.ndarray:
     """ln c, ln h, ln F of the dilute cascade: each stage at the acid its inflows bring, all
     extractant free, so D is fixed and each component's balances are one linear solve."""
     count, total = len(cascade.components), cascade.stages
@@ -198,13 +218,23 @@ def _dilute_start(cascade: MassActionCascade, point: Point) -> np.ndarray:
     acid = np.linalg.solve(np.diag(qa) - links, acid_in)  # acid carried, nothing released
     acid = np.maximum(acid, 1e-12)
     free = np.full(total, cascade.extractant_mol_per_l / 2.0)
+    # unknowns per component: c (aqueous) then o (organic leaving), both by stage
+    qo, efficiency = cascade.organic_m3_h, cascade.efficiency
+    below = (np.arange(1, total), np.arange(total - 1))
     c = np.empty((count, total))
     for index in range(count):
-        extraction = cascade.organic_m3_h * 10.0 ** cascade.log_k[index] * free**3 / acid**3
-        matrix = np.diag(qa + extraction) - links
-        matrix[np.arange(1, total), np.arange(total - 1)] -= extraction[:-1]
-        matrix[0, -1] -= point.recycle * extraction[-1]
-        c[index] = np.maximum(np.linalg.solve(matrix, feed[index]), 1e-300)
+        distribution = 10.0 ** cascade.log_k[index] * free**3 / acid**3
+        matrix = np.zeros((2 * total, 2 * total))
+        matrix[:total, :total] = np.diag(qa) - links
+        matrix[:total, total:] = qo * np.eye(total)
+        matrix[:total, total:][below] -= qo
+        matrix[0, 2 * total - 1] -= point.recycle * qo
+        matrix[total:, :total] = -efficiency * np.diag(distribution)
+        matrix[total:, total:] = np.eye(total)
+        matrix[total:, total:][below] -= 1.0 - efficiency
+        matrix[total, 2 * total - 1] -= point.recycle * (1.0 - efficiency)
+        rhs = np.concatenate([feed[index], np.zeros(total)])
+        c[index] = np.maximum(np.linalg.solve(matrix, rhs)[:total], 1e-300)
     return np.concatenate([np.log(c).ravel(), np.log(acid), np.log(free)])
 
 
@@ -302,75 +332,6 @@ class MassActionSolution:
         if profiles:
             result["profiles"] = self.profiles().to_dict(orient="records")
         return result
-
-
-def _attempt(cascade: MassActionCascade, point: Point, z: np.ndarray) -> tuple[np.ndarray, float]:
-    residual = _residual(cascade, point)
-    with np.errstate(all="ignore"):
-        result = root(residual, z, method="hybr", options={"xtol": 1e-13, "maxfev": 200_000})
-        norm = float(np.max(np.abs(residual(result.x))))
-    return result.x, norm if np.isfinite(norm) else np.inf
-
-
-def _path(cascade: MassActionCascade) -> list[Point]:
-    """The feed from dilute to real with the scrub and strip acids no stronger than the feed's
-    and no organic recycle (nothing is trapped between sections while the cascade is dilute);
-    then the acids to their values; then the organic recycle."""
-    feed_acid = cascade.feed_acid_mol_per_l
-    scrub, strip = cascade.scrub_acid_mol_per_l, cascade.strip_acid_mol_per_l
-    weak = Point(CONTINUATION_STEPS[0], min(scrub, feed_acid) or feed_acid,
-                 min(strip, feed_acid) or feed_acid, cascade.reflux, 0.0)  # fmt: skip
-    points = [dataclasses.replace(weak, scale=scale) for scale in CONTINUATION_STEPS]
-    acids = dataclasses.replace(points[-1], scrub_acid=scrub or weak.scrub_acid,
-                                strip_acid=strip or weak.strip_acid)  # fmt: skip
-    steps = max(2, int(np.ceil(4 * points[-1].distance(acids))))
-    points += [dataclasses.replace(acids, scrub_acid=float(a), strip_acid=float(b))
-               for a, b in zip(np.geomspace(points[-1].scrub_acid, acids.scrub_acid, steps + 1)[1:],
-                               np.geomspace(points[-1].strip_acid, acids.strip_acid, steps + 1)[1:],
-                               strict=True)]  # fmt: skip
-    if cascade.recycle_organic:
-        points += [dataclasses.replace(points[-1], recycle=float(r))
-                   for r in np.linspace(0.0, 1.0, 9)[1:]]  # fmt: skip
-    return points
-
-
-def solve_mass_action(cascade: MassActionCascade) -> MassActionSolution:
-    """Steady state of the cascade; raises ``SpecError`` if it does not converge.
-
-    Continuation along :func:`_path`, each solve started from the last answer (concentrations
-    shifted as a dilute answer would be when the feed grows); a step that fails is halved, at
-    most ``MAX_SOLVES`` solves in all.
-    """
-    count, total = len(cascade.components), cascade.stages
-    points = _path(cascade)
-    done = points[0]
-    z, norm = _attempt(cascade, done, _dilute_start(cascade, done))
-    if norm > 1e-8:
-        raise SpecError(f"mass-action cascade did not converge even dilute (residual {norm:.3g})")
-    solves, targets = 1, points[1:]
-    while targets:
-        point = targets[0]
-        shifted = z.copy()
-        shifted[: count * total] += np.log(point.scale / done.scale)
-        trial, norm = _attempt(cascade, point, shifted)
-        solves += 1
-        if norm <= 1e-8:
-            z, done = trial, point
-            targets.pop(0)
-            continue
-        middle = done.toward(point)
-        if solves >= MAX_SOLVES or done.distance(middle) < 1e-4:
-            raise SpecError(
-                f"mass-action cascade did not converge beyond {done.scale:g} x the feed, "
-                f"scrub acid {done.scrub_acid:g} and strip acid {done.strip_acid:g} mol/L, "
-                f"reflux {done.reflux:g}, recycle {done.recycle:g} (residual {norm:.3g}); "
-                "lower the feed concentration, raise the extractant or change the acids"
-            )
-        targets.insert(0, middle)
-    c, h, free = _unpack(z, count, total)
-    k = (10.0**cascade.log_k)[:, None]
-    organic = k * c * free**3 / h**3
-    return MassActionSolution(cascade, c, organic, h, free, norm, solves)
 
 
 def kremser_unextracted(extraction_factor: float, stages: int) -> float:

@@ -79,6 +79,8 @@ class MassActionFile(BaseModel):
     strip_acid_mol_per_l: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 0.0
     reflux: Annotated[float, Field(ge=0, lt=1, allow_inf_nan=False)] = 0.0
     recycle_organic: bool = False
+    efficiency: Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)] = 1.0
+    """Murphree efficiency of every stage (organic phase)."""
     extractant: str | None = "p507"
     medium: str = "hcl"
     log_k: dict[str, Annotated[float, Field(ge=-20, le=20)]] | None = None
@@ -125,5 +127,6 @@ def _build(spec: MassActionFile, dataset: Dataset) -> tuple[MassActionCascade, l
         spec.extractant_mol_per_l, spec.organic_m3_h, spec.feed_m3_h, spec.feed_mol_per_l,
         spec.feed_acid_mol_per_l, spec.scrub_m3_h, spec.scrub_acid_mol_per_l, spec.p,
         spec.strip_m3_h, spec.strip_acid_mol_per_l, spec.reflux, spec.recycle_organic,
+        spec.efficiency,
     )  # fmt: skip
     return cascade, notes
