@@ -191,6 +191,8 @@ def test_cli_mass_action(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     payload = json.loads(result.stdout)
     assert payload["proton_closure"] < 1e-10
+    # HCl fed by hand: 1 m3/h x 0.01 + 0.1 x 3 (scrub) + 0.1 x 4 (strip) = 0.71 mol/h
+    assert payload["acid"]["hcl_fed_mol_h"] == pytest.approx(0.71)
     assert max(p["closure"] for p in payload["products"]) < 1e-10
     assert len(payload["profiles"]) == 36 and "pH" in payload["profiles"][0]  # n + m + p
     bad = write(tmp_path, "bad.yaml", "feed: {Pr: 0.5, Nd: 0.5}\nn: 0\n")

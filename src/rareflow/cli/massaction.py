@@ -44,6 +44,10 @@ def mass_action(
                   f"{cascade.extractant_mol_per_l:g} mol/L extractant; constants: "
                   f"{'; '.join(notes)}", highlight=False)  # fmt: skip
     print_frame(solution.summary(), title="products")
+    acid = solution.hcl()
+    console.print(f"  HCl fed {acid['hcl_fed_kg_per_kg_feed_reo']:.3g} kg per kg feed REO "
+                  f"({acid['hcl_fed_mol_h']:.4g} mol/h; {acid['hcl_left_free_mol_h']:.4g} mol/h "
+                  "leaves free)", highlight=False)  # fmt: skip
     console.print(f"  solver: {solution.solves} continuation solves, residual "
                   f"{solution.residual:.2g}, proton closure {solution.proton_closure():.2g}",
                   highlight=False)  # fmt: skip

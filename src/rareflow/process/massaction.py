@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 from scipy.signal import lfilter
 
+from rareflow.process.reagents import HCL_KG_PER_MOL, reo_kg_per_mol_re
 from rareflow.process.theory import SpecError
 
 PROTONS_PER_ION = 3
@@ -320,11 +321,28 @@ class MassActionSolution:
             "recovery_extract": extract / self.feed_flow(), "closure": self.closure(),
         })  # fmt: skip
 
+    def hcl(self) -> dict[str, float]:
+        """HCl fed (feed, scrub and strip liquors) and left free in the outgoing aqueous, mol/h
+        and kg per kg of feed REO (from the balances; the rest was bound by extraction)."""
+        c = self.cascade
+        fed = (c.feed_m3_h * c.feed_acid_mol_per_l + c.scrub_m3_h * c.scrub_acid_mol_per_l
+               + (c.strip_m3_h * c.strip_acid_mol_per_l if c.p else 0.0))  # fmt: skip
+        left = float(self.acid[0] * c.aqueous_flows()[0])
+        if c.p:
+            left += (1.0 - c.reflux) * c.strip_m3_h * float(self.acid[c.n + c.m])
+        fractions = dict(zip(c.components, c.feed_fractions, strict=True))
+        feed_kg = float(self.feed_flow().sum()) * reo_kg_per_mol_re(fractions)
+        return {
+            "hcl_fed_mol_h": fed, "hcl_left_free_mol_h": left,
+            "hcl_fed_kg_per_kg_feed_reo": fed * HCL_KG_PER_MOL / feed_kg,
+        }  # fmt: skip
+
     def to_dict(self, profiles: bool = True) -> dict[str, Any]:
         result: dict[str, Any] = {
             "components": list(self.cascade.components),
             "log_k": [float(v) for v in self.cascade.log_k],
             "products": self.summary().to_dict(orient="records"),
+            "acid": self.hcl(),
             "proton_closure": self.proton_closure(),
             "solver": {"method": "hybr along a continuation path", "solves": self.solves,
                        "residual": self.residual},
