@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeVar
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -19,6 +20,8 @@ from rareflow.process.factors import FactorSeries, factor_series
 from rareflow.process.theory import MAX_STAGES, SpecError
 
 Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+M = TypeVar("M", bound=BaseModel)
+T = TypeVar("T")
 
 
 def parse_composition(text: str, normalise: bool = False) -> dict[str, float]:
@@ -84,21 +87,27 @@ class CascadeFile(BaseModel):
         return self
 
 
-def load_cascade(path: Path, dataset: Dataset | None) -> tuple[Cascade, str]:
-    """Read and validate a cascade file; returns the cascade and the factor-set label."""
+def load_document(path: Path, model: type[M], build: Callable[[M], T]) -> T:
+    """Read a YAML file, validate it against ``model`` and ``build`` the result; every problem
+    (file, line, field, or what ``build`` refuses) is raised as a ``DataValidationError``."""
     label = display_path(path)
     issues: list[DataIssue] = []
     data = read_yaml(path, label, issues) if path.exists() else None
     if not path.exists():
         issues.append(DataIssue(label, "file not found", kind="io"))
     if data is not None:
-        spec = validate_mapping(CascadeFile, data, label, line_of(data), issues)
+        spec = validate_mapping(model, data, label, line_of(data), issues)
         if spec is not None:
             try:
-                return _build(spec, dataset)
+                return build(spec)
             except (SpecError, ValueError) as exc:
                 issues.append(DataIssue(label, str(exc), kind="invalid_value"))
     raise DataValidationError(issues)
+
+
+def load_cascade(path: Path, dataset: Dataset | None) -> tuple[Cascade, str]:
+    """Read and validate a cascade file; returns the cascade and the factor-set label."""
+    return load_document(path, CascadeFile, lambda spec: _build(spec, dataset))
 
 
 def _build(spec: CascadeFile, dataset: Dataset | None) -> tuple[Cascade, str]:

@@ -276,15 +276,22 @@ class MassActionSolution:
         out = self.raffinate() + self.extract()
         return np.asarray(np.abs(out - feed) / np.maximum(feed, 1e-300))
 
+    def _acid_in_and_out(self) -> tuple[float, float]:
+        """H+ fed with the feed, scrub and strip liquors, and leaving free in the raffinate and
+        the strip liquor product, mol/h."""
+        c = self.cascade
+        fed = (c.feed_m3_h * c.feed_acid_mol_per_l + c.scrub_m3_h * c.scrub_acid_mol_per_l
+               + (c.strip_m3_h * c.strip_acid_mol_per_l if c.p else 0.0))  # fmt: skip
+        out = float(self.acid[0] * c.aqueous_flows()[0])
+        if c.p:
+            out += (1.0 - c.reflux) * c.strip_m3_h * float(self.acid[c.n + c.m])
+        return fed, out
+
     def proton_closure(self) -> float:
         """|acid in - acid out - 3 x RE carried out by the organic| / acid in: every Ln that
         leaves in the organic released 3 H+ to the aqueous."""
         c = self.cascade
-        acid_in = (c.feed_m3_h * c.feed_acid_mol_per_l + c.scrub_m3_h * c.scrub_acid_mol_per_l
-                   + (c.strip_m3_h * c.strip_acid_mol_per_l if c.p else 0.0))  # fmt: skip
-        out = float(self.acid[0] * c.aqueous_flows()[0])
-        if c.p:
-            out += (1.0 - c.reflux) * c.strip_m3_h * float(self.acid[c.n + c.m])
+        acid_in, out = self._acid_in_and_out()
         carried = 0.0 if c.recycle_organic else float(self.organic[:, -1].sum())
         released = PROTONS_PER_ION * carried * c.organic_m3_h
         return abs(acid_in + released - out) / acid_in
@@ -325,11 +332,7 @@ class MassActionSolution:
         """HCl fed (feed, scrub and strip liquors) and left free in the outgoing aqueous, mol/h
         and kg per kg of feed REO (from the balances; the rest was bound by extraction)."""
         c = self.cascade
-        fed = (c.feed_m3_h * c.feed_acid_mol_per_l + c.scrub_m3_h * c.scrub_acid_mol_per_l
-               + (c.strip_m3_h * c.strip_acid_mol_per_l if c.p else 0.0))  # fmt: skip
-        left = float(self.acid[0] * c.aqueous_flows()[0])
-        if c.p:
-            left += (1.0 - c.reflux) * c.strip_m3_h * float(self.acid[c.n + c.m])
+        fed, left = self._acid_in_and_out()
         fractions = dict(zip(c.components, c.feed_fractions, strict=True))
         feed_kg = float(self.feed_flow().sum()) * reo_kg_per_mol_re(fractions)
         return {

@@ -15,12 +15,10 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from rareflow.dataset.dataset import Dataset
-from rareflow.dataset.errors import DataIssue, DataValidationError, display_path
-from rareflow.dataset.readers import line_of, read_yaml
 from rareflow.dataset.schema import numbers_not_booleans
-from rareflow.dataset.tables import validate_mapping
 from rareflow.elements import parse_symbol
 from rareflow.process.factors import factor_series
+from rareflow.process.files import load_document
 from rareflow.process.massaction import MassActionCascade
 from rareflow.process.theory import SpecError
 
@@ -89,19 +87,7 @@ class MassActionFile(BaseModel):
 
 def load_mass_action(path: Path, dataset: Dataset) -> tuple[MassActionCascade, list[str]]:
     """Read and validate a file; returns the cascade and where its constants come from."""
-    label = display_path(path)
-    issues: list[DataIssue] = []
-    data = read_yaml(path, label, issues) if path.exists() else None
-    if not path.exists():
-        issues.append(DataIssue(label, "file not found", kind="io"))
-    if data is not None:
-        spec = validate_mapping(MassActionFile, data, label, line_of(data), issues)
-        if spec is not None:
-            try:
-                return _build(spec, dataset)
-            except (SpecError, ValueError) as exc:
-                issues.append(DataIssue(label, str(exc), kind="invalid_value"))
-    raise DataValidationError(issues)
+    return load_document(path, MassActionFile, lambda spec: _build(spec, dataset))
 
 
 def _build(spec: MassActionFile, dataset: Dataset) -> tuple[MassActionCascade, list[str]]:
