@@ -106,6 +106,10 @@ def test_lead_times_from_published_durations(dataset: Dataset) -> None:
     # China's own brownfield projects: 8 and 21 months
     cn = lead_time(costs, "separation", "brownfield", "CN")
     assert cn.years == pytest.approx((0.67, 1.75))
+    # no greenfield separation plant in Australia or China: the place's own greenfield
+    # processing plants (Kalgoorlie 2-2.5, Eneabba 5; Huamei 19 months), not Saskatoon's
+    assert lead_time(costs, "separation", "greenfield", "AU").years == (2.0, 5.0)
+    assert lead_time(costs, "separation", "greenfield", "CN").years == (1.6, 1.6)
     # no duration published for this stage at all: zero, and said so
     metal = lead_time(costs, "metal", "greenfield", "JP")
     assert metal.years == (0.0, 0.0) and metal.gaps

@@ -2,11 +2,11 @@
 
 A lead time is permitting (for the stage and place, where a duration is published) plus
 construction (from the decision or approval to first output, for the stage and the kind of
-site: the place's own projects if any, else projects outside China, which builds under its own
-approval regime). Each part is the range of the published observations that match; the result
-names them,
-and says where nothing matched (that part is then taken as zero, not guessed). Whole-path
-figures (a new mine's development, the IEA's average) are returned beside it for comparison.
+site: the place's own projects if any, then the place's other processing plants on the same
+kind of site, else projects outside China, which builds under its own approval regime). Each
+part is the range of the published observations that match; the result names them and says
+where nothing matched (that part is then taken as zero, not guessed). Whole-path figures (a
+new mine's development, the IEA's average) are returned beside it for comparison.
 """
 
 from __future__ import annotations
@@ -18,6 +18,9 @@ from typing import Any
 from rareflow.dataset.documents import LeadTime, ProcessCosts, Site
 
 CHINA = "CN"
+PROCESSING = ("separation", "cracking", "integrated")
+"""Stages that are processing plants (a separation plant and a refinery share their builders
+and approvals more than a mine does)."""
 
 
 @dataclass(frozen=True)
@@ -89,6 +92,18 @@ def lead_time(
     elif not building:
         gaps.append(f"no {stage} construction duration published: taken as 0")
     construction = _nearest(matching or building, location)
+    if stage in PROCESSING and not any(t.location == location for t in construction):
+        # a place's own processing plants of the same kind of site say more about its
+        # approvals and builders than the same stage elsewhere
+        local = [
+            t for t in observed
+            if t.phase == "construction" and t.stage in PROCESSING and t.site == site
+            and t.location == location
+        ]  # fmt: skip
+        if local:
+            gaps.append(f"no {stage} plant published in {location}: its other "
+                        f"{site} processing plants used")  # fmt: skip
+            construction = local
     elsewhere = sorted({str(t.location) for t in construction if t.location != location})
     if elsewhere:
         gaps.append(f"construction observed in {', '.join(elsewhere)}, not in {location}")
