@@ -239,6 +239,13 @@ def test_cli_plant_claims_json() -> None:
     assert ratio["ratio_to_china"] == pytest.approx(
         ratio["usd_per_kg_reo"] / payload["cost_ratio"]["china"]["usd_per_kg_reo"]
     )
+    # every input at China's value: the same plant, the same cost
+    effects = {e["input"]: e["ratio_to_china"] for e in ratio["china_input_one_at_a_time"]}
+    assert effects["all"] == pytest.approx(1.0, rel=1e-12)
+    for effect in ratio["china_input_one_at_a_time"]:
+        assert effect["ratio_to_china"] == pytest.approx(
+            ratio["ratio_to_china"] + effect["ratio_change"]
+        )
 
 
 def test_project_data_is_checked(dataset: Dataset, tmp_path) -> None:  # type: ignore[no-untyped-def]

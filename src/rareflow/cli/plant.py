@@ -170,6 +170,10 @@ def _print_cost_ratio(claim: dict[str, Any]) -> None:
         )[:3]
         text = ", ".join(f"{d['driver']} {100 * d['share_of_gap']:.0f} %" for d in shares)
         console.print(f"  {r['region']}: the gap is {text}", highlight=False)
+        effects = r["china_input_one_at_a_time"][:3]
+        shown = ", ".join(f"{e['input']} -> {e['ratio_to_china']:.2f} x" for e in effects)
+        console.print(f"  {r['region']} with one input at China's value: {shown}",
+                      highlight=False)  # fmt: skip
 
 
 @plant_app.command("claims")

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Any
 
@@ -17,6 +18,7 @@ from rareflow.dataset.documents import PlantScope, Site
 from rareflow.process.calibration import calibrate_capex, flowsheet_of
 from rareflow.process.capex import capex_parts, plant_capex, process_costs
 from rareflow.process.cost import compare, plant_cost
+from rareflow.process.flowsheet import Flowsheet
 from rareflow.process.leadtime import lead_time
 
 CLAIMED_CAPEX_USD = 2.0e9
@@ -98,6 +100,40 @@ def new_plant_claim(
     }  # fmt: skip
 
 
+def with_china_input(dataset: Dataset, region: str, key: str) -> Dataset:
+    """The dataset with one of ``region``'s cost inputs set to China's value."""
+    costs = process_costs(dataset)
+    local = costs.regions[region]
+    parameters = {**local.parameters, key: costs.regions["CN"].parameters[key]}
+    regions = {**costs.regions, region: local.model_copy(update={"parameters": parameters})}
+    return dataclasses.replace(dataset, process_costs=costs.model_copy(update={"regions": regions}))
+
+
+def china_input_effects(
+    dataset: Dataset, sheet: Flowsheet, region: str, capacity: float, year: int
+) -> list[dict[str, Any]]:
+    """The region's cost ratio to China when one of its inputs takes China's value, and when
+    all do (what would have to be true for the gap to close), largest effect first."""
+    china = plant_cost(sheet, dataset, "CN", capacity, year).usd_per_kg_reo
+    base = plant_cost(sheet, dataset, region, capacity, year).usd_per_kg_reo
+    costs = process_costs(dataset)
+    rows: list[dict[str, Any]] = []
+    for key in costs.regions[region].parameters:
+        changed = plant_cost(sheet, with_china_input(dataset, region, key), region, capacity,
+                             year).usd_per_kg_reo  # fmt: skip
+        rows.append({"input": key, "ratio_to_china": changed / china,
+                     "ratio_change": (changed - base) / china,
+                     "assumption": costs.regions[region].parameters[key].assumption})  # fmt: skip
+    rows.sort(key=lambda r: float(r["ratio_change"]))
+    every = dataset
+    for key in costs.regions[region].parameters:
+        every = with_china_input(every, region, key)
+    same = plant_cost(sheet, every, region, capacity, year).usd_per_kg_reo
+    rows.append({"input": "all", "ratio_to_china": same / china,
+                 "ratio_change": (same - base) / china, "assumption": False})  # fmt: skip
+    return rows
+
+
 def cost_ratio_claim(
     dataset: Dataset, ore: str, capacity: float, china_capacity: float,
     regions: tuple[str, ...], year: int = 2024,
@@ -119,6 +155,8 @@ def cost_ratio_claim(
             "operating_ratio_to_china": west.operating_usd_per_kg_reo
             / china.operating_usd_per_kg_reo,
             "by_driver": table.to_dict(orient="records"),
+            "china_input_one_at_a_time": china_input_effects(dataset, sheet, region, capacity,
+                                                             year),
         })  # fmt: skip
     return {
         "claim": "China separates at a tenth of Western cost",
