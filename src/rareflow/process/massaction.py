@@ -31,13 +31,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.signal import lfilter
 
 from rareflow.process.reagents import HCL_KG_PER_MOL, reo_kg_per_mol_re
 from rareflow.process.theory import SpecError
-
-PROTONS_PER_ION = 3
-DIMERS_PER_ION = 3
+from rareflow.process.topology import DIMERS_PER_ION, PROTONS_PER_ION, Topology
 
 
 @dataclass(frozen=True)
@@ -102,6 +99,27 @@ class MassActionCascade:
         flows[self.n + self.m :] = self.strip_m3_h
         return flows
 
+    def topology(self) -> Topology:
+        """The cascade's stages and streams for the shared solver (``process/topology.py``)."""
+        total, qo = self.stages, self.organic_m3_h
+        organic = np.zeros((total, total))
+        organic[np.arange(1, total), np.arange(total - 1)] = qo
+        recycle = np.zeros((total, total))
+        if self.recycle_organic:
+            recycle[0, total - 1] = qo
+        feed = np.zeros((len(self.components), total))
+        feed[:, self.n - 1] = self.feed_m3_h * self.feed_mol_per_l * self.feed_fractions
+        acid = np.zeros(total)
+        acid[self.n - 1] = self.feed_m3_h * self.feed_acid_mol_per_l
+        liquors = []
+        if self.m and self.scrub_m3_h > 0:
+            liquors.append((self.n + self.m - 1, self.scrub_m3_h, self.scrub_acid_mol_per_l))
+        if self.p:
+            liquors.append((total - 1, self.strip_m3_h, self.strip_acid_mol_per_l))
+        return Topology(self.log_k, self.extractant_mol_per_l, self.efficiency,
+                        self.aqueous_flows(), np.full(total, qo), self.aqueous_links(), organic,
+                        recycle, feed, acid, tuple(liquors), self.feed_acid_mol_per_l)  # fmt: skip
+
     def aqueous_links(self, reflux: float | None = None) -> np.ndarray:
         """links[k, j]: aqueous flow (m3/h) leaving stage j that enters stage k."""
         share = self.reflux if reflux is None else reflux
@@ -113,130 +131,6 @@ class MassActionCascade:
         if self.p and self.m:
             links[top - 1, top] = share * self.strip_m3_h
         return links
-
-
-@dataclass(frozen=True)
-class Point:
-    """Where the continuation is: feed scale, scrub and strip acid, reflux, organic recycle."""
-
-    scale: float
-    scrub_acid: float
-    strip_acid: float
-    reflux: float
-    recycle: float
-
-    def toward(self, other: Point) -> Point:
-        """Half-way (geometric in scale and acids, linear in reflux and recycle)."""
-        return Point(
-            float(np.sqrt(self.scale * other.scale)),
-            float(np.sqrt(self.scrub_acid * other.scrub_acid)),
-            float(np.sqrt(self.strip_acid * other.strip_acid)),
-            0.5 * (self.reflux + other.reflux),
-            0.5 * (self.recycle + other.recycle),
-        )
-
-    def distance(self, other: Point) -> float:
-        logs = [abs(np.log(max(a, 1e-300) / max(b, 1e-300))) for a, b in (
-            (self.scale, other.scale), (self.scrub_acid, other.scrub_acid),
-            (self.strip_acid, other.strip_acid))]  # fmt: skip
-        return float(max(*logs, abs(self.reflux - other.reflux), abs(self.recycle - other.recycle)))
-
-
-def unpack(z: np.ndarray, count: int, total: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    c = np.exp(z[: count * total]).reshape(count, total)
-    return c, np.exp(z[count * total : (count + 1) * total]), np.exp(z[(count + 1) * total :])
-
-
-def _inputs(cascade: MassActionCascade, point: Point) -> tuple[np.ndarray, np.ndarray]:
-    """External RE (mol/h, per component and stage) and acid (mol/h per stage)."""
-    feed = np.zeros((len(cascade.components), cascade.stages))
-    feed[:, cascade.n - 1] = (
-        cascade.feed_m3_h * cascade.feed_mol_per_l * point.scale * (cascade.feed_fractions)
-    )
-    acid = np.zeros(cascade.stages)
-    acid[cascade.n - 1] += cascade.feed_m3_h * cascade.feed_acid_mol_per_l
-    if cascade.m:
-        acid[cascade.n + cascade.m - 1] += cascade.scrub_m3_h * point.scrub_acid
-    if cascade.p:
-        acid[-1] += cascade.strip_m3_h * point.strip_acid
-    return feed, acid
-
-
-def organic_leaving(
-    cascade: MassActionCascade, equilibrium: np.ndarray, recycle: float
-) -> np.ndarray:
-    """Organic leaving every stage (mol/L) from the organic in equilibrium with each stage's
-    aqueous: o_k = (1 - E) o_(k-1) + E o*_k, with o_(-1) the recycled organic (a share
-    ``recycle`` of the last stage's) or none."""
-    efficiency = cascade.efficiency
-    if efficiency == 1.0:
-        return equilibrium
-    carry = 1.0 - efficiency
-    base = lfilter([efficiency], [1.0, -carry], equilibrium, axis=1)
-    if recycle == 0.0:
-        return np.asarray(base)
-    total = equilibrium.shape[1]
-    last = base[:, -1] / (1.0 - recycle * carry**total)  # o_(T-1) enters stage 0 again
-    return np.asarray(base + np.outer(recycle * last, carry ** np.arange(1, total + 1)))
-
-
-def stage_residual(cascade: MassActionCascade, point: Point) -> Any:
-    """The stage equations as ln(what comes in) - ln(what goes out): every term of both sides
-    is positive, so the equations keep their scale however small a concentration gets."""
-    count, total = len(cascade.components), cascade.stages
-    k = (10.0**cascade.log_k)[:, None]
-    z_total = cascade.extractant_mol_per_l / 2.0
-    qa, links = cascade.aqueous_flows(point.reflux), cascade.aqueous_links(point.reflux)
-    qo = cascade.organic_m3_h
-    feed, acid_in = _inputs(cascade, point)
-
-    def residual(z: np.ndarray) -> np.ndarray:
-        c, h, free = unpack(z, count, total)
-        o = k * c * free**3 / h**3  # in equilibrium with the aqueous leaving (F: its free dimer)
-        carried = qo * organic_leaving(cascade, o, point.recycle)  # RE the organic carries out
-        entering = np.zeros_like(carried)
-        entering[:, 1:] = carried[:, :-1]
-        entering[:, 0] = point.recycle * carried[:, -1]
-        inflow = feed + c @ links.T + entering
-        outflow = qa * c + carried
-        protons_in = acid_in + h @ links.T + PROTONS_PER_ION * carried.sum(axis=0)
-        protons_out = qa * h + PROTONS_PER_ION * entering.sum(axis=0)
-        extractant = np.log(free + DIMERS_PER_ION * o.sum(axis=0)) - np.log(z_total)
-        return np.concatenate([
-            (np.log(inflow) - np.log(outflow)).ravel(),
-            np.log(protons_in) - np.log(protons_out), extractant,
-        ])  # fmt: skip
-
-    return residual
-
-
-def dilute_start(cascade: MassActionCascade, point: Point) -> np.ndarray:
-    """ln c, ln h, ln F of the dilute cascade: each stage at the acid its inflows bring, all
-    extractant free, so D is fixed and each component's balances are one linear solve."""
-    count, total = len(cascade.components), cascade.stages
-    qa, links = cascade.aqueous_flows(point.reflux), cascade.aqueous_links(point.reflux)
-    feed, acid_in = _inputs(cascade, point)
-    acid = np.linalg.solve(np.diag(qa) - links, acid_in)  # acid carried, nothing released
-    acid = np.maximum(acid, 1e-12)
-    free = np.full(total, cascade.extractant_mol_per_l / 2.0)
-    # unknowns per component: c (aqueous) then o (organic leaving), both by stage
-    qo, efficiency = cascade.organic_m3_h, cascade.efficiency
-    below = (np.arange(1, total), np.arange(total - 1))
-    c = np.empty((count, total))
-    for index in range(count):
-        distribution = 10.0 ** cascade.log_k[index] * free**3 / acid**3
-        matrix = np.zeros((2 * total, 2 * total))
-        matrix[:total, :total] = np.diag(qa) - links
-        matrix[:total, total:] = qo * np.eye(total)
-        matrix[:total, total:][below] -= qo
-        matrix[0, 2 * total - 1] -= point.recycle * qo
-        matrix[total:, :total] = -efficiency * np.diag(distribution)
-        matrix[total:, total:] = np.eye(total)
-        matrix[total:, total:][below] -= 1.0 - efficiency
-        matrix[total, 2 * total - 1] -= point.recycle * (1.0 - efficiency)
-        rhs = np.concatenate([feed[index], np.zeros(total)])
-        c[index] = np.maximum(np.linalg.solve(matrix, rhs)[:total], 1e-300)
-    return np.concatenate([np.log(c).ravel(), np.log(acid), np.log(free)])
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,228 @@
+"""Stages joined by aqueous and organic streams, with mass-action equilibrium on every stage:
+the equations and the continuation solver shared by one cascade and by networks of cascades.
+
+A ``Topology`` lists, for T stages, each stage's aqueous and organic outflow (m3/h), the
+matrices of aqueous and organic flow from stage j into stage k, the organic links the
+continuation closes last (recycles), the external RE and acid inflows, and the acid liquors
+whose strength the continuation raises from weak to their value. See ``process/massaction.py``
+for the chemistry.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from scipy.optimize import root
+
+from rareflow.process.theory import SpecError
+
+PROTONS_PER_ION = 3
+DIMERS_PER_ION = 3
+CONTINUATION_STEPS = (1e-6, 1e-4, 1e-3, 1e-2, 0.05, 0.2, 0.5, 1.0)
+"""Fractions of the feed concentration solved in turn (each from the previous answer)."""
+MAX_SOLVES = 400
+CONVERGED = 1e-8
+
+
+@dataclass(frozen=True)
+class Topology:
+    """Stages and streams (flows in m3/h, amounts in mol/h, concentrations in mol/L)."""
+
+    log_k: np.ndarray
+    extractant_mol_per_l: float
+    efficiency: float
+    aqueous_out: np.ndarray
+    organic_out: np.ndarray
+    aqueous_links: np.ndarray
+    """[k, j]: aqueous flow leaving stage j that enters stage k."""
+    organic_links: np.ndarray
+    """[k, j]: organic flow leaving stage j that enters stage k (always there)."""
+    recycle_links: np.ndarray
+    """[k, j]: organic flows the continuation closes last (stripped organic sent back)."""
+    feed: np.ndarray
+    """(components, stages): RE entering from outside, mol/h."""
+    acid: np.ndarray
+    """Acid entering with the feeds, mol/h per stage."""
+    liquors: tuple[tuple[int, float, float], ...] = field(default=())
+    """(stage, m3/h, mol/L) of the scrub and strip liquors entering from outside."""
+    weak_acid: float = 0.01
+    """The strength every liquor starts from (no stronger than the feeds' acid)."""
+
+    @property
+    def stages(self) -> int:
+        return int(self.aqueous_out.size)
+
+    def acid_in(self, progress: float) -> np.ndarray:
+        """External acid (mol/h per stage) with every liquor at weak^(1-t) x its value^t."""
+        acid = self.acid.copy()
+        for stage, flow, value in self.liquors:
+            weak = min(value, self.weak_acid)
+            acid[stage] += flow * (weak ** (1.0 - progress) * value**progress if value else 0.0)
+        return acid
+
+    def organic_flows(self, recycle: float) -> np.ndarray:
+        return np.asarray(self.organic_links + recycle * self.recycle_links)
+
+    def murphree(self, recycle: float) -> np.ndarray | None:
+        """Matrix M with o = o* @ M.T for the organic leaving each stage (None: E = 1): each
+        stage moves the organic it receives (mixed by flow) toward o* by the efficiency."""
+        if self.efficiency == 1.0:
+            return None
+        mixing = self.organic_flows(recycle) / self.organic_out[:, None]
+        inverse = np.linalg.inv(np.eye(self.stages) - (1.0 - self.efficiency) * mixing)
+        return np.asarray(self.efficiency * inverse)
+
+
+@dataclass(frozen=True)
+class Point:
+    """Where the continuation is: feed scale, acid progress (0: weak, 1: real), recycle."""
+
+    scale: float
+    progress: float
+    recycle: float
+
+    def toward(self, other: Point) -> Point:
+        return Point(float(np.sqrt(self.scale * other.scale)),
+                     0.5 * (self.progress + other.progress),
+                     0.5 * (self.recycle + other.recycle))  # fmt: skip
+
+    def distance(self, other: Point) -> float:
+        scale = abs(float(np.log(self.scale / other.scale)))
+        return max(scale, abs(self.progress - other.progress), abs(self.recycle - other.recycle))
+
+
+def unpack(z: np.ndarray, count: int, total: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    c = np.exp(z[: count * total]).reshape(count, total)
+    return c, np.exp(z[count * total : (count + 1) * total]), np.exp(z[(count + 1) * total :])
+
+
+def organic_leaving(top: Topology, equilibrium: np.ndarray, recycle: float) -> np.ndarray:
+    """Organic leaving every stage (mol/L) from the organic in equilibrium with its aqueous."""
+    matrix = top.murphree(recycle)
+    return equilibrium if matrix is None else np.asarray(equilibrium @ matrix.T)
+
+
+def stage_residual(top: Topology, point: Point) -> Any:
+    """The stage equations as ln(what comes in) - ln(what goes out): every term of both sides
+    is positive, so the equations keep their scale however small a concentration gets."""
+    count, total = top.log_k.size, top.stages
+    k = (10.0**top.log_k)[:, None]
+    z_total = top.extractant_mol_per_l / 2.0
+    qa, qo, links = top.aqueous_out, top.organic_out, top.aqueous_links
+    organic_links = top.organic_flows(point.recycle)
+    murphree = top.murphree(point.recycle)
+    feed, acid_in = top.feed * point.scale, top.acid_in(point.progress)
+
+    def residual(z: np.ndarray) -> np.ndarray:
+        c, h, free = unpack(z, count, total)
+        o = k * c * free**3 / h**3  # in equilibrium with the aqueous leaving (F: its free dimer)
+        leaving = o if murphree is None else o @ murphree.T
+        carried = qo * leaving  # RE the organic carries out of each stage
+        entering = leaving @ organic_links.T  # RE the organic brings into each stage
+        inflow = feed + c @ links.T + entering
+        outflow = qa * c + carried
+        protons_in = acid_in + h @ links.T + PROTONS_PER_ION * carried.sum(axis=0)
+        protons_out = qa * h + PROTONS_PER_ION * entering.sum(axis=0)
+        extractant = np.log(free + DIMERS_PER_ION * o.sum(axis=0)) - np.log(z_total)
+        return np.concatenate([
+            (np.log(inflow) - np.log(outflow)).ravel(),
+            np.log(protons_in) - np.log(protons_out), extractant,
+        ])  # fmt: skip
+
+    return residual
+
+
+def dilute_start(top: Topology, point: Point) -> np.ndarray:
+    """ln c, ln h, ln F of the dilute network: each stage at the acid its inflows bring, all
+    extractant free, so D is fixed and each component's balances are one linear solve."""
+    count, total = top.log_k.size, top.stages
+    qa, links = top.aqueous_out, top.aqueous_links
+    organic_links = top.organic_flows(point.recycle)
+    mixing = organic_links / top.organic_out[:, None]
+    feed = top.feed * point.scale
+    acid = np.linalg.solve(np.diag(qa) - links, top.acid_in(point.progress))
+    acid = np.maximum(acid, 1e-12)  # acid carried, nothing released
+    free = np.full(total, top.extractant_mol_per_l / 2.0)
+    efficiency = top.efficiency
+    c = np.empty((count, total))
+    for index in range(count):  # unknowns: c (aqueous), then o (organic leaving), by stage
+        distribution = 10.0 ** top.log_k[index] * free**3 / acid**3
+        matrix = np.block([
+            [np.diag(qa) - links, np.diag(top.organic_out) - organic_links],
+            [-efficiency * np.diag(distribution), np.eye(total) - (1 - efficiency) * mixing],
+        ])  # fmt: skip
+        rhs = np.concatenate([feed[index], np.zeros(total)])
+        c[index] = np.maximum(np.linalg.solve(matrix, rhs)[:total], 1e-300)
+    return np.concatenate([np.log(c).ravel(), np.log(acid), np.log(free)])
+
+
+def _attempt(top: Topology, point: Point, z: np.ndarray) -> tuple[np.ndarray, float]:
+    residual = stage_residual(top, point)
+    with np.errstate(all="ignore"):
+        result = root(residual, z, method="hybr", options={"xtol": 1e-13, "maxfev": 200_000})
+        norm = float(np.max(np.abs(residual(result.x))))
+    return result.x, norm if np.isfinite(norm) else np.inf
+
+
+def path(top: Topology) -> list[Point]:
+    """The feed from dilute to real with weak liquors and open recycles (nothing is trapped
+    between sections while the network is dilute); then the liquors to their strength; then
+    the recycles closed."""
+    points = [Point(scale, 0.0, 0.0) for scale in CONTINUATION_STEPS]
+    ratios = [value / min(value, top.weak_acid) for _, _, value in top.liquors if value > 0]
+    steps = max(2, int(np.ceil(4 * np.log10(max(ratios, default=1.0)))))
+    points += [Point(1.0, float(t), 0.0) for t in np.linspace(0.0, 1.0, steps + 1)[1:]]
+    if top.recycle_links.any():
+        points += [Point(1.0, 1.0, float(r)) for r in np.linspace(0.0, 1.0, 9)[1:]]
+    return points
+
+
+@dataclass(frozen=True)
+class Solved:
+    """Concentrations (mol/L) by component and stage, acid and free extractant by stage."""
+
+    aqueous: np.ndarray
+    organic: np.ndarray
+    acid: np.ndarray
+    free_dimer: np.ndarray
+    residual: float
+    solves: int
+
+
+def solve_topology(top: Topology) -> Solved:
+    """Steady state along :func:`path`, each solve started from the last answer (shifted as
+    a dilute answer would be when the feed grows); a step that fails is halved, at most
+    ``MAX_SOLVES`` solves. Raises ``SpecError`` naming where it stopped."""
+    count, total = top.log_k.size, top.stages
+    points = path(top)
+    done = points[0]
+    z, norm = _attempt(top, done, dilute_start(top, done))
+    if norm > CONVERGED:
+        raise SpecError(f"mass-action cascade did not converge even dilute (residual {norm:.3g})")
+    solves, targets = 1, points[1:]
+    while targets:
+        point = targets[0]
+        shifted = z.copy()
+        shifted[: count * total] += np.log(point.scale / done.scale)
+        trial, norm = _attempt(top, point, shifted)
+        solves += 1
+        if norm <= CONVERGED:
+            z, done = trial, point
+            targets.pop(0)
+            continue
+        middle = done.toward(point)
+        if solves >= MAX_SOLVES or done.distance(middle) < 1e-4:
+            raise SpecError(
+                f"mass-action cascade did not converge beyond {done.scale:g} x the feed, "
+                f"{done.progress:.3g} of the way to the liquors' acid and {done.recycle:.3g} "
+                f"of the recycle (residual {norm:.3g}); lower the feed concentration, raise "
+                "the extractant or change the acids"
+            )
+        targets.insert(0, middle)
+    c, h, free = unpack(z, count, total)
+    k = (10.0**top.log_k)[:, None]
+    organic = organic_leaving(top, k * c * free**3 / h**3, done.recycle)
+    loaded = top.extractant_mol_per_l / 2.0 - DIMERS_PER_ION * organic.sum(axis=0)
+    return Solved(c, organic, h, loaded, norm, solves)
