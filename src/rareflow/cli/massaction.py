@@ -11,8 +11,9 @@ from rareflow.cli.cascade import cascade_app
 from rareflow.cli.data import DataDir, JsonFlag, load
 from rareflow.cli.output import console, errors, fail, print_frame, print_json
 from rareflow.dataset.errors import DataValidationError
-from rareflow.process.massaction_files import load_mass_action
+from rareflow.process.massaction_files import load_mass_action, load_network
 from rareflow.process.massaction_solver import solve_mass_action
+from rareflow.process.network import solve_network
 from rareflow.process.theory import SpecError
 
 
@@ -53,3 +54,34 @@ def mass_action(
                   highlight=False)  # fmt: skip
     if profiles:
         print_frame(solution.profiles(), title="stage profiles", limit=None)
+
+
+@cascade_app.command("network")
+def network(
+    file: Annotated[Path, typer.Argument(help="Network YAML: blocks and links (docs/process.md).")],
+    data: DataDir = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Solve a network of mass-action cascades linked by their streams (hyperlinked
+    flowsheets): every block at once, loops included."""
+    dataset = load(data)
+    try:
+        net, notes = load_network(file, dataset)
+        solution = solve_network(net)
+    except DataValidationError as error:
+        for issue in error.issues:
+            errors.print(str(issue), markup=False, highlight=False, soft_wrap=True)
+        fail(f"{len(error.issues)} problem(s) in {file}; nothing was solved")
+    except SpecError as exc:
+        fail(str(exc))
+    if as_json:
+        payload = solution.to_dict()
+        payload["constants"] = notes
+        print_json(payload)
+        return
+    console.print(f"[bold]{len(net.blocks)} blocks[/], {sum(b.stages for b in net.blocks)} "
+                  f"stages; constants: {'; '.join(notes)}", highlight=False)  # fmt: skip
+    print_frame(solution.summary(), title="streams leaving the network")
+    console.print(f"  solver: {solution.solved.solves} continuation solves, residual "
+                  f"{solution.solved.residual:.2g}, max closure {solution.closure().max():.2g}",
+                  highlight=False)  # fmt: skip

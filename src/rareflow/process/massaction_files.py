@@ -9,7 +9,7 @@ beta_anchor). Which constants are derived, and whether their factors are estimat
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -20,6 +20,7 @@ from rareflow.elements import parse_symbol
 from rareflow.process.factors import factor_series
 from rareflow.process.files import load_document
 from rareflow.process.massaction import MassActionCascade
+from rareflow.process.network import Block, Link, Network
 from rareflow.process.theory import SpecError
 
 Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
@@ -116,3 +117,90 @@ def _build(spec: MassActionFile, dataset: Dataset) -> tuple[MassActionCascade, l
         spec.efficiency,
     )  # fmt: skip
     return cascade, notes
+
+
+class BlockFile(BaseModel):
+    """One cascade of a network file."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    _numbers = numbers_not_booleans()
+
+    id: Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_-]+$")]
+    n: Annotated[int, Field(ge=1, le=MAX_MASS_ACTION_STAGES)]
+    m: Annotated[int, Field(ge=0, le=MAX_MASS_ACTION_STAGES)] = 0
+    p: Annotated[int, Field(ge=0, le=MAX_MASS_ACTION_STAGES)] = 0
+    organic_m3_h: Positive
+    feed: dict[str, Annotated[float, Field(ge=0, allow_inf_nan=False)]] = {}
+    feed_m3_h: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 0.0
+    feed_mol_per_l: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 0.0
+    feed_acid_mol_per_l: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 0.0
+    scrub_m3_h: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 0.0
+    scrub_acid_mol_per_l: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 0.0
+    strip_m3_h: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 0.0
+    strip_acid_mol_per_l: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 0.0
+    reflux: Annotated[float, Field(ge=0, lt=1, allow_inf_nan=False)] = 0.0
+    recycle_organic: bool = False
+
+
+class LinkFile(BaseModel):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    source: str
+    stream: Literal["raffinate", "strip_liquor", "loaded_organic"]
+    target: str
+    share: Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)] = 1.0
+
+
+class NetworkFile(BaseModel):
+    """Schema of ``rareflow cascade network FILE.yaml`` (see docs/process.md)."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    _numbers = numbers_not_booleans()
+
+    blocks: Annotated[list[BlockFile], Field(min_length=1, max_length=20)]
+    links: list[LinkFile] = []
+    extractant_mol_per_l: Positive
+    efficiency: Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)] = 1.0
+    extractant: str | None = "p507"
+    medium: str = "hcl"
+    log_k: dict[str, Annotated[float, Field(ge=-20, le=20)]] | None = None
+
+
+def load_network(path: Path, dataset: Dataset) -> tuple[Network, list[str]]:
+    """Read and validate a network file; returns the network and where its constants come
+    from."""
+    return load_document(path, NetworkFile, lambda spec: _build_network(spec, dataset))
+
+
+def _build_network(spec: NetworkFile, dataset: Dataset) -> tuple[Network, list[str]]:
+    feeds = {b.id: {parse_symbol(k): v for k, v in b.feed.items()} for b in spec.blocks}
+    for block in spec.blocks:
+        total = sum(feeds[block.id].values())
+        if block.feed_m3_h > 0 and (abs(total - 1.0) > 1e-6 or block.feed_mol_per_l <= 0):
+            raise SpecError(f"block {block.id}: a feed needs fractions summing to 1 and "
+                            "feed_mol_per_l > 0")  # fmt: skip
+    components = tuple(dict.fromkeys(s for f in feeds.values() for s in f))
+    if not components:
+        raise SpecError("no block has a feed composition")
+    if spec.log_k is not None:
+        given = {parse_symbol(k): v for k, v in spec.log_k.items()}
+        missing = sorted(set(components) - set(given))
+        if missing:
+            raise SpecError(f"log_k lacks {', '.join(missing)}")
+        log_k, notes = np.array([given[c] for c in components]), ["constants given in the file"]
+    else:
+        log_k, notes = extraction_constants(dataset, spec.extractant or "", spec.medium,
+                                            components)  # fmt: skip
+    order = np.argsort(log_k, kind="stable")
+    ordered = tuple(components[i] for i in order)
+    blocks = tuple(
+        Block(b.id, b.n, b.organic_m3_h, b.m, b.p, b.feed_m3_h, b.feed_mol_per_l,
+              tuple(feeds[b.id].get(c, 0.0) for c in ordered), b.feed_acid_mol_per_l,
+              b.scrub_m3_h, b.scrub_acid_mol_per_l, b.strip_m3_h, b.strip_acid_mol_per_l,
+              b.reflux, b.recycle_organic)
+        for b in spec.blocks
+    )  # fmt: skip
+    links = tuple(Link(k.source, k.stream, k.target, k.share) for k in spec.links)
+    network = Network(ordered, log_k[order], spec.extractant_mol_per_l, blocks, links,
+                      spec.efficiency)  # fmt: skip
+    return network, notes
