@@ -27,7 +27,7 @@ Saponification (pre-neutralised extractant) is not modelled: the extractant rele
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -35,6 +35,43 @@ import pandas as pd
 from rareflow.process.reagents import HCL_KG_PER_MOL, reo_kg_per_mol_re
 from rareflow.process.theory import SpecError
 from rareflow.process.topology import DIMERS_PER_ION, PROTONS_PER_ION, Topology
+
+
+class Sections(Protocol):
+    """The sections and liquors of a cascade (a ``MassActionCascade`` or a network's block)."""
+
+    @property
+    def n(self) -> int: ...
+    @property
+    def m(self) -> int: ...
+    @property
+    def p(self) -> int: ...
+    @property
+    def scrub_m3_h(self) -> float: ...
+    @property
+    def strip_m3_h(self) -> float: ...
+    @property
+    def strip_acid_mol_per_l(self) -> float: ...
+    @property
+    def reflux(self) -> float: ...
+    @property
+    def recycle_organic(self) -> bool: ...
+
+
+def check_sections(cascade: Sections, where: str) -> None:
+    """Refuse sections and liquors that cannot work together (``where`` prefixes the reason)."""
+    c = cascade
+    if c.n < 1 or c.m < 0 or c.p < 0:
+        raise SpecError(where + "need n >= 1 extraction stages and m, p >= 0 scrub and strip "
+                        "stages")  # fmt: skip
+    if c.m > 0 and c.scrub_m3_h + c.reflux * c.strip_m3_h <= 0:
+        raise SpecError(where + "a scrub section (m > 0) needs scrub_m3_h > 0 or a reflux")
+    if c.p > 0 and (c.strip_m3_h <= 0 or c.strip_acid_mol_per_l <= 0):
+        raise SpecError(where + "a strip section (p > 0) needs strip_m3_h and strip acid > 0")
+    if not 0.0 <= c.reflux < 1.0 or (c.reflux > 0 and (c.p == 0 or c.m == 0)):
+        raise SpecError(where + "reflux is a share in [0, 1) and needs strip and scrub sections")
+    if c.recycle_organic and c.p == 0:
+        raise SpecError(where + "recycling the organic needs a strip section (p > 0)")
 
 
 @dataclass(frozen=True)
@@ -67,16 +104,7 @@ class MassActionCascade:
     moves from what it brought in toward equilibrium with the aqueous leaving by this share."""
 
     def __post_init__(self) -> None:
-        if self.n < 1 or self.m < 0 or self.p < 0:
-            raise SpecError("need n >= 1 extraction stages and m, p >= 0 scrub and strip stages")
-        if self.m > 0 and self.scrub_m3_h + self.reflux * self.strip_m3_h <= 0:
-            raise SpecError("a scrub section (m > 0) needs scrub_m3_h > 0 or a reflux")
-        if self.p > 0 and (self.strip_m3_h <= 0 or self.strip_acid_mol_per_l <= 0):
-            raise SpecError("a strip section (p > 0) needs strip_m3_h and strip acid > 0")
-        if not 0.0 <= self.reflux < 1.0 or (self.reflux > 0 and (self.p == 0 or self.m == 0)):
-            raise SpecError("reflux is a share in [0, 1) and needs strip and scrub sections")
-        if self.recycle_organic and self.p == 0:
-            raise SpecError("recycling the organic needs a strip section (p > 0)")
+        check_sections(self, "")
         if not 0.0 < self.efficiency <= 1.0:
             raise SpecError("a Murphree efficiency is in (0, 1]")
         positive = (self.extractant_mol_per_l, self.organic_m3_h, self.feed_m3_h,

@@ -56,34 +56,51 @@ def extraction_constants(
     return np.array(values), notes
 
 
-class MassActionFile(BaseModel):
-    """Schema of ``rareflow cascade massaction FILE.yaml`` (see docs/process.md)."""
+NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+StageCount = Annotated[int, Field(ge=0, le=MAX_MASS_ACTION_STAGES)]
+
+
+class SectionsFile(BaseModel):
+    """What a cascade file and a network's block share: sections, liquors, organic, feed."""
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     _numbers = numbers_not_booleans()
 
-    feed: dict[str, Annotated[float, Field(ge=0, allow_inf_nan=False)]]
     n: Annotated[int, Field(ge=1, le=MAX_MASS_ACTION_STAGES)]
-    m: Annotated[int, Field(ge=0, le=MAX_MASS_ACTION_STAGES)] = 0
-    extractant_mol_per_l: Positive
-    organic_m3_h: Positive
-    feed_m3_h: Positive
-    feed_mol_per_l: Positive
-    feed_acid_mol_per_l: Positive
-    scrub_m3_h: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 0.0
-    scrub_acid_mol_per_l: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 0.0
-    p: Annotated[int, Field(ge=0, le=MAX_MASS_ACTION_STAGES)] = 0
+    m: StageCount = 0
+    p: StageCount = 0
     """Strip stages."""
-    strip_m3_h: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 0.0
-    strip_acid_mol_per_l: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 0.0
+    organic_m3_h: Positive
+    scrub_m3_h: NonNegative = 0.0
+    scrub_acid_mol_per_l: NonNegative = 0.0
+    strip_m3_h: NonNegative = 0.0
+    strip_acid_mol_per_l: NonNegative = 0.0
     reflux: Annotated[float, Field(ge=0, lt=1, allow_inf_nan=False)] = 0.0
     recycle_organic: bool = False
+
+
+class ConstantsFile(BaseModel):
+    """Where the extraction constants come from: the dataset's series or the file."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    _numbers = numbers_not_booleans()
+
+    extractant_mol_per_l: Positive
     efficiency: Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)] = 1.0
     """Murphree efficiency of every stage (organic phase)."""
     extractant: str | None = "p507"
     medium: str = "hcl"
     log_k: dict[str, Annotated[float, Field(ge=-20, le=20)]] | None = None
     """Base-10 constants per component (instead of the dataset's)."""
+
+
+class MassActionFile(SectionsFile, ConstantsFile):
+    """Schema of ``rareflow cascade massaction FILE.yaml`` (see docs/process.md)."""
+
+    feed: dict[str, NonNegative]
+    feed_m3_h: Positive
+    feed_mol_per_l: Positive
+    feed_acid_mol_per_l: Positive
 
 
 def load_mass_action(path: Path, dataset: Dataset) -> tuple[MassActionCascade, list[str]]:
@@ -119,27 +136,14 @@ def _build(spec: MassActionFile, dataset: Dataset) -> tuple[MassActionCascade, l
     return cascade, notes
 
 
-class BlockFile(BaseModel):
+class BlockFile(SectionsFile):
     """One cascade of a network file."""
 
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
-    _numbers = numbers_not_booleans()
-
     id: Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_-]+$")]
-    n: Annotated[int, Field(ge=1, le=MAX_MASS_ACTION_STAGES)]
-    m: Annotated[int, Field(ge=0, le=MAX_MASS_ACTION_STAGES)] = 0
-    p: Annotated[int, Field(ge=0, le=MAX_MASS_ACTION_STAGES)] = 0
-    organic_m3_h: Positive
-    feed: dict[str, Annotated[float, Field(ge=0, allow_inf_nan=False)]] = {}
-    feed_m3_h: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 0.0
-    feed_mol_per_l: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 0.0
-    feed_acid_mol_per_l: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 0.0
-    scrub_m3_h: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 0.0
-    scrub_acid_mol_per_l: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 0.0
-    strip_m3_h: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 0.0
-    strip_acid_mol_per_l: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 0.0
-    reflux: Annotated[float, Field(ge=0, lt=1, allow_inf_nan=False)] = 0.0
-    recycle_organic: bool = False
+    feed: dict[str, NonNegative] = {}
+    feed_m3_h: NonNegative = 0.0
+    feed_mol_per_l: NonNegative = 0.0
+    feed_acid_mol_per_l: NonNegative = 0.0
 
 
 class LinkFile(BaseModel):
@@ -151,19 +155,11 @@ class LinkFile(BaseModel):
     share: Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)] = 1.0
 
 
-class NetworkFile(BaseModel):
+class NetworkFile(ConstantsFile):
     """Schema of ``rareflow cascade network FILE.yaml`` (see docs/process.md)."""
-
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
-    _numbers = numbers_not_booleans()
 
     blocks: Annotated[list[BlockFile], Field(min_length=1, max_length=20)]
     links: list[LinkFile] = []
-    extractant_mol_per_l: Positive
-    efficiency: Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)] = 1.0
-    extractant: str | None = "p507"
-    medium: str = "hcl"
-    log_k: dict[str, Annotated[float, Field(ge=-20, le=20)]] | None = None
 
 
 def load_network(path: Path, dataset: Dataset) -> tuple[Network, list[str]]:

@@ -18,6 +18,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from rareflow.process.massaction import check_sections
 from rareflow.process.theory import SpecError
 from rareflow.process.topology import PROTONS_PER_ION, Solved, Topology, solve_topology
 
@@ -45,17 +46,9 @@ class Block:
     recycle_organic: bool = False
 
     def __post_init__(self) -> None:
-        where = f"block {self.id}: "
-        if self.n < 1 or self.m < 0 or self.p < 0 or self.organic_m3_h <= 0:
-            raise SpecError(where + "needs n >= 1, m, p >= 0 and organic_m3_h > 0")
-        if self.m > 0 and self.scrub_m3_h + self.reflux * self.strip_m3_h <= 0:
-            raise SpecError(where + "a scrub section needs scrub_m3_h > 0 or a reflux")
-        if self.p > 0 and (self.strip_m3_h <= 0 or self.strip_acid_mol_per_l <= 0):
-            raise SpecError(where + "a strip section needs strip_m3_h and strip acid > 0")
-        if not 0.0 <= self.reflux < 1.0 or (self.reflux > 0 and (self.p == 0 or self.m == 0)):
-            raise SpecError(where + "reflux is a share in [0, 1) and needs strip and scrub")
-        if self.recycle_organic and self.p == 0:
-            raise SpecError(where + "recycling the organic needs a strip section")
+        check_sections(self, f"block {self.id}: ")
+        if self.organic_m3_h <= 0:
+            raise SpecError(f"block {self.id}: organic_m3_h must be > 0")
 
     @property
     def stages(self) -> int:
