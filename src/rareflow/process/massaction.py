@@ -27,51 +27,15 @@ Saponification (pre-neutralised extractant) is not modelled: the extractant rele
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from rareflow.process.network import Block, Network, check_sections
 from rareflow.process.reagents import HCL_KG_PER_MOL, reo_kg_per_mol_re
 from rareflow.process.theory import SpecError
 from rareflow.process.topology import DIMERS_PER_ION, PROTONS_PER_ION, Topology
-
-
-class Sections(Protocol):
-    """The sections and liquors of a cascade (a ``MassActionCascade`` or a network's block)."""
-
-    @property
-    def n(self) -> int: ...
-    @property
-    def m(self) -> int: ...
-    @property
-    def p(self) -> int: ...
-    @property
-    def scrub_m3_h(self) -> float: ...
-    @property
-    def strip_m3_h(self) -> float: ...
-    @property
-    def strip_acid_mol_per_l(self) -> float: ...
-    @property
-    def reflux(self) -> float: ...
-    @property
-    def recycle_organic(self) -> bool: ...
-
-
-def check_sections(cascade: Sections, where: str) -> None:
-    """Refuse sections and liquors that cannot work together (``where`` prefixes the reason)."""
-    c = cascade
-    if c.n < 1 or c.m < 0 or c.p < 0:
-        raise SpecError(where + "need n >= 1 extraction stages and m, p >= 0 scrub and strip "
-                        "stages")  # fmt: skip
-    if c.m > 0 and c.scrub_m3_h + c.reflux * c.strip_m3_h <= 0:
-        raise SpecError(where + "a scrub section (m > 0) needs scrub_m3_h > 0 or a reflux")
-    if c.p > 0 and (c.strip_m3_h <= 0 or c.strip_acid_mol_per_l <= 0):
-        raise SpecError(where + "a strip section (p > 0) needs strip_m3_h and strip acid > 0")
-    if not 0.0 <= c.reflux < 1.0 or (c.reflux > 0 and (c.p == 0 or c.m == 0)):
-        raise SpecError(where + "reflux is a share in [0, 1) and needs strip and scrub sections")
-    if c.recycle_organic and c.p == 0:
-        raise SpecError(where + "recycling the organic needs a strip section (p > 0)")
 
 
 @dataclass(frozen=True)
@@ -119,46 +83,22 @@ class MassActionCascade:
     def sections(self) -> list[str]:
         return ["extraction"] * self.n + ["scrub"] * self.m + ["strip"] * self.p
 
-    def aqueous_flows(self, reflux: float | None = None) -> np.ndarray:
+    def aqueous_flows(self) -> np.ndarray:
         """Aqueous flow leaving every stage (m3/h)."""
-        share = self.reflux if reflux is None else reflux
-        flows = np.full(self.stages, self.scrub_m3_h + share * self.strip_m3_h)
-        flows[: self.n] += self.feed_m3_h
-        flows[self.n + self.m :] = self.strip_m3_h
-        return flows
+        return self.topology().aqueous_out
+
+    def block(self) -> Block:
+        """The cascade as a network's block."""
+        return Block("cascade", self.n, self.organic_m3_h, self.m, self.p, self.feed_m3_h,
+                     self.feed_mol_per_l, tuple(float(f) for f in self.feed_fractions),
+                     self.feed_acid_mol_per_l, self.scrub_m3_h, self.scrub_acid_mol_per_l,
+                     self.strip_m3_h, self.strip_acid_mol_per_l, self.reflux,
+                     self.recycle_organic)  # fmt: skip
 
     def topology(self) -> Topology:
-        """The cascade's stages and streams for the shared solver (``process/topology.py``)."""
-        total, qo = self.stages, self.organic_m3_h
-        organic = np.zeros((total, total))
-        organic[np.arange(1, total), np.arange(total - 1)] = qo
-        recycle = np.zeros((total, total))
-        if self.recycle_organic:
-            recycle[0, total - 1] = qo
-        feed = np.zeros((len(self.components), total))
-        feed[:, self.n - 1] = self.feed_m3_h * self.feed_mol_per_l * self.feed_fractions
-        acid = np.zeros(total)
-        acid[self.n - 1] = self.feed_m3_h * self.feed_acid_mol_per_l
-        liquors = []
-        if self.m and self.scrub_m3_h > 0:
-            liquors.append((self.n + self.m - 1, self.scrub_m3_h, self.scrub_acid_mol_per_l))
-        if self.p:
-            liquors.append((total - 1, self.strip_m3_h, self.strip_acid_mol_per_l))
-        return Topology(self.log_k, self.extractant_mol_per_l, self.efficiency,
-                        self.aqueous_flows(), np.full(total, qo), self.aqueous_links(), organic,
-                        recycle, feed, acid, tuple(liquors), self.feed_acid_mol_per_l)  # fmt: skip
-
-    def aqueous_links(self, reflux: float | None = None) -> np.ndarray:
-        """links[k, j]: aqueous flow (m3/h) leaving stage j that enters stage k."""
-        share = self.reflux if reflux is None else reflux
-        flows, top = self.aqueous_flows(share), self.n + self.m
-        links = np.zeros((self.stages, self.stages))
-        for k in range(self.stages - 1):
-            if k + 1 != top:  # the strip liquor does not run into the scrub section whole
-                links[k, k + 1] = flows[k + 1]
-        if self.p and self.m:
-            links[top - 1, top] = share * self.strip_m3_h
-        return links
+        """The cascade's stages and streams: a network of one block (``process/network.py``)."""
+        return Network(self.components, self.log_k, self.extractant_mol_per_l, (self.block(),),
+                       (), self.efficiency).topology()  # fmt: skip
 
 
 @dataclass(frozen=True)

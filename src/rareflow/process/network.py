@@ -13,16 +13,52 @@ own recycles.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import numpy as np
 import pandas as pd
 
-from rareflow.process.massaction import check_sections
 from rareflow.process.theory import SpecError
 from rareflow.process.topology import PROTONS_PER_ION, Solved, Topology, solve_topology
 
 Stream = Literal["raffinate", "strip_liquor", "loaded_organic"]
+
+
+class Sections(Protocol):
+    """The sections and liquors of a cascade (a ``MassActionCascade`` or a network's block)."""
+
+    @property
+    def n(self) -> int: ...
+    @property
+    def m(self) -> int: ...
+    @property
+    def p(self) -> int: ...
+    @property
+    def scrub_m3_h(self) -> float: ...
+    @property
+    def strip_m3_h(self) -> float: ...
+    @property
+    def strip_acid_mol_per_l(self) -> float: ...
+    @property
+    def reflux(self) -> float: ...
+    @property
+    def recycle_organic(self) -> bool: ...
+
+
+def check_sections(cascade: Sections, where: str) -> None:
+    """Refuse sections and liquors that cannot work together (``where`` prefixes the reason)."""
+    c = cascade
+    if c.n < 1 or c.m < 0 or c.p < 0:
+        raise SpecError(where + "need n >= 1 extraction stages and m, p >= 0 scrub and strip "
+                        "stages")  # fmt: skip
+    if c.m > 0 and c.scrub_m3_h + c.reflux * c.strip_m3_h <= 0:
+        raise SpecError(where + "a scrub section (m > 0) needs scrub_m3_h > 0 or a reflux")
+    if c.p > 0 and (c.strip_m3_h <= 0 or c.strip_acid_mol_per_l <= 0):
+        raise SpecError(where + "a strip section (p > 0) needs strip_m3_h and strip acid > 0")
+    if not 0.0 <= c.reflux < 1.0 or (c.reflux > 0 and (c.p == 0 or c.m == 0)):
+        raise SpecError(where + "reflux is a share in [0, 1) and needs strip and scrub sections")
+    if c.recycle_organic and c.p == 0:
+        raise SpecError(where + "recycling the organic needs a strip section (p > 0)")
 
 
 @dataclass(frozen=True)
