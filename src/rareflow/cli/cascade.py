@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -124,14 +125,25 @@ def _print_design(p: dict[str, Any]) -> None:
 def solved_cascade(file: Path, data: Path | None) -> tuple[Cascade, str, CascadeSolution]:
     """The cascade of a file, its factors' source and its steady state; exit 1 with every
     problem of the file or the reason it cannot be solved."""
+    cascade, label = read_file(file, data, load_cascade)
+    try:
+        return cascade, label, solve(cascade)
+    except SpecError as exc:
+        fail(str(exc))
+
+
+T = TypeVar("T")
+
+
+def read_file(file: Path, data: Path | None, reader: Callable[[Path, Dataset], T]) -> T:
+    """A file read against the dataset; exit 1 with every problem in it, one a line."""
     dataset = load(data)
     try:
-        cascade, label = load_cascade(file, dataset)
-        return cascade, label, solve(cascade)
-    except DataValidationError as exc:
-        for issue in exc.issues:
+        return reader(file, dataset)
+    except DataValidationError as error:
+        for issue in error.issues:
             errors.print(str(issue), markup=False, highlight=False, soft_wrap=True)
-        fail(f"{len(exc.issues)} problem(s) in {file}")
+        fail(f"{len(error.issues)} problem(s) in {file}; nothing was solved")
     except SpecError as exc:
         fail(str(exc))
 

@@ -8,30 +8,15 @@ from typing import Annotated, TypeVar
 
 import typer
 
-from rareflow.cli.cascade import cascade_app
-from rareflow.cli.data import DataDir, JsonFlag, load
-from rareflow.cli.output import console, errors, fail, print_frame, print_json
-from rareflow.dataset.dataset import Dataset
-from rareflow.dataset.errors import DataValidationError
+from rareflow.cli.cascade import cascade_app, read_file
+from rareflow.cli.data import DataDir, JsonFlag
+from rareflow.cli.output import console, fail, print_frame, print_json
 from rareflow.process.massaction_files import load_mass_action, load_network
 from rareflow.process.massaction_solver import solve_mass_action
 from rareflow.process.network import solve_network
 from rareflow.process.theory import SpecError
 
 T = TypeVar("T")
-
-
-def _read(file: Path, data: Path | None, reader: Callable[[Path, Dataset], T]) -> T:
-    """A file read against the dataset; exit 1 with every problem in it."""
-    dataset = load(data)
-    try:
-        return reader(file, dataset)
-    except DataValidationError as error:
-        for issue in error.issues:
-            errors.print(str(issue), markup=False, highlight=False, soft_wrap=True)
-        fail(f"{len(error.issues)} problem(s) in {file}; nothing was solved")
-    except SpecError as exc:
-        fail(str(exc))
 
 
 def _solved(solve: Callable[[], T]) -> T:
@@ -50,7 +35,7 @@ def mass_action(
 ) -> None:
     """Solve a cascade with distribution ratios from mass action: loading, acid and free
     extractant stage by stage (unsaponified acidic extractant, dimer basis)."""
-    cascade, notes = _read(file, data, load_mass_action)
+    cascade, notes = read_file(file, data, load_mass_action)
     solution = _solved(lambda: solve_mass_action(cascade))
     if as_json:
         payload = solution.to_dict(profiles=True)
@@ -80,7 +65,7 @@ def network(
 ) -> None:
     """Solve a network of mass-action cascades linked by their streams (hyperlinked
     flowsheets): every block at once, loops included."""
-    net, notes = _read(file, data, load_network)
+    net, notes = read_file(file, data, load_network)
     solution = _solved(lambda: solve_network(net))
     if as_json:
         payload = solution.to_dict()

@@ -35,7 +35,7 @@ import pandas as pd
 from rareflow.process.network import Block, Network, check_sections
 from rareflow.process.reagents import HCL_KG_PER_MOL, reo_kg_per_mol_re
 from rareflow.process.theory import SpecError
-from rareflow.process.topology import DIMERS_PER_ION, PROTONS_PER_ION, Topology
+from rareflow.process.topology import DIMERS_PER_ION, PROTONS_PER_ION, Solved, Topology
 
 
 @dataclass(frozen=True)
@@ -83,10 +83,6 @@ class MassActionCascade:
     def sections(self) -> list[str]:
         return ["extraction"] * self.n + ["scrub"] * self.m + ["strip"] * self.p
 
-    def aqueous_flows(self) -> np.ndarray:
-        """Aqueous flow leaving every stage (m3/h)."""
-        return self.topology().aqueous_out
-
     def block(self) -> Block:
         """The cascade as a network's block."""
         return Block("cascade", self.n, self.organic_m3_h, self.m, self.p, self.feed_m3_h,
@@ -106,16 +102,35 @@ class MassActionSolution:
     """Stage profiles (mol/L) and the products of a solved mass-action cascade."""
 
     cascade: MassActionCascade
-    aqueous: np.ndarray
-    organic: np.ndarray
-    acid: np.ndarray
-    free_dimer: np.ndarray
-    residual: float
-    solves: int
+    solved: Solved
+
+    @property
+    def aqueous(self) -> np.ndarray:
+        return self.solved.aqueous
+
+    @property
+    def organic(self) -> np.ndarray:
+        return self.solved.organic
+
+    @property
+    def acid(self) -> np.ndarray:
+        return self.solved.acid
+
+    @property
+    def free_dimer(self) -> np.ndarray:
+        return self.solved.free_dimer
+
+    @property
+    def residual(self) -> float:
+        return self.solved.residual
+
+    @property
+    def solves(self) -> int:
+        return self.solved.solves
 
     def raffinate(self) -> np.ndarray:
         """mol/h of each component leaving in the raffinate."""
-        return np.asarray(self.aqueous[:, 0] * self.cascade.aqueous_flows()[0])
+        return np.asarray(self.aqueous[:, 0] * self.solved.topology.aqueous_out[0])
 
     def extract(self) -> np.ndarray:
         """mol/h of each component leaving in the extract product: the loaded organic, or
@@ -144,7 +159,7 @@ class MassActionSolution:
         c = self.cascade
         fed = (c.feed_m3_h * c.feed_acid_mol_per_l + c.scrub_m3_h * c.scrub_acid_mol_per_l
                + (c.strip_m3_h * c.strip_acid_mol_per_l if c.p else 0.0))  # fmt: skip
-        out = float(self.acid[0] * c.aqueous_flows()[0])
+        out = float(self.acid[0] * self.solved.topology.aqueous_out[0])
         if c.p:
             out += (1.0 - c.reflux) * c.strip_m3_h * float(self.acid[c.n + c.m])
         return fed, out

@@ -9,6 +9,4 @@ from rareflow.process.topology import solve_topology
 
 def solve_mass_action(cascade: MassActionCascade) -> MassActionSolution:
     """Steady state of the cascade; raises ``SpecError`` if it does not converge."""
-    solved = solve_topology(cascade.topology())
-    return MassActionSolution(cascade, solved.aqueous, solved.organic, solved.acid,
-                              solved.free_dimer, solved.residual, solved.solves)  # fmt: skip
+    return MassActionSolution(cascade, solve_topology(cascade.topology()))

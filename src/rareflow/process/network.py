@@ -246,7 +246,7 @@ class NetworkSolution:
     def outlets(self) -> dict[str, np.ndarray]:
         """mol/h of each component in every stream that leaves the network."""
         net, s = self.network, self.solved
-        inflow, organic_flows = net.feed_inflows(), net.topology().organic_out
+        inflow, organic_flows = net.feed_inflows(), s.topology.organic_out
         found: dict[str, np.ndarray] = {}
         for block in net.blocks:
             at = net.offsets[block.id]
@@ -266,12 +266,12 @@ class NetworkSolution:
         return found
 
     def feed_flow(self) -> np.ndarray:
-        return np.asarray(self.network.topology().feed.sum(axis=1))
+        return np.asarray(self.solved.topology.feed.sum(axis=1))
 
     def proton_closure(self) -> float:
         """|acid in + 3 x RE leaving in organic streams - acid leaving| / acid in."""
         net, s = self.network, self.solved
-        top, inflow = net.topology(), net.feed_inflows()
+        top, inflow = s.topology, net.feed_inflows()
         acid_in = float(top.acid_in(1.0).sum())
         out = 0.0
         for block in net.blocks:

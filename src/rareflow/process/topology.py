@@ -181,8 +181,10 @@ def path(top: Topology) -> list[Point]:
 
 @dataclass(frozen=True)
 class Solved:
-    """Concentrations (mol/L) by component and stage, acid and free extractant by stage."""
+    """Concentrations (mol/L) by component and stage, acid and free extractant by stage, and
+    the topology they solve."""
 
+    topology: Topology
     aqueous: np.ndarray
     organic: np.ndarray
     acid: np.ndarray
@@ -225,4 +227,4 @@ def solve_topology(top: Topology) -> Solved:
     k = (10.0**top.log_k)[:, None]
     organic = organic_leaving(top, k * c * free**3 / h**3, done.recycle)
     loaded = top.extractant_mol_per_l / 2.0 - DIMERS_PER_ION * organic.sum(axis=0)
-    return Solved(c, organic, h, loaded, norm, solves)
+    return Solved(top, c, organic, h, loaded, norm, solves)
