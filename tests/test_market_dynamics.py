@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import pytest
 
+from rareflow.dataset.documents import Parameter
 from rareflow.dataset.levers import Crackdown, ExportTax, Levers, Licence
+from rareflow.dataset.market_parameters import ExpectationSpec
 from rareflow.market.adjusting import built, set_adjustment_level, set_initial_stocks
 from rareflow.market.clearing import Clearing
 from rareflow.market.model import MarketModel
@@ -25,6 +27,13 @@ from rareflow.market.network import (
     World,
 )
 from rareflow.market.program import pool
+from rareflow.scenario.schema import Expectations
+from rareflow.simulate.expectations import (
+    ExpectationRule,
+    StockExpectations,
+    expectation_rule,
+    expected_price,
+)
 
 PLACES = {
     "CN": frozenset({"CN", "china"}),
@@ -242,3 +251,79 @@ def test_a_crackdown_limits_output_outside_the_quota_and_stops_builds() -> None:
     values, _, _ = model.solve_once()
     assert values[hidden].sum() == pytest.approx(40.0)
     assert built(model, "mine:hidden", values) == pytest.approx(10.0)
+
+
+def one_year_storage(carrying_pct: float = 10.0) -> MarketModel:
+    """One period: 120 t mined; steps 50 @ 30, 60 @ 12, 100 @ 5; stock left at the end is
+    valued at the price expected one year on (discount factor 0.8), p0 = 20."""
+    spec = world(120.0, [segment("nd", [(50.0, 30.0), (60.0, 12.0), (100.0, 5.0)])])
+    spec.inventories = Inventories(("oxide",), ((1.0, 0.0, 0.0),), carrying_pct)
+    model = MarketModel(spec, periods=1)
+    set_initial_stocks(model, {("oxide", "Nd", "CN"): 0.0})
+    model.refresh()
+    return model
+
+
+@pytest.mark.parametrize(
+    ("history", "price_now", "stored"),
+    [
+        # reference rule (no prices seen yet): 0.8 x 20 - 2 = 14 beats the 12-step: 70 t stored
+        ([], 14.0, 70.0),
+        # prices rose 10 -> 20: E = (20 x 20)^0.5 x 2^0.375 = 25.94; 0.8 E - 2 = 18.75
+        ([10.0, 20.0], 0.8 * 20.0 * 2.0**0.375 - 2.0, 70.0),
+        # prices fell 40 -> 10: E = (20 x 10)^0.5 x 0.25^0.375 = 8.41; 0.8 E - 2 = 4.73 < 5:
+        # nothing is stored, the last 10 t serve the 5-step
+        ([40.0, 10.0], 5.0, 0.0),
+    ],
+)
+def test_extrapolative_holders_buy_after_a_rise_and_sell_after_a_fall(
+    history: list[float], price_now: float, stored: float
+) -> None:
+    model = one_year_storage()
+    expectations = StockExpectations(model, ExpectationRule("extrapolative", 0.5, 0.375))
+    expectations.history[("oxide", "Nd", "CN")] = list(history)
+    expectations.apply()
+    model.refresh()
+    values, duals, _ = model.solve_once()
+    row = model.program.rows[pool("oxide", "Nd", "CN", 0, 0)]
+    assert stock(model, values) == pytest.approx(stored)
+    assert duals[row] == pytest.approx(price_now)
+    expectations.observe(duals)
+    assert expectations.history[("oxide", "Nd", "CN")] == pytest.approx(
+        ([*history, price_now])[-2:]
+    )
+    expectations.reset()  # a new run values stock at the reference price again
+    model.refresh()
+    assert model.solve_once()[1][row] == pytest.approx(14.0)
+
+
+def test_expected_price_rules() -> None:
+    naive = ExpectationRule("extrapolative", 1.0, 0.0)
+    assert expected_price(20.0, [12.0, 30.0], naive) == pytest.approx(30.0)
+    assert expected_price(20.0, [30.0], ExpectationRule("extrapolative", 1.0, 1.0)) == 30.0
+    assert expected_price(20.0, [12.0, 30.0], ExpectationRule()) == 20.0  # reference
+    # clamped to the demand curves' range of p0 multiples
+    assert expected_price(20.0, [1.0, 500.0], naive, (0.15, 30.0)) == pytest.approx(500.0)
+    steep = ExpectationRule("extrapolative", 1.0, 3.0)
+    assert expected_price(20.0, [1.0, 500.0], steep, (0.15, 30.0)) == pytest.approx(600.0)
+    assert expected_price(20.0, [500.0, 1.0], steep, (0.15, 30.0)) == pytest.approx(3.0)
+
+
+def test_expectation_rule_takes_missing_numbers_from_the_dataset() -> None:
+    spec = ExpectationSpec(
+        rule="extrapolative",
+        weight=Parameter(value=0.5, unit="-", assumption=True, note="test"),
+        trend=Parameter(value=0.375, unit="-", assumption=True, note="test"),
+    )
+    assert expectation_rule(None, None) == ExpectationRule()
+    assert expectation_rule(None, spec) == ExpectationRule("extrapolative", 0.5, 0.375)
+    chosen = Expectations(rule="extrapolative", trend=1.0)
+    assert expectation_rule(chosen, spec) == ExpectationRule("extrapolative", 0.5, 1.0)
+    assert expectation_rule(chosen, None) == ExpectationRule("extrapolative", 1.0, 1.0)
+    assert expectation_rule(Expectations(rule="reference"), spec).rule == "reference"
+    with pytest.raises(ValueError, match="trend must lie"):
+        ExpectationSpec(
+            rule="extrapolative",
+            weight=spec.weight,
+            trend=Parameter(value=5.0, unit="-", assumption=True, note="test"),
+        )

@@ -9,6 +9,7 @@ import typer
 
 from rareflow.cli.data import DataDir, JsonFlag, load
 from rareflow.cli.output import console, fail, print_frame, print_json
+from rareflow.scenario.schema import Expectations
 from rareflow.simulate.backcast import run_backcast
 
 Runs = Annotated[
@@ -20,17 +21,48 @@ Runs = Annotated[
     ),
 ]
 Seed = Annotated[int, typer.Option(min=0, help="Seed of the parameter draws.")]
+Rule = Annotated[
+    str | None,
+    typer.Option(
+        "--expectations",
+        help="What stock holders expect after the horizon: reference or extrapolative "
+        "(default: market.yaml's rule; docs/market.md).",
+    ),
+]
+Trend = Annotated[
+    float | None,
+    typer.Option(min=0.0, max=3.0, help="Share of last year's price change expected to "
+                 "continue (default: market.yaml's)."),
+]  # fmt: skip
+Weight = Annotated[
+    float | None,
+    typer.Option(min=0.0, max=1.0, help="Weight of last year's price against the reference "
+                 "price (default: market.yaml's)."),
+]  # fmt: skip
 
 
 def backcast_command(
-    runs: Runs = 5, seed: Seed = 0, data: DataDir = None, as_json: JsonFlag = False
+    runs: Runs = 5,
+    seed: Seed = 0,
+    expectations: Rule = None,
+    trend: Trend = None,
+    weight: Weight = None,
+    data: DataDir = None,
+    as_json: JsonFlag = False,
 ) -> None:
     """Run 2009-2016 and 2024-2026 with the model's parameters; print model (median, 10-90 %
     band) beside the published values, and the scores (docs/validation.md)."""
+    rule = None
+    if expectations is not None or trend is not None or weight is not None:
+        if expectations is None:
+            fail("--trend and --weight need --expectations extrapolative")
+        if expectations not in ("reference", "extrapolative"):
+            fail(f"--expectations {expectations!r}: use reference or extrapolative")
+        rule = Expectations(rule=expectations, trend=trend, weight=weight)
     dataset = load(data, as_json)
     if dataset.market is None:
         fail("the dataset has no market.yaml; the back-cast needs the market model")
-    result = run_backcast(dataset, runs, seed)
+    result = run_backcast(dataset, runs, seed, rule)
     if as_json:
         print_json(result.to_dict())
         return

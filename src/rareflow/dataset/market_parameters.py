@@ -112,12 +112,34 @@ class Tranche(BaseModel):
     threat_pct: Parameter
 
 
+class ExpectationSpec(BaseModel):
+    """What holders expect a product to be worth after a year's horizon (docs/market.md):
+    ``reference`` (the long-run price) or ``extrapolative`` (last year's price, weighted
+    against the reference, times a share of last year's change)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    rule: Literal["reference", "extrapolative"]
+    weight: Parameter
+    trend: Parameter
+
+    @model_validator(mode="after")
+    def _in_range(self) -> ExpectationSpec:
+        if not 0.0 <= self.weight.value <= 1.0:
+            raise ValueError(f"expectations.weight must lie in [0, 1], not {self.weight.value}")
+        if not 0.0 <= self.trend.value <= 3.0:
+            raise ValueError(f"expectations.trend must lie in [0, 3], not {self.trend.value}")
+        return self
+
+
 class Inventories(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     commodities: list[Literal["oxide", "metal", "magnet"]]
     carrying_pct: Parameter
     tranches: Annotated[list[Tranche], Field(min_length=1)]
+    expectations: ExpectationSpec | None = None
+    """None: holders expect the reference price after the horizon."""
 
     @model_validator(mode="after")
     def _convenience_falls(self) -> Inventories:

@@ -273,10 +273,26 @@ class Measure(Strict):
     thresholds_pct: list[float] = [50.0, 100.0]
 
 
+class Expectations(Strict):
+    """What stock holders expect a product to be worth after the horizon (docs/market.md);
+    a number left out is the dataset's (``market.yaml``, ``inventories.expectations``)."""
+
+    rule: Literal["reference", "extrapolative"]
+    """``reference``: the product's reference price (holders expect the long-run price);
+    ``extrapolative``: p0^(1 - weight) x p^weight x (p / p_before)^trend from the run's own
+    prices of the last two years at the place (speculation on the trend)."""
+    weight: Annotated[float | None, Field(ge=0.0, le=1.0)] = None
+    """Weight of last year's price against the reference price."""
+    trend: Annotated[float | None, Field(ge=0.0, le=3.0)] = None
+    """Share of last year's price change expected to continue."""
+
+
 class MarketOptions(Strict):
     lookahead_years: Annotated[int, Field(ge=0, le=5)] = 1
     """Years ahead each year's clearing looks at (perfect foresight of the run's path for
     capacities and demand, of the policies known so far; docs/market.md)."""
+    expectations: Expectations | None = None
+    """None: the rule of the dataset's ``market.yaml`` (``inventories.expectations``)."""
 
 
 class Scenario(Strict):

@@ -27,6 +27,7 @@ from rareflow.dataset.dataset import Dataset
 from rareflow.market.network import RECYCLED
 from rareflow.market.program import pool
 from rareflow.scenario.loader import load_scenario
+from rareflow.scenario.schema import Expectations
 from rareflow.simulate.backcast_targets import published, published_quantity
 from rareflow.simulate.perturb import perturbed
 from rareflow.simulate.plan import draw
@@ -64,9 +65,19 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def episode_frame(dataset: Dataset, scenario_name: str, run: int, seed: int) -> pd.DataFrame:
-    """One run of an episode: model prices (china, export, europe) and quantities by year."""
+def episode_frame(
+    dataset: Dataset,
+    scenario_name: str,
+    run: int,
+    seed: int,
+    expectations: Expectations | None = None,
+) -> pd.DataFrame:
+    """One run of an episode: model prices (china, export, europe) and quantities by year;
+    ``expectations`` replaces the scenario's rule for stocks held past the horizon."""
     scenario = load_scenario(scenario_name)
+    if expectations is not None:
+        options = scenario.market.model_copy(update={"expectations": expectations})
+        scenario = scenario.model_copy(update={"market": options})
     data = perturbed(dataset, run, seed)
     runner = Runner(build_market(data, scenario, scenario_name))
     model = runner.market.clearing.model
@@ -95,12 +106,14 @@ def episode_frame(dataset: Dataset, scenario_name: str, run: int, seed: int) -> 
     return pd.DataFrame(found, columns=["quantity", "element", "market", "year", "value"])
 
 
-def run_backcast(dataset: Dataset, runs: int = 5, seed: int = 0) -> Backcast:
+def run_backcast(
+    dataset: Dataset, runs: int = 5, seed: int = 0, expectations: Expectations | None = None
+) -> Backcast:
     """Both episodes, ``runs`` runs each; bands and scores."""
     frames = []
     for episode, name in EPISODES.items():
         for run in range(runs):
-            frame = episode_frame(dataset, name, run, seed)
+            frame = episode_frame(dataset, name, run, seed, expectations)
             frame["episode"], frame["run"] = episode, run
             frames.append(frame)
     results = pd.concat(frames, ignore_index=True)

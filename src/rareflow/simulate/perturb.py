@@ -21,6 +21,7 @@ RANGES = {
     "substitution_cost": (0.75, 1.25),
     "threat": (0.5, 1.5),
     "smuggling_cost": (0.5, 2.0),
+    "expectation_trend": (0.5, 1.5),
 }
 """Factor ranges on the central values."""
 
@@ -64,7 +65,12 @@ def scale_market(market: MarketParameters, f: dict[str, float]) -> MarketParamet
             t.model_copy(update={"threat_pct": _scaled(t.threat_pct, f["threat"])})
             for t in market.inventories.tranches
         ]
-        update["inventories"] = market.inventories.model_copy(update={"tranches": tranches})
+        held: dict[str, object] = {"tranches": tranches}
+        expectations = market.inventories.expectations
+        if expectations is not None:
+            trend = _scaled(expectations.trend, f["expectation_trend"])
+            held["expectations"] = expectations.model_copy(update={"trend": trend})
+        update["inventories"] = market.inventories.model_copy(update=held)
     if market.smuggling is not None:
         update["smuggling"] = market.smuggling.model_copy(
             update={

@@ -24,6 +24,11 @@ import pandas as pd
 from rareflow.market.accounting import ledger_residual
 from rareflow.market.adjusting import built, set_adjustment_level, set_initial_stocks
 from rareflow.process.cost import capital_recovery_factor
+from rareflow.simulate.expectations import (
+    DEFAULT_PRICE_RANGE,
+    StockExpectations,
+    expectation_rule,
+)
 from rareflow.simulate.learning import LearningCurves
 from rareflow.simulate.piles import Piles
 from rareflow.simulate.plan import RunPlan, lead_time_of, project_capacity, ramp_fraction
@@ -107,6 +112,14 @@ class Runner:
         self.past = past_capacities(market) if scenario.history else {}
         self.learning = LearningCurves(market, self.periods)
         self.licences = {licence.id: licence for licence in market.world.levers.licences}
+        parameters = market.dataset.market if market.dataset else None
+        steps = parameters.price_steps if parameters else []
+        held = parameters.inventories if parameters else None
+        self.expectations = StockExpectations(
+            model,
+            expectation_rule(scenario.market.expectations, held.expectations if held else None),
+            (min(steps), max(steps)) if steps else DEFAULT_PRICE_RANGE,
+        )
         market.clearing.solve()
         self.base_basis = model.highs.getBasis()
         self.base_row_upper = model.row_upper.copy()
@@ -161,6 +174,7 @@ class Runner:
             levels={name: record["spec"].initial_t for name, record in model.adjustments.items()},
         )
         clearing = self.market.clearing
+        self.expectations.reset()
         for year in self.years:
             if until is not None and year > until:
                 return
@@ -175,6 +189,7 @@ class Runner:
             set_initial_stocks(model, state.stocks)
             for name, level in state.levels.items():
                 set_adjustment_level(model, name, level)
+            self.expectations.apply()
             model.refresh()
             if decide is not None:
                 decide(year)
@@ -195,6 +210,7 @@ class Runner:
                 "recycled": recycled,
             }
             self._after(year, plan, state, values, duals)
+            self.expectations.observe(duals)
             extra.update(self.piles.levels(state.piles))
             yield year, values, duals, extra
 

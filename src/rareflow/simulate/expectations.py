@@ -1,0 +1,124 @@
+"""What stock holders expect a product to be worth after the horizon (``market.expectations``).
+
+Private stock left at the end of the last period of a year's horizon is valued at the price
+holders expect one year on (``market/adjusting.py``). The ``reference`` rule values it at the
+product's reference price p0: beyond what they foresee, holders expect the long-run price, so
+stocks smooth prices. The ``extrapolative`` rule values it at
+
+    E = p0^(1 - w) x p^w x (p / p_before)^trend,   clamped to the demand curve's price range,
+
+where p and p_before are the run's own prices at the place in the last two years (period 0 of
+each year's clearing, never published prices): holders who saw prices rise expect part of the
+rise to continue and buy ahead of it, the speculation of 2010-2011 reported in China and
+Japan. It is a modelling choice, switchable per scenario and in ``rareflow backcast``; its fit
+on the 2009-2016 episode is in docs/validation.md.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+import numpy as np
+
+from rareflow.dataset.market_parameters import ExpectationSpec
+from rareflow.market.model import MarketModel
+from rareflow.market.program import pool
+from rareflow.scenario.schema import Expectations
+
+DEFAULT_PRICE_RANGE = (0.15, 30.0)
+"""Multiples of p0 spanned by the demand curves when the dataset does not say."""
+
+
+@dataclass(frozen=True)
+class ExpectationRule:
+    """The rule a run uses, with its numbers settled."""
+
+    rule: str = "reference"
+    weight: float = 1.0
+    trend: float = 0.0
+
+
+def expectation_rule(
+    chosen: Expectations | None, dataset: ExpectationSpec | None
+) -> ExpectationRule:
+    """The scenario's (or back-cast's) choice, numbers it leaves out taken from the dataset;
+    with neither, holders expect the reference price. A dataset without numbers gives the
+    naive rule (last year's price, no trend)."""
+    if chosen is None:
+        if dataset is None:
+            return ExpectationRule()
+        return ExpectationRule(dataset.rule, dataset.weight.value, dataset.trend.value)
+    weight = chosen.weight if chosen.weight is not None else (
+        dataset.weight.value if dataset is not None else 1.0
+    )  # fmt: skip
+    trend = chosen.trend if chosen.trend is not None else (
+        dataset.trend.value if dataset is not None else 0.0
+    )  # fmt: skip
+    return ExpectationRule(chosen.rule, weight, trend)
+
+
+def expected_price(
+    reference: float,
+    history: list[float],
+    rule: ExpectationRule,
+    price_range: tuple[float, float] = DEFAULT_PRICE_RANGE,
+) -> float:
+    """The price holders expect after the horizon from the place's last prices (oldest first)."""
+    if rule.rule == "reference" or not history or history[-1] <= 0.0 or reference <= 0.0:
+        return reference
+    last = history[-1]
+    trend = last / history[-2] if len(history) > 1 and history[-2] > 0.0 else 1.0
+    expected = reference ** (1.0 - rule.weight) * last**rule.weight * trend**rule.trend
+    low, high = price_range
+    return float(min(max(expected, low * reference), high * reference))
+
+
+class StockExpectations:
+    """Sets the value of the stock left after the horizon, year by year, from the run's prices."""
+
+    def __init__(
+        self,
+        model: MarketModel,
+        rule: ExpectationRule,
+        price_range: tuple[float, float] = DEFAULT_PRICE_RANGE,
+    ) -> None:
+        self.model, self.rule, self.price_range = model, rule, price_range
+        program, last = model.program, model.periods - 1
+        delta = 1.0 / (1.0 + model.world.discount_rate)
+        self.weight = model.discount[last] * delta
+        """Objective weight of a t held after the horizon per USD/kg of expected price."""
+        by_place: dict[tuple[str, str, str], list[int]] = defaultdict(list)
+        for column in program.select("inventory", period=last):
+            meta = program.meta[column]
+            by_place[(meta["commodity"], meta["item"], meta["location"])].append(int(column))
+        self.columns = {key: np.asarray(cols, dtype=np.int64) for key, cols in by_place.items()}
+        self.rows = {key: program.rows[pool(*key, 0)] for key in self.columns}
+        """Period-0 balance row of each (commodity, item, place): its dual is the price."""
+        self.base = {key: model.base_cost[cols].copy() for key, cols in self.columns.items()}
+        self.history: dict[tuple[str, str, str], list[float]] = {}
+
+    def reset(self) -> None:
+        """A new run: no prices seen yet, stocks valued at the reference price."""
+        self.history = {}
+        for key, columns in self.columns.items():
+            self.model.base_cost[columns] = self.base[key]
+
+    def apply(self) -> None:
+        """Value the stock left after this year's horizon at the expected price."""
+        if self.rule.rule == "reference":
+            return
+        prices = self.model.world.reference_prices
+        for key, columns in self.columns.items():
+            reference = prices[(key[0], key[1])]
+            expected = expected_price(
+                reference, self.history.get(key, []), self.rule, self.price_range
+            )
+            self.model.base_cost[columns] = self.base[key] + self.weight * (expected - reference)
+
+    def observe(self, duals: np.ndarray) -> None:
+        """Record this year's prices (period 0) at every place that holds stock."""
+        for key, row in self.rows.items():
+            seen = self.history.setdefault(key, [])
+            seen.append(max(0.0, float(duals[row])))
+            del seen[:-2]
