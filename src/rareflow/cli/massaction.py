@@ -34,7 +34,7 @@ def mass_action(
     profiles: Annotated[bool, typer.Option(help="Print pH, loading and D by stage.")] = False,
 ) -> None:
     """Solve a cascade with distribution ratios from mass action: loading, acid and free
-    extractant stage by stage (unsaponified acidic extractant, dimer basis)."""
+    extractant stage by stage (acidic extractant, dimer basis, optionally saponified)."""
     cascade, notes = read_file(file, data, load_mass_action)
     solution = _solved(lambda: solve_mass_action(cascade))
     if as_json:
@@ -50,6 +50,11 @@ def mass_action(
     console.print(f"  HCl fed {acid['hcl_fed_kg_per_kg_feed_reo']:.3g} kg per kg feed REO "
                   f"({acid['hcl_fed_mol_h']:.4g} mol/h; {acid['hcl_left_free_mol_h']:.4g} mol/h "
                   "leaves free)", highlight=False)  # fmt: skip
+    if cascade.saponification > 0:
+        console.print(f"  base (saponification {cascade.saponification:.0%}) "
+                      f"{acid['base_kg_per_kg_feed_reo_as_naoh']:.3g} kg NaOH-equivalent per kg "
+                      f"feed REO ({acid['base_fed_mol_h']:.4g} mol/h); counter-ion closure "
+                      f"{solution.counter_ion_closure():.2g}", highlight=False)  # fmt: skip
     console.print(f"  solver: {solution.solves} continuation solves, residual "
                   f"{solution.residual:.2g}, proton closure {solution.proton_closure():.2g}",
                   highlight=False)  # fmt: skip

@@ -21,7 +21,15 @@ The strip liquor leaves the first strip stage; a share of it (reflux) is the scr
 rest is the extract product. The raffinate leaves stage 0. The unknowns (ln c, ln h, ln F per
 stage) are solved with MINPACK's hybrid method along a continuation path
 (``massaction_solver``).
-Saponification (pre-neutralised extractant) is not modelled: the extractant releases protons.
+
+**Saponification** (how Chinese plants run): a share S of the organic's extractant enters the
+first stage as its Na+ or NH4+ salt MA. The salt takes up the protons extraction releases,
+MA(o) + H+ = HA(o) + M+, with the conditional constant K_n = F^(1/2) [M+] / ([MA] h)
+(``topology.NEUTRALISATION_LOG_K``, an assumption), so the cascade runs at low acidity without
+the pH collapse an unsaponified extraction section shows, and the loaded RE is paid for in M+
+(an exchange of 3 M+ per Ln) instead of acid. Every stage then also balances M (aqueous M+
+and organic MA) and the extractant counts MA; the RE complex stays Ln(HA2)3, and MA is at
+equilibrium whatever the Murphree efficiency of the RE (neutralisation is fast).
 """
 
 from __future__ import annotations
@@ -33,9 +41,15 @@ import numpy as np
 import pandas as pd
 
 from rareflow.process.network import Block, Network, check_sections
-from rareflow.process.reagents import HCL_KG_PER_MOL, reo_kg_per_mol_re
+from rareflow.process.reagents import HCL_KG_PER_MOL, NAOH_KG_PER_MOL, reo_kg_per_mol_re
 from rareflow.process.theory import SpecError
-from rareflow.process.topology import DIMERS_PER_ION, PROTONS_PER_ION, Solved, Topology
+from rareflow.process.topology import (
+    DIMERS_PER_ION,
+    NEUTRALISATION_LOG_K,
+    PROTONS_PER_ION,
+    Solved,
+    Topology,
+)
 
 
 @dataclass(frozen=True)
@@ -66,6 +80,9 @@ class MassActionCascade:
     efficiency: float = 1.0
     """Murphree efficiency of every stage on the organic phase: the organic leaving a stage
     moves from what it brought in toward equilibrium with the aqueous leaving by this share."""
+    saponification: float = 0.0
+    """Share of the entering organic's extractant pre-neutralised as its Na+ or NH4+ salt."""
+    neutralisation_log_k: float = NEUTRALISATION_LOG_K
 
     def __post_init__(self) -> None:
         check_sections(self, "")
@@ -89,12 +106,12 @@ class MassActionCascade:
                      self.feed_mol_per_l, tuple(float(f) for f in self.feed_fractions),
                      self.feed_acid_mol_per_l, self.scrub_m3_h, self.scrub_acid_mol_per_l,
                      self.strip_m3_h, self.strip_acid_mol_per_l, self.reflux,
-                     self.recycle_organic)  # fmt: skip
+                     self.recycle_organic, self.saponification)  # fmt: skip
 
     def topology(self) -> Topology:
         """The cascade's stages and streams: a network of one block (``process/network.py``)."""
         return Network(self.components, self.log_k, self.extractant_mol_per_l, (self.block(),),
-                       (), self.efficiency).topology()  # fmt: skip
+                       (), self.efficiency, self.neutralisation_log_k).topology()  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -153,25 +170,51 @@ class MassActionSolution:
         out = self.raffinate() + self.extract()
         return np.asarray(np.abs(out - feed) / np.maximum(feed, 1e-300))
 
+    def _leaving(self, profile: np.ndarray) -> float:
+        """mol/h of a solute (aqueous mol/L by stage) in the raffinate and the strip liquor
+        product."""
+        c = self.cascade
+        out = float(profile[0] * self.solved.topology.aqueous_out[0])
+        if c.p:
+            out += (1.0 - c.reflux) * c.strip_m3_h * float(profile[c.n + c.m])
+        return out
+
     def _acid_in_and_out(self) -> tuple[float, float]:
         """H+ fed with the feed, scrub and strip liquors, and leaving free in the raffinate and
         the strip liquor product, mol/h."""
         c = self.cascade
         fed = (c.feed_m3_h * c.feed_acid_mol_per_l + c.scrub_m3_h * c.scrub_acid_mol_per_l
                + (c.strip_m3_h * c.strip_acid_mol_per_l if c.p else 0.0))  # fmt: skip
-        out = float(self.acid[0] * self.solved.topology.aqueous_out[0])
-        if c.p:
-            out += (1.0 - c.reflux) * c.strip_m3_h * float(self.acid[c.n + c.m])
-        return fed, out
+        return fed, self._leaving(self.acid)
+
+    def base_fed(self) -> float:
+        """Counter-ion (Na+ or NH4+) fed as saponified extractant, mol/h."""
+        return (
+            self.cascade.saponification
+            * self.cascade.extractant_mol_per_l
+            * (self.cascade.organic_m3_h)
+        )
 
     def proton_closure(self) -> float:
-        """|acid in - acid out - 3 x RE carried out by the organic| / acid in: every Ln that
-        leaves in the organic released 3 H+ to the aqueous."""
+        """|acid in + 3 x RE carried out by the organic - acid and counter-ions out| / acid in:
+        chloride is conserved, so every Ln that leaves in the organic left 3 H+ or M+ behind."""
         c = self.cascade
         acid_in, out = self._acid_in_and_out()
+        if self.solved.counter_ion is not None:
+            out += self._leaving(self.solved.counter_ion)
         carried = 0.0 if c.recycle_organic else float(self.organic[:, -1].sum())
         released = PROTONS_PER_ION * carried * c.organic_m3_h
         return abs(acid_in + released - out) / acid_in
+
+    def counter_ion_closure(self) -> float:
+        """|salt fed - M+ in the aqueous products - MA in the organic leaving| / salt fed."""
+        s = self.solved
+        if s.counter_ion is None or s.salt is None:
+            return 0.0
+        out = self._leaving(s.counter_ion)
+        if not self.cascade.recycle_organic:
+            out += float(s.salt[-1]) * self.cascade.organic_m3_h
+        return abs(self.base_fed() - out) / self.base_fed()
 
     def distribution(self) -> np.ndarray:
         """D_ik = o_ik / c_ik on every stage."""
@@ -188,6 +231,9 @@ class MassActionSolution:
             "loading_fraction": DIMERS_PER_ION * self.organic.sum(axis=0)
             / (c.extractant_mol_per_l / 2.0),
         }  # fmt: skip
+        if self.solved.counter_ion is not None and self.solved.salt is not None:
+            rows["counter_ion_mol_per_l"] = self.solved.counter_ion
+            rows["saponified_mol_per_l"] = self.solved.salt
         distribution = self.distribution()
         for index, name in enumerate(c.components):
             rows[f"D_{name}"] = distribution[index]
@@ -215,6 +261,8 @@ class MassActionSolution:
         return {
             "hcl_fed_mol_h": fed, "hcl_left_free_mol_h": left,
             "hcl_fed_kg_per_kg_feed_reo": fed * HCL_KG_PER_MOL / feed_kg,
+            "base_fed_mol_h": self.base_fed(),
+            "base_kg_per_kg_feed_reo_as_naoh": self.base_fed() * NAOH_KG_PER_MOL / feed_kg,
         }  # fmt: skip
 
     def to_dict(self, profiles: bool = True) -> dict[str, Any]:
@@ -224,6 +272,7 @@ class MassActionSolution:
             "products": self.summary().to_dict(orient="records"),
             "acid": self.hcl(),
             "proton_closure": self.proton_closure(),
+            "counter_ion_closure": self.counter_ion_closure(),
             "solver": {"method": "hybr along a continuation path", "solves": self.solves,
                        "residual": self.residual},
         }  # fmt: skip

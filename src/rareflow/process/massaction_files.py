@@ -22,6 +22,7 @@ from rareflow.process.files import load_document
 from rareflow.process.massaction import MassActionCascade
 from rareflow.process.network import Block, Link, Network
 from rareflow.process.theory import SpecError
+from rareflow.process.topology import NEUTRALISATION_LOG_K
 
 Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 MAX_MASS_ACTION_STAGES = 200
@@ -77,6 +78,8 @@ class SectionsFile(BaseModel):
     strip_acid_mol_per_l: NonNegative = 0.0
     reflux: Annotated[float, Field(ge=0, lt=1, allow_inf_nan=False)] = 0.0
     recycle_organic: bool = False
+    saponification: Annotated[float, Field(ge=0, lt=1, allow_inf_nan=False)] = 0.0
+    """Share of the entering organic's extractant pre-neutralised (Na+ or NH4+ salt)."""
 
 
 class ConstantsFile(BaseModel):
@@ -92,6 +95,8 @@ class ConstantsFile(BaseModel):
     medium: str = "hcl"
     log_k: dict[str, Annotated[float, Field(ge=-20, le=20)]] | None = None
     """Base-10 constants per component (instead of the dataset's)."""
+    neutralisation_log_k: Annotated[float, Field(ge=-5, le=12)] = NEUTRALISATION_LOG_K
+    """log10 K_n of MA + H+ = HA + M+ for saponified organic (an assumption by default)."""
 
 
 class MassActionFile(SectionsFile, ConstantsFile):
@@ -131,7 +136,7 @@ def _build(spec: MassActionFile, dataset: Dataset) -> tuple[MassActionCascade, l
         spec.extractant_mol_per_l, spec.organic_m3_h, spec.feed_m3_h, spec.feed_mol_per_l,
         spec.feed_acid_mol_per_l, spec.scrub_m3_h, spec.scrub_acid_mol_per_l, spec.p,
         spec.strip_m3_h, spec.strip_acid_mol_per_l, spec.reflux, spec.recycle_organic,
-        spec.efficiency,
+        spec.efficiency, spec.saponification, spec.neutralisation_log_k,
     )  # fmt: skip
     return cascade, notes
 
@@ -193,10 +198,10 @@ def _build_network(spec: NetworkFile, dataset: Dataset) -> tuple[Network, list[s
         Block(b.id, b.n, b.organic_m3_h, b.m, b.p, b.feed_m3_h, b.feed_mol_per_l,
               tuple(feeds[b.id].get(c, 0.0) for c in ordered), b.feed_acid_mol_per_l,
               b.scrub_m3_h, b.scrub_acid_mol_per_l, b.strip_m3_h, b.strip_acid_mol_per_l,
-              b.reflux, b.recycle_organic)
+              b.reflux, b.recycle_organic, b.saponification)
         for b in spec.blocks
     )  # fmt: skip
     links = tuple(Link(k.source, k.stream, k.target, k.share) for k in spec.links)
     network = Network(ordered, log_k[order], spec.extractant_mol_per_l, blocks, links,
-                      spec.efficiency)  # fmt: skip
+                      spec.efficiency, spec.neutralisation_log_k)  # fmt: skip
     return network, notes

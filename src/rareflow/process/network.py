@@ -19,7 +19,13 @@ import numpy as np
 import pandas as pd
 
 from rareflow.process.theory import SpecError
-from rareflow.process.topology import PROTONS_PER_ION, Solved, Topology, solve_topology
+from rareflow.process.topology import (
+    NEUTRALISATION_LOG_K,
+    PROTONS_PER_ION,
+    Solved,
+    Topology,
+    solve_topology,
+)
 
 Stream = Literal["raffinate", "strip_liquor", "loaded_organic"]
 
@@ -80,11 +86,16 @@ class Block:
     strip_acid_mol_per_l: float = 0.0
     reflux: float = 0.0
     recycle_organic: bool = False
+    saponification: float = 0.0
+    """Share of the extractant of the organic entering the first stage (fresh, or stripped and
+    recycled) pre-neutralised as its Na+ or NH4+ salt."""
 
     def __post_init__(self) -> None:
         check_sections(self, f"block {self.id}: ")
         if self.organic_m3_h <= 0:
             raise SpecError(f"block {self.id}: organic_m3_h must be > 0")
+        if not 0.0 <= self.saponification < 1.0:
+            raise SpecError(f"block {self.id}: saponification is a share in [0, 1)")
 
     @property
     def stages(self) -> int:
@@ -109,6 +120,7 @@ class Network:
     blocks: tuple[Block, ...]
     links: tuple[Link, ...] = ()
     efficiency: float = 1.0
+    neutralisation_log_k: float = NEUTRALISATION_LOG_K
     offsets: dict[str, int] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -188,7 +200,7 @@ class Network:
         inflow = self.feed_inflows()
         qa, qo = np.zeros(total), np.zeros(total)
         aqueous, organic, recycle = (np.zeros((total, total)) for _ in range(3))
-        feed, acid = np.zeros((count, total)), np.zeros(total)
+        feed, acid, base = np.zeros((count, total)), np.zeros(total), np.zeros(total)
         liquors: list[tuple[int, float, float]] = []
         for block in self.blocks:
             at, top = self.offsets[block.id], self.offsets[block.id] + block.n + block.m
@@ -213,6 +225,12 @@ class Network:
                 recycle[at, at + block.stages - 1] = flow
             if source is not None:
                 organic[at, self.offsets[source.id] + source.stages - 1] = flow
+                if block.saponification > 0:
+                    raise SpecError(
+                        f"{block.id} takes {source.id}'s loaded organic, which is not "
+                        "saponified again: set its saponification to 0"
+                    )
+            base[at] = block.saponification * self.extractant_mol_per_l * flow
             stage = at + block.n - 1
             if block.feed_m3_h > 0:
                 feed[:, stage] += (
@@ -235,7 +253,8 @@ class Network:
         weak = min((b.feed_acid_mol_per_l for b in self.blocks if b.feed_acid_mol_per_l > 0),
                    default=0.01)  # fmt: skip
         return Topology(self.log_k, self.extractant_mol_per_l, self.efficiency, qa, qo, aqueous,
-                        organic, recycle, feed, acid, tuple(liquors), weak)  # fmt: skip
+                        organic, recycle, feed, acid, tuple(liquors), weak,
+                        base if base.any() else None, self.neutralisation_log_k)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -268,22 +287,45 @@ class NetworkSolution:
     def feed_flow(self) -> np.ndarray:
         return np.asarray(self.solved.topology.feed.sum(axis=1))
 
-    def proton_closure(self) -> float:
-        """|acid in + 3 x RE leaving in organic streams - acid leaving| / acid in."""
-        net, s = self.network, self.solved
-        top, inflow = s.topology, net.feed_inflows()
-        acid_in = float(top.acid_in(1.0).sum())
-        out = 0.0
+    def _aqueous_outlets(self) -> list[tuple[int, float]]:
+        """(stage, m3/h) of every aqueous stream leaving the network."""
+        net, inflow = self.network, self.network.feed_inflows()
+        found = []
         for block in net.blocks:
             at = net.offsets[block.id]
             for stream, stage in (("raffinate", at), ("strip_liquor", at + block.n + block.m)):
                 if stream == "strip_liquor" and not block.p:
                     continue
                 left = 1.0 - net.linked_share(block.id, stream)
-                out += float(s.acid[stage]) * net.stream_flow(block, stream, inflow) * left
+                found.append((stage, net.stream_flow(block, stream, inflow) * left))
+        return found
+
+    def proton_closure(self) -> float:
+        """|acid in + 3 x RE leaving in organic streams - acid and counter-ions leaving| /
+        acid in: chloride is conserved, so H+ and M+ leave with what acid and RE came in."""
+        s = self.solved
+        acid_in = float(s.topology.acid_in(1.0).sum())
+        outlets = self._aqueous_outlets()
+        out = sum(float(s.acid[stage]) * flow for stage, flow in outlets)
+        if s.counter_ion is not None:
+            out += sum(float(s.counter_ion[stage]) * flow for stage, flow in outlets)
         released = sum(float(v.sum()) for k, v in self.outlets().items()
                        if k.endswith(".loaded_organic"))  # fmt: skip
         return abs(acid_in + PROTONS_PER_ION * released - out) / acid_in
+
+    def counter_ion_closure(self) -> float:
+        """|salt fed - M+ in the aqueous outlets - MA in the organic outlets| / salt fed (0
+        when nothing is saponified)."""
+        s, net = self.solved, self.network
+        if s.counter_ion is None or s.salt is None or s.topology.base is None:
+            return 0.0
+        fed = float(s.topology.base.sum())
+        out = sum(float(s.counter_ion[stage]) * flow for stage, flow in self._aqueous_outlets())
+        for block in net.blocks:
+            if not block.recycle_organic and net.linked_share(block.id, "loaded_organic") == 0:
+                last = net.offsets[block.id] + block.stages - 1
+                out += float(s.salt[last]) * float(s.topology.organic_out[last])
+        return abs(fed - out) / fed
 
     def closure(self) -> np.ndarray:
         out = sum(self.outlets().values())
@@ -304,6 +346,7 @@ class NetworkSolution:
                 "streams": self.summary().to_dict(orient="records"),
                 "closure": [float(v) for v in self.closure()],
                 "proton_closure": self.proton_closure(),
+                "counter_ion_closure": self.counter_ion_closure(),
                 "solver": {"solves": self.solved.solves,
                            "residual": self.solved.residual}}  # fmt: skip
 

@@ -4,8 +4,9 @@ the equations and the continuation solver shared by one cascade and by networks 
 A ``Topology`` lists, for T stages, each stage's aqueous and organic outflow (m3/h), the
 matrices of aqueous and organic flow from stage j into stage k, the organic links the
 continuation closes last (recycles), the external RE and acid inflows, and the acid liquors
-whose strength the continuation raises from weak to their value. See ``process/massaction.py``
-for the chemistry.
+whose strength the continuation raises from weak to their value, and the saponified
+extractant (counter-ion salt MA) entering with the organic, which the continuation raises with
+the liquors. See ``process/massaction.py`` for the chemistry.
 """
 
 from __future__ import annotations
@@ -24,6 +25,14 @@ CONTINUATION_STEPS = (1e-6, 1e-4, 1e-3, 1e-2, 0.05, 0.2, 0.5, 1.0)
 """Fractions of the feed concentration solved in turn (each from the previous answer)."""
 MAX_SOLVES = 400
 CONVERGED = 1e-8
+NEUTRALISATION_LOG_K = 4.0
+"""log10 of K_n = [(HA)2]^(1/2) [M+] / ([MA] [H+]) ((mol/L)^(1/2)), the conditional constant of
+MA(o) + H+ = HA(o) + M+ for a saponified extractant. No measured value was found (a flagged
+assumption): 4 makes the salt neutralise almost wholly at pH 2 and about half at pH 4-5, as
+saponified P507 circuits run at pH 2-4 without a pH collapse; docs/process.md shows the
+sensitivity."""
+BASE_START = 1e-6
+"""Share of the saponification the continuation starts from (raised with the liquors)."""
 
 
 @dataclass(frozen=True)
@@ -49,6 +58,19 @@ class Topology:
     """(stage, m3/h, mol/L) of the scrub and strip liquors entering from outside."""
     weak_acid: float = 0.01
     """The strength every liquor starts from (no stronger than the feeds' acid)."""
+    base: np.ndarray | None = None
+    """Counter-ion salt (MA, mol/h) entering each stage with the organic from outside: the
+    saponified share of fresh (or re-saponified recycled) extractant. None: unsaponified."""
+    neutralisation_log_k: float = NEUTRALISATION_LOG_K
+
+    @property
+    def saponified(self) -> bool:
+        return self.base is not None and bool(np.any(self.base > 0))
+
+    def base_in(self, progress: float) -> np.ndarray:
+        """Salt entering (mol/h per stage), raised from BASE_START x its value with the acids."""
+        assert self.base is not None
+        return np.asarray(self.base * BASE_START ** (1.0 - progress))
 
     @property
     def stages(self) -> int:
@@ -94,8 +116,17 @@ class Point:
 
 
 def unpack(z: np.ndarray, count: int, total: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Aqueous RE, H+ and free dimer by stage (mol/L); a saponified topology's counter-ion
+    M+ (mol/L) follows them in ``z``."""
     c = np.exp(z[: count * total]).reshape(count, total)
-    return c, np.exp(z[count * total : (count + 1) * total]), np.exp(z[(count + 1) * total :])
+    return (c, np.exp(z[count * total : (count + 1) * total]),
+            np.exp(z[(count + 1) * total : (count + 2) * total]))  # fmt: skip
+
+
+def salt_in_organic(top: Topology, counter_ion: np.ndarray, acid: np.ndarray,
+                    free: np.ndarray) -> np.ndarray:  # fmt: skip
+    """MA (mol/L) in the organic in equilibrium with the aqueous M+ and H+ and the free dimer."""
+    return np.asarray(np.sqrt(free) * counter_ion / (10.0**top.neutralisation_log_k * acid))
 
 
 def organic_leaving(top: Topology, equilibrium: np.ndarray, recycle: float) -> np.ndarray:
@@ -114,6 +145,7 @@ def stage_residual(top: Topology, point: Point) -> Any:
     organic_links = top.organic_flows(point.recycle)
     murphree = top.murphree(point.recycle)
     feed, acid_in = top.feed * point.scale, top.acid_in(point.progress)
+    base_in = top.base_in(point.progress) if top.saponified else None
 
     def residual(z: np.ndarray) -> np.ndarray:
         c, h, free = unpack(z, count, total)
@@ -125,10 +157,22 @@ def stage_residual(top: Topology, point: Point) -> Any:
         outflow = qa * c + carried
         protons_in = acid_in + h @ links.T + PROTONS_PER_ION * carried.sum(axis=0)
         protons_out = qa * h + PROTONS_PER_ION * entering.sum(axis=0)
-        extractant = np.log(free + DIMERS_PER_ION * o.sum(axis=0)) - np.log(z_total)
+        bound = free + DIMERS_PER_ION * o.sum(axis=0)
+        salt_balance: list[np.ndarray] = []
+        if base_in is not None:
+            # MA + H+ -> HA + M+ swaps an H+ for an M+, so the cations H+ + M+ balance as the
+            # protons alone do without salt (and stay well scaled when h << m); M balances apart
+            m = np.exp(z[(count + 2) * total :])
+            salt = salt_in_organic(top, m, h, free)
+            salt_carried, salt_entering = qo * salt, base_in + salt @ organic_links.T
+            protons_in = protons_in + m @ links.T
+            protons_out = protons_out + qa * m
+            bound = bound + salt / 2.0
+            salt_balance = [np.log(salt_entering + m @ links.T) - np.log(qa * m + salt_carried)]
         return np.concatenate([
             (np.log(inflow) - np.log(outflow)).ravel(),
-            np.log(protons_in) - np.log(protons_out), extractant,
+            np.log(protons_in) - np.log(protons_out), np.log(bound) - np.log(z_total),
+            *salt_balance,
         ])  # fmt: skip
 
     return residual
@@ -145,17 +189,25 @@ def dilute_start(top: Topology, point: Point) -> np.ndarray:
     acid = np.linalg.solve(np.diag(qa) - links, top.acid_in(point.progress))
     acid = np.maximum(acid, 1e-12)  # acid carried, nothing released
     free = np.full(total, top.extractant_mol_per_l / 2.0)
-    efficiency = top.efficiency
-    c = np.empty((count, total))
-    for index in range(count):  # unknowns: c (aqueous), then o (organic leaving), by stage
-        distribution = 10.0 ** top.log_k[index] * free**3 / acid**3
+
+    def aqueous(distribution: np.ndarray, inflow: np.ndarray, efficiency: float) -> np.ndarray:
+        """c (aqueous) of one solute, then o (organic leaving), by stage: one linear solve."""
         matrix = np.block([
             [np.diag(qa) - links, np.diag(top.organic_out) - organic_links],
             [-efficiency * np.diag(distribution), np.eye(total) - (1 - efficiency) * mixing],
         ])  # fmt: skip
-        rhs = np.concatenate([feed[index], np.zeros(total)])
-        c[index] = np.maximum(np.linalg.solve(matrix, rhs)[:total], 1e-300)
-    return np.concatenate([np.log(c).ravel(), np.log(acid), np.log(free)])
+        rhs = np.concatenate([inflow, np.zeros(total)])
+        return np.maximum(np.linalg.solve(matrix, rhs)[:total], 1e-300)
+
+    c = np.empty((count, total))
+    for index in range(count):
+        distribution = 10.0 ** top.log_k[index] * free**3 / acid**3
+        c[index] = aqueous(distribution, feed[index], top.efficiency)
+    parts = [np.log(c).ravel(), np.log(acid), np.log(free)]
+    if top.saponified:  # the salt as a solute of fixed D at the acid carried
+        salt = salt_in_organic(top, np.ones(total), acid, free)
+        parts.append(np.log(aqueous(salt, top.base_in(point.progress), 1.0)))
+    return np.concatenate(parts)
 
 
 def _attempt(top: Topology, point: Point, z: np.ndarray) -> tuple[np.ndarray, float]:
@@ -172,6 +224,8 @@ def path(top: Topology) -> list[Point]:
     the recycles closed."""
     points = [Point(scale, 0.0, 0.0) for scale in CONTINUATION_STEPS]
     ratios = [value / min(value, top.weak_acid) for _, _, value in top.liquors if value > 0]
+    if top.saponified:
+        ratios.append(1.0 / BASE_START)
     steps = max(2, int(np.ceil(4 * np.log10(max(ratios, default=1.0)))))
     points += [Point(1.0, float(t), 0.0) for t in np.linspace(0.0, 1.0, steps + 1)[1:]]
     if top.recycle_links.any():
@@ -191,6 +245,10 @@ class Solved:
     free_dimer: np.ndarray
     residual: float
     solves: int
+    counter_ion: np.ndarray | None = None
+    """Saponified topologies: aqueous M+ (Na+ or NH4+) by stage, mol/L."""
+    salt: np.ndarray | None = None
+    """Saponified topologies: MA left in the organic leaving each stage, mol/L."""
 
 
 def solve_topology(top: Topology) -> Solved:
@@ -198,6 +256,15 @@ def solve_topology(top: Topology) -> Solved:
     a dilute answer would be when the feed grows); a step that fails is halved, at most
     ``MAX_SOLVES`` solves. Raises ``SpecError`` naming where it stopped."""
     count, total = top.log_k.size, top.stages
+    if top.saponified and top.base is not None:
+        takers = float(top.acid.sum() + PROTONS_PER_ION * top.feed.sum())
+        if top.base.sum() >= takers:
+            raise SpecError(
+                f"the saponified organic brings {top.base.sum():.4g} mol/h of base, more than "
+                f"the feed's acid and 3 x its RE can take up ({takers:.4g} mol/h): the "
+                "extraction section would run above pH 3-4 with salt left in the loaded "
+                "organic, which this model does not cover; lower the saponification"
+            )
     points = path(top)
     done = points[0]
     z, norm = _attempt(top, done, dilute_start(top, done))
@@ -221,10 +288,15 @@ def solve_topology(top: Topology) -> Solved:
                 f"{done.progress:.3g} of the way to the liquors' acid and {done.recycle:.3g} "
                 f"of the recycle (residual {norm:.3g}); lower the feed concentration, raise "
                 "the extractant or change the acids"
+                + (" or the saponification" if top.saponified else "")
             )
         targets.insert(0, middle)
     c, h, free = unpack(z, count, total)
     k = (10.0**top.log_k)[:, None]
     organic = organic_leaving(top, k * c * free**3 / h**3, done.recycle)
-    loaded = top.extractant_mol_per_l / 2.0 - DIMERS_PER_ION * organic.sum(axis=0)
-    return Solved(top, c, organic, h, loaded, norm, solves)
+    if not top.saponified:
+        loaded = top.extractant_mol_per_l / 2.0 - DIMERS_PER_ION * organic.sum(axis=0)
+        return Solved(top, c, organic, h, loaded, norm, solves)
+    m = np.exp(z[(count + 2) * total :])
+    salt = salt_in_organic(top, m, h, free)
+    return Solved(top, c, organic, h, free, norm, solves, m, salt)
