@@ -257,11 +257,11 @@ def solve_topology(top: Topology) -> Solved:
     ``MAX_SOLVES`` solves. Raises ``SpecError`` naming where it stopped."""
     count, total = top.log_k.size, top.stages
     if top.saponified and top.base is not None:
-        takers = float(top.acid.sum() + PROTONS_PER_ION * top.feed.sum())
+        takers = float(top.acid_in(1.0).sum() + PROTONS_PER_ION * top.feed.sum())
         if top.base.sum() >= takers:
             raise SpecError(
                 f"the saponified organic brings {top.base.sum():.4g} mol/h of base, more than "
-                f"the feed's acid and 3 x its RE can take up ({takers:.4g} mol/h): the "
+                f"all the acid fed and 3 x the RE fed can take up ({takers:.4g} mol/h): the "
                 "extraction section would run above pH 3-4 with salt left in the loaded "
                 "organic, which this model does not cover; lower the saponification"
             )
