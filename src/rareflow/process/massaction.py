@@ -40,16 +40,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from rareflow.process.impurities import is_impurity
 from rareflow.process.network import Block, Network, check_sections
 from rareflow.process.reagents import HCL_KG_PER_MOL, NAOH_KG_PER_MOL, reo_kg_per_mol_re
 from rareflow.process.theory import SpecError
-from rareflow.process.topology import (
-    DIMERS_PER_ION,
-    NEUTRALISATION_LOG_K,
-    PROTONS_PER_ION,
-    Solved,
-    Topology,
-)
+from rareflow.process.topology import NEUTRALISATION_LOG_K, Solved, Topology
 
 
 @dataclass(frozen=True)
@@ -202,8 +197,9 @@ class MassActionSolution:
         acid_in, out = self._acid_in_and_out()
         if self.solved.counter_ion is not None:
             out += self._leaving(self.solved.counter_ion)
-        carried = 0.0 if c.recycle_organic else float(self.organic[:, -1].sum())
-        released = PROTONS_PER_ION * carried * c.organic_m3_h
+        charge = self.solved.topology.charges()[:, 0]
+        carried = 0.0 if c.recycle_organic else float(charge @ self.organic[:, -1])
+        released = carried * c.organic_m3_h
         return abs(acid_in + released - out) / acid_in
 
     def counter_ion_closure(self) -> float:
@@ -228,7 +224,7 @@ class MassActionSolution:
             "section": c.sections(),
             "pH": -np.log10(self.acid),
             "free_dimer_mol_per_l": self.free_dimer,
-            "loading_fraction": DIMERS_PER_ION * self.organic.sum(axis=0)
+            "loading_fraction": (self.solved.topology.charges() * self.organic).sum(axis=0)
             / (c.extractant_mol_per_l / 2.0),
         }  # fmt: skip
         if self.solved.counter_ion is not None and self.solved.salt is not None:
@@ -242,22 +238,32 @@ class MassActionSolution:
         return pd.DataFrame(rows)
 
     def summary(self) -> pd.DataFrame:
+        """Products by component. Purities are shares of every component (with impurities:
+        absolute); ``re_purity_*`` are shares of the rare earths alone (relative purity)."""
         raffinate, extract = self.raffinate(), self.extract()
-        return pd.DataFrame({
+        frame = pd.DataFrame({
             "component": self.cascade.components, "feed_mol_h": self.feed_flow(),
             "raffinate_mol_h": raffinate, "extract_mol_h": extract,
             "purity_raffinate": raffinate / raffinate.sum(),
             "purity_extract": extract / extract.sum(),
             "recovery_extract": extract / self.feed_flow(), "closure": self.closure(),
         })  # fmt: skip
+        rare = np.array([not is_impurity(c) for c in self.cascade.components])
+        if not rare.all():
+            for stream, amounts in (("raffinate", raffinate), ("extract", extract)):
+                share = np.where(rare, amounts / max(float(amounts[rare].sum()), 1e-300), np.nan)
+                frame[f"re_purity_{stream}"] = share
+        return frame
 
     def hcl(self) -> dict[str, float]:
         """HCl fed (feed, scrub and strip liquors) and left free in the outgoing aqueous, mol/h
         and kg per kg of feed REO (from the balances; the rest was bound by extraction)."""
         c = self.cascade
         fed, left = self._acid_in_and_out()
-        fractions = dict(zip(c.components, c.feed_fractions, strict=True))
-        feed_kg = float(self.feed_flow().sum()) * reo_kg_per_mol_re(fractions)
+        rare = [not is_impurity(name) for name in c.components]
+        fractions = {name: float(f) for name, f, r in zip(c.components, c.feed_fractions, rare,
+                                                          strict=True) if r}  # fmt: skip
+        feed_kg = float(self.feed_flow()[rare].sum()) * reo_kg_per_mol_re(fractions)
         return {
             "hcl_fed_mol_h": fed, "hcl_left_free_mol_h": left,
             "hcl_fed_kg_per_kg_feed_reo": fed * HCL_KG_PER_MOL / feed_kg,

@@ -16,9 +16,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from rareflow.dataset.dataset import Dataset
 from rareflow.dataset.schema import numbers_not_booleans
-from rareflow.elements import parse_symbol
 from rareflow.process.factors import factor_series
 from rareflow.process.files import load_document
+from rareflow.process.impurities import is_impurity, parse_component
 from rareflow.process.massaction import MassActionCascade
 from rareflow.process.network import Block, Link, Network
 from rareflow.process.theory import SpecError
@@ -55,6 +55,32 @@ def extraction_constants(
         flag = "ESTIMATED factors" if series.is_estimated(component, anchor) else "sourced factors"
         notes.append(f"{component}: derived from {anchor} x beta {ratio:.4g} ({flag})")
     return np.array(values), notes
+
+
+def component_constants(
+    given_text: dict[str, float] | None,
+    dataset: Dataset,
+    extractant: str,
+    medium: str,
+    components: tuple[str, ...],
+) -> tuple[np.ndarray, list[str]]:
+    """log10 K per component: the file's ``log_k`` where it gives one, the dataset's for the
+    other rare earths; impurities need the file's (none ships)."""
+    given = {parse_component(k): v for k, v in (given_text or {}).items()}
+    lacking = [c for c in components if is_impurity(c) and c not in given]
+    if lacking:
+        raise SpecError(
+            f"no extraction constant ships for {', '.join(lacking)} (none was found for P507 "
+            "in chloride): give it in log_k"
+        )
+    rest = tuple(c for c in components if c not in given)
+    notes = [f"{c}: log K {given[c]:g} (given in the file)" for c in components if c in given]
+    found: dict[str, float] = {}
+    if rest:
+        values, dataset_notes = extraction_constants(dataset, extractant, medium, rest)
+        found = dict(zip(rest, (float(v) for v in values), strict=True))
+        notes += dataset_notes
+    return np.array([given.get(c, found.get(c, 0.0)) for c in components]), notes
 
 
 NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False)]
@@ -114,21 +140,13 @@ def load_mass_action(path: Path, dataset: Dataset) -> tuple[MassActionCascade, l
 
 
 def _build(spec: MassActionFile, dataset: Dataset) -> tuple[MassActionCascade, list[str]]:
-    feed = {parse_symbol(k): v for k, v in spec.feed.items()}
+    feed = {parse_component(k): v for k, v in spec.feed.items()}
     total = sum(feed.values())
     if len(feed) < 1 or abs(total - 1.0) > 1e-6:
         raise SpecError(f"feed fractions sum to {total:.6g}, not 1")
     components = tuple(feed)
-    if spec.log_k is not None:
-        given = {parse_symbol(k): v for k, v in spec.log_k.items()}
-        missing = sorted(set(components) - set(given))
-        if missing:
-            raise SpecError(f"log_k lacks {', '.join(missing)}")
-        log_k = np.array([given[c] for c in components])
-        notes = ["constants given in the file"]
-    else:
-        log_k, notes = extraction_constants(dataset, spec.extractant or "", spec.medium,
-                                            components)  # fmt: skip
+    log_k, notes = component_constants(spec.log_k, dataset, spec.extractant or "", spec.medium,
+                                       components)  # fmt: skip
     order = np.argsort(log_k, kind="stable")
     cascade = MassActionCascade(
         tuple(components[i] for i in order), log_k[order],
@@ -174,7 +192,7 @@ def load_network(path: Path, dataset: Dataset) -> tuple[Network, list[str]]:
 
 
 def _build_network(spec: NetworkFile, dataset: Dataset) -> tuple[Network, list[str]]:
-    feeds = {b.id: {parse_symbol(k): v for k, v in b.feed.items()} for b in spec.blocks}
+    feeds = {b.id: {parse_component(k): v for k, v in b.feed.items()} for b in spec.blocks}
     for block in spec.blocks:
         total = sum(feeds[block.id].values())
         if block.feed_m3_h > 0 and (abs(total - 1.0) > 1e-6 or block.feed_mol_per_l <= 0):
@@ -183,15 +201,8 @@ def _build_network(spec: NetworkFile, dataset: Dataset) -> tuple[Network, list[s
     components = tuple(dict.fromkeys(s for f in feeds.values() for s in f))
     if not components:
         raise SpecError("no block has a feed composition")
-    if spec.log_k is not None:
-        given = {parse_symbol(k): v for k, v in spec.log_k.items()}
-        missing = sorted(set(components) - set(given))
-        if missing:
-            raise SpecError(f"log_k lacks {', '.join(missing)}")
-        log_k, notes = np.array([given[c] for c in components]), ["constants given in the file"]
-    else:
-        log_k, notes = extraction_constants(dataset, spec.extractant or "", spec.medium,
-                                            components)  # fmt: skip
+    log_k, notes = component_constants(spec.log_k, dataset, spec.extractant or "", spec.medium,
+                                       components)  # fmt: skip
     order = np.argsort(log_k, kind="stable")
     ordered = tuple(components[i] for i in order)
     blocks = tuple(

@@ -18,10 +18,10 @@ from typing import Any, Literal, Protocol
 import numpy as np
 import pandas as pd
 
+from rareflow.process.impurities import charge_of, is_impurity
 from rareflow.process.theory import SpecError
 from rareflow.process.topology import (
     NEUTRALISATION_LOG_K,
-    PROTONS_PER_ION,
     Solved,
     Topology,
     solve_topology,
@@ -254,7 +254,14 @@ class Network:
                    default=0.01)  # fmt: skip
         return Topology(self.log_k, self.extractant_mol_per_l, self.efficiency, qa, qo, aqueous,
                         organic, recycle, feed, acid, tuple(liquors), weak,
-                        base if base.any() else None, self.neutralisation_log_k)  # fmt: skip
+                        base if base.any() else None, self.neutralisation_log_k,
+                        self.charges())  # fmt: skip
+
+    def charges(self) -> np.ndarray | None:
+        """Charge of each component's ion when impurities are among them (None: all RE)."""
+        if not any(is_impurity(c) for c in self.components):
+            return None
+        return np.array([charge_of(c) for c in self.components], dtype=float)
 
 
 @dataclass(frozen=True)
@@ -309,9 +316,10 @@ class NetworkSolution:
         out = sum(float(s.acid[stage]) * flow for stage, flow in outlets)
         if s.counter_ion is not None:
             out += sum(float(s.counter_ion[stage]) * flow for stage, flow in outlets)
-        released = sum(float(v.sum()) for k, v in self.outlets().items()
+        charge = s.topology.charges()[:, 0]
+        released = sum(float(charge @ v) for k, v in self.outlets().items()
                        if k.endswith(".loaded_organic"))  # fmt: skip
-        return abs(acid_in + PROTONS_PER_ION * released - out) / acid_in
+        return abs(acid_in + released - out) / acid_in
 
     def counter_ion_closure(self) -> float:
         """|salt fed - M+ in the aqueous outlets - MA in the organic outlets| / salt fed (0
