@@ -13,7 +13,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rareflow.dataset.dataset import Dataset
-from rareflow.process.massaction import MassActionCascade, kremser_unextracted
+from rareflow.process.massaction import (
+    MassActionCascade,
+    kremser_unextracted,
+    lewis_overall_efficiency,
+)
 from rareflow.process.massaction_files import extraction_constants
 from rareflow.process.massaction_solver import solve_mass_action
 from rareflow.process.theory import SpecError
@@ -75,6 +79,22 @@ def test_murphree_efficiency_by_hand(efficiency: float) -> None:
             expected = 1 / (1 + e * d) if stages == 1 else 1 / (1 + 2 * e * d - e * e * d
                                                                 + e * e * d * d)  # fmt: skip
             assert left[index] == pytest.approx(expected, rel=1e-7)
+
+
+@pytest.mark.parametrize("efficiency", [1.0, 0.8, 0.5])
+@pytest.mark.parametrize(("factor", "stages"), [(3.0, 4), (1.5, 6), (0.6, 5)])
+def test_murphree_stages_count_as_lewis_says(efficiency: float, factor: float,
+                                             stages: int) -> None:  # fmt: skip
+    """N real stages of Murphree efficiency E_M separate a trace solute as N E_O equilibrium
+    stages, E_O = ln(1 + E_M (E - 1)) / ln E (Lewis), in Kremser's law with non-integer N."""
+    cascade = _pr_nd(components=("Nd",), log_k=np.array([np.log10(factor * 0.3**3 / 0.2**3)]),
+                     feed_fractions=np.array([1.0]), n=stages, m=0, scrub_m3_h=0.0,
+                     scrub_acid_mol_per_l=0.0, feed_mol_per_l=1e-10, feed_acid_mol_per_l=0.3,
+                     extractant_mol_per_l=0.4, efficiency=efficiency)  # fmt: skip
+    solution = solve_mass_action(cascade)
+    left = float((solution.raffinate() / solution.feed_flow())[0])
+    equivalent = stages * lewis_overall_efficiency(efficiency, factor)
+    assert left == pytest.approx((factor - 1.0) / (factor ** (equivalent + 1) - 1.0), rel=1e-6)
 
 
 def test_lower_efficiency_separates_less() -> None:

@@ -293,3 +293,12 @@ def kremser_unextracted(extraction_factor: float, stages: int) -> float:
     if abs(extraction_factor - 1.0) < 1e-12:
         return 1.0 / (stages + 1)
     return (extraction_factor - 1.0) / (extraction_factor ** (stages + 1) - 1.0)
+
+
+def lewis_overall_efficiency(murphree: float, extraction_factor: float) -> float:
+    """Equilibrium stages per real stage of a counter-current cascade whose stages have the
+    Murphree efficiency ``murphree`` on the organic phase, at a constant extraction factor
+    E = D O/A (Lewis): ln(1 + E_M (E - 1)) / ln E, and E_M itself at E = 1."""
+    if abs(extraction_factor - 1.0) < 1e-12:
+        return murphree
+    return float(np.log(1.0 + murphree * (extraction_factor - 1.0)) / np.log(extraction_factor))
