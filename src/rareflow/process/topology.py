@@ -287,7 +287,8 @@ def solve_topology(top: Topology) -> Solved:
         if top.base.sum() >= takers:
             raise SpecError(
                 f"the saponified organic brings {top.base.sum():.4g} mol/h of base, more than "
-                f"all the acid fed and 3 x the RE fed can take up ({takers:.4g} mol/h): the "
+                f"all the acid fed and the ions fed (z protons each) can take up "
+                f"({takers:.4g} mol/h): the "
                 "extraction section would run above pH 3-4 with salt left in the loaded "
                 "organic, which this model does not cover; lower the saponification"
             )

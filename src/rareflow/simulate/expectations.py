@@ -43,8 +43,8 @@ def expectation_rule(
     chosen: Expectations | None, dataset: ExpectationSpec | None
 ) -> ExpectationRule:
     """The scenario's (or back-cast's) choice, numbers it leaves out taken from the dataset;
-    with neither, holders expect the reference price. A dataset without numbers gives the
-    naive rule (last year's price, no trend)."""
+    with neither, holders expect the reference price. A choice with no dataset rule to fill
+    its gaps takes last year's price with no trend (weight 1, trend 0)."""
     if chosen is None:
         if dataset is None:
             return ExpectationRule()
