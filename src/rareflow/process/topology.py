@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 from scipy.optimize import root
 
+from rareflow.process.arclength import follow
 from rareflow.process.theory import SpecError
 
 PROTONS_PER_ION = 3
@@ -236,6 +237,24 @@ def solve_without_pivoting(matrix: np.ndarray, rhs: np.ndarray) -> np.ndarray:
     return found
 
 
+def _along_the_ramp(
+    top: Topology, trail: list[tuple[float, np.ndarray]], point: Point
+) -> tuple[np.ndarray, int] | None:
+    """Where steps in the acid and salt ramp stall (a saponified cascade passing the point
+    where its salt just neutralises the acid), follow the curve of solutions by arclength
+    to ``point``'s progress and polish there; None if that fails too."""
+    if point.scale != 1.0 or len(trail) < 2:
+        return None
+    found = follow(
+        lambda z, t: stage_residual(top, Point(1.0, t, 0.0))(z), trail[-2], trail[-1],
+        point.progress,
+    )  # fmt: skip
+    if found is None:
+        return None
+    z, norm = _attempt(top, point, found[0])
+    return (z, found[1] + 1) if norm <= CONVERGED else None
+
+
 def _attempt(top: Topology, point: Point, z: np.ndarray) -> tuple[np.ndarray, float]:
     residual = stage_residual(top, point)
     with np.errstate(all="ignore"):
@@ -282,16 +301,6 @@ def solve_topology(top: Topology) -> Solved:
     a dilute answer would be when the feed grows); a step that fails is halved, at most
     ``MAX_SOLVES`` solves. Raises ``SpecError`` naming where it stopped."""
     count, total = top.log_k.size, top.stages
-    if top.saponified and top.base is not None:
-        takers = float(top.acid_in(1.0).sum() + (top.charges() * top.feed).sum())
-        if top.base.sum() >= takers:
-            raise SpecError(
-                f"the saponified organic brings {top.base.sum():.4g} mol/h of base, more than "
-                f"all the acid fed and the ions fed (z protons each) can take up "
-                f"({takers:.4g} mol/h): the "
-                "extraction section would run above pH 3-4 with salt left in the loaded "
-                "organic, which this model does not cover; lower the saponification"
-            )
     points = path(top)
     done = points[0]
     start = dilute_start(top, done)
@@ -305,6 +314,7 @@ def solve_topology(top: Topology) -> Solved:
             "raise the feed acid"
         )
     solves, targets = 1, points[1:]
+    trail: list[tuple[float, np.ndarray]] = []  # solutions along the acid (and salt) ramp
     while targets:
         point = targets[0]
         shifted = z.copy()
@@ -313,10 +323,19 @@ def solve_topology(top: Topology) -> Solved:
         solves += 1
         if norm <= CONVERGED:
             z, done = trial, point
+            if point.scale == 1.0 and point.recycle == 0.0:
+                trail.append((point.progress, z))
             targets.pop(0)
             continue
         middle = done.toward(point)
         if solves >= MAX_SOLVES or done.distance(middle) < 1e-4:
+            along = _along_the_ramp(top, trail, point) if point.recycle == 0.0 else None
+            if along is not None:
+                z, done, steps = along[0], point, along[1]
+                solves += steps
+                trail.append((point.progress, z))
+                targets.pop(0)
+                continue
             raise SpecError(
                 f"mass-action cascade did not converge beyond {done.scale:g} x the feed, "
                 f"{done.progress:.3g} of the way to the liquors' acid and {done.recycle:.3g} "
