@@ -108,10 +108,12 @@ def test_backcast_cli_json_shape() -> None:
         assert "Traceback" not in bad.stderr
 
 
-def test_backcast_with_the_reference_rule(dataset: Dataset) -> None:
-    """Holders who expect the reference price after the horizon (the rule before the
-    extrapolative one was calibrated): the light rare earths' 2011 spike is smaller and Ce peaks
-    in 2010 (docs/validation.md's grid)."""
-    scores = run_backcast(dataset, 1, 0, Expectations(rule="reference")).scores
-    assert scores["log_rmse_export_check"] > 0.55
-    assert not scores["peak_year"]["Ce"]["right"]
+def test_the_calibrated_rule_beats_the_reference_rule(dataset: Dataset, backcast: Backcast) -> None:
+    """The extrapolative rule was chosen on 2010-2012 (docs/validation.md's grid); against
+    holders who expect the reference price it must keep more peak years right and fit the
+    calibration years, and the years it was not chosen on, better."""
+    reference = run_backcast(dataset, 1, 0, Expectations(rule="reference")).scores
+    chosen = backcast.scores
+    assert chosen["peak_year_right"] > reference["peak_year_right"]
+    assert chosen["log_rmse_export_calibration"] < reference["log_rmse_export_calibration"]
+    assert chosen["log_rmse_export_check"] < reference["log_rmse_export_check"]

@@ -80,7 +80,7 @@ def component_constants(
         values, dataset_notes = extraction_constants(dataset, extractant, medium, rest)
         found = dict(zip(rest, (float(v) for v in values), strict=True))
         notes += dataset_notes
-    return np.array([given.get(c, found.get(c, 0.0)) for c in components]), notes
+    return np.array([given[c] if c in given else found[c] for c in components]), notes
 
 
 NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False)]

@@ -199,23 +199,25 @@ def dilute_start(top: Topology, point: Point) -> np.ndarray:
     acid = np.maximum(acid, 1e-12)  # acid carried, nothing released
     free = np.full(total, top.extractant_mol_per_l / 2.0)
 
-    def aqueous(distribution: np.ndarray, inflow: np.ndarray, efficiency: float) -> np.ndarray:
+    exchange = np.diag(top.organic_out) - organic_links
+    murphree = exchange @ (top.efficiency * np.linalg.inv(np.eye(total) - (1 - top.efficiency)
+                                                          * mixing))  # fmt: skip
+
+    def aqueous(distribution: np.ndarray, inflow: np.ndarray, equilibrium: bool) -> np.ndarray:
         """c (aqueous) of one solute by stage: the organic leaving is E (I - (1 - E) mixing)^-1
-        (D c), so the balances are one linear system in c."""
-        keep = efficiency * np.linalg.inv(np.eye(total) - (1 - efficiency) * mixing)
-        matrix = (
-            np.diag(qa) - links + (np.diag(top.organic_out) - organic_links) @ (keep * distribution)
-        )
+        (D c) (D c at equilibrium), so the balances are one linear system in c."""
+        carried = exchange * distribution if equilibrium else murphree * distribution
+        matrix = np.diag(qa) - links + carried
         return np.asarray(np.maximum(solve_without_pivoting(matrix, inflow), 1e-300))
 
     c, charge = np.empty((count, total)), top.charges()[:, 0]
     for index in range(count):
         distribution = 10.0 ** top.log_k[index] * (free / acid) ** charge[index]
-        c[index] = aqueous(distribution, feed[index], top.efficiency)
+        c[index] = aqueous(distribution, feed[index], top.efficiency == 1.0)
     parts = [np.log(c).ravel(), np.log(acid), np.log(free)]
     if top.saponified:  # the salt as a solute of fixed D at the acid carried
         salt = salt_in_organic(top, np.ones(total), acid, free)
-        parts.append(np.log(aqueous(salt, top.base_in(point.progress), 1.0)))
+        parts.append(np.log(aqueous(salt, top.base_in(point.progress), True)))
     return np.concatenate(parts)
 
 
