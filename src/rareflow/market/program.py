@@ -104,6 +104,9 @@ def quiet_highs() -> highspy.Highs:
             highs.setOptionValue("output_flag", False)
             # the LP is small and sparse; presolve costs more than it saves (benchmarks/README.md)
             highs.setOptionValue("presolve", "off")
+            # warm re-solves of a year whose stock values moved: the dual simplex's cost
+            # perturbation (against degenerate stalls) costs more pivots than it saves here
+            highs.setOptionValue("dual_simplex_cost_perturbation_multiplier", 0.0)
     finally:
         os.dup2(saved, 1)
         os.close(saved)
