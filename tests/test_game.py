@@ -255,12 +255,13 @@ def test_without_a_security_value_the_floor_is_not_worth_its_cost() -> None:
 
 
 def test_a_production_subsidy_is_paid_only_when_own_supply_is_worth_it() -> None:
-    # China sells at 10 USD/kg; Japan's 50 t cost 25: a subsidy of 15 per kg leaves them
-    # indifferent (the LP does not run them), 20 brings them in for 1,000 kUSD, 250 of it kept
-    # by the producer. At a security value of 12 they are worth 600 kUSD: no subsidy. At 20
-    # they are worth 1,000: the subsidy of 20 nets 1,000 + 250 - 1,000 = 250 kUSD.
+    # China sells at 10 USD/kg; Japan's 50 t cost 25: a subsidy of 14 per kg leaves them out
+    # (15 would leave them exactly indifferent, which the LP's tie-break settles, so it is not
+    # offered), 20 brings them in for 1,000 kUSD, 250 of it kept by the producer. At a security
+    # value of 12 they are worth 600 kUSD: no subsidy. At 20 they are worth 1,000: the subsidy
+    # of 20 nets 1,000 + 250 - 1,000 = 250 kUSD.
     subsidy = Instrument(
-        "game_subsidy_separation", ALLIANCE_PLAYER, "subsidy", (0.0, 5.0, 10.0, 15.0, 20.0), "s"
+        "game_subsidy_separation", ALLIANCE_PLAYER, "subsidy", (0.0, 5.0, 10.0, 14.0, 20.0), "s"
     )
     segments = [constant_elasticity(40_000.0, -2.0)]
     results = {}

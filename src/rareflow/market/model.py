@@ -41,6 +41,7 @@ from rareflow.market.model_parts import (
 )
 from rareflow.market.network import CHINA, CHINA_EXPORT, Plant, World, heavy_elements
 from rareflow.market.program import INF, Program, RowKey, capacity, pool, quiet_highs
+from rareflow.market.ties import TieBreak
 
 
 class MarketModel:
@@ -85,6 +86,7 @@ class MarketModel:
         self.row_lower = np.asarray(self.program.row_lower, dtype=float)
         self.row_upper = np.asarray(self.program.row_upper, dtype=float)
         self.column_scale = np.ones(len(self.base_cost))
+        self.tie = TieBreak(self.program)
         set_initial_stocks(self, self.inventory_base)
         self.cost, self.upper, self.current_row_upper = self._applied()
         self._held: dict[str, np.ndarray] = {}
@@ -286,11 +288,12 @@ class MarketModel:
         matrix = self.matrix()
         lp = highspy.HighsLp()
         lp.num_col_, lp.num_row_ = matrix.shape[1], matrix.shape[0]
-        lp.col_cost_ = self.cost
-        lp.col_lower_ = np.zeros(lp.num_col_)
-        lp.col_upper_ = self.upper
-        lp.row_lower_ = self.row_lower
-        lp.row_upper_ = self.current_row_upper
+        every = np.arange(lp.num_col_)
+        lp.col_cost_ = self.cost + self.tie.cost
+        lp.col_lower_, lp.col_upper_ = self.tie.columns(every, self.upper)
+        lp.row_lower_, lp.row_upper_ = self.tie.rows(
+            np.arange(lp.num_row_), self.row_lower, self.current_row_upper
+        )
         lp.sense_ = highspy.ObjSense.kMaximize
         lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
         lp.a_matrix_.start_ = matrix.indptr
@@ -324,24 +327,29 @@ class MarketModel:
                 reason += f" ({subset})" if subset else ""
             raise RuntimeError(f"the market LP did not solve: {reason}")
         solution = self.highs.getSolution()
-        objective = self.highs.getInfo().objective_function_value
-        # every column is >= 0; values a hair below 0 are the solver's feasibility tolerance
-        values = np.maximum(np.asarray(solution.col_value), 0.0)
-        return values, np.asarray(solution.row_dual), float(objective)
+        # flows within the model's bounds: the tie-break's bounds let them pass by up to
+        # TIE_BOUND_T (ties.py), which the mass-balance check allows for
+        values = np.clip(np.asarray(solution.col_value), 0.0, self.upper)
+        # the optimum HiGHS found, valued at the model's own costs
+        objective = float(self.cost @ values)
+        duals = self.tie.model_duals(self.highs, np.asarray(solution.row_dual))
+        return values, duals, float(objective)
 
     # --- cheap changes -------------------------------------------------------------------------
 
     def set_column_cost(self, column: int, cost: float) -> None:
         """Objective coefficient of one column (already discounted)."""
         self.cost[column] = self._held["cost"][column] = cost
-        self.highs.changeColCost(column, cost)
+        self.highs.changeColCost(column, cost + self.tie.cost[column])
 
     def set_row_bounds(self, key: RowKey, lower: float, upper: float) -> None:
         index = self.program.rows[key]
         self.row_lower[index], self.row_upper[index] = lower, upper
         self.current_row_upper[index] = upper
         self._held["row_lower"][index], self._held["row_upper"][index] = lower, upper
-        self.highs.changeRowBounds(index, lower, upper)
+        at = np.array([index])
+        tied_lower, tied_upper = self.tie.rows(at, self.row_lower, self.current_row_upper)
+        self.highs.changeRowBounds(index, float(tied_lower[0]), float(tied_upper[0]))
 
     def set_row_upper(self, key: RowKey, upper: float) -> None:
         self.set_row_bounds(key, self.row_lower[self.program.rows[key]], upper)
@@ -401,20 +409,19 @@ class MarketModel:
         held, highs = self._held, self.highs
         columns = _changed(self.cost, held["cost"])
         if columns.size:
-            highs.changeColsCost(columns.size, columns, self.cost[columns])
+            highs.changeColsCost(columns.size, columns, self.cost[columns] + self.tie.cost[columns])
         columns = _changed(self.upper, held["upper"])
         if columns.size:
-            zeros = np.zeros(columns.size)
-            highs.changeColsBounds(columns.size, columns, zeros, self.upper[columns])
+            lower, upper = self.tie.columns(columns, self.upper)
+            highs.changeColsBounds(columns.size, columns, lower, upper)
         rows = np.union1d(
             _changed(self.row_lower, held["row_lower"]),
             _changed(self.current_row_upper, held["row_upper"]),
         )
         if rows.size:
             rows = rows.astype(np.int32)
-            highs.changeRowsBounds(  # type: ignore[attr-defined]
-                rows.size, rows, self.row_lower[rows], self.current_row_upper[rows]
-            )
+            lower, upper = self.tie.rows(rows, self.row_lower, self.current_row_upper)
+            highs.changeRowsBounds(rows.size, rows, lower, upper)  # type: ignore[attr-defined]
         held["cost"][:] = self.cost
         held["upper"][:] = self.upper
         held["row_lower"][:] = self.row_lower

@@ -107,6 +107,8 @@ def quiet_highs() -> highspy.Highs:
             # warm re-solves of a year whose stock values moved: the dual simplex's cost
             # perturbation (against degenerate stalls) costs more pivots than it saves here
             highs.setOptionValue("dual_simplex_cost_perturbation_multiplier", 0.0)
+            # tight enough to see the tie-break's bounds (ties.py)
+            highs.setOptionValue("primal_feasibility_tolerance", 1e-10)
     finally:
         os.dup2(saved, 1)
         os.close(saved)
