@@ -30,7 +30,6 @@ def _solve(dataset: Dataset, perturb: float, cold: bool) -> tuple[np.ndarray, np
     return values, duals
 
 
-@pytest.mark.slow
 def test_the_same_year_solved_by_other_paths_gives_the_same_flows_and_prices(
     dataset: Dataset,
 ) -> None:
