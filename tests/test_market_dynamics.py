@@ -7,6 +7,7 @@ by its discount factor.
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from rareflow.dataset.documents import Parameter
@@ -33,6 +34,7 @@ from rareflow.simulate.expectations import (
     StockExpectations,
     expectation_rule,
     expected_price,
+    expected_prices,
 )
 
 PLACES = {
@@ -281,7 +283,7 @@ def test_extrapolative_holders_buy_after_a_rise_and_sell_after_a_fall(
 ) -> None:
     model = one_year_storage()
     expectations = StockExpectations(model, ExpectationRule("extrapolative", 0.5, 0.375))
-    expectations.history[("oxide", "Nd", "CN")] = list(history)
+    expectations.remember(("oxide", "Nd", "CN"), list(history))
     expectations.apply()
     model.refresh()
     values, duals, _ = model.solve_once()
@@ -295,6 +297,16 @@ def test_extrapolative_holders_buy_after_a_rise_and_sell_after_a_fall(
     expectations.reset()  # a new run values stock at the reference price again
     model.refresh()
     assert model.solve_once()[1][row] == pytest.approx(14.0)
+
+
+def test_many_places_at_once_match_one_at_a_time() -> None:
+    rule = ExpectationRule("extrapolative", 0.5, 0.375)
+    reference = np.array([20.0, 20.0, 20.0, 20.0, 0.0, 20.0])
+    seen = np.array([[np.nan, np.nan, 10.0, 1.0, 5.0, 0.0], [np.nan, 30.0, 20.0, 500.0, 6.0, 8.0]])
+    histories = [[], [30.0], [10.0, 20.0], [1.0, 500.0], [5.0, 6.0], [0.0, 8.0]]
+    many = expected_prices(reference, seen, rule)
+    for i, history in enumerate(histories):
+        assert many[i] == pytest.approx(expected_price(reference[i], history, rule))
 
 
 def test_expected_price_rules() -> None:

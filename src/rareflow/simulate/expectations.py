@@ -92,33 +92,71 @@ class StockExpectations:
         for column in program.select("inventory", period=last):
             meta = program.meta[column]
             by_place[(meta["commodity"], meta["item"], meta["location"])].append(int(column))
-        self.columns = {key: np.asarray(cols, dtype=np.int64) for key, cols in by_place.items()}
-        self.rows = {key: program.rows[pool(*key, 0)] for key in self.columns}
-        """Period-0 balance row of each (commodity, item, place): its dual is the price."""
-        self.base = {key: model.base_cost[cols].copy() for key, cols in self.columns.items()}
-        self.history: dict[tuple[str, str, str], list[float]] = {}
+        self.keys = list(by_place)
+        """(commodity, item, place) of every place that holds stock, in a fixed order."""
+        self.columns = np.asarray([c for k in self.keys for c in by_place[k]], dtype=np.int64)
+        self.owner = np.asarray(
+            [i for i, k in enumerate(self.keys) for _ in by_place[k]], dtype=np.int64
+        )
+        """Last-period stock columns and the index of the key each belongs to."""
+        self.rows = np.asarray([program.rows[pool(*key, 0)] for key in self.keys], dtype=np.int64)
+        """Period-0 balance row of each key: its dual is the price."""
+        prices = model.world.reference_prices
+        self.reference = np.asarray([prices[(k[0], k[1])] for k in self.keys], dtype=float)
+        self.base = model.base_cost[self.columns].copy()
+        self.seen = np.full((2, len(self.keys)), np.nan)
+        """Prices seen at each key: the year before last (row 0) and last year (row 1)."""
+
+    @property
+    def history(self) -> dict[tuple[str, str, str], list[float]]:
+        """Each key's prices seen so far (oldest first, at most two)."""
+        return {
+            key: [float(p) for p in self.seen[:, i] if not np.isnan(p)]
+            for i, key in enumerate(self.keys)
+        }
+
+    def remember(self, key: tuple[str, str, str], prices: list[float]) -> None:
+        """Set the prices a key has seen (oldest first; the last two count)."""
+        i = self.keys.index(key)
+        kept = [np.nan, np.nan, *prices][-2:]
+        self.seen[:, i] = kept
 
     def reset(self) -> None:
         """A new run: no prices seen yet, stocks valued at the reference price."""
-        self.history = {}
-        for key, columns in self.columns.items():
-            self.model.base_cost[columns] = self.base[key]
+        self.seen[:] = np.nan
+        self.model.base_cost[self.columns] = self.base
 
     def apply(self) -> None:
         """Value the stock left after this year's horizon at the expected price."""
         if self.rule.rule == "reference":
             return
-        prices = self.model.world.reference_prices
-        for key, columns in self.columns.items():
-            reference = prices[(key[0], key[1])]
-            expected = expected_price(
-                reference, self.history.get(key, []), self.rule, self.price_range
-            )
-            self.model.base_cost[columns] = self.base[key] + self.weight * (expected - reference)
+        expected = expected_prices(self.reference, self.seen, self.rule, self.price_range)
+        shift = self.weight * (expected - self.reference)
+        self.model.base_cost[self.columns] = self.base + shift[self.owner]
 
     def observe(self, duals: np.ndarray) -> None:
         """Record this year's prices (period 0) at every place that holds stock."""
-        for key, row in self.rows.items():
-            seen = self.history.setdefault(key, [])
-            seen.append(max(0.0, float(duals[row])))
-            del seen[:-2]
+        self.seen[0] = self.seen[1]
+        self.seen[1] = np.maximum(0.0, duals[self.rows])
+
+
+def expected_prices(
+    reference: np.ndarray,
+    seen: np.ndarray,
+    rule: ExpectationRule,
+    price_range: tuple[float, float] = DEFAULT_PRICE_RANGE,
+) -> np.ndarray:
+    """``expected_price`` for many places at once: ``seen`` holds the year before last's and last
+    year's prices (NaN where not seen)."""
+    before, last = seen
+    usable = ~np.isnan(last) & (last > 0.0) & (reference > 0.0)
+    if rule.rule == "reference" or not usable.any():
+        return reference.copy()
+    safe_last = np.where(usable, last, 1.0)
+    has_before = ~np.isnan(before) & (before > 0.0)
+    trend = np.where(usable & has_before, safe_last / np.where(has_before, before, 1.0), 1.0)
+    safe_reference = np.where(reference > 0.0, reference, 1.0)
+    expected = safe_reference ** (1.0 - rule.weight) * safe_last**rule.weight * trend**rule.trend
+    low, high = price_range
+    expected = np.clip(expected, low * safe_reference, high * safe_reference)
+    return np.where(usable, expected, reference)

@@ -97,12 +97,18 @@ class Runner:
             if not collect or market.world.matches(s.location, collect)
         }  # fmt: skip
         """Demand regions whose end-of-life magnets the scenario's recycler collects."""
-        self.inventory_columns = [
+        tranches = [
             ((meta["commodity"], meta["item"], meta["location"]), int(column))
             for column in model.program.select("inventory", period=0)
             for meta in [model.program.meta[column]]
         ]
-        """(commodity, item, place) and column of each private stock tranche of period 0."""
+        self.stock_keys = list(dict.fromkeys(key for key, _ in tranches))
+        """(commodity, item, place) of every private stock of period 0."""
+        self.stock_columns = np.asarray([c for _, c in tranches], dtype=np.int64)
+        self.stock_owner = np.asarray(
+            [self.stock_keys.index(key) for key, _ in tranches], dtype=np.int64
+        )
+        """Each stock tranche's column and the index of its key."""
         self._capacity_factors: dict[int, dict[str, float]] = {}
         self._growth_paths: dict[tuple[str, str], np.ndarray] = {}
         """(end use, region) -> demand growth factor of each year from the first, for the
@@ -374,8 +380,10 @@ class Runner:
             cohort[year] = cohort.get(year, 0.0) + float(values[columns].sum())
         self.piles.update(values, state.piles)
         stocks: dict[tuple[str, str, str], float] = dict.fromkeys(state.stocks, 0.0)
-        for key, column in self.inventory_columns:
-            stocks[key] = stocks.get(key, 0.0) + float(values[column])
+        held = np.bincount(
+            self.stock_owner, weights=values[self.stock_columns], minlength=len(self.stock_keys)
+        )
+        stocks.update(zip(self.stock_keys, held.tolist(), strict=True))
         state.stocks = stocks
         for name, record in model.adjustments.items():
             level = state.levels[name] + built(model, name, values)
