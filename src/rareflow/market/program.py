@@ -104,8 +104,8 @@ def quiet_highs() -> highspy.Highs:
             highs.setOptionValue("output_flag", False)
             # the LP is small and sparse; presolve costs more than it saves (benchmarks/README.md)
             highs.setOptionValue("presolve", "off")
-            # warm re-solves of a year whose stock values moved: the dual simplex's cost
-            # perturbation (against degenerate stalls) costs more pivots than it saves here
+            # the dual simplex's cost perturbation (against degeneracy, which the tie-break of
+            # ties.py removes) quadrupled the pivots of warm re-solves after stock values moved
             highs.setOptionValue("dual_simplex_cost_perturbation_multiplier", 0.0)
             # tight enough to see the tie-break's bounds (ties.py)
             highs.setOptionValue("primal_feasibility_tolerance", 1e-10)
