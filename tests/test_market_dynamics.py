@@ -299,14 +299,15 @@ def test_extrapolative_holders_buy_after_a_rise_and_sell_after_a_fall(
     assert model.solve_once()[1][row] == pytest.approx(14.0)
 
 
-def test_many_places_at_once_match_one_at_a_time() -> None:
+def test_many_places_at_once() -> None:
     rule = ExpectationRule("extrapolative", 0.5, 0.375)
     reference = np.array([20.0, 20.0, 20.0, 20.0, 0.0, 20.0])
     seen = np.array([[np.nan, np.nan, 10.0, 1.0, 5.0, 0.0], [np.nan, 30.0, 20.0, 500.0, 6.0, 8.0]])
-    histories = [[], [30.0], [10.0, 20.0], [1.0, 500.0], [5.0, 6.0], [0.0, 8.0]]
     many = expected_prices(reference, seen, rule)
-    for i, history in enumerate(histories):
-        assert many[i] == pytest.approx(expected_price(reference[i], history, rule))
+    # nothing seen: p0; one price: (20 x 30)^0.5; a rise 10 -> 20: 20 x 2^0.375; a rise to 500:
+    # 100 x 500^0.375 = 1,028, clamped at 30 p0; no reference: 0; a rise from 0: no trend
+    hand = [20.0, 600.0**0.5, 20.0 * 2.0**0.375, 600.0, 0.0, 160.0**0.5]
+    assert many == pytest.approx(hand)
 
 
 def test_expected_price_rules() -> None:

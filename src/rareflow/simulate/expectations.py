@@ -64,14 +64,10 @@ def expected_price(
     rule: ExpectationRule,
     price_range: tuple[float, float] = DEFAULT_PRICE_RANGE,
 ) -> float:
-    """The price holders expect after the horizon from the place's last prices (oldest first)."""
-    if rule.rule == "reference" or not history or history[-1] <= 0.0 or reference <= 0.0:
-        return reference
-    last = history[-1]
-    trend = last / history[-2] if len(history) > 1 and history[-2] > 0.0 else 1.0
-    expected = reference ** (1.0 - rule.weight) * last**rule.weight * trend**rule.trend
-    low, high = price_range
-    return float(min(max(expected, low * reference), high * reference))
+    """The price holders expect after the horizon from the place's last prices (oldest first);
+    one place of ``expected_prices``."""
+    seen = np.array([np.nan, np.nan, *history][-2:], dtype=float).reshape(2, 1)
+    return float(expected_prices(np.array([reference]), seen, rule, price_range)[0])
 
 
 class StockExpectations:
