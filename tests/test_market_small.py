@@ -5,6 +5,8 @@ Units: t and USD/kg, so costs and welfare are in thousand USD (1 t x 1 USD/kg = 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from rareflow.dataset.levers import (
@@ -158,6 +160,38 @@ def test_price_floor_binds_and_its_subsidy_is_the_gap() -> None:
     unaided = Clearing(MarketModel(world([mine], [S_CN], [nd]))).solve()
     assert flow(unaided, "concentrate", mine="m") == pytest.approx(100.0)
     assert unaided.welfare_musd == pytest.approx(0.995)
+
+
+@pytest.mark.parametrize(
+    ("gap", "start", "root", "most_solves"),
+    [
+        (lambda s: 7.5, 11.5, 7.5, 2),  # price unmoved by s: one step from the last subsidy
+        (lambda s: 5.0 if s < 3.0 else 7.0, 0.0, 7.0, 3),  # the price falls past s = 3
+        (lambda s: 0.25 * s + 6.0, 0.0, 8.0, 12),  # the price falls with s: steps contract
+        (lambda s: 10.0 if s < 4.0 else 2.0, 0.0, 4.0, 20),  # no root: the bracket closes on 4
+        (lambda s: -1.0, 12.0, 0.0, 2),  # the market price is above the floor: no subsidy
+    ],
+)
+def test_floor_subsidy_root(
+    gap: Callable[[float], float], start: float, root: float, most_solves: int
+) -> None:
+    # h(s) = max(0, gap(s)) - s on a floor of 12 USD/kg; the settled subsidy is its root, or
+    # where it changes sign within 1e-3 when a jump leaves none.
+    floor = PriceFloor(
+        id="f", plants=["s_cn"], elements=["Nd"], floor_usd_per_kg=12.0, volume_t=100.0
+    )
+    clearing = Clearing(MarketModel(world([M1], [S_CN], [ND], Levers(floors=[floor]))))
+    clearing.model.floor_subsidy["f"] = start
+    evaluated: list[float] = []
+
+    def excess(floor_id: str, subsidy: float) -> float:
+        evaluated.append(subsidy)
+        return max(0.0, gap(subsidy)) - subsidy
+
+    clearing._excess = excess  # type: ignore[method-assign]
+    subsidy, solves = clearing._floor_root("f", 12.0)
+    assert subsidy == pytest.approx(root, abs=1e-3)
+    assert solves == len(evaluated) <= most_solves
 
 
 def test_sourcing_rule_keeps_china_out_of_every_stage() -> None:

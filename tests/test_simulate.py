@@ -107,6 +107,66 @@ def test_ramp_and_draws_are_reproducible() -> None:
     assert draw(scenario, 7, 3) != draw(scenario, 7, 4)
 
 
+def test_variants_share_their_draws() -> None:
+    """Common random numbers: what two variants share draws the same in every run, whatever
+    else differs (order, other projects, prices, slippage of other statuses)."""
+    base = load_scenario("alliance-buildout")
+    slower = {
+        status: slip.model_copy(update={"mean_delay_years": 2 * slip.mean_delay_years + 1})
+        for status, slip in base.slippage.items()
+    }
+    variant = base.model_copy(
+        update={
+            "projects": list(reversed(base.projects[1:])),
+            "candidates": [
+                c.model_copy(update={"max_units": c.max_units + 2}) for c in base.candidates
+            ],
+            "levers": list(reversed(base.levers)),
+            "slippage": slower,
+        }
+    )
+    for run in range(30):
+        one, other = draw(base, 4, run), draw(variant, 4, run)
+        assert one.growth_scale == other.growth_scale
+        assert one.lever_start == other.lever_start
+        for candidate, draws in one.lead_draws.items():
+            assert other.lead_draws[candidate][: len(draws)] == draws
+        for project in base.projects[1:]:
+            start, later = one.project_start[project.id], other.project_start[project.id]
+            if start is not None and later is not None:  # a longer mean never shortens a delay
+                assert later >= start
+            ramp_base = one.project_ramp[project.id]
+            assert other.project_ramp[project.id] == pytest.approx(ramp_base)
+            assert (start is None) == (later is None)  # cancellation shares its draw
+
+
+def test_draws_follow_their_distributions() -> None:
+    """Inverse-distribution draws keep the stated means: Poisson delays, cancellation shares,
+    the normal demand-growth scale (400 runs; bounds are about 4 standard errors)."""
+    scenario = load_scenario("baseline")
+    planned = [p for p in scenario.projects if p.status == "planned" and not p.recorded_t]
+    slip = scenario.slippage["planned"]
+    plans = [draw(scenario, 11, run) for run in range(400)]
+    delays, cancelled = [], 0
+    for plan in plans:
+        for project in planned:
+            start = plan.project_start[project.id]
+            if start is None:
+                cancelled += 1
+            else:
+                delays.append(start - project.start)
+    count = len(plans) * len(planned)
+    share = slip.cancel_probability
+    assert abs(cancelled / count - share) < 4 * (share * (1 - share) / count) ** 0.5
+    mean = slip.mean_delay_years
+    assert abs(np.mean(delays) - mean) < 4 * (mean / len(delays)) ** 0.5
+    assert np.var(delays) == pytest.approx(mean, rel=0.25)  # Poisson: variance = mean
+    scales = np.array([plan.growth_scale for plan in plans])
+    sd = scenario.demand.growth_scale_sd
+    assert abs(scales.mean() - 1.0) < 4 * sd / 20
+    assert scales.std() == pytest.approx(sd, rel=0.2)
+
+
 def test_same_seed_same_numbers_whatever_ran_before(dataset: Dataset, baseline: Runner) -> None:
     scenario = baseline.market.scenario
     first = baseline.run(draw(scenario, 5, 1))
@@ -333,7 +393,10 @@ def test_a_year_that_cannot_clear_is_named_with_its_levers(
     message = str(raised.value)
     first = plan.lever_start["cn_ann18_ban"]
     assert f"china-heavy-ban, run 0, {first}: the market LP did not solve: Infeasible" in message
-    assert "lever blocks in force that year: cn_ann18_ban" in message
+    named = message.split("lever blocks in force that year: ")[1]
+    in_force = [block for block, start in plan.lever_start.items() if start is not None]
+    assert all(block in named for block in in_force if plan.lever_start[block] == first)
+    assert "cn_ann18_ban" in named
 
 
 def test_every_recorded_metric_has_a_unit_and_a_meaning(baseline: Runner) -> None:

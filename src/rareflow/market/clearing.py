@@ -9,12 +9,12 @@ Three levers depend on the prices the LP finds, so they are settled with warm re
   one-year clearing takes "the year before" as the same year without the licence;
 - a **price floor** pays eligible producers the gap between the floor and the market price on
   up to the guaranteed volume; the per-kg subsidy s = max(0, floor - price(s)) is settled by
-  bisection.
+  safeguarded fixed-point steps (bisection where they stall).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -29,7 +29,7 @@ from rareflow.market.results import MarketResult, summarise
 from rareflow.market.world_data import build_world
 
 FLOOR_TOLERANCE_USD_PER_KG = 1e-3
-FLOOR_FIRST_STEP_USD_PER_KG = 1.0
+FLOOR_MAX_SOLVES = 40
 FLOOR_ROUNDS = 4
 TAX_TOLERANCE_USD_PER_KG = 1e-3
 TAX_ROUNDS = 12
@@ -42,6 +42,10 @@ class Clearing:
     """A built model that clears again after cheap changes (warm starts)."""
 
     model: MarketModel
+    _evaluated: tuple[dict[str, float], Solution] | None = field(
+        default=None, init=False, repr=False
+    )
+    """The floor subsidies of the last floor evaluation and its solution."""
 
     @classmethod
     def from_dataset(
@@ -76,7 +80,7 @@ class Clearing:
             solution, used = self._settle_taxes(solution)
             iterations += used
         if any(f in self.model.levers.active[0] for f in self.model.floor_subsidy):
-            solution, used = self._settle_floors()
+            solution, used = self._settle_floors(solution)
             iterations += used
         return (*solution, iterations)
 
@@ -218,53 +222,53 @@ class Clearing:
     def _excess(self, floor_id: str, subsidy: float) -> float:
         """h(s) = (floor - price at subsidy s) - s: positive while the subsidy is too small."""
         self._set_floor(floor_id, subsidy)
-        _, duals, _ = self.model.solve_once()
-        return max(0.0, self._floor_gap(floor_id, duals)) - subsidy
+        solution = self.model.solve_once()
+        self._evaluated = (dict(self.model.floor_subsidy), solution)
+        return max(0.0, self._floor_gap(floor_id, solution[1])) - subsidy
 
-    def _bracket_and_bisect(self, floor_id: str, ceiling: float) -> tuple[float, int]:
-        """The subsidy s in [0, floor] where h(s) changes sign, searched from the last subsidy
-        outwards (years and runs move it little)."""
-        start = min(max(self.model.floor_subsidy.get(floor_id, 0.0), 0.0), ceiling)
-        solves, step = 1, FLOOR_FIRST_STEP_USD_PER_KG
-        if self._excess(floor_id, start) > 0:
-            low, high = start, ceiling
-            while start + step < ceiling:
-                solves += 1
-                if self._excess(floor_id, start + step) <= 0:
-                    high = start + step
-                    break
-                low, step = start + step, 2 * step
-        else:
-            low, high = 0.0, start
-            while start - step > 0:
-                solves += 1
-                if self._excess(floor_id, start - step) > 0:
-                    low = start - step
-                    break
-                high, step = start - step, 2 * step
-        if low == 0.0 and high == start == 0.0:
-            return 0.0, solves
-        while high - low > FLOOR_TOLERANCE_USD_PER_KG:
-            middle = 0.5 * (low + high)
-            solves += 1
-            low, high = (middle, high) if self._excess(floor_id, middle) > 0 else (low, middle)
+    def _floor_root(self, floor_id: str, ceiling: float) -> tuple[float, int]:
+        """The subsidy s in [0, ceiling] where h(s) = 0, and the solves it took.
+
+        h(0) >= 0 and h(ceiling) <= 0 (a price is not negative), so a root lies between. Where
+        the price does not move with s, h falls with slope -1 and the step s + h(s) (the floor
+        gap at s) lands on the root at once; it is taken while it stays inside the bracket and
+        at least halves |h|, else the bracket is halved. Starting from the last subsidy, a
+        year or a round that moves the price little settles in one or two solves."""
+        low, high = 0.0, ceiling
+        subsidy = min(max(self.model.floor_subsidy.get(floor_id, 0.0), 0.0), ceiling)
+        last = np.inf
+        for solves in range(1, FLOOR_MAX_SOLVES + 1):
+            excess = self._excess(floor_id, subsidy)
+            if abs(excess) <= FLOOR_TOLERANCE_USD_PER_KG:
+                return subsidy, solves
+            low, high = (subsidy, high) if excess > 0 else (low, subsidy)
+            if high - low <= FLOOR_TOLERANCE_USD_PER_KG:
+                break
+            step = subsidy + excess  # max(0, gap) >= 0: 0 when the floor does not bind
+            inside = (low < step or step == low == 0.0) and step < high
+            inside = inside and abs(excess) <= 0.5 * abs(last)
+            subsidy, last = (step if inside else 0.5 * (low + high)), excess
         return high, solves
 
-    def _settle_floors(self) -> tuple[Solution, int]:
+    def _settle_floors(self, solution: Solution) -> tuple[Solution, int]:
+        """Each active floor's subsidy in turn, in rounds until none moves; the solution at the
+        settled subsidies (the last evaluation's when it was at them: one optimum per state)."""
         model, used = self.model, 0
-        solution = model.solve_once()
         for _ in range(FLOOR_ROUNDS):
             changed = False
             for floor in self.world.levers.floors:
                 if floor.id not in model.levers.active[0]:
                     continue
                 before = model.floor_subsidy[floor.id]
-                subsidy, solves = self._bracket_and_bisect(floor.id, floor.floor_usd_per_kg)
+                subsidy, solves = self._floor_root(floor.id, floor.floor_usd_per_kg)
                 used += solves
                 self._set_floor(floor.id, subsidy)
                 changed |= abs(subsidy - before) > FLOOR_TOLERANCE_USD_PER_KG
-            solution = model.solve_once()
-            used += 1
+            if self._evaluated is not None and self._evaluated[0] == model.floor_subsidy:
+                solution = self._evaluated[1]
+            else:
+                solution = model.solve_once()
+                used += 1
             if not changed:
                 break
         return solution, used

@@ -1,6 +1,12 @@
 """What one run of a scenario draws: project dates and cancellations, policy switches, demand
-growth, candidate lead times. A run is reproducible from (scenario, seed, run index) alone: its
-random stream is ``numpy.random.default_rng(SeedSequence([seed, run, scenario key]))``.
+growth, candidate lead times.
+
+Draws are common random numbers: each project, lever block and candidate has its own stream,
+``SeedSequence([seed, run, key of its kind and id])``, and each random quantity is a fixed
+transform of that stream's uniforms (inverse distribution functions). So run k of two scenario
+variants draws the same delays for the projects they share, whatever else differs, and a
+longer mean delay never shortens a project's delay in any run: differences between variants,
+paired by run, are the variants' effect and not draw noise.
 """
 
 from __future__ import annotations
@@ -9,6 +15,7 @@ import hashlib
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import special, stats
 
 from rareflow.scenario.schema import Candidate, Project, Scenario, Slippage
 
@@ -20,10 +27,17 @@ HEAVY_RAMP_FACTOR = 1.25
 """Heavy rare-earth separation ramps 1.25x slower (assumption, see docs/simulate.md)."""
 
 
-def scenario_key(scenario: Scenario) -> int:
-    """A stable 32-bit number from the scenario's content (not Python's salted hash)."""
-    digest = hashlib.sha256(scenario.model_dump_json().encode()).digest()
-    return int.from_bytes(digest[:4], "little")
+def stream_key(kind: str, name: str) -> int:
+    """A stable 64-bit number for one drawing entity (not Python's salted hash)."""
+    digest = hashlib.sha256(f"{kind}\x1f{name}".encode()).digest()
+    return int.from_bytes(digest[:8], "little")
+
+
+def uniforms(seed: int, run: int, kind: str, name: str, count: int) -> np.ndarray:
+    """The first ``count`` uniforms in [0, 1) of one entity's stream in one run; a prefix of
+    the same stream whatever ``count`` is."""
+    sequence = np.random.SeedSequence([seed, run, stream_key(kind, name)])
+    return np.random.default_rng(sequence).random(count)
 
 
 @dataclass(frozen=True)
@@ -50,15 +64,15 @@ class RunPlan:
 
 
 def draw(scenario: Scenario, seed: int, run: int) -> RunPlan:
-    """The random draws of one run (order fixed, so runs are reproducible)."""
-    rng = np.random.default_rng(np.random.SeedSequence([seed, run, scenario_key(scenario)]))
+    """The random draws of one run, entity by entity (see the module's docstring)."""
     overrides = {o.id: o for o in scenario.overrides}
     starts: dict[str, int | None] = {}
     ramps: dict[str, float] = {}
     for project in scenario.projects:
         slip = scenario.slippage.get(project.status, NO_SLIPPAGE)
-        cancelled = rng.random() < slip.cancel_probability
-        delay = int(rng.poisson(slip.mean_delay_years)) if slip.mean_delay_years > 0 else 0
+        cancel_u, delay_u, ramp_u = uniforms(seed, run, "project", project.id, 3)
+        cancelled = bool(cancel_u < slip.cancel_probability)
+        delay = poisson_quantile(delay_u, slip.mean_delay_years)
         override = overrides.get(project.id)
         start = project.start
         if override is not None:
@@ -66,15 +80,26 @@ def draw(scenario: Scenario, seed: int, run: int) -> RunPlan:
             delay += override.delay_years
             cancelled = cancelled or override.cancel
         starts[project.id] = None if cancelled else start + delay
-        ramps[project.id] = ramp_years(project) * float(rng.uniform(1.0, slip.ramp_factor_max))
+        ramps[project.id] = ramp_years(project) * (1.0 + (slip.ramp_factor_max - 1.0) * ramp_u)
     levers: dict[str, int | None] = {}
     for block in scenario.levers:
-        happens = rng.random() < block.probability
-        shift = int(rng.integers(0, block.start_spread_years + 1))
-        levers[block.id] = block.start + shift if happens else None
-    scale = max(0.0, float(rng.normal(1.0, scenario.demand.growth_scale_sd)))
-    leads = {c.id: [float(rng.random()) for _ in range(c.max_units)] for c in scenario.candidates}
+        happen_u, shift_u = uniforms(seed, run, "lever", block.id, 2)
+        shift = min(int(shift_u * (block.start_spread_years + 1)), block.start_spread_years)
+        levers[block.id] = block.start + shift if happen_u < block.probability else None
+    (growth_u,) = uniforms(seed, run, "demand", "growth_scale", 1)
+    scale = max(0.0, 1.0 + scenario.demand.growth_scale_sd * float(special.ndtri(growth_u)))
+    leads = {
+        c.id: [float(u) for u in uniforms(seed, run, "candidate", c.id, c.max_units)]
+        for c in scenario.candidates
+    }
     return RunPlan(run, seed, starts, ramps, levers, scale, leads)
+
+
+def poisson_quantile(u: float, mean: float) -> int:
+    """The Poisson(mean) variate at quantile ``u`` (0 for a zero mean)."""
+    if mean <= 0.0:
+        return 0
+    return int(stats.poisson.ppf(u, mean))
 
 
 def lead_time_of(candidate: Candidate, draw: float) -> int:
