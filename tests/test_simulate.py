@@ -13,7 +13,7 @@ from rareflow.dataset.dataset import Dataset
 from rareflow.dataset.errors import DataValidationError
 from rareflow.metrics import headline, hhi, independence, top_share_pct, year_of_independence
 from rareflow.scenario.loader import builtin_names, load_scenario, merge
-from rareflow.scenario.schema import Override, Scenario
+from rareflow.scenario.schema import Growth, Override, Scenario
 from rareflow.simulate.plan import draw, project_capacity, ramp_fraction
 from rareflow.simulate.run import Runner
 from rareflow.simulate.store import Store, StoreError
@@ -105,6 +105,35 @@ def test_ramp_and_draws_are_reproducible() -> None:
     scenario = load_scenario("china-heavy-ban")
     assert draw(scenario, 7, 3) == draw(scenario, 7, 3)
     assert draw(scenario, 7, 3) != draw(scenario, 7, 4)
+
+
+def test_an_elements_demand_rule_overrides_its_end_use_in_its_years(dataset: Dataset) -> None:
+    # Eu oxide demand falls 20 %/yr in 2025-2026, then follows the default rule (2.8 %/yr to
+    # 2030) as La's does throughout: 2026 Eu 0.8^2 = 0.64, La 1.028^2; 2027 Eu 0.64 x 1.028.
+    base = load_scenario("baseline")
+    rules = [
+        *base.demand.growth,
+        Growth(end_use="non_magnet", elements=["Eu"], rate_pct=-20.0, start=2025, end=2026),
+    ]
+    demand = base.demand.model_copy(update={"growth": rules, "growth_scale_sd": 0.0})
+    scenario = base.model_copy(update={"demand": demand})
+    runner = Runner(build_market(dataset, scenario))
+    model = runner.market.clearing.model
+    scale: dict[int, dict[str, float]] = {}
+    for year, *_ in runner.years_of(draw(scenario, 0, 0), until=2027):
+        scale[year] = {
+            element: float(model.column_scale[columns].mean())
+            for (use, region, element, period), columns in runner.demand_columns.items()
+            if use == "non_magnet" and region == "JP" and period == 0 and element is not None
+        }
+    assert scale[2026]["Eu"] == pytest.approx(0.64)
+    assert scale[2026]["La"] == pytest.approx(1.028**2)
+    assert scale[2027]["Eu"] == pytest.approx(0.64 * 1.028)
+    assert scale[2027]["Tb"] == scale[2027]["La"] == pytest.approx(1.028**3)
+    with pytest.raises(ScenarioError, match="oxide demand only"):
+        wrong = Growth(end_use="ev_traction", elements=["Eu"], rate_pct=1.0)
+        moved = demand.model_copy(update={"growth": [*rules, wrong]})
+        build_market(dataset, scenario.model_copy(update={"demand": moved}))
 
 
 def test_variants_share_their_draws() -> None:

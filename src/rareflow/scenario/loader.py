@@ -146,6 +146,14 @@ def check_scenario(scenario: Scenario, world: World, label: str) -> list[DataIss
             bad("demand.growth.end_use", growth.end_use, f"one of {sorted(end_uses)}")
         if growth.region is not None and growth.region not in regions:
             bad("demand.growth.region", growth.region, f"one of {sorted(regions)}")
+        if growth.elements and growth.end_use != "non_magnet":
+            issues.append(DataIssue(
+                label, "a growth rule by element applies to oxide demand only", None,
+                "demand.growth.end_use", growth.end_use, "non_magnet", "invalid_value",
+            ))  # fmt: skip
+        for element in growth.elements:
+            if element not in world.elements:
+                bad("demand.growth.elements", element, f"one of {world.elements}")
     builds: list[Build] = [*scenario.projects, *scenario.candidates]
     for project in builds:
         if project.location not in world.places:

@@ -55,10 +55,14 @@ class DatedLevers(Strict):
 
 
 class Growth(Strict):
-    """Annual demand growth of one end use (``default`` for all others), optionally by region."""
+    """Annual demand growth of one end use (``default`` for all others), optionally by region
+    and, for oxide demand (``non_magnet``), by element."""
 
     end_use: str
     region: str | None = None
+    elements: list[str] = []
+    """Oxide demand of these elements only (empty: the whole end use). In the years it covers,
+    an element's rule takes precedence over its end use's."""
     rate_pct: Annotated[float, Field(gt=-100, le=100)]
     """Growth of demand, % a year (above -100: demand cannot fall below zero)."""
     start: Year | None = None

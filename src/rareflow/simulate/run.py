@@ -72,19 +72,20 @@ class Runner:
         self.trajectories: Trajectories | None = None  # built on the first detailed run
         program = model.program
         segments = {s.id: s for s in market.world.segments}
-        groups: dict[tuple[str, str, int], list[int]] = {}
+        groups: dict[tuple[str, str, str | None, int], list[int]] = {}
         for column in program.select("demand"):
             meta = program.meta[column]
             segment = segments[meta["segment"]]
-            groups.setdefault((segment.end_use, segment.region, meta["period"]), []).append(column)
+            element = segment.item if segment.commodity == "oxide" else None
+            key = (segment.end_use, segment.region, element, meta["period"])
+            groups.setdefault(key, []).append(column)
         self.demand_columns = {k: np.array(v, dtype=int) for k, v in groups.items()}
-        self.magnet_columns = {
-            (use, region): np.array(
-                [c for c in cols if program.meta[c]["commodity"] == "magnet"], dtype=int
-            )
-            for (use, region, period), cols in groups.items()
-            if period == 0
-        }
+        magnets: dict[tuple[str, str], list[int]] = {}
+        for (use, region, _, period), cols in groups.items():
+            if period == 0:
+                chosen = [c for c in cols if program.meta[c]["commodity"] == "magnet"]
+                magnets.setdefault((use, region), []).extend(chosen)
+        self.magnet_columns = {k: np.array(v, dtype=int) for k, v in magnets.items()}
         self.magnet_reference = {
             key: sum(s.reference_t for s in segments.values()
                      if (s.end_use, s.region) == key and s.commodity == "magnet")
@@ -110,7 +111,7 @@ class Runner:
         )
         """Each stock tranche's column and the index of its key."""
         self._capacity_factors: dict[int, dict[str, float]] = {}
-        self._growth_paths: dict[tuple[str, str], np.ndarray] = {}
+        self._growth_paths: dict[tuple[str, str, str | None], np.ndarray] = {}
         """(end use, region) -> demand growth factor of each year from the first, for the
         growth scale of ``_growth_scale`` (the current run's draw)."""
         self._growth_scale = math.nan
@@ -273,33 +274,40 @@ class Runner:
                         factors[n] *= 1 + rule.rate_pct / 100.0
         return factors
 
-    def _growth(self, year: int, end_use: str, region: str, plan: RunPlan) -> float:
-        """Demand growth factor of an end use and region from the first year to ``year``."""
+    def _growth(
+        self, year: int, end_use: str, region: str, element: str | None, plan: RunPlan
+    ) -> float:
+        """Demand growth factor of an end use, region and (oxide) element from the first year
+        to ``year``: in each year the first rule in force among the element's rules, then among
+        the end use's (the ``default`` rules when the end use has none)."""
         if plan.growth_scale != self._growth_scale:
             self._growth_paths.clear()
             self._growth_scale = plan.growth_scale
-        path = self._growth_paths.get((end_use, region))
+        path = self._growth_paths.get((end_use, region, element))
         if path is None:
             rules = self.market.scenario.demand.growth
             specific = [g for g in rules if g.end_use == end_use and g.region in (None, region)]
-            chosen = specific or [g for g in rules if g.end_use == "default"]
+            own = [g for g in specific if element in g.elements]
+            general = [g for g in specific if not g.elements]
+            fallback = general or [g for g in rules if g.end_use == "default"]
+            chosen = own + fallback
             rates = np.array([
                 next((g.rate_pct for g in chosen
                       if (g.start is None or g.start <= y) and (g.end is None or y <= g.end)), 0.0)
                 for y in range(self.years[0] + 1, self.years[-1] + self.periods + 1)
             ])  # fmt: skip
             steps = np.cumprod(1.0 + plan.growth_scale * rates / 100.0)
-            path = self._growth_paths[(end_use, region)] = np.concatenate(([1.0], steps))
+            path = self._growth_paths[(end_use, region, element)] = np.concatenate(([1.0], steps))
         return float(path[max(0, year - self.years[0])])
 
     def _demand(self, year: int, period: int, plan: RunPlan) -> float:
         """Scale the period's segment groups; returns the reference magnet demand (t)."""
         model = self.market.clearing.model
         reference = 0.0
-        for (end_use, region, p), columns in self.demand_columns.items():
+        for (end_use, region, element, p), columns in self.demand_columns.items():
             if p != period:
                 continue
-            factor = self._growth(year + period, end_use, region, plan)
+            factor = self._growth(year + period, end_use, region, element, plan)
             model.column_scale[columns] = factor
             reference += factor * self.magnet_reference.get((end_use, region), 0.0)
         return reference
