@@ -4,17 +4,22 @@ what the model gets right and how far it is off, not on printed numbers)."""
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
+from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from rareflow.dataset import Dataset
 from rareflow.market.clearing import Clearing
 from rareflow.market.world_data import build_world
 from rareflow.scenario.schema import Expectations
-from rareflow.simulate.backcast import Backcast, run_backcast
+from rareflow.simulate.backcast import Backcast, _log_errors, run_backcast
 from rareflow.simulate.backcast_targets import published
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
@@ -99,6 +104,9 @@ def test_backcast_cli_json_shape() -> None:
     for flags, message in (
         (["--trend", "0.5"], "need --expectations extrapolative"),
         (["--expectations", "adaptive"], "use reference or extrapolative"),
+        (["--episode", "2011=history-2009"], "EPISODE one of 2009-2016, 2024-2026"),
+        (["--episode", "2024-2026=history-2009"], "must cover 2024-2026"),
+        (["--episode", "2009-2016=no-such.yaml"], "not found"),
     ):
         bad = subprocess.run(
             [sys.executable, "-m", "rareflow", "backcast", *flags],
@@ -117,3 +125,21 @@ def test_the_calibrated_rule_beats_the_reference_rule(dataset: Dataset, backcast
     assert chosen["peak_year_right"] > reference["peak_year_right"]
     assert chosen["log_rmse_export_calibration"] < reference["log_rmse_export_calibration"]
     assert chosen["log_rmse_export_check"] < reference["log_rmse_export_check"]
+
+
+def test_a_collapsed_price_is_scored_not_dropped() -> None:
+    # a model price of 0 against 74 published counts as 1 % of 74: ln(0.01) = -4.61
+    frame = pd.DataFrame({"central": [0.0, 10.0, 5.0], "published": [74.0, 10.0, float("nan")]})
+    assert _log_errors(frame) == pytest.approx([math.log(0.01), 0.0])
+
+
+def test_the_lamp_phosphor_reading_of_history(dataset: Dataset, backcast: Backcast) -> None:
+    """docs/validation.md: with all non-magnet Eu and Tb demand following China's lamp-phosphor
+    output, Eu peaks in 2011 as published, but Eu and Tb collapse from 2014 and the check years
+    fit far worse: the default's check score rests on the unknown phosphor share."""
+    variant = "examples/history-2009-lamp-phosphors.yaml"
+    scores = run_backcast(dataset, 1, 0, scenarios={"2009-2016": str(ROOT / variant)}).scores
+    assert scores["peak_year"]["Eu"]["right"] and not backcast.scores["peak_year"]["Eu"]["right"]
+    assert scores["n_collapsed_export_check"] >= 4
+    assert backcast.scores["n_collapsed_export_all"] == 0
+    assert scores["log_rmse_export_check"] > 2 * backcast.scores["log_rmse_export_check"]

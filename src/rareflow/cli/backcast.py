@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import pandas as pd
@@ -9,8 +10,10 @@ import typer
 
 from rareflow.cli.data import DataDir, JsonFlag, load
 from rareflow.cli.output import console, fail, print_frame, print_json
+from rareflow.cli.run import scenario_or_fail
+from rareflow.scenario.loader import load_scenario
 from rareflow.scenario.schema import Expectations
-from rareflow.simulate.backcast import run_backcast
+from rareflow.simulate.backcast import EPISODES, run_backcast
 
 Runs = Annotated[
     int,
@@ -41,17 +44,27 @@ Weight = Annotated[
 ]  # fmt: skip
 
 
+Episode = Annotated[
+    list[str] | None,
+    typer.Option("--episode", help="EPISODE=SCENARIO: run an episode (2009-2016 or 2024-2026) "
+                 "from another scenario, a name or a YAML file extending the episode's "
+                 "(history-2009, history-2024) with another reading of history."),
+]  # fmt: skip
+
+
 def backcast_command(
     runs: Runs = 5,
     seed: Seed = 0,
     expectations: Rule = None,
     trend: Trend = None,
     weight: Weight = None,
+    episode: Episode = None,
     data: DataDir = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Run 2009-2016 and 2024-2026 with the model's parameters; print model (median, 10-90 %
     band) beside the published values, and the scores (docs/validation.md)."""
+    variants = _episodes(episode or [], data)
     rule = None
     if expectations is not None or trend is not None or weight is not None:
         if expectations is None:
@@ -62,7 +75,7 @@ def backcast_command(
     dataset = load(data, as_json)
     if dataset.market is None:
         fail("the dataset has no market.yaml; the back-cast needs the market model")
-    result = run_backcast(dataset, runs, seed, rule)
+    result = run_backcast(dataset, runs, seed, rule, variants)
     if as_json:
         print_json(result.to_dict())
         return
@@ -96,11 +109,34 @@ def backcast_command(
         f"{scores['log_rmse_china_calibration']:.2f}, check {scores['log_rmse_china_check']:.2f}",
         f"peak year right: {scores['peak_year_right']} of {scores['peak_year_elements']} elements",
     ]
+    collapsed = scores["n_collapsed_export_all"] + scores["n_collapsed_china_all"]
+    if collapsed:
+        lines.insert(2, f"  {collapsed} model price(s) below 1 % of the published value, "
+                     "scored as 1 % of it")  # fmt: skip
     for key, value in scores["episode_2025"].items():
         lines.append(
             f"2025: {key} = {value:.2f}" if isinstance(value, float) else f"2025: {key} = {value}"
         )
     console.print("\n".join(lines), markup=False, highlight=False)
+
+
+def _episodes(given: list[str], data: Path | None) -> dict[str, str]:
+    """EPISODE=SCENARIO pairs, each scenario checked against the dataset and the episode's
+    years (exit 1 naming the problem)."""
+    variants: dict[str, str] = {}
+    for text in given:
+        episode, _, name = text.partition("=")
+        if episode not in EPISODES or not name:
+            fail(f"--episode {text!r}: write EPISODE=SCENARIO with EPISODE one of "
+                 f"{', '.join(EPISODES)}")  # fmt: skip
+        scenario, built_in = scenario_or_fail(name, data), load_scenario(EPISODES[episode])
+        if scenario.horizon != built_in.horizon or scenario.history != built_in.history:
+            fail(f"--episode {text!r}: the scenario must cover {built_in.horizon.start}-"
+                 f"{built_in.horizon.end} with history: {str(built_in.history).lower()}, as "
+                 f"{EPISODES[episode]} does (it covers {scenario.horizon.start}-"
+                 f"{scenario.horizon.end}); write 'extends: {EPISODES[episode]}'")  # fmt: skip
+        variants[episode] = name
+    return variants
 
 
 def _fmt(value: float) -> str:

@@ -38,6 +38,8 @@ ELEMENTS = ("La", "Ce", "Pr", "Nd", "Sm", "Dy", "Tb", "Eu")
 EPISODES = {"2009-2016": "history-2009", "2024-2026": "history-2024"}
 CALIBRATION_YEARS = (2010, 2012)
 CHECK_YEARS = (2013, 2016)
+COLLAPSE_FLOOR = 0.01
+"""Scores count a model price below 1 % of the published one as 1 % of it."""
 EXPORT_PLACE = "JP"
 """The export price is the oxide price delivered to Japan, the largest buyer outside China,
 less freight: FOB equivalent whether or not China ships that oxide itself that year."""
@@ -107,11 +109,17 @@ def episode_frame(
 
 
 def run_backcast(
-    dataset: Dataset, runs: int = 5, seed: int = 0, expectations: Expectations | None = None
+    dataset: Dataset,
+    runs: int = 5,
+    seed: int = 0,
+    expectations: Expectations | None = None,
+    scenarios: dict[str, str] | None = None,
 ) -> Backcast:
-    """Both episodes, ``runs`` runs each; bands and scores."""
+    """Both episodes, ``runs`` runs each; bands and scores. ``scenarios`` runs an episode from
+    another scenario (a name or YAML file, e.g. one extending the episode's with another
+    reading of history), scored against the same published values."""
     frames = []
-    for episode, name in EPISODES.items():
+    for episode, name in (EPISODES | (scenarios or {})).items():
         for run in range(runs):
             frame = episode_frame(dataset, name, run, seed, expectations)
             frame["episode"], frame["run"] = episode, run
@@ -137,9 +145,12 @@ def run_backcast(
 
 
 def _log_errors(frame: pd.DataFrame, column: str = "central") -> np.ndarray:
-    ok = frame[(frame["published"] > 0) & (frame[column] > 0)]
+    """ln(model / published) where a value was published; a model price at or below
+    ``COLLAPSE_FLOOR`` x the published one counts as that (a miss by a factor of 100), so a
+    collapsed price is scored, not dropped."""
+    ok = frame[frame["published"] > 0]
     ratio = ok[column].to_numpy(float) / ok["published"].to_numpy(float)
-    errors: np.ndarray = np.log(ratio)
+    errors: np.ndarray = np.log(np.maximum(ratio, COLLAPSE_FLOOR))
     return errors
 
 
@@ -163,6 +174,7 @@ def scores(series: pd.DataFrame) -> dict[str, Any]:
             errors = _log_errors(window)
             found[f"log_rmse_{market}_{label}"] = _rmse(errors)
             found[f"n_{market}_{label}"] = len(errors)
+            found[f"n_collapsed_{market}_{label}"] = int(np.sum(errors <= np.log(COLLAPSE_FLOOR)))
     export = prices[(prices["market"] == "export") & prices["published"].notna()]
     peaks, directions = {}, {}
     for e, rows in export.groupby("element"):
