@@ -19,6 +19,9 @@ from scipy import special, stats
 
 from rareflow.scenario.schema import Candidate, Project, Scenario, Slippage
 
+DRAWS = "common-random-numbers-1"
+"""The way runs draw (stored with each ensemble): runs drawn another way are not paired with
+these, and an ensemble is never resumed under another way."""
 NO_SLIPPAGE = Slippage(mean_delay_years=0.0, cancel_probability=0.0)
 NEWCOMER_RAMP_FACTOR = 1.5
 """Newcomers ramp 1.5x slower than incumbents (assumption anchored on the observed ramps of

@@ -26,6 +26,8 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from rareflow.simulate.plan import DRAWS
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS ensembles (
     id INTEGER PRIMARY KEY, scenario VARCHAR, scenario_json VARCHAR, seed BIGINT,
@@ -40,7 +42,10 @@ CREATE TABLE IF NOT EXISTS results (
 CREATE TABLE IF NOT EXISTS trajectories (
     ensemble INTEGER, run INTEGER, year INTEGER, measure VARCHAR, place VARCHAR, key VARCHAR,
     value DOUBLE);
+ALTER TABLE ensembles ADD COLUMN IF NOT EXISTS draws VARCHAR;
 """
+# ``draws``: how the ensemble's runs drew (``rareflow.simulate.plan.DRAWS``); NULL for ensembles
+# stored before it was recorded, whose runs were seeded by the whole scenario's content.
 
 
 TRAJECTORY_COLUMNS = ["ensemble", "run", "year", "measure", "place", "key", "value"]
@@ -121,18 +126,24 @@ class Store:
     ) -> int:
         """The ensemble id to write to: a new one, or (``resume``) the matching unfinished one."""
         found = self.connection.execute(
-            "SELECT id, scenario_json, seed, runs FROM ensembles WHERE scenario = ? "
+            "SELECT id, scenario_json, seed, runs, draws FROM ensembles WHERE scenario = ? "
             "ORDER BY id DESC LIMIT 1",
             [scenario],
         ).fetchone()
         if resume:
             if found is None:
                 raise StoreError(f"nothing to resume: no ensemble of {scenario!r} in {self.path}")
-            ensemble, stored_json, stored_seed, stored_runs = found
+            ensemble, stored_json, stored_seed, stored_runs, stored_draws = found
             if stored_seed != seed or stored_json != scenario_json:
                 raise StoreError(
                     f"the stored ensemble {ensemble} of {scenario!r} used seed {stored_seed} "
                     "and possibly another scenario text; resume with the same scenario and seed"
+                )
+            if stored_draws != DRAWS:
+                raise StoreError(
+                    f"the stored ensemble {ensemble} of {scenario!r} drew its runs another way "
+                    "(before draws were common random numbers); its runs cannot be completed "
+                    "with these: run a new ensemble without --resume"
                 )
             if runs != stored_runs:
                 self.connection.execute(
@@ -144,8 +155,9 @@ class Store:
         ).fetchone()
         number = int(ensemble[0]) if ensemble else 1
         self.connection.execute(
-            "INSERT INTO ensembles VALUES (?, ?, ?, ?, ?, ?)",
-            [number, scenario, scenario_json, seed, runs, created],
+            "INSERT INTO ensembles (id, scenario, scenario_json, seed, runs, created, draws) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [number, scenario, scenario_json, seed, runs, created, DRAWS],
         )
         return number
 
@@ -240,6 +252,16 @@ class Store:
             "SELECT e.id, e.scenario, e.seed, e.runs, count(r.run) AS done, e.created "
             "FROM ensembles e LEFT JOIN runs r ON r.ensemble = e.id GROUP BY ALL ORDER BY e.id"
         ).df()
+
+    def draws(self, ensemble: int) -> str | None:
+        """How an ensemble's runs drew (``plan.DRAWS``; None if stored before it was kept)."""
+        try:
+            row = self.connection.execute(
+                "SELECT draws FROM ensembles WHERE id = ?", [ensemble]
+            ).fetchone()
+        except duckdb.BinderException:  # a store opened read-only from before the column
+            return None
+        return None if row is None or row[0] is None else str(row[0])
 
     def latest(self) -> int:
         row = self.connection.execute("SELECT max(id) FROM ensembles").fetchone()
