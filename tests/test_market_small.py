@@ -170,6 +170,7 @@ def test_price_floor_binds_and_its_subsidy_is_the_gap() -> None:
         (lambda s: 0.25 * s + 6.0, 0.0, 8.0, 12),  # the price falls with s: steps contract
         (lambda s: 10.0 if s < 4.0 else 2.0, 0.0, 4.0, 20),  # no root: the bracket closes on 4
         (lambda s: -1.0, 12.0, 0.0, 2),  # the market price is above the floor: no subsidy
+        (lambda s: 12.2, 0.0, 12.0, 20),  # a negative price (disposal): capped at the floor
     ],
 )
 def test_floor_subsidy_root(

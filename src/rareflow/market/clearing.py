@@ -229,7 +229,8 @@ class Clearing:
     def _floor_root(self, floor_id: str, ceiling: float) -> tuple[float, int]:
         """The subsidy s in [0, ceiling] where h(s) = 0, and the solves it took.
 
-        h(0) >= 0 and h(ceiling) <= 0 (a price is not negative), so a root lies between. Where
+        h(0) >= 0 and h(ceiling) <= 0 unless the price is negative, so a root lies between (else
+        the subsidy stops at the ceiling, the floor itself). Where
         the price does not move with s, h falls with slope -1 and the step s + h(s) (the floor
         gap at s) lands on the root at once; it is taken while it stays inside the bracket and
         at least halves |h|, else the bracket is halved. Starting from the last subsidy, a
@@ -254,6 +255,7 @@ class Clearing:
         """Each active floor's subsidy in turn, in rounds until none moves; the solution at the
         settled subsidies (the last evaluation's when it was at them: one optimum per state)."""
         model, used = self.model, 0
+        self._evaluated = None
         for _ in range(FLOOR_ROUNDS):
             changed = False
             for floor in self.world.levers.floors:

@@ -118,6 +118,9 @@ def run_backcast(
     """Both episodes, ``runs`` runs each; bands and scores. ``scenarios`` runs an episode from
     another scenario (a name or YAML file, e.g. one extending the episode's with another
     reading of history), scored against the same published values."""
+    unknown = set(scenarios or {}) - set(EPISODES)
+    if unknown:
+        raise ValueError(f"no episode {sorted(unknown)}; the episodes are {list(EPISODES)}")
     frames = []
     for episode, name in (EPISODES | (scenarios or {})).items():
         for run in range(runs):

@@ -112,8 +112,8 @@ class Runner:
         """Each stock tranche's column and the index of its key."""
         self._capacity_factors: dict[int, dict[str, float]] = {}
         self._growth_paths: dict[tuple[str, str, str | None], np.ndarray] = {}
-        """(end use, region) -> demand growth factor of each year from the first, for the
-        growth scale of ``_growth_scale`` (the current run's draw)."""
+        """(end use, region, oxide element or None) -> demand growth factor of each year from
+        the first, for the growth scale of ``_growth_scale`` (the current run's draw)."""
         self._growth_scale = math.nan
         self.piles = Piles(market)
         self.past = past_capacities(market) if scenario.history else {}
