@@ -455,3 +455,16 @@ def test_trajectories_add_up_to_the_lean_records(baseline: Runner) -> None:
         assert totals[0].to_numpy() == pytest.approx(totals[1].to_numpy(), rel=1e-9), stage
     lanes = flows[flows["measure"] == "trade_oxide_t"]["place"]
     assert lanes.str.fullmatch(r"[A-Z]+>[A-Z]+").all()
+
+
+@pytest.mark.parametrize("name", ["alliance-floor-2040.yaml", "history-2009-lamp-phosphors.yaml"])
+def test_example_scenarios_stay_valid(dataset: Dataset, name: str) -> None:
+    # the docs quote results of these files (docs/simulate.md, docs/validation.md)
+    path = Path(__file__).resolve().parents[1] / "examples" / name
+    scenario = build_market(dataset, load_scenario(str(path))).scenario
+    blocks = {block.id: block for block in scenario.levers}
+    if name.startswith("alliance"):
+        assert blocks["dod_ndpr_floor"].end == 2040 and "alliance_offtakes" in blocks
+    else:
+        rules = [g for g in scenario.demand.growth if g.elements == ["Eu", "Tb"]]
+        assert [g.rate_pct for g in rules] == [33.3, 0.0, -43.8, -20.0, -11.4]
