@@ -17,6 +17,7 @@ from rareflow.compliance.provenance import FlowGraph, flow_graph
 from rareflow.dataset.loader import load_dataset
 from rareflow.market.clearing import Clearing
 from rareflow.market.model import MarketModel
+from rareflow.report.ensemble import Stored, comparison_figures
 from rareflow.report.fans import Series, bands, diff, fan_figure, independence_figure
 from rareflow.report.flows import country_links, stage_links
 from rareflow.report.page import readable
@@ -58,6 +59,15 @@ def test_differences_pair_runs_by_index() -> None:
     delta = diff(a, b).set_index("run")["value"]
     assert delta.to_dict() == {0: 3.0, 1: 5.0}
     assert (diff(a, a)["value"] == 0).all()
+
+
+def test_differences_need_one_seed() -> None:
+    # run k of two ensembles shares its draws only under one seed (docs/simulate.md)
+    frame = long({(0, 2030): 1.0})
+    one, other = (Stored(i, "s", seed, 1, {}, frame) for i, seed in ((1, 0), (2, 3)))
+    with pytest.raises(ValueError, match="seeds 0 and 3"):
+        comparison_figures(one, other)
+    assert "compare_prices" in comparison_figures(one, Stored(3, "s", 0, 1, {}, frame))
 
 
 def test_fan_figure_draws_a_band_and_a_median_and_names_missing_series() -> None:

@@ -151,7 +151,13 @@ def figures(stored: Stored) -> dict[str, go.Figure]:
 
 
 def comparison_figures(stored: Stored, base: Stored) -> dict[str, go.Figure]:
-    """``stored`` minus ``base`` for the main measures, runs paired by index."""
+    """``stored`` minus ``base`` for the main measures, runs paired by index (same seed: run k
+    of both then shares its draws, docs/simulate.md); ValueError for different seeds."""
+    if stored.seed != base.seed:
+        raise ValueError(
+            f"ensembles {stored.id} and {base.id} have seeds {stored.seed} and {base.seed}: runs "
+            "pair only under one seed; run both with the same --seed"
+        )
     delta = diff(stored.results, base.results)
     label = f"{stored.scenario} (#{stored.id}) minus {base.scenario} (#{base.id})"
     elements = [e for e in stored.elements if e in base.elements]

@@ -248,7 +248,11 @@ def compare(
     """Differences of job ``job_id`` minus ``other_id``, run by run, as plotly JSON."""
     stored = _stored(job_id, tenant, jobs, space)
     base = _stored(other_id, tenant, jobs, space)
-    return {n: json.loads(pio.to_json(f)) for n, f in comparison_figures(stored, base).items()}
+    try:
+        shown = comparison_figures(stored, base)
+    except ValueError as error:
+        raise HTTPException(400, str(error)) from None
+    return {n: json.loads(pio.to_json(f)) for n, f in shown.items()}
 
 
 @router.get("/jobs/{job_id}/report", response_class=HTMLResponse)
