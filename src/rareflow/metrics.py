@@ -114,6 +114,7 @@ def headline(
         measures = (
             ("self_sufficiency_pct", "self-sufficiency % (of reference demand)"),
             ("self_sufficiency_owned_pct", "self-sufficiency by ownership %"),
+            ("group_supply_t", "group supply (mined or recycled and separated in it), t oxide/yr"),
             ("group_unmet_t", "group demand unmet, t oxide/yr"),
             ("price_JP_usd_per_kg", "price outside China (Japan), USD/kg"),
             ("price_CNX_usd_per_kg", "price FOB China (export), USD/kg"),
