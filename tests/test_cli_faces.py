@@ -94,6 +94,7 @@ def test_exports_carry_units_scenario_and_seed(tmp_path: Path) -> None:
     table = pq.read_table(tmp_path / "parquet" / "ensemble1_results.parquet")
     meta = json.loads(table.schema.metadata[b"rareflow"])
     assert (meta["scenario"], meta["seed"], meta["runs_stored"]) == ("short", 7, 2)
+    assert meta["draws"] == "common-random-numbers-1"  # runs pair with other ensembles' runs
     assert meta["units"]["price_CN_usd_per_kg"] == "USD/kg"
     assert meta["scenario_document"]["horizon"] == {"start": 2024, "end": 2025}
     csv = pd.read_csv(tmp_path / "csv" / "ensemble1_results.csv")

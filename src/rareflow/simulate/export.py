@@ -38,6 +38,7 @@ def metadata(
         "runs_asked": info["runs"],
         "runs_stored": info["done"],
         "created": info["created"],
+        "draws": info.get("draws") or "unrecorded (stored before common random numbers)",
         "rareflow_version": __version__,
         "units": {m: METRICS.get(m, ("", ""))[0] for m in present},
         "descriptions": {m: METRICS.get(m, ("", ""))[1] for m in present},

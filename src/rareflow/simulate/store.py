@@ -293,7 +293,7 @@ class Store:
             raise StoreError(f"{out} is a file; give a directory to write the export to")
         out.mkdir(parents=True, exist_ok=True)
         results, parameters = self.results(ensemble), self.parameters(ensemble)
-        info = {"id": ensemble, **table.loc[ensemble].to_dict()}
+        info = {"id": ensemble, **table.loc[ensemble].to_dict(), "draws": self.draws(ensemble)}
         meta = metadata(info, self.scenario_json(ensemble), results)
         return write(out, fmt, meta, results, parameters, self.trajectories(ensemble))
 
