@@ -15,6 +15,7 @@ from rareflow.dataset.errors import DataValidationError
 from rareflow.process.massaction import MassActionCascade, kremser_unextracted
 from rareflow.process.massaction_files import load_mass_action
 from rareflow.process.massaction_solver import solve_mass_action
+from rareflow.process.theory import SpecError
 
 from .conftest import write
 
@@ -111,3 +112,25 @@ def test_a_profile_falling_through_hundreds_of_decades_starts_right() -> None:
     assert strong.closure().max() < 1e-9
     assert strong.proton_closure() < 1e-9
     assert strong.raffinate()[2] < 1e-40 * strong.feed_flow()[2]
+
+
+def test_an_ion_may_release_fewer_protons_than_the_dimers_it_binds() -> None:
+    """Th(IV) with PC-88A in chloride leaves as ThCl2(HA2)2(H2A2): 2 H+ released, 3 dimers
+    bound, D = K F^3 / h^2 (Singh et al. 2001). On every stage of the solved cascade D follows
+    that law at the free dimer that 3 bound dimers per ion leave, and the protons close with
+    2 per Th carried out; with (4, 4) the same constant gives another cascade."""
+    fields: dict[str, object] = {"stoichiometry": ((3.0, 3.0), (3.0, 3.0), (2.0, 3.0))}
+    chloro = solve_mass_action(cascade(("Pr", "Nd", "Th"), [-0.01, 0.18, 0.5],
+                                       [0.25, 0.73, 0.02], **fields))  # fmt: skip
+    d, free, h = chloro.distribution(), chloro.free_dimer, chloro.acid
+    assert np.allclose(d[2], 10**0.5 * free**3 / h**2, rtol=1e-8)
+    assert np.allclose(d[1], 10**0.18 * (free / h) ** 3, rtol=1e-8)
+    # the law holds with the free dimer the extractant balance leaves: Z/2 - 3 sum o
+    assert np.allclose(free, 0.5 - 3 * chloro.organic.sum(axis=0), rtol=1e-9)
+    assert chloro.closure().max() < 1e-9 and chloro.proton_closure() < 1e-9
+    ionic = solve_mass_action(cascade(("Pr", "Nd", "Th"), [-0.01, 0.18, 0.5],
+                                      [0.25, 0.73, 0.02]))  # fmt: skip
+    assert not np.allclose(ionic.distribution()[2], d[2], rtol=1e-3)
+    with pytest.raises(SpecError, match="one positive"):
+        solve_mass_action(cascade(("Pr", "Nd"), [-0.01, 0.18], [0.25, 0.75],
+                                  stoichiometry=((3.0, 3.0),)))  # fmt: skip

@@ -41,7 +41,7 @@ import numpy as np
 import pandas as pd
 
 from rareflow.process.impurities import is_impurity
-from rareflow.process.network import Block, Network, check_sections
+from rareflow.process.network import Block, Network, Stoichiometry, check_sections
 from rareflow.process.reagents import HCL_KG_PER_MOL, NAOH_KG_PER_MOL, reo_kg_per_mol_re
 from rareflow.process.theory import SpecError
 from rareflow.process.topology import NEUTRALISATION_LOG_K, Solved, Topology
@@ -78,6 +78,9 @@ class MassActionCascade:
     saponification: float = 0.0
     """Share of the entering organic's extractant pre-neutralised as its Na+ or NH4+ salt."""
     neutralisation_log_k: float = NEUTRALISATION_LOG_K
+    stoichiometry: tuple[Stoichiometry, ...] | None = None
+    """(protons released, dimers bound) per extracted ion of each component (None: each ion's
+    charge for both)."""
 
     def __post_init__(self) -> None:
         check_sections(self, "")
@@ -106,7 +109,8 @@ class MassActionCascade:
     def topology(self) -> Topology:
         """The cascade's stages and streams: a network of one block (``process/network.py``)."""
         return Network(self.components, self.log_k, self.extractant_mol_per_l, (self.block(),),
-                       (), self.efficiency, self.neutralisation_log_k).topology()  # fmt: skip
+                       (), self.efficiency, self.neutralisation_log_k,
+                       self.stoichiometry).topology()  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -224,7 +228,7 @@ class MassActionSolution:
             "section": c.sections(),
             "pH": -np.log10(self.acid),
             "free_dimer_mol_per_l": self.free_dimer,
-            "loading_fraction": (self.solved.topology.charges() * self.organic).sum(axis=0)
+            "loading_fraction": (self.solved.topology.dimer_counts() * self.organic).sum(axis=0)
             / (c.extractant_mol_per_l / 2.0),
         }  # fmt: skip
         if self.solved.counter_ion is not None and self.solved.salt is not None:

@@ -67,6 +67,10 @@ def check_sections(cascade: Sections, where: str) -> None:
         raise SpecError(where + "recycling the organic needs a strip section (p > 0)")
 
 
+Stoichiometry = tuple[float, float]
+"""(protons released, dimers bound) per extracted ion."""
+
+
 @dataclass(frozen=True)
 class Block:
     """One cascade of a network (flows m3/h, concentrations mol/L)."""
@@ -121,6 +125,9 @@ class Network:
     links: tuple[Link, ...] = ()
     efficiency: float = 1.0
     neutralisation_log_k: float = NEUTRALISATION_LOG_K
+    stoichiometry: tuple[Stoichiometry, ...] | None = None
+    """(protons released, dimers bound) per extracted ion of each component (None: each ion's
+    charge for both, 3 and 3 for the rare earths)."""
     offsets: dict[str, int] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -139,6 +146,11 @@ class Network:
                 raise SpecError(f"link of {link.source} to itself: use reflux or recycle")
             if not 0.0 < link.share <= 1.0:
                 raise SpecError(f"link {link.source} -> {link.target}: share in (0, 1]")
+        if self.stoichiometry is not None and (
+            len(self.stoichiometry) != len(self.components)
+            or min(min(pair) for pair in self.stoichiometry) <= 0
+        ):
+            raise SpecError("stoichiometry: one positive (protons, dimers) pair per component")
         for block in self.blocks:
             for stream in ("raffinate", "strip_liquor", "loaded_organic"):
                 if self.linked_share(block.id, stream) > 1.0 + 1e-12:
@@ -255,13 +267,21 @@ class Network:
         return Topology(self.log_k, self.extractant_mol_per_l, self.efficiency, qa, qo, aqueous,
                         organic, recycle, feed, acid, tuple(liquors), weak,
                         base if base.any() else None, self.neutralisation_log_k,
-                        self.charges())  # fmt: skip
+                        self.charges(), self.dimers())  # fmt: skip
 
     def charges(self) -> np.ndarray | None:
-        """Charge of each component's ion when impurities are among them (None: all RE)."""
+        """Protons each component's ion releases (None: 3 for every one, all RE)."""
+        if self.stoichiometry is not None:
+            return np.array([protons for protons, _ in self.stoichiometry], dtype=float)
         if not any(is_impurity(c) for c in self.components):
             return None
         return np.array([charge_of(c) for c in self.components], dtype=float)
+
+    def dimers(self) -> np.ndarray | None:
+        """Dimers each component's ion binds (None: as many as the protons it releases)."""
+        if self.stoichiometry is None:
+            return None
+        return np.array([dimers for _, dimers in self.stoichiometry], dtype=float)
 
 
 @dataclass(frozen=True)

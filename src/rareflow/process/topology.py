@@ -63,14 +63,29 @@ class Topology:
     saponified share of fresh (or re-saponified recycled) extractant. None: unsaponified."""
     neutralisation_log_k: float = NEUTRALISATION_LOG_K
     charge: np.ndarray | None = None
-    """Charge z of each component's ion (None: all 3, trivalent RE): M^z+ + z (HA)2(o) =
-    M(HA2)_z(o) + z H+, so D = K F^z / h^z; impurities such as Ca2+ or Th4+ differ."""
+    """Protons each component's ion releases when extracted (None: all 3, trivalent RE). For
+    M^z+ + d (HA)2(o) = complex(o) + z H+ this is z, its charge, unless anions go with it
+    (Th4+ leaves as ThCl2(HA2)2(H2A2): 2 protons)."""
+    dimers: np.ndarray | None = None
+    """Extractant dimers each extracted ion binds, d (None: as many as its protons). The law
+    is D = K F^d / h^z (F: free dimer, h: H+)."""
 
     def charges(self) -> np.ndarray:
-        """z per component as a column (components x 1)."""
+        """Protons released per ion, z, as a column (components x 1)."""
         if self.charge is None:
             return np.full((self.log_k.size, 1), float(PROTONS_PER_ION))
         return np.asarray(self.charge, dtype=float).reshape(-1, 1)
+
+    def dimer_counts(self) -> np.ndarray:
+        """Dimers bound per extracted ion, d, as a column (components x 1)."""
+        if self.dimers is None:
+            return self.charges()
+        return np.asarray(self.dimers, dtype=float).reshape(-1, 1)
+
+    def distribution(self, free: np.ndarray, h: np.ndarray) -> np.ndarray:
+        """D = K F^d / h^z of every component (rows) at the given free dimer and H+."""
+        k = (10.0**self.log_k)[:, None]
+        return np.asarray(k * free ** self.dimer_counts() / h ** self.charges())
 
     @property
     def saponified(self) -> bool:
@@ -148,7 +163,7 @@ def stage_residual(top: Topology, point: Point) -> Any:
     """The stage equations as ln(what comes in) - ln(what goes out): every term of both sides
     is positive, so the equations keep their scale however small a concentration gets."""
     count, total = top.log_k.size, top.stages
-    k, charge = (10.0**top.log_k)[:, None], top.charges()
+    charge, dimers = top.charges(), top.dimer_counts()
     z_total = top.extractant_mol_per_l / 2.0
     qa, qo, links = top.aqueous_out, top.organic_out, top.aqueous_links
     organic_links = top.organic_flows(point.recycle)
@@ -158,7 +173,7 @@ def stage_residual(top: Topology, point: Point) -> Any:
 
     def residual(z: np.ndarray) -> np.ndarray:
         c, h, free = unpack(z, count, total)
-        o = k * c * (free / h) ** charge  # equilibrium with the aqueous leaving (F: free dimer)
+        o = c * top.distribution(free, h)  # equilibrium with the aqueous leaving
         leaving = o if murphree is None else o @ murphree.T
         carried = qo * leaving  # RE the organic carries out of each stage
         entering = leaving @ organic_links.T  # RE the organic brings into each stage
@@ -166,7 +181,7 @@ def stage_residual(top: Topology, point: Point) -> Any:
         outflow = qa * c + carried
         protons_in = acid_in + h @ links.T + (charge * carried).sum(axis=0)
         protons_out = qa * h + (charge * entering).sum(axis=0)
-        bound = free + (charge * o).sum(axis=0)  # z dimers bound per ion
+        bound = free + (dimers * o).sum(axis=0)  # d dimers bound per ion
         salt_balance: list[np.ndarray] = []
         if base_in is not None:
             # MA + H+ -> HA + M+ swaps an H+ for an M+, so the cations H+ + M+ balance as the
@@ -210,10 +225,9 @@ def dilute_start(top: Topology, point: Point) -> np.ndarray:
         matrix = np.diag(qa) - links + carried
         return np.asarray(np.maximum(solve_without_pivoting(matrix, inflow), 1e-300))
 
-    c, charge = np.empty((count, total)), top.charges()[:, 0]
+    c, distributions = np.empty((count, total)), top.distribution(free, acid)
     for index in range(count):
-        distribution = 10.0 ** top.log_k[index] * (free / acid) ** charge[index]
-        c[index] = aqueous(distribution, feed[index], top.efficiency == 1.0)
+        c[index] = aqueous(distributions[index], feed[index], top.efficiency == 1.0)
     parts = [np.log(c).ravel(), np.log(acid), np.log(free)]
     if top.saponified:  # the salt as a solute of fixed D at the acid carried
         salt = salt_in_organic(top, np.ones(total), acid, free)
@@ -309,7 +323,7 @@ def solve_topology(top: Topology) -> Solved:
     z, norm = _attempt(top, done, start)
     if norm > CONVERGED:
         _, acid, free = unpack(start, count, total)
-        largest = float(np.max(10.0 ** top.log_k[:, None] * (free / acid) ** top.charges()))
+        largest = float(np.max(top.distribution(free, acid)))
         raise SpecError(
             f"mass-action cascade did not converge even dilute (residual {norm:.3g}); the "
             f"largest distribution ratio there is {largest:.3g}: lower the largest log_k or "
@@ -347,10 +361,9 @@ def solve_topology(top: Topology) -> Solved:
             )
         targets.insert(0, middle)
     c, h, free = unpack(z, count, total)
-    k, charge = (10.0**top.log_k)[:, None], top.charges()
-    organic = organic_leaving(top, k * c * (free / h) ** charge, done.recycle)
+    organic = organic_leaving(top, c * top.distribution(free, h), done.recycle)
     if not top.saponified:
-        loaded = top.extractant_mol_per_l / 2.0 - (charge * organic).sum(axis=0)
+        loaded = top.extractant_mol_per_l / 2.0 - (top.dimer_counts() * organic).sum(axis=0)
         return Solved(top, c, organic, h, loaded, norm, solves)
     m = np.exp(z[(count + 2) * total :])
     salt = salt_in_organic(top, m, h, free)
