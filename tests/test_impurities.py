@@ -134,3 +134,28 @@ def test_an_ion_may_release_fewer_protons_than_the_dimers_it_binds() -> None:
     with pytest.raises(SpecError, match="one positive"):
         solve_mass_action(cascade(("Pr", "Nd"), [-0.01, 0.18], [0.25, 0.75],
                                   stoichiometry=((3.0, 3.0),)))  # fmt: skip
+
+
+def test_al_and_th_take_the_measured_constants_and_their_laws(
+    tmp_path: Path, dataset: Dataset
+) -> None:
+    """Al(III) (Matsui and Era 1983: log K -1.16, 3 H+, 2.5 dimers) and Th(IV) (Singh et al.
+    2001: log K 3.65, 2 H+, 3 dimers) ship with P507/HCl; a file need not give them, and the
+    solved cascade follows each law on every stage."""
+    spec = ("feed: {Pr: 0.25, Nd: 0.73, aluminium: 0.01, thorium: 0.01}\nn: 8\nm: 4\n"
+            "extractant_mol_per_l: 1.0\norganic_m3_h: 1.0\nfeed_m3_h: 1.0\n"
+            "feed_mol_per_l: 0.05\nfeed_acid_mol_per_l: 0.3\nscrub_m3_h: 0.1\n"
+            "scrub_acid_mol_per_l: 3.0\n")  # fmt: skip
+    built, notes = load_mass_action(write(tmp_path, "alth.yaml", spec), dataset)
+    laws = dict(zip(built.components, built.stoichiometry or (), strict=True))
+    constants = dict(zip(built.components, built.log_k, strict=True))
+    assert laws["Al"] == (3.0, 2.5) and laws["Th"] == (2.0, 3.0) and laws["Nd"] == (3.0, 3.0)
+    assert constants["Al"] == -1.16 and constants["Th"] == 3.65
+    assert any("matsui_era_1983_al_pc88a; 3 H+, 2.5 (HA)2" in n for n in notes)
+    solution = solve_mass_action(built)
+    d, free, h = solution.distribution(), solution.free_dimer, solution.acid
+    at = {c: i for i, c in enumerate(built.components)}
+    assert np.allclose(d[at["Th"]], 10**3.65 * free**3 / h**2, rtol=1e-8)
+    assert np.allclose(d[at["Al"]], 10**-1.16 * free**2.5 / h**3, rtol=1e-8)
+    assert solution.closure().max() < 1e-9 and solution.proton_closure() < 1e-9
+    assert solution.summary().set_index("component").loc["Th", "recovery_extract"] > 0.99

@@ -60,6 +60,8 @@ Place = Annotated[str, Field(pattern=PLACE_PATTERN)]
 COUNTRY_PATTERN = r"^([A-Z]{2}|OTHER|WORLD)$"
 
 NON_RARE_EARTH_COMPONENTS = ("Fe", "B", "Co", "Cu", "Zr", "Nb", "Al")
+EXTRACTED_IMPURITIES = ("Fe", "Al", "Ca", "Th")
+"""Non-rare-earth ions the mass-action cascade can carry (``rareflow.process.impurities``)."""
 """Magnet constituents that are not rareflow elements (Ga is an element of rareflow)."""
 
 Stage = Literal[
@@ -95,6 +97,15 @@ def _symbol(value: Any) -> Any:
 
 def _symbols(value: Any) -> Any:
     return [parse_symbol(v) if isinstance(v, str) else v for v in _split(value)]
+
+
+def _extracted(value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    for impurity in EXTRACTED_IMPURITIES:
+        if value.strip().lower() == impurity.lower():
+            return impurity
+    return parse_symbol(value)
 
 
 def _component(value: Any) -> Any:
@@ -386,17 +397,22 @@ class StageShare(Row):
 
 
 class ExtractionConstant(Row):
-    """An extraction equilibrium constant of one element with an acidic extractant:
-    Ln3+ + 3 (HA)2(o) = Ln(HA2)3(o) + 3 H+, K = [Ln(HA2)3] [H+]^3 / ([Ln3+] [(HA)2]^3)."""
+    """An extraction equilibrium constant of one ion with an acidic extractant:
+    M + d (HA)2(o) = complex(o) + z H+, K = [complex] [H+]^z / ([M] [(HA)2]^d); a trivalent
+    rare earth has z = d = 3 (Ln3+ + 3 (HA)2 = Ln(HA2)3 + 3 H+)."""
 
     extractant: Literal["p507", "p204", "cyanex272"]
     medium: Literal["hcl", "hno3", "h2so4", "other"]
-    element: Symbol
+    element: Annotated[str, BeforeValidator(_extracted)]
+    """A rare earth, or an impurity ion of the mass-action model (Fe, Al, Ca, Th)."""
     log_k_ex: Annotated[float, Field(ge=-20, le=20)]
     basis: Literal["dimer"]
-    """Extractant species of the law: the dimer (HA)2, three per extracted Ln."""
+    """Extractant species of the law: the dimer (HA)2."""
     proton_exponent: Annotated[int, Field(ge=1, le=4)] = 3
+    """z, the protons released per extracted ion."""
     conditions: str | None = None
+    dimer_exponent: Annotated[float, Field(gt=0, le=6)] | None = None
+    """d, the dimers bound per extracted ion (blank: equal to z)."""
 
 
 class SeparationFactor(Row):

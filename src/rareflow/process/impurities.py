@@ -3,9 +3,10 @@ mass-action model.
 
 An ion M^z+ of an acidic extractant binds z dimers and releases z protons, M^z+ + z (HA)2(o) =
 M(HA2)_z(o) + z H+, so its D = K F^z / h^z moves with acid and loading more steeply than a
-trivalent RE's when z = 4 (Th) and less when z = 2 (Ca). No constant for these ions with P507
-in chloride was found, so none ships: a file gives them in ``log_k``. Their amounts count in
-a product's absolute purity, not in its REO (reagents per kg of REO).
+trivalent RE's when z = 4 and less when z = 2 (Ca), unless its constant's row in the dataset
+says otherwise (Th(IV) in chloride: 2 protons, 3 dimers; Al(III): 3 and 2.5). Al and Th ship
+with P507/HCl; Fe and Ca need the file's ``log_k``. Their amounts count in a product's
+absolute purity, not in its REO (reagents per kg of REO).
 """
 
 from __future__ import annotations

@@ -4,25 +4,28 @@ Constants: an element with its own row in ``extraction_constants.csv`` takes it;
 the anchor's (the first row of the extractant and medium, Dy for P507/HCl) times its separation
 factor to the anchor in the dataset's series, log K_i = log K_anchor + log10(beta_i /
 beta_anchor). Which constants are derived, and whether their factors are estimates, is said.
+Impurity ions (Fe, Al, Ca, Th) take their own row, with its law (protons released, dimers bound:
+Th(IV) in chloride releases 2 and binds 3), or a constant the file gives.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
+import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from rareflow.dataset.dataset import Dataset
 from rareflow.dataset.schema import numbers_not_booleans
 from rareflow.process.factors import factor_series
 from rareflow.process.files import load_document
-from rareflow.process.impurities import is_impurity, parse_component
+from rareflow.process.impurities import charge_of, is_impurity, parse_component
 from rareflow.process.massaction import MassActionCascade
-from rareflow.process.network import Block, Link, Network
+from rareflow.process.network import Block, Link, Network, Stoichiometry
 from rareflow.process.theory import SpecError
-from rareflow.process.topology import NEUTRALISATION_LOG_K
+from rareflow.process.topology import NEUTRALISATION_LOG_K, PROTONS_PER_ION
 
 Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 MAX_MASS_ACTION_STAGES = 200
@@ -30,31 +33,51 @@ MAX_MASS_ACTION_STAGES = 200
 constant-factor solver."""
 
 
+def _constant_rows(dataset: Dataset, extractant: str, medium: str) -> pd.DataFrame:
+    table = dataset.table("extraction_constants")
+    return table[(table["extractant"] == extractant) & (table["medium"] == medium)]
+
+
+def _law(row: Any) -> Stoichiometry:
+    """(protons released, dimers bound) of a constant's row (dimers blank: as many)."""
+    protons = float(row.proton_exponent)
+    dimers = row.dimer_exponent
+    return protons, protons if dimers is None or dimers != dimers else float(dimers)
+
+
 def extraction_constants(
     dataset: Dataset, extractant: str, medium: str, components: tuple[str, ...]
 ) -> tuple[np.ndarray, list[str]]:
     """log10 K of each component and a note per component on where it comes from."""
-    table = dataset.table("extraction_constants")
-    rows = table[(table["extractant"] == extractant) & (table["medium"] == medium)]
+    rows = _constant_rows(dataset, extractant, medium)
     if rows.empty:
         raise SpecError(
             f"no extraction constant for {extractant}/{medium} in the dataset; give log_k "
             "per component in the file"
         )
-    own = {str(r.element): float(r.log_k_ex) for r in rows.itertuples()}
+    own = {str(r.element): r for r in rows.itertuples()}
     anchor = str(rows.iloc[0]["element"])
     series = factor_series(dataset, extractant, medium)
     values, notes = [], []
     for component in components:
         if component in own:
-            values.append(own[component])
-            notes.append(f"{component}: log K {own[component]:g} ({rows.iloc[0]['source']})")
+            row = own[component]
+            protons, dimers = _law(row)
+            values.append(float(row.log_k_ex))
+            law = f"; {protons:g} H+, {dimers:g} (HA)2"
+            law = "" if is_rare_earth_law(protons, dimers) else law
+            cited = row.source if isinstance(row.source, str) else ", ".join(row.source)
+            notes.append(f"{component}: log K {row.log_k_ex:g} ({cited}{law})")
             continue
         ratio = float(series.betas([component])[0] / series.betas([anchor])[0])
-        values.append(own[anchor] + float(np.log10(ratio)))
+        values.append(float(own[anchor].log_k_ex) + float(np.log10(ratio)))
         flag = "ESTIMATED factors" if series.is_estimated(component, anchor) else "sourced factors"
         notes.append(f"{component}: derived from {anchor} x beta {ratio:.4g} ({flag})")
     return np.array(values), notes
+
+
+def is_rare_earth_law(protons: float, dimers: float) -> bool:
+    return protons == dimers == PROTONS_PER_ION
 
 
 def component_constants(
@@ -63,15 +86,18 @@ def component_constants(
     extractant: str,
     medium: str,
     components: tuple[str, ...],
-) -> tuple[np.ndarray, list[str]]:
-    """log10 K per component: the file's ``log_k`` where it gives one, the dataset's for the
-    other rare earths; impurities need the file's (none ships)."""
+) -> tuple[np.ndarray, list[str], tuple[Stoichiometry, ...]]:
+    """log10 K and the law (protons, dimers) per component: the file's ``log_k`` where it gives
+    one, the dataset's for the others (rare earths without a row of their own derived through
+    the separation factors); an impurity takes its row's law, or its charge for both."""
     given = {parse_component(k): v for k, v in (given_text or {}).items()}
-    lacking = [c for c in components if is_impurity(c) and c not in given]
+    rows = _constant_rows(dataset, extractant, medium)
+    shipped = {str(r.element): _law(r) for r in rows.itertuples()}
+    lacking = [c for c in components if is_impurity(c) and c not in given and c not in shipped]
     if lacking:
         raise SpecError(
-            f"no extraction constant ships for {', '.join(lacking)} (none was found for P507 "
-            "in chloride): give it in log_k"
+            f"no extraction constant ships for {', '.join(lacking)} with {extractant or '-'}/"
+            f"{medium} (the dataset has {', '.join(shipped) or 'none'}): give it in log_k"
         )
     rest = tuple(c for c in components if c not in given)
     notes = [f"{c}: log K {given[c]:g} (given in the file)" for c in components if c in given]
@@ -80,7 +106,12 @@ def component_constants(
         values, dataset_notes = extraction_constants(dataset, extractant, medium, rest)
         found = dict(zip(rest, (float(v) for v in values), strict=True))
         notes += dataset_notes
-    return np.array([given[c] if c in given else found[c] for c in components]), notes
+    laws = tuple(shipped.get(c, (float(charge_of(c)), float(charge_of(c)))) for c in components)
+    for c, (protons, dimers) in zip(components, laws, strict=True):
+        if c in given and not is_rare_earth_law(protons, dimers):
+            notes.append(f"{c}: the law of the dataset's row, {protons:g} H+ and {dimers:g} (HA)2")
+    log_k = np.array([given[c] if c in given else found[c] for c in components])
+    return log_k, notes, laws
 
 
 NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False)]
@@ -145,8 +176,8 @@ def _build(spec: MassActionFile, dataset: Dataset) -> tuple[MassActionCascade, l
     if len(feed) < 1 or abs(total - 1.0) > 1e-6:
         raise SpecError(f"feed fractions sum to {total:.6g}, not 1")
     components = tuple(feed)
-    log_k, notes = component_constants(spec.log_k, dataset, spec.extractant or "", spec.medium,
-                                       components)  # fmt: skip
+    log_k, notes, laws = component_constants(spec.log_k, dataset, spec.extractant or "",
+                                             spec.medium, components)  # fmt: skip
     order = np.argsort(log_k, kind="stable")
     cascade = MassActionCascade(
         tuple(components[i] for i in order), log_k[order],
@@ -155,6 +186,7 @@ def _build(spec: MassActionFile, dataset: Dataset) -> tuple[MassActionCascade, l
         spec.feed_acid_mol_per_l, spec.scrub_m3_h, spec.scrub_acid_mol_per_l, spec.p,
         spec.strip_m3_h, spec.strip_acid_mol_per_l, spec.reflux, spec.recycle_organic,
         spec.efficiency, spec.saponification, spec.neutralisation_log_k,
+        tuple(laws[i] for i in order),
     )  # fmt: skip
     return cascade, notes
 
@@ -201,8 +233,8 @@ def _build_network(spec: NetworkFile, dataset: Dataset) -> tuple[Network, list[s
     components = tuple(dict.fromkeys(s for f in feeds.values() for s in f))
     if not components:
         raise SpecError("no block has a feed composition")
-    log_k, notes = component_constants(spec.log_k, dataset, spec.extractant or "", spec.medium,
-                                       components)  # fmt: skip
+    log_k, notes, laws = component_constants(spec.log_k, dataset, spec.extractant or "",
+                                             spec.medium, components)  # fmt: skip
     order = np.argsort(log_k, kind="stable")
     ordered = tuple(components[i] for i in order)
     blocks = tuple(
@@ -214,5 +246,6 @@ def _build_network(spec: NetworkFile, dataset: Dataset) -> tuple[Network, list[s
     )  # fmt: skip
     links = tuple(Link(k.source, k.stream, k.target, k.share) for k in spec.links)
     network = Network(ordered, log_k[order], spec.extractant_mol_per_l, blocks, links,
-                      spec.efficiency, spec.neutralisation_log_k)  # fmt: skip
+                      spec.efficiency, spec.neutralisation_log_k,
+                      tuple(laws[i] for i in order))  # fmt: skip
     return network, notes
