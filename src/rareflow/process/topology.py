@@ -11,6 +11,7 @@ the liquors. See ``process/massaction.py`` for the chemistry.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -84,8 +85,7 @@ class Topology:
 
     def distribution(self, free: np.ndarray, h: np.ndarray) -> np.ndarray:
         """D = K F^d / h^z of every component (rows) at the given free dimer and H+."""
-        k = (10.0**self.log_k)[:, None]
-        return np.asarray(k * free ** self.dimer_counts() / h ** self.charges())
+        return law(self)(free, h)
 
     @property
     def saponified(self) -> bool:
@@ -153,6 +153,15 @@ def salt_in_organic(top: Topology, counter_ion: np.ndarray, acid: np.ndarray,
     return np.asarray(np.sqrt(free) * counter_ion / (10.0**top.neutralisation_log_k * acid))
 
 
+def law(top: Topology) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    """D(F, h) of every component, with its constants computed once (one power per entry
+    where every ion binds as many dimers as the protons it releases)."""
+    k, charge, dimers = (10.0**top.log_k)[:, None], top.charges(), top.dimer_counts()
+    if np.array_equal(charge, dimers):
+        return lambda free, h: np.asarray(k * (free / h) ** charge)
+    return lambda free, h: np.asarray(k * free**dimers / h**charge)
+
+
 def organic_leaving(top: Topology, equilibrium: np.ndarray, recycle: float) -> np.ndarray:
     """Organic leaving every stage (mol/L) from the organic in equilibrium with its aqueous."""
     matrix = top.murphree(recycle)
@@ -163,7 +172,7 @@ def stage_residual(top: Topology, point: Point) -> Any:
     """The stage equations as ln(what comes in) - ln(what goes out): every term of both sides
     is positive, so the equations keep their scale however small a concentration gets."""
     count, total = top.log_k.size, top.stages
-    charge, dimers = top.charges(), top.dimer_counts()
+    charge, dimers, distribution = top.charges(), top.dimer_counts(), law(top)
     z_total = top.extractant_mol_per_l / 2.0
     qa, qo, links = top.aqueous_out, top.organic_out, top.aqueous_links
     organic_links = top.organic_flows(point.recycle)
@@ -173,7 +182,7 @@ def stage_residual(top: Topology, point: Point) -> Any:
 
     def residual(z: np.ndarray) -> np.ndarray:
         c, h, free = unpack(z, count, total)
-        o = c * top.distribution(free, h)  # equilibrium with the aqueous leaving
+        o = c * distribution(free, h)  # equilibrium with the aqueous leaving
         leaving = o if murphree is None else o @ murphree.T
         carried = qo * leaving  # RE the organic carries out of each stage
         entering = leaving @ organic_links.T  # RE the organic brings into each stage
