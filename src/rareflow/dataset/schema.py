@@ -99,29 +99,29 @@ def _symbols(value: Any) -> Any:
     return [parse_symbol(v) if isinstance(v, str) else v for v in _split(value)]
 
 
-def _extracted(value: Any) -> Any:
+def _symbol_or(value: Any, others: tuple[str, ...], what: str) -> Any:
+    """An element symbol or one of ``others`` (case-insensitive), else a ValueError naming
+    ``what`` was expected."""
     if not isinstance(value, str):
         return value
-    for impurity in EXTRACTED_IMPURITIES:
-        if value.strip().lower() == impurity.lower():
-            return impurity
-    return parse_symbol(value)
-
-
-def _component(value: Any) -> Any:
-    if not isinstance(value, str):
-        return value
-    for other in NON_RARE_EARTH_COMPONENTS:
+    for other in others:
         if value.strip().lower() == other.lower():
             return other
     try:
         return parse_symbol(value)
     except ValueError:
-        accepted = ", ".join([*ELEMENTS, *NON_RARE_EARTH_COMPONENTS])
+        accepted = ", ".join([*ELEMENTS, *others])
         raise ValueError(
-            f"unknown magnet component {value.strip()!r}; expected an element symbol or one of "
-            f"{accepted}"
+            f"unknown {what} {value.strip()!r}; expected an element symbol or one of {accepted}"
         ) from None
+
+
+def _extracted(value: Any) -> Any:
+    return _symbol_or(value, EXTRACTED_IMPURITIES, "extracted ion")
+
+
+def _component(value: Any) -> Any:
+    return _symbol_or(value, NON_RARE_EARTH_COMPONENTS, "magnet component")
 
 
 Id = Annotated[str, Field(pattern=ID_PATTERN)]
