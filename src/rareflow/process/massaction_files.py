@@ -1,9 +1,9 @@
 """Mass-action cascade files (YAML) and the extraction constants they take from the dataset.
 
 Constants: an element with its own row in ``extraction_constants.csv`` takes it; any other takes
-the anchor's (the first row of the extractant and medium, Dy for P507/HCl) times its separation
-factor to the anchor in the dataset's series, log K_i = log K_anchor + log10(beta_i /
-beta_anchor). Which constants are derived, and whether their factors are estimates, is said.
+the anchor's (the first rare-earth row of the extractant and medium, Dy for P507/HCl) times its
+separation factor to the anchor in the dataset's series, log K_i = log K_anchor +
+log10(beta_i / beta_anchor). Which constants are derived, and whether their factors are estimates, is said.
 Impurity ions (Fe, Al, Ca, Th) take their own row, with its law (protons released, dimers bound:
 Th(IV) in chloride releases 2 and binds 3), or a constant the file gives.
 """
@@ -56,7 +56,7 @@ def extraction_constants(
             "per component in the file"
         )
     own = {str(r.element): r for r in rows.itertuples()}
-    anchor = str(rows.iloc[0]["element"])
+    anchor = next((e for e in own if not is_impurity(e)), "")  # rare earths derive from it
     series = factor_series(dataset, extractant, medium)
     values, notes = [], []
     for component in components:
@@ -69,6 +69,9 @@ def extraction_constants(
             cited = row.source if isinstance(row.source, str) else ", ".join(row.source)
             notes.append(f"{component}: log K {row.log_k_ex:g} ({cited}{law})")
             continue
+        if not anchor:
+            raise SpecError(f"no rare-earth constant for {extractant}/{medium} to derive "
+                            f"{component}'s from; give it in log_k")  # fmt: skip
         ratio = float(series.betas([component])[0] / series.betas([anchor])[0])
         values.append(float(own[anchor].log_k_ex) + float(np.log10(ratio)))
         flag = "ESTIMATED factors" if series.is_estimated(component, anchor) else "sourced factors"
