@@ -3,9 +3,10 @@
 Constants: an element with its own row in ``extraction_constants.csv`` takes it; any other takes
 the anchor's (the first rare-earth row of the extractant and medium, Dy for P507/HCl) times its
 separation factor to the anchor in the dataset's series, log K_i = log K_anchor +
-log10(beta_i / beta_anchor). Which constants are derived, and whether their factors are estimates, is said.
-Impurity ions (Fe, Al, Ca, Th) take their own row, with its law (protons released, dimers bound:
-Th(IV) in chloride releases 2 and binds 3), or a constant the file gives.
+log10(beta_i / beta_anchor). Which constants are derived, and whether their factors are
+estimates, is said. Impurity ions (Fe, Al, Ca, Th) take their own row, with its law (protons
+released, dimers bound: Th(IV) in chloride releases 2 and binds 3), or a constant the file
+gives.
 """
 
 from __future__ import annotations
