@@ -2,9 +2,9 @@
 
 1. One best response of China (three export-tax instruments on their grids) for one year of the
    baseline scenario (2026, its rolling-horizon model as the run sets it up). Each policy tried
-   is a warm re-solve of the built model (taxes settled by secant steps, floors by fixed-point steps).
-   Baseline: the same number of clearings, each a cold solve of the year's model (the solver's
-   basis dropped). Target: one best response <= 2 s.
+   is a warm re-solve of the built model (taxes settled by secant steps, floors by fixed-point
+   steps). Baseline: the same number of clearings, each a cold solve of the year's model (the
+   solver's basis dropped). Target: one best response <= 2 s.
 2. The Nash equilibrium over 10 years (2026-2035) of the baseline scenario, both players, with
    the run's dynamics between years. Target: <= 5 min.
 
