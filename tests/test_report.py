@@ -67,7 +67,13 @@ def test_differences_need_one_seed() -> None:
     one, other = (Stored(i, "s", seed, 1, {}, frame) for i, seed in ((1, 0), (2, 3)))
     with pytest.raises(ValueError, match="seeds 0 and 3"):
         comparison_figures(one, other)
-    assert "compare_prices" in comparison_figures(one, Stored(3, "s", 0, 1, {}, frame))
+    drawn = "common-random-numbers-1"
+    paired = comparison_figures(Stored(1, "s", 0, 1, {}, frame, drawn),
+                                Stored(3, "s", 0, 1, {}, frame, drawn))  # fmt: skip
+    assert "drawn apart" not in paired["compare_prices"].layout.title.text
+    # an ensemble stored before draws were common random numbers: said in every title
+    apart = comparison_figures(Stored(1, "s", 0, 1, {}, frame, drawn), one)
+    assert all("drawn apart" in f.layout.title.text for f in apart.values())
 
 
 def test_fan_figure_draws_a_band_and_a_median_and_names_missing_series() -> None:

@@ -49,6 +49,8 @@ class Stored:
     runs: int
     scenario_json: dict[str, Any]
     results: pd.DataFrame
+    draws: str | None = None
+    """How the runs drew (``rareflow.simulate.plan.DRAWS``; None: before it was recorded)."""
 
     @property
     def elements(self) -> list[str]:
@@ -77,11 +79,12 @@ def read_ensemble(store: Path, ensemble: int | None) -> Stored:
         info = table.loc[ensemble]
         results = db.results(ensemble)
         document = db.scenario_json(ensemble)
+        draws = db.draws(ensemble)
     if results.empty:
         raise StoreError(f"ensemble {ensemble} in {store} has no finished run yet")
     return Stored(
         int(ensemble), str(info["scenario"]), int(info["seed"]), int(info["done"]), document,
-        results,
+        results, draws,
     )  # fmt: skip
 
 
@@ -160,6 +163,8 @@ def comparison_figures(stored: Stored, base: Stored) -> dict[str, go.Figure]:
         )
     delta = diff(stored.results, base.results)
     label = f"{stored.scenario} (#{stored.id}) minus {base.scenario} (#{base.id})"
+    if stored.draws is None or stored.draws != base.draws:
+        label += " (runs drawn apart: the bands include draw noise)"
     elements = [e for e in stored.elements if e in base.elements]
     return {
         "compare_self_sufficiency": fan_figure(
