@@ -14,12 +14,10 @@ from rareflow.cli.data import DataDir, JsonFlag, load
 from rareflow.cli.output import console, errors, fail, frame_records, print_frame, print_json
 from rareflow.dataset.errors import DataValidationError
 from rareflow.metrics import headline, independence
-from rareflow.report.ensemble import compact_headline
-from rareflow.report.fans import diff
+from rareflow.report.ensemble import compact_headline, paired, read_ensemble
 from rareflow.report.page import readable
 from rareflow.scenario.loader import load_scenario
 from rareflow.simulate.ensemble import EnsembleSpec, run_ensemble
-from rareflow.simulate.plan import DRAWS
 from rareflow.simulate.store import Store, StoreError
 from rareflow.simulate.world import ScenarioError, build_market
 
@@ -29,8 +27,6 @@ results_app = typer.Typer(
 
 StoreOption = Annotated[Path, typer.Option("--store", help="DuckDB results file.")]
 DEFAULT_STORE = Path("rareflow-results.duckdb")
-SOLVER_NOISE = 1e-6
-"""Differences below this are the LP's tie-break and tolerances (1e-8 t), shown as 0."""
 
 
 def scenario_or_fail(name: str, data: Path | None) -> Any:
@@ -170,31 +166,15 @@ def compare_command(
     """What ENSEMBLE changes against BASE, run by run: median and 10-90 % band of the runs'
     differences (each run's mean over a year band), runs paired by index."""
     try:
-        with Store(store, read_only=True) as db:
-            held = db.ensembles().set_index("id")
-            for number in (ensemble, base):
-                if number not in held.index:
-                    listed = ", ".join(str(i) for i in held.index) or "none"
-                    fail(f"no ensemble {number} in {store}; it holds {listed}")
-            measure = db.scenario_json(ensemble).get("measure", {})
-            results, base_results = db.results(ensemble), db.results(base)
-            common = db.draws(ensemble) == db.draws(base) == DRAWS
-    except StoreError as error:
+        stored, other = read_ensemble(store, ensemble), read_ensemble(store, base)
+        delta, common = paired(stored, other)
+    except ValueError as error:  # StoreError included: a missing ensemble, another seed
         fail(str(error))
-    seeds = (held.loc[ensemble, "seed"], held.loc[base, "seed"])
-    if seeds[0] != seeds[1]:
-        fail(f"ensembles {ensemble} and {base} have seeds {seeds[0]} and {seeds[1]}: runs pair "
-             "only under one seed; run both with the same --seed")  # fmt: skip
-    delta = diff(results, base_results)
-    delta.loc[delta["value"].abs() < SOLVER_NOISE, "value"] = 0.0
-    paired = int(delta["run"].nunique())
-    if paired == 0:
+    paired_runs = int(delta["run"].nunique())
+    if paired_runs == 0:
         fail(f"ensembles {ensemble} and {base} have no run index in common")
-    assert isinstance(measure, dict)
-    elements = list(measure.get("elements", ["NdPr", "Dy", "Tb"]))
-    thresholds = list(measure.get("thresholds_pct", [50.0, 100.0]))
-    names = (held.loc[ensemble, "scenario"], held.loc[base, "scenario"])
-    label = f"{names[0]} (#{ensemble}) minus {names[1]} (#{base})"
+    elements, thresholds = stored.elements, stored.thresholds
+    label = f"{stored.scenario} (#{ensemble}) minus {other.scenario} (#{base})"
     note = (
         "runs share their draws (common random numbers): each difference is the variant's effect"
         if common else "WARNING: an ensemble was stored before draws were common random numbers; "
@@ -203,10 +183,10 @@ def compare_command(
     if as_json:
         table = headline(delta, elements, thresholds)
         print_json({"ensemble": ensemble, "base": base, "label": label,
-                    "runs_paired": paired, "common_random_numbers": common,
+                    "runs_paired": paired_runs, "common_random_numbers": common,
                     "difference": frame_records(table)})  # fmt: skip
         return
-    console.print(f"[bold]{label}[/]: {paired} runs paired by index")
+    console.print(f"[bold]{label}[/]: {paired_runs} runs paired by index")
     (console if common else errors).print(note, markup=False, highlight=False)
     compact = compact_headline(delta, elements, thresholds)
     for key, part in compact.groupby("element", sort=False):

@@ -153,17 +153,29 @@ def figures(stored: Stored) -> dict[str, go.Figure]:
     return out
 
 
-def comparison_figures(stored: Stored, base: Stored) -> dict[str, go.Figure]:
-    """``stored`` minus ``base`` for the main measures, runs paired by index (same seed: run k
-    of both then shares its draws, docs/simulate.md); ValueError for different seeds."""
+SOLVER_NOISE = 1e-6
+"""Differences below this are the LP's tie-break and tolerances (1e-8 t), taken as 0."""
+
+
+def paired(stored: Stored, base: Stored) -> tuple[pd.DataFrame, bool]:
+    """``stored`` minus ``base`` run by run (runs paired by index, differences below
+    ``SOLVER_NOISE`` as 0) and whether the runs share their draws (common random numbers,
+    docs/simulate.md); ValueError for different seeds, under which runs do not pair."""
     if stored.seed != base.seed:
         raise ValueError(
             f"ensembles {stored.id} and {base.id} have seeds {stored.seed} and {base.seed}: runs "
             "pair only under one seed; run both with the same --seed"
         )
     delta = diff(stored.results, base.results)
+    delta.loc[delta["value"].abs() < SOLVER_NOISE, "value"] = 0.0
+    return delta, stored.draws is not None and stored.draws == base.draws
+
+
+def comparison_figures(stored: Stored, base: Stored) -> dict[str, go.Figure]:
+    """``stored`` minus ``base`` for the main measures (:func:`paired`)."""
+    delta, common = paired(stored, base)
     label = f"{stored.scenario} (#{stored.id}) minus {base.scenario} (#{base.id})"
-    if stored.draws is None or stored.draws != base.draws:
+    if not common:
         label += " (runs drawn apart: the bands include draw noise)"
     elements = [e for e in stored.elements if e in base.elements]
     return {
