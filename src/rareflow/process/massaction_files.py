@@ -42,8 +42,7 @@ def _constant_rows(dataset: Dataset, extractant: str, medium: str) -> pd.DataFra
 def _law(row: Any) -> Stoichiometry:
     """(protons released, dimers bound) of a constant's row (dimers blank: as many)."""
     protons = float(row.proton_exponent)
-    dimers = row.dimer_exponent
-    return protons, protons if dimers is None or dimers != dimers else float(dimers)
+    return protons, protons if pd.isna(row.dimer_exponent) else float(row.dimer_exponent)
 
 
 def extraction_constants(
