@@ -298,6 +298,7 @@ HistoryMeasure = Literal[
     "undocumented_mining_cost_usd_per_kg_reo",
     "smuggling_t",
     "plant_capacity_t",
+    "plant_output_t",
     "magnet_demand_t",
     "oxide_demand_share",
     "china_exports_t",

@@ -6,8 +6,12 @@ Rules (docs/validation.md lists what they assume):
   ``CC:ore_type`` gives one ore type's part, the rest of the country goes to its other ore types
   by their ``market.yaml`` shares. China's output outside the quota is the undocumented-mining
   state, which starts at ``undocumented_mining_t_reo`` and moves with prices.
-- **Plants**: ``plant_capacity_t`` rows, linear between stated years and held after the last;
-  a plant with no row is absent (capacity 0) in a past year.
+- **Plants**: ``plant_capacity_t`` rows (nameplate) or ``plant_output_t`` rows (recorded output
+  taken as capacity where no capacity was found), linear between stated years and held after
+  the last; a plant with no row is absent (capacity 0) in a past year.
+- **Foresight**: nameplate capacities are known ahead (plants take years to build); recorded
+  outputs (mines, ``plant_output_t`` plants) only in their year (``foresight`` of a scenario's
+  market options, docs/market.md).
 - **Demand**: magnet demand by region and oxide-demand shares from the latest row at or before
   the year; reference prices p0 from the year's FOB China annual averages (elements without one
   keep the base year's).
@@ -52,11 +56,20 @@ def exact(dataset: Dataset, measure: str, year: int) -> dict[str, float]:
     return {str(k): float(v) for k, v in zip(rows["key"], rows["value"], strict=True)}
 
 
+PLANT_MEASURES = ("plant_capacity_t", "plant_output_t")
+
+
+def output_plants(dataset: Dataset) -> set[str]:
+    """Plants whose past capacity is their recorded output (``plant_output_t``)."""
+    table = history_table(dataset)
+    return {str(k) for k in table.loc[table["measure"] == "plant_output_t", "key"]}
+
+
 def capacity(dataset: Dataset, node: str, year: int) -> float | None:
     """A plant's capacity in ``year``: linear between stated years, held after the last, 0
     before the first; None when the layer says nothing of the plant."""
     table = history_table(dataset)
-    rows = table[(table["measure"] == "plant_capacity_t") & (table["key"] == node)]
+    rows = table[table["measure"].isin(PLANT_MEASURES) & (table["key"] == node)]
     rows = rows.dropna(subset=["value"]).sort_values("year")
     if rows.empty:
         return None

@@ -297,6 +297,10 @@ class MarketOptions(Strict):
     capacities and demand, of the policies known so far; docs/market.md)."""
     expectations: Expectations | None = None
     """None: the rule of the dataset's ``market.yaml`` (``inventories.expectations``)."""
+    foresight: Literal["nameplate", "recorded"] = "nameplate"
+    """What the later years of a back-cast's horizon know of the historical layer: ``nameplate``
+    capacities only (recorded outputs of mines and of ``plant_output_t`` plants stay at the
+    current year's level), or the whole ``recorded`` path (foresight of realised output)."""
 
 
 class Scenario(Strict):

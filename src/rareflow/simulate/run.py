@@ -34,7 +34,7 @@ from rareflow.simulate.piles import Piles
 from rareflow.simulate.plan import RunPlan, lead_time_of, project_capacity, ramp_fraction
 from rareflow.simulate.record import Recorder
 from rareflow.simulate.trajectories import Trajectories
-from rareflow.simulate.world import ScenarioMarket, past_capacities
+from rareflow.simulate.world import PastCapacities, ScenarioMarket, past_capacities
 
 MAGNET_REO_PER_T = 0.36
 """t REO in a t of scrapped NdFeB magnet: ~31 % rare earths (metal) x ~1.17 oxide per metal."""
@@ -116,7 +116,8 @@ class Runner:
         the first, for the growth scale of ``_growth_scale`` (the current run's draw)."""
         self._growth_scale = math.nan
         self.piles = Piles(market)
-        self.past = past_capacities(market) if scenario.history else {}
+        self.past = past_capacities(market) if scenario.history else PastCapacities({}, set())
+        self.foresees_outputs = scenario.market.foresight == "recorded"
         self.learning = LearningCurves(market, self.periods)
         self.licences = {licence.id: licence for licence in market.world.levers.licences}
         parameters = market.dataset.market if market.dataset else None
@@ -227,10 +228,14 @@ class Runner:
         market, model = self.market, self.market.clearing.model
         rows, when = model.program.rows, year + period
         factors = self.growth_factors(min(when, self.years[-1]))
-        past = self.past.get(min(when, self.years[-1]), {})
+        past = self.past.levels.get(min(when, self.years[-1]), {})
+        now = self.past.levels.get(min(year, self.years[-1]), {})
         for node, factor in factors.items():
             if node in past:
-                model.row_upper[rows[("capacity", period, node)]] = past[node]
+                # a recorded output is realised in its year: later periods keep this year's
+                known = self.foresees_outputs or node not in self.past.recorded or node not in now
+                level = past[node] if known else now[node]
+                model.row_upper[rows[("capacity", period, node)]] = level
                 continue
             extra = sum(project_capacity(p, when, plan) for p in market.expansions.get(node, []))
             model.row_upper[rows[("capacity", period, node)]] = (

@@ -48,22 +48,35 @@ class ScenarioMarket:
         return self.clearing.world
 
 
-def past_capacities(market: ScenarioMarket) -> dict[int, dict[str, float]]:
-    """Year -> node -> capacity from the historical layer, for the nodes it states."""
+@dataclass
+class PastCapacities:
+    """Capacities of existing nodes from the historical layer, year by year."""
+
+    levels: dict[int, dict[str, float]]
+    """Year -> node -> capacity, for the nodes the layer states."""
+    recorded: set[str]
+    """Nodes whose past capacity is a recorded output (mines, ``plant_output_t`` plants):
+    realised in its year, not a capacity known ahead."""
+
+
+def past_capacities(market: ScenarioMarket) -> PastCapacities:
+    """The historical layer's capacities of the market's existing nodes."""
     dataset, world = market.dataset, market.world
     assert dataset is not None and dataset.market is not None
     groups = [(g.country, g.ore_type, g.share.value) for g in dataset.market.mines]
     found: dict[int, dict[str, float]] = {}
+    recorded = history.output_plants(dataset)
     horizon = market.scenario.horizon
     for year in range(horizon.start, horizon.end + 1):
         levels = history.mine_capacities(dataset, year, groups) if history.covers(
             dataset, year) else {}  # fmt: skip
+        recorded |= set(levels)
         for plant in world.plants():
             level = history.capacity(dataset, plant.id, year)
             if level is not None:
                 levels[plant.id] = level
         found[year] = levels
-    return found
+    return PastCapacities(found, recorded)
 
 
 def build_market(dataset: Dataset, scenario: Scenario, label: str = "scenario") -> ScenarioMarket:
