@@ -17,7 +17,7 @@ from rareflow.market.clearing import Clearing
 from rareflow.market.world_data import build_world
 from rareflow.scenario.loader import load_scenario
 from rareflow.scenario.schema import Expectations
-from rareflow.simulate.backcast import Backcast, _log_errors, run_backcast
+from rareflow.simulate.backcast import Backcast, _log_errors, run_backcast, scores
 from rareflow.simulate.backcast_targets import published
 from rareflow.simulate.plan import draw
 from rareflow.simulate.run import Runner
@@ -158,6 +158,20 @@ def test_the_calibrated_rule_beats_the_reference_rule(dataset: Dataset, backcast
     assert chosen["peak_year_right"] > reference["peak_year_right"]
     assert chosen["log_rmse_export_calibration"] < reference["log_rmse_export_calibration"]
     assert chosen["log_rmse_export_check"] < reference["log_rmse_export_check"]
+
+
+def test_peaks_are_scored_on_run_0_and_on_the_median_path() -> None:
+    """A peak that holds in run 0 but not on the runs' median path is a near-tie: both counts."""
+    years = [2009, 2010, 2011, 2012]
+    series = pd.DataFrame({
+        "quantity": "price", "episode": "2009-2016", "market": "export", "element": "Nd",
+        "year": years, "published": [19.0, 67.0, 195.0, 136.0],
+        "central": [20.0, 40.0, 52.0, 51.0], "median": [20.0, 40.0, 50.0, 51.0],
+    })  # fmt: skip
+    found = scores(series)
+    assert found["peak_year"]["Nd"] == {"model": 2011, "published": 2011, "right": True}
+    assert found["peak_year_median"]["Nd"] == {"model": 2012, "published": 2011, "right": False}
+    assert (found["peak_year_right"], found["peak_year_right_median"]) == (1, 0)
 
 
 def test_a_collapsed_price_is_scored_not_dropped() -> None:

@@ -107,7 +107,8 @@ def backcast_command(
         f"{check:.2f} (n={scores['n_export_check']}), goal <= 0.5",
         f"log-RMSE of China's domestic prices: calibration "
         f"{scores['log_rmse_china_calibration']:.2f}, check {scores['log_rmse_china_check']:.2f}",
-        f"peak year right: {scores['peak_year_right']} of {scores['peak_year_elements']} elements",
+        f"peak year right: {scores['peak_year_right']} of {scores['peak_year_elements']} elements"
+        f" in run 0, {scores['peak_year_right_median']} on the runs' median path",
     ]
     collapsed = scores["n_collapsed_export_all"] + scores["n_collapsed_china_all"]
     if collapsed:
