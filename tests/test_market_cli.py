@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -43,6 +44,23 @@ def test_clear_json_has_the_documented_shape() -> None:
     assert 64 < shares["mining"] < 75
     nd = [p for p in payload["prices"] if p["item"] == "Nd" and p["location"] == "CN"]
     assert nd and nd[0]["commodity"] == "oxide" and 30 < nd[0]["usd_per_kg"] < 90
+
+
+def test_price_intervals_say_which_prices_the_lp_leaves_open() -> None:
+    done = run("clear", "--year", "2024", "--price-intervals", "--json")
+    assert done.returncode == 0, done.stderr
+    payload = json.loads(done.stdout)  # strict JSON: an unbounded end is null
+    rows = {(r["commodity"], r["item"], r["location"], r["track"]): r
+            for r in payload["price_intervals"]}  # fmt: skip
+    assert len(rows) == len(payload["prices"])
+    for row in rows.values():
+        low = -math.inf if row["low"] is None else row["low"]
+        high = math.inf if row["high"] is None else row["high"]
+        assert low - 1e-3 <= row["usd_per_kg"] <= high + 1e-3
+    # the prices the back-cast compares are determined (one more or one fewer t, same price)
+    for item in ("Nd", "Dy", "Tb"):
+        for place in ("CN", "JP"):
+            assert rows[("oxide", item, place, 0)]["determined"]
 
 
 def test_scenario_file_changes_the_result(tmp_path: Path) -> None:

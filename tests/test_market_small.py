@@ -21,6 +21,7 @@ from rareflow.dataset.levers import (
     Tariff,
 )
 from rareflow.market.clearing import Clearing
+from rareflow.market.intervals import price_intervals
 from rareflow.market.model import MarketModel
 from rareflow.market.network import Mine, Plant, Segment, World
 
@@ -106,6 +107,26 @@ def test_joint_production_sets_flows_prices_and_welfare() -> None:
     assert served["la"] == pytest.approx(50.0)
     # welfare = 50*30 + 10*25 + 50*3 - 100*(1+1) - 50*3.5 - 40*0.1 = 1521 kUSD
     assert result.welfare_musd == pytest.approx(1.521)
+
+
+def test_a_price_at_a_filled_step_is_an_interval() -> None:
+    # M1 alone makes 50 t Nd and 50 t La. Nd demand takes 50 t at 30, then 10 t at 25: one more
+    # t of Nd is worth 25, one t fewer costs 30, so any Nd price in [25, 30] is optimal. La's
+    # 50 t fill its 50 t step at 3 exactly: one more t is disposed of (-0.1), one fewer loses 3.
+    clearing = Clearing(MarketModel(world([M1], [S_CN], [ND, LA])))
+    clearing.solve()
+    ranges = price_intervals(clearing.model).set_index("item")
+    assert ranges.loc["Nd", ["low", "high"]].tolist() == pytest.approx([25.0, 30.0], abs=1e-3)
+    assert ranges.loc["La", ["low", "high"]].tolist() == pytest.approx([-0.1, 3.0], abs=1e-3)
+    assert not ranges["determined"].any()
+    assert (ranges["low"] <= ranges["usd_per_kg"] + 1e-6).all()
+    assert (ranges["usd_per_kg"] <= ranges["high"] + 1e-6).all()
+    # with M2 at the margin (the first test) both prices are determined: 17.9 and -0.1
+    clearing = Clearing(MarketModel(world([M1, M2], [S_CN], [ND, LA])))
+    clearing.solve()
+    ranges = price_intervals(clearing.model).set_index("item")
+    assert ranges["determined"].all()
+    assert ranges.loc["Nd", ["low", "high"]].tolist() == pytest.approx([17.9, 17.9], abs=1e-3)
 
 
 def test_ban_reroutes_through_the_other_separator() -> None:

@@ -16,9 +16,11 @@ from rareflow.dataset.errors import DataIssue, DataValidationError
 from rareflow.dataset.levers import Levers
 from rareflow.market.calibration import calibration_table
 from rareflow.market.clearing import Clearing
+from rareflow.market.intervals import price_intervals
 from rareflow.market.network import MarketDataError
 from rareflow.market.results import MarketResult
 from rareflow.market.scenario import check_levers, read_scenario
+from rareflow.plain import jsonable
 
 market_app = typer.Typer(
     help="Clear the world market of one year (LP on HiGHS).", no_args_is_help=True
@@ -45,7 +47,7 @@ def _problems(issues: list[DataIssue], as_json: bool) -> None:
 
 def _clear(
     dataset: Dataset, year: int | None, scenario: Path | None, as_json: bool
-) -> MarketResult:
+) -> tuple[Clearing, MarketResult]:
     levers, label = Levers(), "levers"
     lines: dict[str, int | None] = {}
     if scenario is not None:
@@ -62,7 +64,7 @@ def _clear(
     issues = check_levers(clearing.world, levers, label, lines)
     if issues:
         _problems(issues, as_json)
-    return clearing.solve()
+    return clearing, clearing.solve()
 
 
 def _group_of(result: MarketResult) -> dict[str, str]:
@@ -79,16 +81,30 @@ def clear_command(
     year: Year = None,
     scenario: Scenario = None,
     data: DataDir = None,
+    intervals: Annotated[
+        bool,
+        typer.Option(
+            "--price-intervals",
+            help="Also give each price's interval where the LP leaves it undetermined "
+            "(two re-solves per price; docs/market.md).",
+        ),
+    ] = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Production, trade between country groups, prices, unmet demand and China's shares."""
     dataset = load(data, as_json)
-    result = _clear(dataset, year, scenario, as_json)
+    clearing, result = _clear(dataset, year, scenario, as_json)
     groups = _group_of(result)
     trade = result.trade(by=groups)
+    ranges = price_intervals(clearing.model) if intervals else None
     if as_json:
         payload: dict[str, Any] = result.to_dict()
         payload["trade_between_groups"] = frame_records(trade)
+        if ranges is not None:
+            # an unbounded end (no t can be used or brought in) is null
+            payload["price_intervals"] = [
+                jsonable(row, finite=True) for row in ranges.to_dict(orient="records")
+            ]
         print_json(payload)
         return
     console.print(
@@ -101,6 +117,8 @@ def clear_command(
     print_frame(summary.fillna(0.0).reset_index(), title="Production by stage and group, t")
     print_frame(result.shares(), title="China's share of each stage, %")
     print_frame(_price_table(result), title="Prices in China and outside, USD/kg")
+    if ranges is not None:
+        _print_intervals(ranges)
     print_frame(trade, title="Trade between country groups, t", limit=15)
     unmet = result.demand.groupby(["region", "end_use"])[
         ["reference_t", "served_t", "unmet_t"]
@@ -108,6 +126,23 @@ def clear_command(
     print_frame(unmet.reset_index(), title="Demand by region and end use, t")
     if len(result.subsidies):
         print_frame(result.subsidies, title="Subsidies")
+
+
+def _print_intervals(ranges: pd.DataFrame) -> None:
+    """The prices the LP leaves open, widest (relative to the price) first."""
+    open_ = ranges[~ranges["determined"]].copy()
+    console.print(
+        f"{len(ranges) - len(open_)} of {len(ranges)} prices determined; the others lie anywhere "
+        "in [low, high] (the reported one is the tie-break's choice; high is inf where no t can "
+        "be brought in)",
+        markup=False,
+    )
+    if open_.empty:
+        return
+    width = (open_["high"] - open_["low"]) / open_["usd_per_kg"].abs().clip(lower=1e-9)
+    open_ = open_.assign(width=width).sort_values("width", ascending=False)
+    columns = ["commodity", "item", "location", "track", "usd_per_kg", "low", "high"]
+    print_frame(open_[columns], title="Prices the LP leaves undetermined, USD/kg", limit=25)
 
 
 def _price_table(result: MarketResult) -> pd.DataFrame:
@@ -136,7 +171,7 @@ def calibrate_command(
 ) -> None:
     """Base-year model against published production, China's shares and prices."""
     dataset = load(data, as_json)
-    result = _clear(dataset, None, None, as_json)
+    _, result = _clear(dataset, None, None, as_json)
     table = calibration_table(dataset, result)
     if as_json:
         print_json({"year": result.year, "checks": frame_records(table)})

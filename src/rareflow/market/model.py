@@ -311,8 +311,9 @@ class MarketModel:
 
     # --- solving -----------------------------------------------------------------------------
 
-    def solve_once(self) -> tuple[np.ndarray, np.ndarray, float]:
-        """(column values, row duals, objective) of one HiGHS run (warm if solved before)."""
+    def solve_once(self, explain: bool = True) -> tuple[np.ndarray, np.ndarray, float]:
+        """(column values, row duals, objective) of one HiGHS run (warm if solved before);
+        ``explain=False`` skips naming the contradicting constraints of an infeasible LP."""
         self.highs.run()
         status = self.highs.getModelStatus()
         if status != highspy.HighsModelStatus.kOptimal:
@@ -322,7 +323,7 @@ class MarketModel:
             status = self.highs.getModelStatus()
         if status != highspy.HighsModelStatus.kOptimal:
             reason = self.highs.modelStatusToString(status)
-            if status == highspy.HighsModelStatus.kInfeasible:
+            if status == highspy.HighsModelStatus.kInfeasible and explain:
                 subset = explain_infeasible(self)
                 reason += f" ({subset})" if subset else ""
             raise RuntimeError(f"the market LP did not solve: {reason}")
