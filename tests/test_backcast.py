@@ -106,6 +106,26 @@ def test_backcast_scores(backcast: Backcast) -> None:
         assert abs(checks[f"{e}_china_2025_over_2024"] - 1.0) <= 0.35
 
 
+def test_compared_prices_lie_in_their_intervals_and_most_are_determined(
+    backcast: Backcast,
+) -> None:
+    """Run 0 gives each compared price the interval of prices its LP leaves optimal
+    (docs/market.md): the reported price lies in it, and nearly all are points (docs/validation.md:
+    112 of 116)."""
+    series = backcast.series
+    keys = ["episode", "element", "market", "year"]
+    ends = series[series["quantity"].isin(["price_low", "price_high"])].pivot_table(
+        index=keys, columns="quantity", values="central", aggfunc="first"
+    )
+    prices = series[series["quantity"] == "price"].set_index(keys)["central"]
+    joined = ends.join(prices, how="inner")
+    assert len(joined) == len(prices)
+    assert (joined["price_low"] <= joined["central"] + 1e-6).all()
+    assert (joined["central"] <= joined["price_high"] + 1e-6).all()
+    scores = backcast.scores
+    assert scores["compared_prices_determined"] >= 0.9 * scores["compared_prices"] > 0
+
+
 def test_export_price_wedge_while_quotas_bind(backcast: Backcast) -> None:
     """2010-2013: the export price of La and Ce stays above China's domestic price by at least
     the export tax (15-25 %): the two tiers separate."""

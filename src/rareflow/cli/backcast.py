@@ -94,7 +94,7 @@ def backcast_command(
         wide.columns = [f"{year} {kind}" for kind, year in wide.columns]
         wide = wide[sorted(wide.columns, key=lambda c: (c.split()[0], c.split()[1] != "model"))]
         print_frame(wide.reset_index(), f"Prices, USD/kg: model median / published ({episode})")
-    quantities = series[series["quantity"] != "price"]
+    quantities = series[~series["quantity"].str.startswith("price")]
     print_frame(
         quantities[["episode", "quantity", "year", "median", "published"]].round(0),
         "Quantities, t",
@@ -110,6 +110,11 @@ def backcast_command(
         f"peak year right: {scores['peak_year_right']} of {scores['peak_year_elements']} elements"
         f" in run 0, {scores['peak_year_right_median']} on the runs' median path",
     ]
+    if "compared_prices" in scores:
+        lines.append(
+            f"compared prices the model determines (run 0): {scores['compared_prices_determined']}"
+            f" of {scores['compared_prices']} (the others lie in an interval of optimal prices)"
+        )
     collapsed = scores["n_collapsed_export_all"] + scores["n_collapsed_china_all"]
     if collapsed:
         lines.insert(2, f"  {collapsed} model price(s) below 1 % of the published value, "

@@ -56,8 +56,10 @@ def price_intervals(model: MarketModel, keys: Iterable[RowKey] | None = None) ->
                 continue
             ends.append((objective - base) / (sign * STEP_T))
         model.set_row_bounds(key, lower, upper)
-        low, high = ends
         price = float(duals[index])
+        # the reported price is an optimal dual, so it lies in the interval: differences of
+        # objectives (rounding about 1e-6 USD/kg) must not place it outside
+        low, high = min(ends[0], price), max(ends[1], price)
         found.append(
             {"commodity": key[2], "item": key[3], "location": key[4], "track": key[5],
              "usd_per_kg": price, "low": low, "high": high,

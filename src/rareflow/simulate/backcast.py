@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from rareflow.dataset.dataset import Dataset
+from rareflow.market.intervals import DETERMINED_USD_PER_KG, price_intervals
 from rareflow.market.network import RECYCLED
 from rareflow.market.program import pool
 from rareflow.scenario.loader import load_scenario
@@ -73,9 +74,12 @@ def episode_frame(
     run: int,
     seed: int,
     expectations: Expectations | None = None,
+    intervals: bool = False,
 ) -> pd.DataFrame:
     """One run of an episode: model prices (china, export, europe) and quantities by year;
-    ``expectations`` replaces the scenario's rule for stocks held past the horizon."""
+    ``expectations`` replaces the scenario's rule for stocks held past the horizon;
+    ``intervals`` adds each price's interval of optimal prices (``price_low``, ``price_high``:
+    where the LP leaves it undetermined, docs/market.md)."""
     scenario = load_scenario(scenario_name)
     if expectations is not None:
         options = scenario.market.model_copy(update={"expectations": expectations})
@@ -89,6 +93,7 @@ def episode_frame(
     places = {"china": "CN", "export": EXPORT_PLACE, "europe": "DE"}
     found = []
     for year, values, duals, _ in runner.years_of(draw(runner.market.scenario, seed, 0)):
+        compared = []
         for e in ELEMENTS:
             for market, place in places.items():
                 key = pool("oxide", e, place, 0)
@@ -96,6 +101,14 @@ def episode_frame(
                     continue
                 price = float(duals[rows[key]]) - (freight if market == "export" else 0.0)
                 found.append(("price", e, market, year, price))
+                compared.append((e, market, key))
+        if intervals:
+            ranges = price_intervals(model, [key for _, _, key in compared])
+            for (e, market, _), low, high in zip(compared, ranges["low"], ranges["high"],
+                                                 strict=True):  # fmt: skip
+                shift = freight if market == "export" else 0.0
+                found.append(("price_low", e, market, year, float(low) - shift))
+                found.append(("price_high", e, market, year, float(high) - shift))
         # legal exports (what China's customs count) and smuggled ones apart
         for quantity, family in (("china_exports", "export"), ("china_smuggled", "smuggle")):
             shipped = sum(float(values[c]) for c in program.select(family, period=0)
@@ -124,7 +137,7 @@ def run_backcast(
     frames = []
     for episode, name in (EPISODES | (scenarios or {})).items():
         for run in range(runs):
-            frame = episode_frame(dataset, name, run, seed, expectations)
+            frame = episode_frame(dataset, name, run, seed, expectations, intervals=run == 0)
             frame["episode"], frame["run"] = episode, run
             frames.append(frame)
     results = pd.concat(frames, ignore_index=True)
@@ -205,7 +218,26 @@ def scores(series: pd.DataFrame) -> dict[str, Any]:
     found["peak_year_right_median"] = sum(p["right"] for p in median_peaks.values())
     found["direction_agreement"] = directions
     found["episode_2025"] = _checks_2025(series)
+    found |= _determined(series)
     return found
+
+
+def _determined(series: pd.DataFrame) -> dict[str, int]:
+    """How many compared prices (a published value exists) of run 0 the LP determines: one
+    more or one fewer t at the place gives the same price (docs/market.md)."""
+    keys = ["episode", "element", "market", "year"]
+    ends = series[series["quantity"].isin(["price_low", "price_high"])]
+    if ends.empty:
+        return {}
+    wide = ends.pivot_table(index=keys, columns="quantity", values="central", aggfunc="first")
+    prices = series[(series["quantity"] == "price") & series["published"].notna()]
+    joined = prices.set_index(keys).join(wide, how="inner")
+    width = joined["price_high"] - joined["price_low"]
+    tolerance = DETERMINED_USD_PER_KG + 1e-3 * joined["central"].abs()
+    return {
+        "compared_prices": len(joined),
+        "compared_prices_determined": int((width <= tolerance).sum()),
+    }
 
 
 def _checks_2025(series: pd.DataFrame) -> dict[str, Any]:
