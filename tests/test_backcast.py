@@ -195,6 +195,34 @@ def test_peaks_are_scored_on_run_0_and_on_the_median_path() -> None:
     assert (found["peak_year_right"], found["peak_year_right_median"]) == (1, 0)
 
 
+def test_withheld_quota_explains_little_of_the_2011_spike(
+    dataset: Dataset, backcast: Backcast
+) -> None:
+    """docs/validation.md: with legal exports held to what customs recorded (56 % of the 2011
+    quota), smugglers ship much of the difference and La and Ce stay far below the 2011 quotes."""
+    variant = "examples/history-2009-withheld-quota.yaml"
+    withheld = run_backcast(dataset, 1, 0, scenarios={"2009-2016": str(ROOT / variant)}).series
+
+    def value(series: pd.DataFrame, quantity: str, element: str, market: str) -> float:
+        pick = series[(series["episode"] == "2009-2016") & (series["quantity"] == quantity)
+                      & (series["element"] == element) & (series["market"] == market)
+                      & (series["year"] == 2011)]  # fmt: skip
+        return float(pick["central"].iloc[0])
+
+    assert value(withheld, "china_exports", "all", "export") == pytest.approx(16_900, rel=1e-6)
+    extra = value(withheld, "china_smuggled", "all", "export") - value(
+        backcast.series, "china_smuggled", "all", "export"
+    )
+    assert extra > 2_000  # smugglers take up part of the withheld 13,346 t
+    for e in ("La", "Ce"):
+        price = value(withheld, "price", e, "export")
+        assert (
+            value(backcast.series, "price", e, "export")
+            < price
+            < 0.3 * published(dataset, e, "export", 2011)[0]
+        )
+
+
 def test_a_collapsed_price_is_scored_not_dropped() -> None:
     # a model price of 0 against 74 published counts as 1 % of 74: ln(0.01) = -4.61
     frame = pd.DataFrame({"central": [0.0, 10.0, 5.0], "published": [74.0, 10.0, float("nan")]})
