@@ -140,6 +140,11 @@ def test_cascade_market_trace_and_comply_endpoints(local: TestClient) -> None:
     assert not any("scratch" in p or "/" in p.split(":")[0] for p in problems)
     market = local.post("/api/market/clear", json={"year": 2024}).json()
     assert market["year"] == 2024 and market["max_imbalance_t"] < 1e-3
+    assert "price_intervals" not in market
+    ranges = local.post("/api/market/clear", json={"year": 2024, "price_intervals": True}).json()
+    rows = ranges["price_intervals"]
+    assert len(rows) == len(market["prices"]) and any(not r["determined"] for r in rows)
+    assert any(r["high"] is None for r in rows)  # unbounded ends as null (strict JSON)
     traced = local.post("/api/trace", json={"element": "Dy", "facility": "lynas_malaysia"}).json()
     assert traced["shares"]["mining"] == {"AU": 1.0}
     bom = (ROOT / "examples/compliance/c5_servo_motor.yaml").read_text()

@@ -21,7 +21,8 @@ from rareflow.compliance.provenance import trace
 from rareflow.dataset.dataset import DataQueryError, Dataset
 from rareflow.dataset.errors import DataValidationError
 from rareflow.elements import UnknownElementError, parse_symbol
-from rareflow.market.clearing import clear
+from rareflow.market.clearing import Clearing
+from rareflow.market.intervals import price_intervals
 from rareflow.process.binary import design_from_feed
 from rareflow.process.cascade import solve
 from rareflow.process.files import load_cascade
@@ -59,6 +60,8 @@ class CascadeRequest(Strict):
 
 class ClearRequest(Strict):
     year: Annotated[int, Field(ge=1900, le=2100)] | None = None
+    price_intervals: bool = False
+    """Also each price's interval of optimal prices (about 1 s more; docs/market.md)."""
 
 
 class TraceRequest(Strict):
@@ -121,12 +124,17 @@ def cascade_simulate(request: CascadeRequest, dataset: Data, space: Space) -> di
 
 @router.post("/market/clear")
 def market_clear(request: ClearRequest, dataset: Data) -> dict[str, Any]:
-    """One year of the world market: production, prices, shares, trade, demand."""
+    """One year of the world market: production, prices, shares, trade, demand (and, if asked,
+    the interval of optimal prices around each price)."""
     try:
-        result = clear(dataset, request.year)
+        clearing = Clearing.from_dataset(dataset, request.year)
+        payload = clearing.solve().to_dict()
+        if request.price_intervals:
+            ranges = price_intervals(clearing.model)
+            payload["price_intervals"] = ranges.to_dict(orient="records")
     except (DataQueryError, ValueError, RuntimeError) as error:
         raise HTTPException(400, str(error)) from None
-    return plain(result.to_dict(), finite=True)
+    return plain(payload, finite=True)
 
 
 def _scenario(space: Workspace, name: str) -> Any:
