@@ -60,9 +60,9 @@ Place = Annotated[str, Field(pattern=PLACE_PATTERN)]
 COUNTRY_PATTERN = r"^([A-Z]{2}|OTHER|WORLD)$"
 
 NON_RARE_EARTH_COMPONENTS = ("Fe", "B", "Co", "Cu", "Zr", "Nb", "Al")
+"""Magnet constituents that are not rareflow elements (Ga is an element of rareflow)."""
 EXTRACTED_IMPURITIES = ("Fe", "Al", "Ca", "Th")
 """Non-rare-earth ions the mass-action cascade can carry (``rareflow.process.impurities``)."""
-"""Magnet constituents that are not rareflow elements (Ga is an element of rareflow)."""
 
 Stage = Literal[
     "mine",

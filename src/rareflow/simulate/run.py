@@ -115,6 +115,8 @@ class Runner:
         """(end use, region, oxide element or None) -> demand growth factor of each year from
         the first, for the growth scale of ``_growth_scale`` (the current run's draw)."""
         self._growth_scale = math.nan
+        self._rates: dict[tuple[str, str, str | None], np.ndarray] = {}
+        """The same key -> each year's growth rule rate (%), the same in every run."""
         self.piles = Piles(market)
         self.past = past_capacities(market) if scenario.history else PastCapacities({}, set())
         self.foresees_outputs = scenario.market.foresight == "recorded"
@@ -288,22 +290,28 @@ class Runner:
         if plan.growth_scale != self._growth_scale:
             self._growth_paths.clear()
             self._growth_scale = plan.growth_scale
-        path = self._growth_paths.get((end_use, region, element))
+        key = (end_use, region, element)
+        path = self._growth_paths.get(key)
         if path is None:
-            rules = self.market.scenario.demand.growth
-            specific = [g for g in rules if g.end_use == end_use and g.region in (None, region)]
-            own = [g for g in specific if element in g.elements]
-            general = [g for g in specific if not g.elements]
-            fallback = general or [g for g in rules if g.end_use == "default"]
-            chosen = own + fallback
-            rates = np.array([
-                next((g.rate_pct for g in chosen
-                      if (g.start is None or g.start <= y) and (g.end is None or y <= g.end)), 0.0)
-                for y in range(self.years[0] + 1, self.years[-1] + self.periods + 1)
-            ])  # fmt: skip
+            rates = self._rates.get(key)
+            if rates is None:
+                rates = self._rates[key] = self._growth_rates(*key)
             steps = np.cumprod(1.0 + plan.growth_scale * rates / 100.0)
-            path = self._growth_paths[(end_use, region, element)] = np.concatenate(([1.0], steps))
+            path = self._growth_paths[key] = np.concatenate(([1.0], steps))
         return float(path[max(0, year - self.years[0])])
+
+    def _growth_rates(self, end_use: str, region: str, element: str | None) -> np.ndarray:
+        """The rule's rate (%) in force each year after the first (the same in every run)."""
+        rules = self.market.scenario.demand.growth
+        specific = [g for g in rules if g.end_use == end_use and g.region in (None, region)]
+        own = [g for g in specific if element in g.elements]
+        general = [g for g in specific if not g.elements]
+        chosen = own + (general or [g for g in rules if g.end_use == "default"])
+        return np.array([
+            next((g.rate_pct for g in chosen
+                  if (g.start is None or g.start <= y) and (g.end is None or y <= g.end)), 0.0)
+            for y in range(self.years[0] + 1, self.years[-1] + self.periods + 1)
+        ])  # fmt: skip
 
     def _demand(self, year: int, period: int, plan: RunPlan) -> float:
         """Scale the period's segment groups; returns the reference magnet demand (t)."""
