@@ -14,6 +14,7 @@ from rareflow.dataset.errors import DataValidationError
 from rareflow.metrics import headline, hhi, independence, top_share_pct, year_of_independence
 from rareflow.scenario.loader import builtin_names, load_scenario, merge
 from rareflow.scenario.schema import Growth, Override, Scenario
+from rareflow.simulate.growth import DemandGrowth
 from rareflow.simulate.plan import draw, project_capacity, ramp_fraction
 from rareflow.simulate.run import Runner
 from rareflow.simulate.store import Store, StoreError
@@ -134,6 +135,32 @@ def test_an_elements_demand_rule_overrides_its_end_use_in_its_years(dataset: Dat
         wrong = Growth(end_use="ev_traction", elements=["Eu"], rate_pct=1.0)
         moved = demand.model_copy(update={"growth": [*rules, wrong]})
         build_market(dataset, scenario.model_copy(update={"demand": moved}))
+
+
+def test_demand_growth_scales_each_group_by_its_drawn_path() -> None:
+    # 10 %/yr to 2025, then 4 %/yr; a run drawing scale 0.5 grows 5 % in 2025, then 2 % a
+    # year. Period 1 (the year ahead) of 2025 is 2026: 1.05 x 1.02. Other uses follow the
+    # default rule (-50 %/yr, -25 % at scale 0.5). Reference magnets (100 t) grow with their
+    # group. At scale 2, 2027 is 1.2 x 1.08^2 and the default rule takes demand to zero.
+    rules = [
+        Growth(end_use="motors", rate_pct=10.0, end=2025),
+        Growth(end_use="motors", rate_pct=4.0, start=2026),
+        Growth(end_use="default", rate_pct=-50.0),
+    ]
+    groups = {
+        ("motors", "JP", None, 0): np.array([0, 2]),
+        ("motors", "JP", None, 1): np.array([5]),
+        ("glass", "JP", "La", 0): np.array([1]),
+    }
+    growth = DemandGrowth(rules, groups, {("motors", "JP"): 100.0}, 2024, 2027, 2)
+    scale = np.zeros(6)
+    assert growth.apply(scale, 2025, 0, 0.5) == pytest.approx(105.0)
+    assert growth.apply(scale, 2025, 1, 0.5) == pytest.approx(105.0 * 1.02)
+    assert scale.tolist() == pytest.approx([1.05, 0.75, 1.05, 0, 0, 1.05 * 1.02])
+    growth.apply(scale, 2024, 0, 2.0)  # a new draw: the first year is the base
+    assert scale[[0, 1, 2]].tolist() == [1.0, 1.0, 1.0]
+    growth.apply(scale, 2027, 0, 2.0)
+    assert scale[0] == pytest.approx(1.2 * 1.08**2) and scale[1] == 0.0
 
 
 def test_variants_share_their_draws() -> None:

@@ -98,6 +98,25 @@ class Recorder:
         for column in program.select("substitute", period=0):
             if program.meta[column]["segment"] in self.magnet_segments:
                 self.substituted[column] = 1.0
+        named: dict[tuple[str, ...], np.ndarray] = {}
+        named.update(self.vectors.items())
+        by_kind: dict[str, dict[str, np.ndarray]] = {
+            "world_made": self.world_made,
+            "free_made": self.free_made,
+            "exports": self.exports,
+            "stocks_cn": self.stocks_cn,
+            "stocks_abroad": self.stocks_abroad,
+            "stage_total": self.stage_total,
+            "stage_china": self.stage_china,
+        }
+        for kind, by_key in by_kind.items():
+            named.update({(kind, key): vector for key, vector in by_key.items()})
+        named[("magnets_demand",)] = self.magnets_demand
+        named[("substituted",)] = self.substituted
+        self.totals_of = list(named)
+        """The key of each row of ``stacked``."""
+        self.stacked = sparse.csr_matrix(np.vstack(list(named.values())))
+        """Every weight vector above as one sparse matrix: a year's totals are one product."""
 
     def _in(self, group: tuple[str, ...], place: str) -> bool:
         return bool(self.model.world.places.get(place, frozenset()) & set(group))
@@ -212,12 +231,13 @@ class Recorder:
         """(year, metric, key, value) rows of one solved year."""
         rows: list[tuple[int, str, str, float]] = []
         scale = self.model.column_scale
+        total = dict(zip(self.totals_of, (self.stacked @ values).tolist(), strict=True))
         for name in self.groups:
             prefix = "" if name == "group" else f"{name}:"
             for g in self.elements:
-                made = float(self.vectors[("supply", name, g)] @ values)
-                owned = float(self.vectors[("owned", name, g)] @ values)
-                used = float(self.vectors[("use", name, g)] @ values)
+                made = total[("supply", name, g)]
+                owned = total[("owned", name, g)]
+                used = total[("use", name, g)]
                 columns, weights = self.reference[(name, g)]
                 reference = float(weights @ scale[columns])
                 key = f"{prefix}{g}"
@@ -230,8 +250,8 @@ class Recorder:
                     (year, "self_sufficiency_pct", key, _pct(made, reference)),
                     (year, "self_sufficiency_owned_pct", key, _pct(owned, reference)),
                 ]
-            made = float(self.vectors[("supply", name, "Ga")] @ values)
-            used = float(self.vectors[("use", name, "Ga")] @ values)
+            made = total[("supply", name, "Ga")]
+            used = total[("use", name, "Ga")]
             columns, weights = self.reference[(name, "Ga")]
             reference = float(weights @ scale[columns])
             rows += [
@@ -241,28 +261,27 @@ class Recorder:
                 (year, "self_sufficiency_pct", f"{prefix}Ga", _pct(made, reference)),
             ]
         for g in self.elements:
-            rows.append((year, "world_supply_t", g, float(self.world_made[g] @ values)))
-            rows.append((year, "china_free_oxide_t", g, float(self.free_made[g] @ values)))
-            rows.append((year, "china_exports_t", g, float(self.exports[g] @ values)))
-            rows.append((year, "private_stock_cn_t", g, float(self.stocks_cn[g] @ values)))
-            rows.append((year, "private_stock_abroad_t", g, float(self.stocks_abroad[g] @ values)))
+            rows.append((year, "world_supply_t", g, total[("world_made", g)]))
+            rows.append((year, "china_free_oxide_t", g, total[("free_made", g)]))
+            rows.append((year, "china_exports_t", g, total[("exports", g)]))
+            rows.append((year, "private_stock_cn_t", g, total[("stocks_cn", g)]))
+            rows.append((year, "private_stock_abroad_t", g, total[("stocks_abroad", g)]))
             for place in PRICE_PLACES:
                 parts = self.price_rows[(g, place)]
                 if all(r is not None for r, _ in parts):
                     price = sum(duals[r] * w for r, w in parts if r is not None)
                     rows.append((year, f"price_{place}_usd_per_kg", g, float(price)))
         for stage in STAGES:
-            total = float(self.stage_total[stage] @ values)
-            china = float(self.stage_china[stage] @ values)
-            rows.append((year, "china_share_pct", stage, _pct(china, total)))
+            whole, china = total[("stage_total", stage)], total[("stage_china", stage)]
+            rows.append((year, "china_share_pct", stage, _pct(china, whole)))
             amounts = {str(i): float(v) for i, v in enumerate(self.by_place[stage] @ values)}
             rows.append((year, "hhi", stage, hhi(amounts)))
             rows.append((year, "top3_share_pct", stage, top_share_pct(amounts, 3)))
-        served = float(self.magnets_demand @ values)
+        served = total[("magnets_demand",)]
         reference = extra["reference"]
         rows.append((year, "magnets_served_t", "world", served))
         rows.append((year, "magnets_unmet_t", "world", max(0.0, reference - served)))
-        rows.append((year, "magnets_substituted_t", "world", float(self.substituted @ values)))
+        rows.append((year, "magnets_substituted_t", "world", total[("substituted",)]))
         rows.append((year, "subsidy_musd", "all", extra["subsidy"] / 1000.0))
         _, residuals = balance_residuals(self.model, values)
         imbalance = float(np.abs(residuals).max(initial=0.0))

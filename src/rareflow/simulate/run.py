@@ -14,7 +14,6 @@ not depend on which runs the same worker solved before.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
@@ -29,6 +28,7 @@ from rareflow.simulate.expectations import (
     StockExpectations,
     expectation_rule,
 )
+from rareflow.simulate.growth import DemandGrowth
 from rareflow.simulate.learning import LearningCurves
 from rareflow.simulate.piles import Piles
 from rareflow.simulate.plan import RunPlan, lead_time_of, project_capacity, ramp_fraction
@@ -111,12 +111,14 @@ class Runner:
         )
         """Each stock tranche's column and the index of its key."""
         self._capacity_factors: dict[int, dict[str, float]] = {}
-        self._growth_paths: dict[tuple[str, str, str | None], np.ndarray] = {}
-        """(end use, region, oxide element or None) -> demand growth factor of each year from
-        the first, for the growth scale of ``_growth_scale`` (the current run's draw)."""
-        self._growth_scale = math.nan
-        self._rates: dict[tuple[str, str, str | None], np.ndarray] = {}
-        """The same key -> each year's growth rule rate (%), the same in every run."""
+        self.growth = DemandGrowth(
+            scenario.demand.growth,
+            self.demand_columns,
+            self.magnet_reference,
+            self.years[0],
+            self.years[-1],
+            self.periods,
+        )
         self.piles = Piles(market)
         self.past = past_capacities(market) if scenario.history else PastCapacities({}, set())
         self.foresees_outputs = scenario.market.foresight == "recorded"
@@ -281,49 +283,10 @@ class Runner:
                         factors[n] *= 1 + rule.rate_pct / 100.0
         return factors
 
-    def _growth(
-        self, year: int, end_use: str, region: str, element: str | None, plan: RunPlan
-    ) -> float:
-        """Demand growth factor of an end use, region and (oxide) element from the first year
-        to ``year``: in each year the first rule in force among the element's rules, then among
-        the end use's (the ``default`` rules when the end use has none)."""
-        if plan.growth_scale != self._growth_scale:
-            self._growth_paths.clear()
-            self._growth_scale = plan.growth_scale
-        key = (end_use, region, element)
-        path = self._growth_paths.get(key)
-        if path is None:
-            rates = self._rates.get(key)
-            if rates is None:
-                rates = self._rates[key] = self._growth_rates(*key)
-            steps = np.cumprod(1.0 + plan.growth_scale * rates / 100.0)
-            path = self._growth_paths[key] = np.concatenate(([1.0], steps))
-        return float(path[max(0, year - self.years[0])])
-
-    def _growth_rates(self, end_use: str, region: str, element: str | None) -> np.ndarray:
-        """The rule's rate (%) in force each year after the first (the same in every run)."""
-        rules = self.market.scenario.demand.growth
-        specific = [g for g in rules if g.end_use == end_use and g.region in (None, region)]
-        own = [g for g in specific if element in g.elements]
-        general = [g for g in specific if not g.elements]
-        chosen = own + (general or [g for g in rules if g.end_use == "default"])
-        return np.array([
-            next((g.rate_pct for g in chosen
-                  if (g.start is None or g.start <= y) and (g.end is None or y <= g.end)), 0.0)
-            for y in range(self.years[0] + 1, self.years[-1] + self.periods + 1)
-        ])  # fmt: skip
-
     def _demand(self, year: int, period: int, plan: RunPlan) -> float:
-        """Scale the period's segment groups; returns the reference magnet demand (t)."""
-        model = self.market.clearing.model
-        reference = 0.0
-        for (end_use, region, element, p), columns in self.demand_columns.items():
-            if p != period:
-                continue
-            factor = self._growth(year + period, end_use, region, element, plan)
-            model.column_scale[columns] = factor
-            reference += factor * self.magnet_reference.get((end_use, region), 0.0)
-        return reference
+        """Scale the period's demand groups; returns the reference magnet demand (t)."""
+        column_scale = self.market.clearing.model.column_scale
+        return self.growth.apply(column_scale, year, period, plan.growth_scale)
 
     def _installed(self) -> dict[tuple[str, str], dict[int, float]]:
         """Magnets put in use before the first year, by (end use, region) and year: the base
