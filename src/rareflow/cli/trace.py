@@ -17,6 +17,7 @@ from rareflow.dataset.dataset import Dataset
 from rareflow.elements import UnknownElementError, parse_symbol
 from rareflow.market.model import MarketModel
 from rareflow.scenario.loader import load_scenario
+from rareflow.simulate.perturb import behaviour_set, run_dataset
 from rareflow.simulate.plan import draw
 from rareflow.simulate.run import Runner
 from rareflow.simulate.world import build_market
@@ -127,9 +128,14 @@ def _bands(
     spec = load_scenario(scenario)
     if not spec.horizon.start <= year <= spec.horizon.end:
         fail(f"year {year} is outside {scenario}'s horizon")
-    runner = Runner(build_market(dataset, spec, scenario))
+    runners: dict[int, Runner] = {}  # one per behavioural parameter set the runs use
     results = []
     for index in range(runs):
+        chosen = behaviour_set(spec, index)
+        if chosen not in runners:
+            data = run_dataset(dataset, spec, seed, index)
+            runners[chosen] = Runner(build_market(data, spec, scenario))
+        runner = runners[chosen]
         plan = draw(runner.market.scenario, seed, index)
         for day, values, duals, _ in runner.years_of(plan, until=year):
             if day == year:

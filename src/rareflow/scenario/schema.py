@@ -301,6 +301,15 @@ class MarketOptions(Strict):
     """What the later years of a back-cast's horizon know of the historical layer: ``nameplate``
     capacities only (recorded outputs of mines and of ``plant_output_t`` plants stay at the
     current year's level), or the whole ``recorded`` path (foresight of realised output)."""
+    behaviour: Literal["central", "drawn"] = "central"
+    """``central``: every run uses ``market.yaml``'s behavioural parameters; ``drawn``: run k
+    uses parameter set k mod ``behaviour_sets``, each drawn within the ranges the back-cast's
+    bands use (short-run elasticity, substitution rate and cost, threat premium, smuggling
+    cost, expectation trend; set 0 is central), so a fan carries model uncertainty as well as
+    the scenario's."""
+    behaviour_sets: Annotated[int, Field(ge=1, le=50)] = 20
+    """Parameter sets ``drawn`` cycles through (each a market a worker builds once, about
+    0.5 s and 20 MB)."""
 
 
 class Scenario(Strict):

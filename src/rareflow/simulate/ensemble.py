@@ -21,23 +21,29 @@ import pandas as pd
 from rareflow.dataset import load_dataset
 from rareflow.scenario.loader import load_scenario
 from rareflow.scenario.schema import Scenario
+from rareflow.simulate.perturb import behaviour_parameters, behaviour_set, run_dataset
 from rareflow.simulate.plan import draw
 from rareflow.simulate.run import Runner
 from rareflow.simulate.store import Store
 from rareflow.simulate.world import build_market
 
-_RUNNERS: dict[tuple[str, str | None], Runner] = {}
+_RUNNERS: dict[tuple[str, str | None, int, int], Runner] = {}
+"""A worker's runners of one scenario, data and seed: one per behavioural parameter set."""
 TRIM = "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_"
 WORKER_TRIM_BYTES = 128 * 2**20
 """glibc's trim threshold for local workers (Dask sets 64 KiB, which slows a run by ~25 %)."""
 
 
-def _runner(scenario_json: str, data_dir: str | None) -> tuple[Runner, Scenario]:
+def _runner(
+    scenario_json: str, data_dir: str | None, seed: int, run: int
+) -> tuple[Runner, Scenario]:
     scenario = Scenario.model_validate_json(scenario_json)
-    key = (scenario_json, data_dir)
+    key = (scenario_json, data_dir, seed, behaviour_set(scenario, run))
     if key not in _RUNNERS:
-        _RUNNERS.clear()
-        _RUNNERS[key] = Runner(build_market(load_dataset(data_dir), scenario, scenario.name))
+        if any(other[:3] != key[:3] for other in _RUNNERS):
+            _RUNNERS.clear()
+        dataset = run_dataset(load_dataset(data_dir), scenario, seed, run)
+        _RUNNERS[key] = Runner(build_market(dataset, scenario, scenario.name))
     runner = _RUNNERS[key]
     return runner, runner.market.scenario
 
@@ -48,10 +54,11 @@ def simulate_run(
     """One run (executed on a worker): (run, drawn parameters, yearly results, seconds,
     trajectories or None)."""
     start = time.perf_counter()
-    runner, scenario = _runner(scenario_json, data_dir)
+    runner, scenario = _runner(scenario_json, data_dir, seed, run)
     plan = draw(scenario, seed, run)
     frame, trajectories = runner.run_detailed(plan, detail)
-    return run, plan.parameters(), frame, time.perf_counter() - start, trajectories
+    parameters = {**plan.parameters(), **behaviour_parameters(scenario, seed, run)}
+    return run, parameters, frame, time.perf_counter() - start, trajectories
 
 
 Finished = tuple[int, dict[str, Any], pd.DataFrame, float, "pd.DataFrame | None"]

@@ -1,8 +1,11 @@
-"""Behavioural parameters drawn within their ranges, for the bands of back-casts.
+"""Behavioural parameters drawn within their ranges, for the bands of back-casts and, where a
+scenario asks (``market: {behaviour: drawn}``), of forward runs.
 
-Run 0 keeps ``market.yaml``'s values; run k draws every factor uniformly in its range from a
+Set 0 keeps ``market.yaml``'s values; set k draws every factor uniformly in its range from a
 stream seeded by (seed, k), so bands are reproducible. The ranges say how uncertain each
-parameter is (no published elasticity exists; the rest are calibrated or assumed).
+parameter is (no published elasticity exists; the rest are calibrated or assumed). A back-cast
+run k uses set k; a forward run k uses set k mod ``behaviour_sets``, so that a worker builds a
+market per set rather than per run.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import numpy as np
 from rareflow.dataset.dataset import Dataset
 from rareflow.dataset.documents import Parameter
 from rareflow.dataset.market_parameters import MarketParameters
+from rareflow.scenario.schema import Scenario
 
 RANGES = {
     "demand_elasticity": (0.5, 1.5),
@@ -38,8 +42,29 @@ def factors(run: int, seed: int) -> dict[str, float]:
     return {name: float(rng.uniform(low, high)) for name, (low, high) in RANGES.items()}
 
 
+def behaviour_set(scenario: Scenario, run: int) -> int:
+    """The parameter set of a forward run: 0 (central) unless the scenario draws behaviour."""
+    options = scenario.market
+    return run % options.behaviour_sets if options.behaviour == "drawn" else 0
+
+
+def run_dataset(dataset: Dataset, scenario: Scenario, seed: int, run: int) -> Dataset:
+    """The dataset a forward run solves: its parameter set's (``dataset`` itself for set 0)."""
+    return perturbed(dataset, behaviour_set(scenario, run), seed)
+
+
+def behaviour_parameters(scenario: Scenario, seed: int, run: int) -> dict[str, float | int]:
+    """A forward run's parameter set and factors, for the results store (none if central)."""
+    if scenario.market.behaviour != "drawn":
+        return {}
+    chosen = behaviour_set(scenario, run)
+    drawn: dict[str, float | int] = {"behaviour_set": chosen}
+    drawn.update({f"behaviour:{k}": v for k, v in factors(chosen, seed).items()})
+    return drawn
+
+
 def perturbed(dataset: Dataset, run: int, seed: int) -> Dataset:
-    """The dataset with its behavioural parameters scaled for one run."""
+    """The dataset with its behavioural parameters scaled by set ``run`` (0: unchanged)."""
     market = dataset.market
     if run == 0 or market is None:
         return dataset

@@ -8,6 +8,7 @@ import numpy as np
 from rareflow.dataset.dataset import Dataset
 from rareflow.market.model import MarketModel
 from rareflow.scenario.schema import Scenario
+from rareflow.simulate.perturb import run_dataset
 from rareflow.simulate.plan import draw
 from rareflow.simulate.run import Runner
 from rareflow.simulate.world import build_market
@@ -21,7 +22,7 @@ def solved_year(
     if not scenario.horizon.start <= year <= scenario.horizon.end:
         span = f"{scenario.horizon.start}-{scenario.horizon.end}"
         raise ValueError(f"year {year} is outside {label}'s horizon {span}")
-    runner = Runner(build_market(dataset, scenario, label))
+    runner = Runner(build_market(run_dataset(dataset, scenario, seed, run), scenario, label))
     last = None
     for solved in runner.years_of(draw(runner.market.scenario, seed, run), until=year):
         last = solved
