@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from rareflow.dataset.dataset import Dataset
+from rareflow.metrics import CAPPED, headline
 from rareflow.scenario.loader import load_scenario
 from rareflow.scenario.schema import Horizon, Scenario
 from rareflow.simulate.ensemble import simulate_run
@@ -53,3 +54,21 @@ def test_set_zero_is_central_and_other_sets_move_prices(dataset: Dataset) -> Non
     model, _, duals = solved_year(dataset, drawn, drawn.name, 5, 1, 2026)
     row = model.program.rows[("pool", 0, "oxide", "Dy", "DE", 0)]
     assert float(duals[row]) == pytest.approx(second[(2026, "price_DE_usd_per_kg", "Dy")], 1e-9)
+
+
+def test_a_price_at_its_demand_curves_cap_is_flagged(dataset: Dataset) -> None:
+    # Under the heavy ban Tb outside China is rationed: where its price sits at the top step of
+    # the oxide's demand curve (30 x the 2024 FOB price of 812 USD/kg, USGS MCS 2026) the
+    # record says so; every other price stays below that cap, and nothing is capped before.
+    assert dataset.market is not None
+    cap = max(dataset.market.price_steps) * 812.0
+    frame, _ = _frame(_variant("central"), 1)
+    price = frame.xs(("price_JP_usd_per_kg", "Tb"), level=("metric", "key"))
+    capped = frame.xs(("price_JP_at_cap", "Tb"), level=("metric", "key"))
+    assert set(capped.unique()) <= {0.0, 1.0} and capped.sum() >= 1
+    assert np.allclose(price[capped == 1.0], cap, rtol=1e-6)
+    assert (price[capped == 0.0] < cap * (1 - 1e-6)).all()
+    assert capped.loc[[2024, 2025]].sum() == 0.0
+    table = headline(frame.reset_index().assign(run=0), ["Tb"], [50.0], ((2026, 2027),))
+    share = table.set_index("measure").loc[CAPPED, "median"]
+    assert share == pytest.approx(100.0 * capped.loc[[2026, 2027]].mean())

@@ -88,6 +88,10 @@ def n_minus_one_pct(clearing: Clearing, stage: str) -> tuple[str, float]:
     return largest, 100.0 * met / reference if reference else math.nan
 
 
+CAPPED = "years with the price outside China (Japan) at its demand curve's cap, %"
+"""A headline measure: at the cap the price is a bound set by the curve's top step."""
+
+
 def headline(
     results: pd.DataFrame,
     elements: list[str],
@@ -126,6 +130,9 @@ def headline(
                 rows.append(
                     {"years": label, "element": e, "measure": measure, **_band(band(metric, e))}
                 )
+            capped = band("price_JP_at_cap", e)
+            rows.append({"years": label, "element": e, "measure": CAPPED,
+                         **_band(tuple(100.0 * v for v in capped))})  # fmt: skip
         rows.append({"years": label, "element": "Ga", "measure": measures[0][1],
                      **_band(band("self_sufficiency_pct", "Ga"))})  # fmt: skip
         for key in extra_group_keys(per_run):  # "group:element" of the scenario's extra groups

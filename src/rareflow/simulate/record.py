@@ -33,6 +33,8 @@ STAGES = ("mining", "separation", "magnet", "gallium")
 """Stages whose China share, HHI and top-3 share are recorded (gallium: primary production)."""
 CHINA = "china"
 PRICE_PLACES = ("CN", CHINA_EXPORT, "DE", "US", "JP")
+CAP_TOLERANCE = 1e-6
+"""Relative distance below a demand curve's cap at which a price counts as at the cap."""
 
 
 @dataclass
@@ -80,6 +82,19 @@ class Recorder:
                          for e in self.parts[g]]
             for g in self.elements for place in PRICE_PLACES
         }  # fmt: skip
+        caps: dict[tuple[str, str], float] = {}
+        for segment in world.segments:
+            if segment.commodity == "oxide":
+                key = (segment.item, segment.location)
+                caps[key] = min(caps.get(key, np.inf), segment.steps[0][1])
+        self.price_caps = {
+            (g, place): [(row, caps[(e, place)]) for e, (row, _) in
+                         zip(self.parts[g], self.price_rows[(g, place)], strict=True)
+                         if row is not None and (e, place) in caps]
+            for g in self.elements for place in PRICE_PLACES
+        }  # fmt: skip
+        """(element group, place) -> (price row, cap) of each member with an oxide demand curve
+        there: the curve's top step, above which it says nothing about willingness to pay."""
         self.exports = {g: np.zeros(n) for g in self.elements}
         for column in program.select("export", "smuggle", period=0):
             meta = program.meta[column]
@@ -271,6 +286,9 @@ class Recorder:
                 if all(r is not None for r, _ in parts):
                     price = sum(duals[r] * w for r, w in parts if r is not None)
                     rows.append((year, f"price_{place}_usd_per_kg", g, float(price)))
+                if capped := self.price_caps[(g, place)]:
+                    at_cap = any(duals[r] >= cap * (1.0 - CAP_TOLERANCE) for r, cap in capped)
+                    rows.append((year, f"price_{place}_at_cap", g, float(at_cap)))
         for stage in STAGES:
             whole, china = total[("stage_total", stage)], total[("stage_china", stage)]
             rows.append((year, "china_share_pct", stage, _pct(china, whole)))

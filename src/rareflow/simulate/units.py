@@ -34,6 +34,19 @@ METRICS: dict[str, tuple[str, str]] = {
     "price_DE_usd_per_kg": ("USD/kg", "oxide price delivered to Germany"),
     "price_US_usd_per_kg": ("USD/kg", "oxide price delivered to the United States"),
     "price_JP_usd_per_kg": ("USD/kg", "oxide price delivered to Japan"),
+    **{
+        f"price_{place}_at_cap": (
+            "1 or 0",
+            f"1 if the oxide price {where} is at the cap of the oxide's demand curve there "
+            "(buyers rationed at the curve's top step: the price is a bound, not a market price)",
+        )
+        for place, where in (
+            ("CN", "in China"),
+            ("DE", "in Germany"),
+            ("US", "in the US"),
+            ("JP", "in Japan"),
+        )
+    },
     "china_share_pct": ("%", "China's share of world output of the stage"),
     "hhi": ("index 0-10,000", "Herfindahl-Hirschman index of the stage by country"),
     "top3_share_pct": ("%", "share of the stage's three largest countries"),
