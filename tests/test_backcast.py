@@ -3,6 +3,7 @@ what the model gets right and how far it is off, not on printed numbers)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import subprocess
@@ -157,6 +158,7 @@ def test_backcast_cli_json_shape() -> None:
     for flags, message in (
         (["--trend", "0.5"], "need --expectations extrapolative"),
         (["--expectations", "adaptive"], "use reference or extrapolative"),
+        (["--step-price", "median"], "use lower or mean"),
         (["--episode", "2011=history-2009"], "EPISODE one of 2009-2016, 2024-2026"),
         (["--episode", "2024-2026=history-2009"], "must cover 2024-2026"),
         (["--episode", "2009-2016=no-such.yaml"], "not found"),
@@ -239,3 +241,21 @@ def test_the_lamp_phosphor_reading_of_history(dataset: Dataset, backcast: Backca
     assert scores["n_collapsed_export_check"] >= 4
     assert backcast.scores["n_collapsed_export_all"] == 0
     assert scores["log_rmse_export_check"] > 2 * backcast.scores["log_rmse_export_check"]
+
+
+def test_steps_priced_at_the_curves_mean_raise_prices_not_the_dy_wedge(
+    dataset: Dataset, backcast: Backcast
+) -> None:
+    """docs/validation.md, "How demand steps are priced": pricing each step at the curve's mean
+    over it (instead of its interval's bottom) can only raise the price of a partly served step,
+    so the too-low 2010-2012 export prices come closer (calibration error down), while the 2025
+    Dy ratio, not set by a step of its own curve, stays where it is."""
+    assert dataset.market is not None
+    market = dataset.market.model_copy(update={"step_price": "mean"})
+    mean = run_backcast(dataclasses.replace(dataset, market=market), 1, 0).scores
+    lower = backcast.scores
+    assert mean["log_rmse_export_calibration"] < lower["log_rmse_export_calibration"] - 0.03
+    dy = "Dy_europe_2025_over_2024"
+    assert mean["episode_2025"][dy] == pytest.approx(lower["episode_2025"][dy], abs=0.03)
+    tb = "Tb_europe_2025_over_2024"
+    assert mean["episode_2025"][tb] > lower["episode_2025"][tb]

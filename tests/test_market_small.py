@@ -364,3 +364,30 @@ def test_an_impossible_year_names_the_constraints_that_contradict() -> None:
     assert "Infeasible" in message
     assert "capacity (node m2, period 0) <= -5 t / yr" in message
     assert "m1" not in message
+
+
+@pytest.mark.parametrize("elasticity", [-0.1, -0.2, -0.5, -1.0, -1.5])
+def test_mean_step_price_is_the_curves_mean_over_the_step(elasticity: float) -> None:
+    # q = q0 (p/p0)^e, so p/p0 = (q/q0)^(1/e). Each step below the cap holds the demand
+    # between two multipliers; with step_price "mean" its price times its quantity is the area
+    # under the curve over that quantity (numerical quadrature here), so it lies strictly
+    # inside the step's price interval. "lower" prices each step at its interval's bottom.
+    from scipy.integrate import quad
+
+    from rareflow.market.network import demand_steps
+
+    multipliers = [30.0, 15.0, 5.0, 1.4, 1.0, 0.55, 0.15]
+    q0, p0 = 100.0, 20.0
+    lower = demand_steps(q0, p0, elasticity, multipliers)
+    mean = demand_steps(q0, p0, elasticity, multipliers, "mean")
+    assert [q for q, _ in mean] == pytest.approx([q for q, _ in lower])
+    assert [p for _, p in lower] == pytest.approx([m * p0 for m in multipliers])
+    assert mean[0] == pytest.approx(lower[0])  # the cap is the cap
+    for k in range(1, len(multipliers)):
+        q_a = q0 * multipliers[k - 1] ** elasticity
+        q_b = q0 * multipliers[k] ** elasticity
+        area, _ = quad(lambda q: p0 * (q / q0) ** (1.0 / elasticity), q_a, q_b)
+        quantity, price = mean[k]
+        assert quantity == pytest.approx(q_b - q_a)
+        assert price * quantity == pytest.approx(area, rel=1e-9)
+        assert multipliers[k] * p0 < price < multipliers[k - 1] * p0

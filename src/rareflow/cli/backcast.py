@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Annotated
 
@@ -44,6 +45,14 @@ Weight = Annotated[
 ]  # fmt: skip
 
 
+StepPrice = Annotated[
+    str | None,
+    typer.Option("--step-price", help="Willingness to pay of each demand step: lower (the "
+                 "bottom of its price interval) or mean (the curve's mean over the step); "
+                 "default: market.yaml's step_price (docs/market.md)."),
+]  # fmt: skip
+
+
 Episode = Annotated[
     list[str] | None,
     typer.Option("--episode", help="EPISODE=SCENARIO: run an episode (2009-2016 or 2024-2026) "
@@ -59,6 +68,7 @@ def backcast_command(
     trend: Trend = None,
     weight: Weight = None,
     episode: Episode = None,
+    step_price: StepPrice = None,
     data: DataDir = None,
     as_json: JsonFlag = False,
 ) -> None:
@@ -72,9 +82,14 @@ def backcast_command(
         if expectations not in ("reference", "extrapolative"):
             fail(f"--expectations {expectations!r}: use reference or extrapolative")
         rule = Expectations(rule=expectations, trend=trend, weight=weight)
+    if step_price not in (None, "lower", "mean"):
+        fail(f"--step-price {step_price!r}: use lower or mean")
     dataset = load(data, as_json)
     if dataset.market is None:
         fail("the dataset has no market.yaml; the back-cast needs the market model")
+    if step_price is not None:
+        market = dataset.market.model_copy(update={"step_price": step_price})
+        dataset = dataclasses.replace(dataset, market=market)
     result = run_backcast(dataset, runs, seed, rule, variants)
     if as_json:
         print_json(result.to_dict())

@@ -272,6 +272,11 @@ class MarketParameters(BaseModel):
     base_year: int
     demand_elasticity: Parameter
     price_steps: Annotated[list[Annotated[float, Field(gt=0)]], Field(min_length=2)]
+    step_price: Literal["lower", "mean"] = "lower"
+    """The willingness to pay of each demand step below the cap: ``lower``, the lower end of
+    its price interval (p_k: the staircase lies under the curve, so a partly served step prices
+    at the interval's bottom), or ``mean``, the curve's average price over the step's quantity
+    (its benefit equals the area under the curve; docs/market.md)."""
     separation_recovery: Parameter
     metal_yield: Parameter
     magnet_yield: Parameter

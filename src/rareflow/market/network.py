@@ -6,6 +6,7 @@ worlds by hand. The LP (``rareflow.market.model``) only sees a ``World``.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from rareflow.dataset.levers import Levers
@@ -248,15 +249,40 @@ def _with_ndpr(recipe: dict[str, float], ndpr: float) -> dict[str, float]:
 
 
 def demand_steps(
-    reference_t: float, reference_price: float, elasticity: float, multipliers: list[float]
+    reference_t: float,
+    reference_price: float,
+    elasticity: float,
+    multipliers: list[float],
+    step_price: str = "lower",
 ) -> tuple[tuple[float, float], ...]:
-    """Steps of q(p) = q0 (p/p0)^elasticity at p = multiplier x p0, highest price first."""
-    steps, served = [], 0.0
+    """Steps of q(p) = q0 (p/p0)^elasticity at p = multiplier x p0, highest price first.
+
+    Step k holds q(m_k p0) - q(m_k-1 p0), the demand between the prices m_k-1 and m_k. Its
+    willingness to pay is m_k p0 (``lower``) or the curve's mean price over that quantity
+    (``mean``); the first step, the cap, is bought at up to m_0 p0 either way.
+    """
+    steps, served, previous = [], 0.0, None
     for multiplier in multipliers:
         quantity = reference_t * multiplier**elasticity
-        steps.append((quantity - served, multiplier * reference_price))
-        served = quantity
+        price = multiplier
+        if step_price == "mean" and previous is not None:
+            price = mean_price_multiplier(previous, multiplier, elasticity)
+        steps.append((quantity - served, price * reference_price))
+        served, previous = quantity, multiplier
     return tuple(steps)
+
+
+def mean_price_multiplier(high: float, low: float, elasticity: float) -> float:
+    """Mean of p/p0 over the quantities q(high p0)..q(low p0) of q = q0 (p/p0)^elasticity.
+
+    With u = q/q0 the inverse curve is p/p0 = u^(1/e), so the mean is
+    (u_b^a - u_a^a) / (a (u_b - u_a)) with a = 1 + 1/e (ln u_b - ln u_a over the width at a = 0).
+    """
+    u_high, u_low = high**elasticity, low**elasticity
+    a = 1.0 + 1.0 / elasticity
+    if abs(a) < 1e-9:
+        return float(math.log(u_low / u_high) / (u_low - u_high))
+    return float((u_low**a - u_high**a) / (a * (u_low - u_high)))
 
 
 RECYCLED = "magnet_scrap"

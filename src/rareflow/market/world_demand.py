@@ -30,7 +30,9 @@ def segment_of(
     for domestic, share in shares:
         if q0 * share <= 0:
             continue
-        steps = demand_steps(q0 * share, p0, market.demand_elasticity.value, market.price_steps)
+        steps = demand_steps(
+            q0 * share, p0, market.demand_elasticity.value, market.price_steps, market.step_price
+        )
         name = f"{region}:{end_use}:{item}" + (":contract" if domestic else "")
         segments.append(
             Segment(
@@ -124,7 +126,9 @@ def scaled_segment(
         return segment
     q0 = segment.reference_t * factor
     p0 = segment.reference_price * price_factors[segment.item]
-    steps = demand_steps(q0, p0, market.demand_elasticity.value, market.price_steps)
+    steps = demand_steps(
+        q0, p0, market.demand_elasticity.value, market.price_steps, market.step_price
+    )
     return Segment(
         segment.id,
         segment.region,
