@@ -49,9 +49,31 @@ class DatedLevers(Strict):
     """The start is drawn uniformly in start .. start + spread."""
     announced: Year | None = None
     """Year from which markets know the block is coming (default: its start; a surprise)."""
+    end_announced: Year | None = None
+    """Year from which markets know the block ends at ``end`` (default: known with the block,
+    as a contract's term is). Before it, holders expect the block to stay in force past
+    ``end``: a policy whose end nobody had announced is expected to persist."""
     levers: Levers
     source: list[Id] = []
     note: str | None = None
+
+    @model_validator(mode="after")
+    def _end_announced(self) -> DatedLevers:
+        if self.end_announced is not None:
+            if self.end is None:
+                raise ValueError(f"block {self.id}: end_announced needs an end")
+            if self.end_announced > self.end + 1:
+                raise ValueError(
+                    f"block {self.id}: end_announced {self.end_announced} is after the year the "
+                    f"block has ended ({self.end + 1}); use at most {self.end + 1}"
+                )
+        return self
+
+    def ends_for(self, year: int) -> int | None:
+        """The last year in force as markets see it at ``year`` (None: open-ended)."""
+        if self.end_announced is not None and year < self.end_announced:
+            return None
+        return self.end
 
 
 class Growth(Strict):

@@ -339,7 +339,8 @@ class Runner:
                 if start is None:
                     continue
                 known = min(start, block.announced) if block.announced is not None else start
-                in_force = start <= when and (block.end is None or when <= block.end)
+                ends = block.ends_for(year)
+                in_force = start <= when and (ends is None or when <= ends)
                 if known <= year and in_force:
                     active |= market.block_levers[block.id]
                     if period == 0:
