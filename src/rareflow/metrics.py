@@ -88,7 +88,7 @@ def n_minus_one_pct(clearing: Clearing, stage: str) -> tuple[str, float]:
     return largest, 100.0 * met / reference if reference else math.nan
 
 
-CAPPED = "years with the price outside China (Japan) at its demand curve's cap, %"
+CAPPED = "price outside China (Japan) at its demand curve's cap, % of years"
 """A headline measure: at the cap the price is a bound set by the curve's top step."""
 
 
