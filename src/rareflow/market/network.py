@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Literal
 
 from rareflow.dataset.levers import Levers
 from rareflow.elements import RARE_EARTHS, elements_in_group
@@ -253,7 +254,7 @@ def demand_steps(
     reference_price: float,
     elasticity: float,
     multipliers: list[float],
-    step_price: str = "lower",
+    step_price: Literal["lower", "mean"] = "lower",
 ) -> tuple[tuple[float, float], ...]:
     """Steps of q(p) = q0 (p/p0)^elasticity at p = multiplier x p0, highest price first.
 
@@ -283,6 +284,16 @@ def mean_price_multiplier(high: float, low: float, elasticity: float) -> float:
     if abs(a) < 1e-9:
         return float(math.log(u_low / u_high) / (u_low - u_high))
     return float((u_low**a - u_high**a) / (a * (u_low - u_high)))
+
+
+CAP_TOLERANCE = 1e-6
+"""Relative distance below a demand curve's cap at which a price counts as at the cap."""
+
+
+def at_cap(price: float, cap: float) -> bool:
+    """Whether a price sits at a demand curve's cap (its top step's willingness to pay): there
+    the price is a bound on rationed buyers, not a market price."""
+    return bool(price >= cap * (1.0 - CAP_TOLERANCE))
 
 
 RECYCLED = "magnet_scrap"

@@ -20,7 +20,7 @@ from rareflow.market.accounting import (
     meta_frame,
     subsidy_payments,
 )
-from rareflow.market.network import CHINA, CHINA_EXPORT, RECYCLED
+from rareflow.market.network import CHINA, CHINA_EXPORT, RECYCLED, at_cap
 
 if TYPE_CHECKING:
     import xarray as xr
@@ -277,8 +277,8 @@ def _demand(model: MarketModel, meta: pd.DataFrame, prices: pd.DataFrame) -> pd.
                 "substituted_t": float(substituted.get(segment.id, 0.0)),
                 "unmet_t": max(0.0, segment.reference_t - got),
                 "price_usd_per_kg": face,
-                "at_cap": bool(face >= cap * (1 - 1e-9) and top.get(segment.id, 0.0)
-                               < segment.steps[0][0] - 1e-9),
+                "at_cap": at_cap(face, cap) and top.get(segment.id, 0.0)
+                          < segment.steps[0][0] - 1e-9,
             }
         )  # fmt: skip
     return pd.DataFrame(rows)

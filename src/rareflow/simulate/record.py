@@ -23,7 +23,7 @@ from scipy import sparse
 from rareflow.elements import element
 from rareflow.market.accounting import balance_residuals
 from rareflow.market.model import MarketModel
-from rareflow.market.network import CHINA_EXPORT, RECYCLED, Mine, Plant
+from rareflow.market.network import CHINA_EXPORT, RECYCLED, Mine, Plant, at_cap
 from rareflow.market.program import pool
 from rareflow.metrics import hhi, top_share_pct
 from rareflow.scenario.schema import Measure
@@ -33,8 +33,6 @@ STAGES = ("mining", "separation", "magnet", "gallium")
 """Stages whose China share, HHI and top-3 share are recorded (gallium: primary production)."""
 CHINA = "china"
 PRICE_PLACES = ("CN", CHINA_EXPORT, "DE", "US", "JP")
-CAP_TOLERANCE = 1e-6
-"""Relative distance below a demand curve's cap at which a price counts as at the cap."""
 
 
 @dataclass
@@ -287,8 +285,8 @@ class Recorder:
                     price = sum(duals[r] * w for r, w in parts if r is not None)
                     rows.append((year, f"price_{place}_usd_per_kg", g, float(price)))
                 if capped := self.price_caps[(g, place)]:
-                    at_cap = any(duals[r] >= cap * (1.0 - CAP_TOLERANCE) for r, cap in capped)
-                    rows.append((year, f"price_{place}_at_cap", g, float(at_cap)))
+                    capped_now = any(at_cap(float(duals[r]), cap) for r, cap in capped)
+                    rows.append((year, f"price_{place}_at_cap", g, float(capped_now)))
         for stage in STAGES:
             whole, china = total[("stage_total", stage)], total[("stage_china", stage)]
             rows.append((year, "china_share_pct", stage, _pct(china, whole)))
