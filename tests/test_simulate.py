@@ -332,6 +332,8 @@ def test_store_writes_whole_runs_and_resumes(tmp_path: Path, baseline: Runner) -
             store.ensemble("baseline", text, 2, 3, True, "later")
         results = store.results(ensemble)
         assert sorted(results["run"].unique()) == [0, 2]
+        # one value per run, year, metric and key (the runs' primary key guards whole runs)
+        assert not results.duplicated(["run", "year", "metric", "key"]).any()
         files = store.export(tmp_path / "out", "csv", ensemble)
         assert all(f.exists() for f in files)
         netcdf = store.export(tmp_path / "out", "netcdf", ensemble)

@@ -2,7 +2,8 @@
 
 Workers build the scenario's market once per process and reuse it for every run they get
 (runs reset the solver to the base year's basis, so results do not depend on the assignment).
-The driver writes each finished run to the DuckDB store as it arrives.
+Runs go to the workers a few at a time (``task_runs``); the driver writes finished runs to the
+DuckDB store in batches, at most every ``FLUSH_SECONDS``.
 """
 
 from __future__ import annotations
@@ -64,8 +65,37 @@ def simulate_run(
 Finished = tuple[int, dict[str, Any], pd.DataFrame, float, "pd.DataFrame | None"]
 """A finished run: index, drawn parameters, yearly results, seconds, trajectories (or None)."""
 
-FLUSH_SECONDS = 2.0
-"""Finished runs are written to the store at most this often (and at the end)."""
+
+def simulate_runs(
+    scenario_json: str, data_dir: str | None, seed: int, runs: list[int], detail: bool = False
+) -> tuple[list[Finished], Exception | None]:
+    """Several runs in one task (executed on a worker): the finished ones and, if a run
+    failed, its error (the runs after it are not started)."""
+    finished: list[Finished] = []
+    for run in runs:
+        try:
+            finished.append(simulate_run(scenario_json, data_dir, seed, run, detail))
+        except Exception as error:  # handed to the driver, which keeps what finished
+            return finished, error
+    return finished, None
+
+
+def task_runs(todo: list[int], workers: int) -> list[list[int]]:
+    """The runs of each task: up to RUNS_PER_TASK consecutive runs, fewer for small ensembles
+    so that every worker still gets several tasks."""
+    size = max(1, min(RUNS_PER_TASK, len(todo) // (4 * max(workers, 1))))
+    return [todo[i : i + size] for i in range(0, len(todo), size)]
+
+
+RUNS_PER_TASK = 4
+"""Runs per Dask task: the driver's scheduling and transfer work per task (about 10 ms of
+a core each) is shared by the task's runs."""
+FLUSH_SECONDS = 5.0
+"""Finished runs are written to the store at most this often (and at the end); each write
+opens the store and checkpoints it on closing, work taken from the workers' cores."""
+WRITER_THREADS = 1
+"""DuckDB threads of the driver's writes (DuckDB's default, one per core, would compete with
+the workers)."""
 
 
 @dataclass
@@ -144,16 +174,16 @@ def run_ensemble(
         with dask_client(spec.workers, spec.scheduler) as client:
             futures = [
                 client.submit(
-                    simulate_run,
+                    simulate_runs,
                     scenario_json,
                     spec.data_dir,
                     spec.seed,
-                    run,
+                    runs,
                     spec.detail,
-                    key=f"run-{ensemble}-{run}",
+                    key=f"runs-{ensemble}-{runs[0]}-{runs[-1]}",
                     pure=False,
                 )
-                for run in todo
+                for runs in task_runs(todo, spec.workers)
             ]
             # finished runs are stored together, at most every FLUSH_SECONDS (fewer opens and
             # transactions for the driver, which shares the machine's cores with the workers);
@@ -162,11 +192,15 @@ def run_ensemble(
             flushed = time.monotonic()
             try:
                 for batch in as_completed(futures).batches():
-                    finished += [future.result() for future in batch]
+                    for future in batch:
+                        runs, error = future.result()
+                        finished += runs
+                        if error is not None:
+                            raise error
                     waited = time.monotonic() - flushed
                     if len(finished) + done < spec.runs and waited < FLUSH_SECONDS:
                         continue
-                    with Store(spec.store) as store:
+                    with Store(spec.store, threads=WRITER_THREADS) as store:
                         store.write_runs(ensemble, finished)
                     done += len(finished)
                     finished, flushed = [], time.monotonic()
@@ -174,7 +208,7 @@ def run_ensemble(
                         on_run(done, spec.runs)
             finally:
                 if finished:  # a run failed: keep what finished before it
-                    with Store(spec.store) as store:
+                    with Store(spec.store, threads=WRITER_THREADS) as store:
                         store.write_runs(ensemble, finished)
     finally:
         if marker is not None:

@@ -37,13 +37,16 @@ CREATE TABLE IF NOT EXISTS runs (
 CREATE TABLE IF NOT EXISTS parameters (
     ensemble INTEGER, run INTEGER, name VARCHAR, value DOUBLE, PRIMARY KEY (ensemble, run, name));
 CREATE TABLE IF NOT EXISTS results (
-    ensemble INTEGER, run INTEGER, year INTEGER, metric VARCHAR, key VARCHAR, value DOUBLE,
-    PRIMARY KEY (ensemble, run, year, metric, key));
+    ensemble INTEGER, run INTEGER, year INTEGER, metric VARCHAR, key VARCHAR, value DOUBLE);
 CREATE TABLE IF NOT EXISTS trajectories (
     ensemble INTEGER, run INTEGER, year INTEGER, measure VARCHAR, place VARCHAR, key VARCHAR,
     value DOUBLE);
 ALTER TABLE ensembles ADD COLUMN IF NOT EXISTS draws VARCHAR;
 """
+# ``results`` has no primary key: the runs' key already refuses a run written twice (in the same
+# transaction as its rows), and keeping a five-column index on every row doubled the cost of a
+# write, work an ensemble's driver takes from its workers (benchmarks/README.md). Stores made
+# before keep theirs.
 # ``draws``: how the ensemble's runs drew (``rareflow.simulate.plan.DRAWS``); NULL for ensembles
 # stored before it was recorded, whose runs were seeded by the whole scenario's content.
 
@@ -59,7 +62,10 @@ class StoreError(ValueError):
 
 
 class Store:
-    def __init__(self, path: str | Path, read_only: bool = False) -> None:
+    def __init__(
+        self, path: str | Path, read_only: bool = False, threads: int | None = None
+    ) -> None:
+        """Open (or create) the store; ``threads`` caps DuckDB's threads on this connection."""
         self.path = Path(path)
         try:
             self.path.exists()
@@ -75,6 +81,8 @@ class Store:
         if not read_only:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         self.connection = _connect(self.path, read_only)
+        if threads is not None:
+            self.connection.execute(f"SET threads = {int(threads)}")
         if not read_only:
             self.connection.execute(SCHEMA)
 
