@@ -7,8 +7,14 @@
    split at 1.2 x lumped S_min) from a cold start: time, method, closure.
 3. The two-outlet design (closed forms + exact stepping) of a Pr/Nd split.
 4. With --robustness: 17 components x 500 stages (adjacent factor 2.0, S = 2) from a cold start.
+5. The hard probes (cases that once failed), each its own row.
+6. The mass-action example against one MINPACK solve of its equations.
+7. With --baselines: the small and large cases and the hard probes through general-purpose
+   solvers on the stacked stage equations (``cascade_baselines.py``): IPOPT where cyipopt is
+   installed (the equation-oriented way) and scipy's large sparse least squares, each with a
+   time budget, beside rareflow's time.
 
-    python benchmarks/bench_cascade.py [--quick] [--robustness]
+    python benchmarks/bench_cascade.py [--quick] [--robustness] [--baselines [--budget S]]
 """
 
 from __future__ import annotations
@@ -105,6 +111,26 @@ def hard_probes() -> list[tuple[str, Cascade]]:
     ]
 
 
+def baseline_rows(cases: list[tuple[str, Cascade]], budget: float) -> None:
+    """Each case from a cold start by rareflow, IPOPT (where installed) and scipy."""
+    from cascade_baselines import ipopt_feasibility, scipy_least_squares
+
+    print(f"general-purpose solvers on the stacked equations (budget {budget:.0f} s each):")
+    for label, cascade in cases:
+        ours_time, ours = timed(lambda cascade=cascade: solve(cascade), 1)
+        print(f"  {label}: rareflow {1000 * ours_time:.1f} ms "
+              f"(closure {ours.closure.max():.1e})")  # type: ignore[union-attr]  # fmt: skip
+        ipopt = ipopt_feasibility(cascade, budget)
+        if ipopt is None:
+            print("    IPOPT: not installed (pip install cyipopt; Debian: coinor-libipopt-dev)")
+        else:
+            print(f"    IPOPT: {1000 * ipopt.seconds:.1f} ms, residual {ipopt.residual:.1e}, "
+                  f"{ipopt.status}")  # fmt: skip
+        least = scipy_least_squares(cascade, budget)
+        print(f"    scipy least_squares: {1000 * least.seconds:.1f} ms, "
+              f"residual {least.residual:.1e}, {least.status}")  # fmt: skip
+
+
 def mass_action_rows() -> None:
     """The mass-action example (Pr/Nd, 15 + 15 + 6 stages) by continuation, against one
     MINPACK hybr solve of the same equations from the same dilute start (the baseline)."""
@@ -142,6 +168,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repeats")
     parser.add_argument("--robustness", action="store_true", help="also solve 17 x 500")
+    parser.add_argument("--baselines", action="store_true", help="also IPOPT and scipy (slow)")
+    parser.add_argument("--budget", type=float, default=120.0, help="seconds per baseline solve")
     arguments = parser.parse_args()
     repeat = 1 if arguments.quick else 3
 
@@ -184,6 +212,9 @@ def main() -> None:
               f"closure={probe_solution.closure.max():.1e}")  # type: ignore[union-attr]  # fmt: skip
 
     mass_action_rows()
+
+    if arguments.baselines:
+        baseline_rows([("small case", case), ("large case", big), *hard_probes()], arguments.budget)
 
     if arguments.robustness:
         feed = np.random.default_rng(1).random(17)
