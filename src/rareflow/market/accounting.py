@@ -53,7 +53,8 @@ class ModelCache:
     balance: tuple[list[tuple[object, ...]], sparse.csr_matrix, np.ndarray] | None = None
     """Keys, matrix rows and row indices of period 0's balances."""
     metal_per_oxide: dict[str, float] | None = None
-    """Element -> t of metal per t of its oxide, for the yearly ledger."""
+    """Element -> t of metal per t of its oxide, in the order of the world's elements (the
+    ledger's rows), for the yearly ledger."""
     places: tuple[list[str], list[str]] | None = None
     """The place each row and each column's welfare term belongs to (``game.welfare``)."""
     periods: tuple[np.ndarray, np.ndarray] | None = None
@@ -155,11 +156,11 @@ def ledger_matrices(model: MarketModel) -> dict[str, np.ndarray]:
 def carried_in(model: MarketModel) -> dict[str, np.ndarray]:
     """t of each element (metal basis) that private stocks carry into period 0, by ledger
     column (oxide stocks count against oxide use, metal stocks against metal use)."""
-    world = model.world
-    index = {e: i for i, e in enumerate(world.elements)}
     if model.cache.metal_per_oxide is None:
-        model.cache.metal_per_oxide = {e: element(e).metal_per_oxide for e in index}
+        elements = model.world.elements  # read from every mine's ore: once, like the ledger
+        model.cache.metal_per_oxide = {e: element(e).metal_per_oxide for e in elements}
     factor = model.cache.metal_per_oxide
+    index = {e: i for i, e in enumerate(factor)}
     oxide, metal = np.zeros(len(index)), np.zeros(len(index))
     for (commodity, item, _), level in model.inventory_initial.items():
         if item not in index:
