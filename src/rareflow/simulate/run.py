@@ -132,6 +132,20 @@ class Runner:
             expectation_rule(scenario.market.expectations, held.expectations if held else None),
             (min(steps), max(steps)) if steps else DEFAULT_PRICE_RANGE,
         )
+        # each candidate's capacity rows by period and annual capital charge (USD/kg a year
+        # per t/yr), for the investment signal of every year
+        program = model.program
+        self.candidate_rows = {
+            node: np.array([program.rows[("capacity", p, node)] for p in range(self.periods)])
+            for node in market.candidates
+        }
+        self.discounts = np.asarray(model.discount[: self.periods], dtype=float)
+        self.capital_charge = {
+            node: candidate.capex
+            / 1000.0
+            * capital_recovery_factor(candidate.wacc_pct / 100.0, candidate.life_years)
+            for node, candidate in market.candidates.items()
+        }
         market.clearing.solve()
         self.base_basis = model.highs.getBasis()
         self.base_row_upper = model.row_upper.copy()
@@ -359,7 +373,6 @@ class Runner:
         """Cohorts, stocks, adjusting capacities, licence references and investment signals
         from the solved year."""
         model = self.market.clearing.model
-        program = model.program
         for use_region, columns in self.magnet_columns.items():
             cohort = state.cohorts.setdefault(use_region, {})
             cohort[year] = cohort.get(year, 0.0) + float(values[columns].sum())
@@ -377,15 +390,8 @@ class Runner:
             for licence_id in self.licences:  # reference: the flows of a year without licences
                 state.unlicensed[licence_id] = model.licence_flows(licence_id, 0, values)
         for node, candidate in self.market.candidates.items():
-            rent = np.mean([
-                duals[program.rows[("capacity", p, node)]] / model.discount[p]
-                for p in range(self.periods)
-            ])  # fmt: skip
-            annual = (
-                candidate.capex
-                / 1000.0
-                * capital_recovery_factor(candidate.wacc_pct / 100.0, candidate.life_years)
-            )
+            rent = float(np.mean(duals[self.candidate_rows[node]] / self.discounts))
+            annual = self.capital_charge[node]
             state.signal[node] = state.signal.get(node, 0) + 1 if rent >= annual else 0
             units = state.committed.setdefault(node, [])
             if state.signal[node] >= candidate.signal_years and len(units) < candidate.max_units:
