@@ -263,6 +263,31 @@ def test_withheld_quota_explains_little_of_the_2011_spike(
         )
 
 
+def test_a_weaker_2012_crackdown_trades_price_levels_for_peak_years(
+    dataset: Dataset, backcast: Backcast
+) -> None:
+    """docs/validation.md: with 2012's output outside the quota at Kingsnorth's share (about
+    28,000 t) instead of MIIT's claim (10,000 t), the heavy rare earths are cheaper in 2012 (more
+    medium-Y ionic clay), Eu and Tb peak in 2011 as published, and the calibration years fit
+    worse (the heavies' levels fall further below the quotes)."""
+    variant = "examples/history-2009-crackdown-2012-estimates.yaml"
+    weaker = run_backcast(dataset, 1, 0, scenarios={"2009-2016": str(ROOT / variant)})
+
+    def price(series: pd.DataFrame, element: str, year: int) -> float:
+        pick = series[(series["episode"] == "2009-2016") & (series["quantity"] == "price")
+                      & (series["element"] == element) & (series["market"] == "export")
+                      & (series["year"] == year)]  # fmt: skip
+        return float(pick["central"].iloc[0])
+
+    for e in ("Dy", "Tb", "Eu"):
+        assert price(weaker.series, e, 2012) < price(backcast.series, e, 2012)
+    for e in ("Tb", "Eu"):
+        assert not backcast.scores["peak_year"][e]["right"]
+        assert weaker.scores["peak_year"][e]["right"]
+    calibration = "log_rmse_export_calibration"
+    assert weaker.scores[calibration] > backcast.scores[calibration]
+
+
 def test_a_collapsed_price_is_scored_not_dropped() -> None:
     # a model price of 0 against 74 published counts as 1 % of 74: ln(0.01) = -4.61
     frame = pd.DataFrame({"central": [0.0, 10.0, 5.0], "published": [74.0, 10.0, float("nan")]})
