@@ -134,7 +134,6 @@ class Runner:
         )
         # each candidate's capacity rows by period and annual capital charge (USD/kg a year
         # per t/yr), for the investment signal of every year
-        program = model.program
         self.candidate_rows = {
             node: np.array([program.rows[("capacity", p, node)] for p in range(self.periods)])
             for node in market.candidates
