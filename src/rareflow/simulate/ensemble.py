@@ -172,6 +172,8 @@ def run_ensemble(
         from dask.distributed import as_completed
 
         with dask_client(spec.workers, spec.scheduler) as client:
+            # a cluster given by address has its own number of workers
+            workers = len(client.scheduler_info().get("workers", {})) or spec.workers
             futures = [
                 client.submit(
                     simulate_runs,
@@ -183,7 +185,7 @@ def run_ensemble(
                     key=f"runs-{ensemble}-{runs[0]}-{runs[-1]}",
                     pure=False,
                 )
-                for runs in task_runs(todo, spec.workers)
+                for runs in task_runs(todo, workers)
             ]
             # finished runs are stored together, at most every FLUSH_SECONDS (fewer opens and
             # transactions for the driver, which shares the machine's cores with the workers);
