@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 
 from rareflow.dataset import Dataset
 from rareflow.market.clearing import Clearing
@@ -320,6 +321,37 @@ def test_the_state_purchases_of_2012_and_2013_do_not_rescue_the_fit(
     )
     china = "log_rmse_china_calibration"
     assert plan.scores[china] > backcast.scores[china] + 0.2
+
+
+def test_a_scare_felt_from_july_2010_moves_ce_peak_into_2011(
+    dataset: Dataset, backcast: Backcast, tmp_path: Path
+) -> None:
+    """docs/validation.md, "When the 2010 scare began": with the scare at its full level through
+    all of 2010, holders abroad build their stock in 2010 and Ce peaks there; counted from July
+    2010 (the episode), the stock build and the quota rent move into 2011, where Ce peaked."""
+    episode = yaml.safe_load((ROOT / "src/rareflow/data/scenarios/history-2009.yaml").read_text())
+    scare = next(b for b in episode["levers"] if b["id"] == "supply_scare_2010_2011")
+    elements = scare["levers"]["threats"][0]["elements"]
+
+    def block(name: str, start: int, level: float, **more: int) -> dict[str, object]:
+        threat = {"id": f"threat_{name}", "elements": elements, "level": level,
+                  "places": ["JP", "US", "eu", "OTHER"]}  # fmt: skip
+        return {"id": f"supply_scare_{name}", "start": start, "end": 2011, "end_announced": 2012,
+                "levers": {"threats": [threat]}, **more}  # fmt: skip
+
+    variant = tmp_path / "whole-2010.yaml"
+    variant.write_text(
+        yaml.safe_dump(
+            {"name": "history-2009-scare-whole-2010", "extends": "history-2009",
+             "description": "the scare at its full level through 2010",
+             "levers": [block("2010_2011", 2010, 1.0), block("2011", 2011, 0.0, announced=2010)]}
+        )
+    )  # fmt: skip
+    whole = run_backcast(dataset, 1, 0, scenarios={"2009-2016": str(variant)}).scores
+    assert backcast.scores["peak_year"]["Ce"]["model"] == 2011
+    assert whole["peak_year"]["Ce"]["model"] == 2010
+    calibration = "log_rmse_export_calibration"
+    assert whole[calibration] > backcast.scores[calibration] + 0.05
 
 
 def test_a_collapsed_price_is_scored_not_dropped() -> None:
