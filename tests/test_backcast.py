@@ -33,6 +33,19 @@ def backcast(dataset: Dataset) -> Backcast:
     return run_backcast(dataset, runs=2, seed=0)
 
 
+def _reading(dataset: Dataset, path: Path | str) -> Backcast:
+    """Run 0 of the back-cast with the 2009-2016 episode read from another scenario file."""
+    return run_backcast(dataset, 1, 0, scenarios={"2009-2016": str(path)})
+
+
+def _central(series: pd.DataFrame, quantity: str, element: str, market: str, year: int) -> float:
+    """The 2009-2016 episode's central value of one quantity, element, market and year."""
+    pick = series[(series["episode"] == "2009-2016") & (series["quantity"] == quantity)
+                  & (series["element"] == element) & (series["market"] == market)
+                  & (series["year"] == year)]  # fmt: skip
+    return float(pick["central"].iloc[0])
+
+
 def test_2009_world_comes_from_the_historical_layer(dataset: Dataset) -> None:
     world = build_world(dataset, 2009)
     mines = {m.id: m.capacity_t for m in world.mines}
@@ -243,14 +256,10 @@ def test_withheld_quota_explains_little_of_the_2011_spike(
     quota), La and Ce rise but stay far below the 2011 quotes, and smugglers do not ship less
     (with the scare felt from July 2010 they ship more; before, their network's capacity bound
     in 2011 either way)."""
-    variant = "examples/history-2009-withheld-quota.yaml"
-    withheld = run_backcast(dataset, 1, 0, scenarios={"2009-2016": str(ROOT / variant)}).series
+    withheld = _reading(dataset, ROOT / "examples/history-2009-withheld-quota.yaml").series
 
     def value(series: pd.DataFrame, quantity: str, element: str, market: str) -> float:
-        pick = series[(series["episode"] == "2009-2016") & (series["quantity"] == quantity)
-                      & (series["element"] == element) & (series["market"] == market)
-                      & (series["year"] == 2011)]  # fmt: skip
-        return float(pick["central"].iloc[0])
+        return _central(series, quantity, element, market, 2011)
 
     assert value(withheld, "china_exports", "all", "export") == pytest.approx(16_900, rel=1e-6)
     extra = value(withheld, "china_smuggled", "all", "export") - value(
@@ -274,14 +283,10 @@ def test_a_weaker_2012_crackdown_lowers_the_heavies_2012_rise(
     medium-Y ionic clay) and rise less from 2011, yet still peak in 2012 (holders extrapolate
     2011's rise), and the calibration years fit worse (the heavies' levels fall further below
     the quotes)."""
-    variant = "examples/history-2009-crackdown-2012-estimates.yaml"
-    weaker = run_backcast(dataset, 1, 0, scenarios={"2009-2016": str(ROOT / variant)})
+    weaker = _reading(dataset, ROOT / "examples/history-2009-crackdown-2012-estimates.yaml")
 
     def price(series: pd.DataFrame, element: str, year: int) -> float:
-        pick = series[(series["episode"] == "2009-2016") & (series["quantity"] == "price")
-                      & (series["element"] == element) & (series["market"] == "export")
-                      & (series["year"] == year)]  # fmt: skip
-        return float(pick["central"].iloc[0])
+        return _central(series, "price", element, "export", year)
 
     for e in ("Dy", "Tb", "Eu"):
         assert price(weaker.series, e, 2012) < price(backcast.series, e, 2012)
@@ -300,14 +305,10 @@ def test_the_state_purchases_of_2012_and_2013_do_not_rescue_the_fit(
     in 2012 overshoots the published 2012 prices several times over (an upper bound)."""
 
     def price(series: pd.DataFrame, element: str, market: str, year: int) -> float:
-        pick = series[(series["episode"] == "2009-2016") & (series["quantity"] == "price")
-                      & (series["element"] == element) & (series["market"] == market)
-                      & (series["year"] == year)]  # fmt: skip
-        return float(pick["central"].iloc[0])
+        return _central(series, "price", element, market, year)
 
     def variant(name: str) -> Backcast:
-        path = str(ROOT / "examples" / f"history-2009-state-reserve-{name}.yaml")
-        return run_backcast(dataset, 1, 0, scenarios={"2009-2016": path})
+        return _reading(dataset, ROOT / "examples" / f"history-2009-state-reserve-{name}.yaml")
 
     reported, plan = variant("2012-2013"), variant("2012-plan")
     for year in (2012, 2013):
@@ -347,7 +348,7 @@ def test_a_scare_felt_from_july_2010_moves_ce_peak_into_2011(
              "levers": [block("2010_2011", 2010, 1.0), block("2011", 2011, 0.0, announced=2010)]}
         )
     )  # fmt: skip
-    whole = run_backcast(dataset, 1, 0, scenarios={"2009-2016": str(variant)}).scores
+    whole = _reading(dataset, variant).scores
     assert backcast.scores["peak_year"]["Ce"]["model"] == 2011
     assert whole["peak_year"]["Ce"]["model"] == 2010
     calibration = "log_rmse_export_calibration"
@@ -365,8 +366,7 @@ def test_the_lamp_phosphor_reading_of_history(dataset: Dataset, backcast: Backca
     output, the fall of 2012 makes Eu and Tb peak in 2011 as published (the default peaks them
     in 2012), but Eu and Tb collapse from 2014 and the check years fit far worse: the default's
     check score rests on the unknown phosphor share."""
-    variant = "examples/history-2009-lamp-phosphors.yaml"
-    scores = run_backcast(dataset, 1, 0, scenarios={"2009-2016": str(ROOT / variant)}).scores
+    scores = _reading(dataset, ROOT / "examples/history-2009-lamp-phosphors.yaml").scores
     assert scores["peak_year"]["Eu"]["right"] and scores["peak_year"]["Tb"]["right"]
     assert scores["peak_year_right"] > backcast.scores["peak_year_right"]
     assert scores["n_collapsed_export_check"] >= 4
