@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -18,7 +19,7 @@ from rareflow.dataset import Dataset
 from rareflow.market.clearing import Clearing
 from rareflow.market.world_data import build_world
 from rareflow.scenario.loader import load_scenario
-from rareflow.scenario.schema import Expectations
+from rareflow.scenario.schema import Expectations, Scenario
 from rareflow.simulate.backcast import Backcast, _log_errors, run_backcast, scores
 from rareflow.simulate.backcast_targets import published
 from rareflow.simulate.plan import draw
@@ -156,6 +157,79 @@ def test_an_end_announced_needs_an_end_before_it() -> None:
     with pytest.raises(ValueError, match="use at most 2026"):
         DatedLevers(id="b", start=2025, end=2025, end_announced=2027, levers=Levers())
     assert DatedLevers(id="b", start=2025, end=2025, end_announced=2026, levers=Levers())
+
+
+def test_a_block_counts_its_rates_and_levels_by_the_months_in_force() -> None:
+    from rareflow.dataset.levers import Levers, Quota, Threat
+    from rareflow.scenario.schema import DatedLevers
+
+    threat = Levers(threats=[Threat(id="t", elements=["Dy"], level=1.0)])
+    scare = DatedLevers(id="b", start=2010, start_month=7, end=2012, end_month=3, levers=threat)
+    # July-December 2010: 6 months; 2011 whole; January-March 2012: 3 months
+    assert [scare.share_of_year(y, 2010) for y in range(2009, 2014)] == [0, 0.5, 1, 0.25, 0]
+    # a year ahead that does not know the end sees the block go on through 2012 and after
+    assert [scare.share_of_year(y, 2010, end_known=False) for y in (2012, 2013)] == [1, 1]
+    # a start drawn a year later keeps its start month
+    assert scare.share_of_year(2011, 2011) == 0.5
+    within = DatedLevers(id="b", start=2025, start_month=4, end=2025, end_month=9, levers=threat)
+    assert within.share_of_year(2025, 2025) == 0.5
+    with pytest.raises(ValueError, match="end_month needs an end year"):
+        DatedLevers(id="b", start=2025, end_month=6, levers=threat)
+    with pytest.raises(ValueError, match="cannot be before start_month"):
+        DatedLevers(id="b", start=2025, start_month=7, end=2025, end_month=6, levers=threat)
+    quota = Levers(quotas=[Quota(id="q", limit_t=100.0)])
+    with pytest.raises(ValueError, match="quotas are amounts or switches for a whole year"):
+        DatedLevers(id="b", start=2025, start_month=7, levers=quota)
+    assert DatedLevers(id="b", start=2025, levers=quota)  # whole years: any lever
+
+
+def test_a_scare_from_july_is_half_a_scare_in_its_first_year(dataset: Dataset) -> None:
+    """The episode's scare counted by its months (level 1 from July 2010) is the same market as
+    the two additive half-level blocks it replaced (0.5 over 2010-2011, plus 0.5 in 2011 that
+    holders of 2010 foresee): a threat's premium is linear in its level."""
+    block = {"end": 2011, "end_announced": 2012}
+    elements = ["La", "Ce", "Pr", "Nd", "Sm", "Eu", "Gd", "Tb", "Dy", "Y", "Ho", "Er", "Tm",
+                "Yb", "Lu"]  # fmt: skip
+
+    def threat(name: str) -> dict[str, object]:
+        return {"threats": [{"id": name, "elements": elements, "level": 0.5,
+                             "places": ["JP", "US", "eu", "OTHER"]}]}  # fmt: skip
+
+    halves = {
+        "name": "history-2009-scare-halves", "extends": "history-2009",
+        "description": "the 2010 scare as two additive half-level blocks",
+        "levers": [
+            {"id": "supply_scare_2010_2011", "start": 2010, **block,
+             "levers": threat("threat_2010_2011")},
+            {"id": "supply_scare_2011", "start": 2011, "announced": 2010, **block,
+             "levers": threat("threat_2011")},
+        ],
+    }  # fmt: skip
+    scenario = load_scenario("history-2009")
+    scare = next(b for b in scenario.levers if b.id == "supply_scare_2010_2011")
+    assert (scare.start, scare.start_month, scare.end) == (2010, 7, 2011)
+    months, summed = (
+        _years_of(dataset, scenario, 2012),
+        _years_of(dataset, scenario_from(halves), 2012),
+    )
+    for year in (2009, 2010, 2011, 2012):
+        assert np.allclose(months[year], summed[year], rtol=1e-7, atol=1e-6)
+
+
+def scenario_from(document: dict[str, object]) -> Scenario:
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "variant.yaml"
+        path.write_text(yaml.safe_dump(document))
+        return load_scenario(str(path))
+
+
+def _years_of(dataset: Dataset, scenario: Scenario, until: int) -> dict[int, np.ndarray]:
+    """Run 0's row duals (every balance's price, both periods) of each year up to ``until``."""
+    runner = Runner(build_market(dataset, scenario))
+    plan = draw(runner.market.scenario, 0, 0)
+    return {year: duals.copy() for year, _, duals, _ in runner.years_of(plan, until=until)}
 
 
 def test_compared_prices_lie_in_their_intervals_and_most_are_determined(
@@ -334,18 +408,16 @@ def test_a_scare_felt_from_july_2010_moves_ce_peak_into_2011(
     scare = next(b for b in episode["levers"] if b["id"] == "supply_scare_2010_2011")
     elements = scare["levers"]["threats"][0]["elements"]
 
-    def block(name: str, start: int, level: float, **more: int) -> dict[str, object]:
-        threat = {"id": f"threat_{name}", "elements": elements, "level": level,
-                  "places": ["JP", "US", "eu", "OTHER"]}  # fmt: skip
-        return {"id": f"supply_scare_{name}", "start": start, "end": 2011, "end_announced": 2012,
-                "levers": {"threats": [threat]}, **more}  # fmt: skip
-
+    threat = {"id": "threat_2010_2011", "elements": elements, "level": 1.0,
+              "places": ["JP", "US", "eu", "OTHER"]}  # fmt: skip
+    from_january = {"id": "supply_scare_2010_2011", "start": 2010, "end": 2011,
+                    "end_announced": 2012, "levers": {"threats": [threat]}}  # fmt: skip
     variant = tmp_path / "whole-2010.yaml"
     variant.write_text(
         yaml.safe_dump(
             {"name": "history-2009-scare-whole-2010", "extends": "history-2009",
              "description": "the scare at its full level through 2010",
-             "levers": [block("2010_2011", 2010, 1.0), block("2011", 2011, 0.0, announced=2010)]}
+             "levers": [from_january]}
         )
     )  # fmt: skip
     whole = _reading(dataset, variant).scores

@@ -159,6 +159,22 @@ def test_licence_lets_through_the_unrefused_share() -> None:
     assert result.price("oxide", "Nd", "JP") == pytest.approx(50.0)
 
 
+def test_a_tax_and_a_licence_in_force_part_of_the_year_count_by_their_months() -> None:
+    # The 25 % tax for January-April (a third of the year): FOB = 10 / (1 - 0.25 / 3) = 10.909.
+    tax = ExportTax(id="t", commodities=["oxide"], origin=["china"],
+                    exclude_destination=["china"], rate_pct=25)  # fmt: skip
+    model = MarketModel(export_world(Levers(export_taxes=[tax])))
+    model.levers.shares[0]["t"] = 1 / 3
+    taxed = Clearing(model).solve()
+    assert taxed.price("oxide", "Nd", CHINA_EXPORT) == pytest.approx(10 / (1 - 0.25 / 3), abs=2e-3)
+    # Refusing 40 % from July (half the year) lets 1 - 0.2 = 80 % of the 30 t through.
+    licence = Licence(id="l", commodities=["oxide"], origin=["china"],
+                      exclude_destination=["china"], refused_share=0.4)  # fmt: skip
+    model = MarketModel(export_world(Levers(licences=[licence])))
+    model.levers.shares[0]["l"] = 0.5
+    assert Clearing(model).solve().exports()["t"].sum() == pytest.approx(24.0)
+
+
 def two_product_world(levers: Levers, smuggling: Smuggling | None = None) -> World:
     """China mines 100 t of a half-Nd, half-Dy ore; China's own 10-steps (100 t each) set its
     prices; Japan buys 20 t of Nd at up to 50 and 20 t of Dy at up to 100, more only at 2."""

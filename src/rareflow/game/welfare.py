@@ -113,15 +113,16 @@ def _transfers(
         if period is not None and effect.period != period:
             continue
         meta = program.meta[effect.target]
+        rate = effect.on * levers.share(effect.lever, effect.period)
         if effect.kind is EffectKind.AD_VALOREM:
             base = levers.tax_base.get(position, 0.0)
-            revenue[_home(meta.get("origin", CHINA))] += effect.weight * effect.on * base * level
+            revenue[_home(meta.get("origin", CHINA))] += effect.weight * rate * base * level
         elif effect.kind is EffectKind.COST and effect.lever in tariffs:
-            revenue[_home(meta["destination"])] -= effect.weight * effect.on * level
+            revenue[_home(meta["destination"])] -= effect.weight * rate * level
         elif effect.kind is EffectKind.COST and effect.lever in export_taxes:
-            revenue[_home(meta.get("origin", CHINA))] -= effect.weight * effect.on * level
+            revenue[_home(meta.get("origin", CHINA))] -= effect.weight * rate * level
         elif effect.kind is EffectKind.COST and effect.lever in subsidies:
-            paid[columns[effect.target]] += effect.weight * effect.on * level
+            paid[columns[effect.target]] += effect.weight * rate * level
     for (floor_id, floor_period), column in model.floor_columns.items():
         if period is not None and floor_period != period:
             continue

@@ -62,6 +62,10 @@ class LeverEffects:
     periods: int
     effects: list[Effect] = field(default_factory=list)
     active: list[set[str]] = field(default_factory=list)
+    shares: list[dict[str, float]] = field(default_factory=list)
+    """Per period: lever id -> share of the year it is in force, where below 1 (a scenario
+    block from ``start_month`` or to ``end_month``). Rates and levels (COST and AD_VALOREM
+    effects, licences' refused shares) count by it; bounds and switches do not."""
     volumes: dict[tuple[str, int], float] = field(default_factory=dict)
     """(volume key, period) -> volume of an UPPER / ROW_UPPER effect (default: the effect's
     ``on``); the key is the lever id or the effect's ``volume_key``."""
@@ -70,6 +74,16 @@ class LeverEffects:
 
     def add(self, effect: Effect) -> None:
         self.effects.append(effect)
+
+    def part_of_year(self, lever_id: str, period: int) -> float:
+        """Share of the period's year the lever is in force when it is active."""
+        return self.shares[period].get(lever_id, 1.0) if self.shares else 1.0
+
+    def share(self, lever_id: str, period: int) -> float:
+        """Share of the period's year the lever is in force: 0 when inactive."""
+        if lever_id not in self.active[period]:
+            return 0.0
+        return self.part_of_year(lever_id, period)
 
     # --- matching ------------------------------------------------------------------------------
 
@@ -147,10 +161,13 @@ class LeverEffects:
             on = effect.lever in self.active[effect.period]
             target = effect.target
             if effect.kind is EffectKind.COST:
-                cost[target] += effect.weight * (effect.on if on else effect.off)
+                share = self.share(effect.lever, effect.period)
+                cost[target] += effect.weight * (share * effect.on + (1 - share) * effect.off)
             elif effect.kind is EffectKind.AD_VALOREM:
                 if on:
-                    cost[target] -= effect.weight * effect.on * self.tax_base.get(position, 0.0)
+                    share = self.share(effect.lever, effect.period)
+                    rate = share * effect.on
+                    cost[target] -= effect.weight * rate * self.tax_base.get(position, 0.0)
             elif effect.kind is EffectKind.SWITCH:
                 factor = effect.on if on else effect.off
                 upper[target] = 0.0 if factor == 0 else upper[target] * factor

@@ -60,6 +60,7 @@ class MarketModel:
         """(period, plant, item) -> (column, t of item per unit of the column)."""
         self.levers = LeverEffects(world, periods)
         self.levers.active = [set(lever_ids(world.levers)) for _ in range(periods)]
+        self.levers.shares = [{} for _ in range(periods)]
         self.floor_columns: dict[tuple[str, int], int] = {}
         self.floor_subsidy: dict[str, float] = {f.id: 0.0 for f in world.levers.floors}
         self.licensed: dict[tuple[str, int], dict[tuple[str, str], list[int]]] = {}
@@ -390,7 +391,8 @@ class MarketModel:
         for commodity, item in self.licensed.get((licence.id, period), {}):
             flows = reference.get((commodity, item), 0.0)
             key = licence_key(licence.id, commodity, item)
-            self.levers.volumes[(key, period)] = (1 - licence.refused_share) * flows
+            refused = licence.refused_share * self.levers.part_of_year(licence.id, period)
+            self.levers.volumes[(key, period)] = (1 - refused) * flows
         self.referenced.add((licence.id, period))
 
     def _applied(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

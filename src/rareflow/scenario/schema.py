@@ -17,6 +17,7 @@ from rareflow.dataset.levers import Levers
 from rareflow.dataset.schema import Id, Place, numbers_not_booleans
 
 Year = Annotated[int, Field(ge=2000, le=2100)]
+Month = Annotated[int, Field(ge=1, le=12)]
 Probability = Annotated[float, Field(ge=0, le=1)]
 Stage = Literal["mine", "separation", "metal", "magnet", "gallium"]
 
@@ -37,6 +38,10 @@ class Horizon(Strict):
         return self
 
 
+PRO_RATED = ("tariffs", "export_taxes", "licences", "threats", "subsidies")
+"""Lever kinds whose rate or level a block in force for part of a year scales by its months."""
+
+
 class DatedLevers(Strict):
     """Levers in force from ``start`` (inclusive) to ``end`` (inclusive; null = open)."""
 
@@ -53,9 +58,48 @@ class DatedLevers(Strict):
     """Year from which markets know the block ends at ``end`` (default: known with the block,
     as a contract's term is). Before it, holders expect the block to stay in force past
     ``end``: a policy whose end nobody had announced is expected to persist."""
+    start_month: Month = 1
+    """Month (1-12) the block comes into force in its start year."""
+    end_month: Month = 12
+    """Last month (1-12) in force in its end year. A year the block covers only in part counts
+    its rates and levels (taxes, tariffs, licences' refused shares, threats, subsidies) by the
+    months in force, as an annual market sees a policy that began in July at half strength."""
     levers: Levers
     source: list[Id] = []
     note: str | None = None
+
+    @model_validator(mode="after")
+    def _months(self) -> DatedLevers:
+        if self.end_month != 12 and self.end is None:
+            raise ValueError(f"block {self.id}: end_month needs an end year")
+        if self.end == self.start and self.end_month < self.start_month:
+            raise ValueError(
+                f"block {self.id}: it starts and ends in {self.start}, so end_month "
+                f"({self.end_month}) cannot be before start_month ({self.start_month})"
+            )
+        if self.start_month != 1 or self.end_month != 12:
+            whole_year = [
+                name for name in type(self.levers).model_fields
+                if name not in PRO_RATED and getattr(self.levers, name)
+            ]  # fmt: skip
+            if whole_year:
+                raise ValueError(
+                    f"block {self.id}: start_month and end_month count rates and levels "
+                    f"({', '.join(PRO_RATED)}) by the months in force, but "
+                    f"{', '.join(whole_year)} are amounts or switches for a whole year; put them "
+                    "in a block of their own without months, with the part year's amount"
+                )
+        return self
+
+    def share_of_year(self, when: int, start: int, end_known: bool = True) -> float:
+        """Share (0-1) of year ``when`` that the block is in force, for a block that starts in
+        ``start`` (its drawn start year) and, where ``end_known``, ends at ``end_month`` of its
+        end year (a block whose end is not known is expected to run through that year)."""
+        if when < start or (end_known and self.end is not None and when > self.end):
+            return 0.0
+        first = self.start_month if when == start else 1
+        last = self.end_month if end_known and when == self.end else 12
+        return max(0, last - first + 1) / 12
 
     @model_validator(mode="after")
     def _end_announced(self) -> DatedLevers:

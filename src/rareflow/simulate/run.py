@@ -347,6 +347,7 @@ class Runner:
         for period in range(self.periods):
             when = year + period
             active = set(market.base_levers)
+            shares: dict[str, float] = {}
             for block in market.scenario.levers:
                 start = plan.lever_start.get(block.id)
                 if start is None:
@@ -356,10 +357,16 @@ class Runner:
                 in_force = start <= when and (ends is None or when <= ends)
                 if known <= year and in_force:
                     active |= market.block_levers[block.id]
+                    # the year being cleared is in force for its real months; a later year
+                    # ends at end_month only where markets know the end
+                    share = block.share_of_year(when, start, period == 0 or ends is not None)
+                    if share < 1.0:
+                        shares |= dict.fromkeys(market.block_levers[block.id], share)
                     if period == 0:
                         live_now.add(block.id)
             active |= self.piles.set_volumes(model, year, period, live_now, state.piles)
             model.levers.active[period] = active
+            model.levers.shares[period] = shares
         for licence_id, licence in self.licences.items():
             for period in range(self.periods):
                 if licence_id in model.levers.active[period]:
