@@ -24,10 +24,13 @@ extends: {extends}                # a built-in scenario (rareflow scenario list)
 horizon: {{start: 2024, end: 2040}}
 
 # Dated lever blocks: in force from `start` to `end` (null: open), with a probability per run,
-# a start drawn in start..start+start_spread_years, known to markets from `announced`.
+# a start drawn in start..start+start_spread_years, known to markets from `announced`; a block
+# that starts or ends within a year (start_month, end_month) counts its rates and levels by the
+# months in force.
 levers:
   - id: my_export_tax
     start: 2027
+    start_month: 7
     end: 2030
     probability: 0.5
     announced: 2026
