@@ -287,6 +287,7 @@ def test_backcast_cli_json_shape() -> None:
         (["--episode", "2011=history-2009"], "EPISODE one of 2009-2016, 2024-2026"),
         (["--episode", "2024-2026=history-2009"], "must cover 2024-2026"),
         (["--episode", "2009-2016=no-such.yaml"], "not found"),
+        (["--json", "--markdown"], "choose one"),
     ):
         bad = subprocess.run(
             [sys.executable, "-m", "rareflow", "backcast", *flags],
@@ -294,6 +295,34 @@ def test_backcast_cli_json_shape() -> None:
         )  # fmt: skip
         assert bad.returncode != 0 and message in bad.stderr + bad.stdout
         assert "Traceback" not in bad.stderr
+
+
+def test_the_markdown_tables_hold_every_compared_price(backcast: Backcast) -> None:
+    """`rareflow backcast --markdown` prints docs/validation.md's tables: each cell the median,
+    the 10-90 % band and the published value of one series row, three significant figures."""
+    from rareflow.cli.backcast_tables import markdown, number
+
+    assert [number(v) for v in (1234.4, 99.95, 12.34, 5.468, 0.0, None)] == [
+        "1,234", "100.0", "12.3", "5.47", "0.00", "–"]  # fmt: skip
+    text = markdown(backcast)
+    lines = text.splitlines()
+    tables = [i for i, line in enumerate(lines) if line.startswith("**")]
+    assert len(tables) == 4
+    series = backcast.series
+    nd = series[(series["quantity"] == "price") & (series["element"] == "Nd")
+                & (series["market"] == "export") & (series["year"] == 2011)
+                & (series["episode"] == "2009-2016")].iloc[0]  # fmt: skip
+    row = next(line for line in lines[tables[0]:tables[1]] if line.startswith("| Nd |"))
+    cell = row.split(" | ")[3]  # 2009, 2010, then 2011
+    assert cell == (f"{number(nd['median'])} [{number(nd['p10'])}–{number(nd['p90'])}] / "
+                    f"{number(nd['published'])}")  # fmt: skip
+    assert cell.endswith("/ 195")  # the published 2011 FOB average of Nd oxide
+    for start, end in zip(tables, [*tables[1:], len(lines)], strict=True):
+        body = [line for line in lines[start:end] if line.startswith("| ")]
+        widths = {line.count("|") for line in body}
+        assert len(widths) == 1 and len(body) >= 3  # a header and rows, none ragged
+    recent = [line for line in lines[tables[3]:] if line.startswith("| Dy | europe |")]
+    assert len(recent) == 1 and recent[0].count("[") == 3  # 2024, 2025, 2026
 
 
 def test_the_calibrated_rule_beats_the_reference_rule(dataset: Dataset, backcast: Backcast) -> None:

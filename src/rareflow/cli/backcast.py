@@ -9,6 +9,7 @@ from typing import Annotated
 import pandas as pd
 import typer
 
+from rareflow.cli.backcast_tables import markdown
 from rareflow.cli.data import DataDir, JsonFlag, load
 from rareflow.cli.output import console, fail, print_frame, print_json
 from rareflow.cli.run import scenario_or_fail
@@ -53,6 +54,13 @@ StepPrice = Annotated[
 ]  # fmt: skip
 
 
+Markdown = Annotated[
+    bool,
+    typer.Option("--markdown", help="Print the price and export tables as Markdown, each cell "
+                 "'median [10-90 %] / published' (the tables of docs/validation.md)."),
+]  # fmt: skip
+
+
 Episode = Annotated[
     list[str] | None,
     typer.Option("--episode", help="EPISODE=SCENARIO: run an episode (2009-2016 or 2024-2026) "
@@ -71,9 +79,12 @@ def backcast_command(
     step_price: StepPrice = None,
     data: DataDir = None,
     as_json: JsonFlag = False,
+    as_markdown: Markdown = False,
 ) -> None:
     """Run 2009-2016 and 2024-2026 with the model's parameters; print model (median, 10-90 %
     band) beside the published values, and the scores (docs/validation.md)."""
+    if as_json and as_markdown:
+        fail("--json and --markdown: choose one")
     variants = _episodes(episode or [], data)
     rule = None
     if expectations is not None or trend is not None or weight is not None:
@@ -93,6 +104,9 @@ def backcast_command(
     result = run_backcast(dataset, runs, seed, rule, variants)
     if as_json:
         print_json(result.to_dict())
+        return
+    if as_markdown:
+        print(markdown(result), end="")
         return
     series = result.series
     prices = series[series["quantity"] == "price"].copy()
