@@ -271,3 +271,17 @@ def test_browser_is_installed_by_ci() -> None:
     # the browser test above needs Debian's chromium; CI must install it, not skip it
     script = (ROOT / ".ci/run").read_text()
     assert "apt-get install" in script and "chromium" in script
+
+
+def test_the_assumption_table_dates_part_year_blocks_by_month() -> None:
+    from rareflow.report.assumptions import lever_table
+
+    scenario = {"levers": [
+        {"id": "scare", "start": 2010, "start_month": 7, "end": 2011, "end_month": 12},
+        {"id": "taxes", "start": 2015, "start_month": 1, "end": 2015, "end_month": 4},
+        {"id": "ban", "start": 2026},
+    ]}  # fmt: skip
+    table = lever_table(scenario).set_index("block")
+    assert (table.loc["scare", "start"], table.loc["scare", "end"]) == ("2010-07", 2011)
+    assert (table.loc["taxes", "start"], table.loc["taxes", "end"]) == (2015, "2015-04")
+    assert (table.loc["ban", "start"], table.loc["ban", "end"]) == (2026, "open")

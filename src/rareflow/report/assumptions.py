@@ -22,8 +22,8 @@ def lever_table(scenario: dict[str, Any]) -> pd.DataFrame:
         rows.append(
             {
                 "block": block.get("id"),
-                "start": block.get("start"),
-                "end": block.get("end") or "open",
+                "start": _dated(block.get("start"), block.get("start_month"), 1),
+                "end": _dated(block.get("end"), block.get("end_month"), 12) or "open",
                 "probability": block.get("probability"),
                 "start spread, years": block.get("start_spread_years"),
                 "announced": block.get("announced") or "at start",
@@ -33,6 +33,13 @@ def lever_table(scenario: dict[str, Any]) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows)
+
+
+def _dated(year: Any, month: Any, whole: int) -> Any:
+    """A block's start or end year, with its month (2010-07) where it is not the whole year."""
+    if year is None or month in (None, whole):
+        return year
+    return f"{year}-{int(month):02d}"
 
 
 def project_table(scenario: dict[str, Any]) -> pd.DataFrame:
