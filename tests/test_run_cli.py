@@ -67,12 +67,16 @@ def test_two_workers_give_the_numbers_of_one(tmp_path: Path) -> None:
 
 
 def test_killed_ensemble_resumes_without_losing_or_duplicating_runs(tmp_path: Path) -> None:
+    # Enough runs that the kill, after the first write of 5 or more, lands mid-ensemble: the
+    # driver writes every few seconds, and 24 runs on one worker could all finish before the
+    # first write was read.
+    total = 48
     path = tmp_path / "k.duckdb"
     args = [
         "run",
         "baseline",
         "--runs",
-        "24",
+        str(total),
         "--seed",
         "9",
         "--workers",
@@ -98,13 +102,13 @@ def test_killed_ensemble_resumes_without_losing_or_duplicating_runs(tmp_path: Pa
     process.wait()
     with duckdb.connect(str(path), read_only=True) as con:
         partial = con.execute("SELECT count(*) FROM runs").fetchone()
-    assert partial is not None and 5 <= partial[0] < 24
+    assert partial is not None and 5 <= partial[0] < total
     resumed = rareflow(*args, "--resume")
     assert resumed.returncode == 0, resumed.stderr
     with duckdb.connect(str(path), read_only=True) as con:
         runs = con.execute("SELECT run FROM runs ORDER BY run").df()["run"].tolist()
         rows = con.execute("SELECT count(*) FROM results").fetchone()
-    assert runs == list(range(24))
+    assert runs == list(range(total))
     per_run = stored(path).groupby("run").size()
     assert rows is not None and rows[0] == per_run.sum() and per_run.nunique() == 1
 
