@@ -183,7 +183,9 @@ def test_a_block_counts_its_rates_and_levels_by_the_months_in_force() -> None:
     assert DatedLevers(id="b", start=2025, levers=quota)  # whole years: any lever
 
 
-def test_a_scare_from_july_is_half_a_scare_in_its_first_year(dataset: Dataset) -> None:
+def test_a_scare_from_july_is_half_a_scare_in_its_first_year(
+    dataset: Dataset, tmp_path: Path
+) -> None:
     """The episode's scare counted by its months (level 1 from July 2010) is the same market as
     the two additive half-level blocks it replaced (0.5 over 2010-2011, plus 0.5 in 2011 that
     holders of 2010 foresee): a threat's premium is linear in its level."""
@@ -210,19 +212,16 @@ def test_a_scare_from_july_is_half_a_scare_in_its_first_year(dataset: Dataset) -
     assert (scare.start, scare.start_month, scare.end) == (2010, 7, 2011)
     months, summed = (
         _years_of(dataset, scenario, 2012),
-        _years_of(dataset, scenario_from(halves), 2012),
+        _years_of(dataset, _written(tmp_path / "halves.yaml", halves), 2012),
     )
     for year in (2009, 2010, 2011, 2012):
         assert np.allclose(months[year], summed[year], rtol=1e-7, atol=1e-6)
 
 
-def scenario_from(document: dict[str, object]) -> Scenario:
-    import tempfile
-
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "variant.yaml"
-        path.write_text(yaml.safe_dump(document))
-        return load_scenario(str(path))
+def _written(path: Path, document: dict[str, object]) -> Scenario:
+    """The scenario of ``document``, loaded from a YAML file written at ``path``."""
+    path.write_text(yaml.safe_dump(document))
+    return load_scenario(str(path))
 
 
 def _years_of(dataset: Dataset, scenario: Scenario, until: int) -> dict[int, np.ndarray]:

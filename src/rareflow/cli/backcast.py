@@ -6,10 +6,9 @@ import dataclasses
 from pathlib import Path
 from typing import Annotated
 
-import pandas as pd
 import typer
 
-from rareflow.cli.backcast_tables import markdown
+from rareflow.cli.backcast_tables import markdown, number
 from rareflow.cli.data import DataDir, JsonFlag, load
 from rareflow.cli.output import console, fail, print_frame, print_json
 from rareflow.cli.run import scenario_or_fail
@@ -112,9 +111,12 @@ def backcast_command(
     prices = series[series["quantity"] == "price"].copy()
     for episode, rows in prices.groupby("episode", sort=False):
         table = rows.assign(
-            model=rows["median"].map(_fmt),
-            band=[f"{_fmt(a)}-{_fmt(b)}" for a, b in zip(rows["p10"], rows["p90"], strict=True)],
-            data=rows["published"].map(_fmt),
+            model=rows["median"].map(number),
+            band=[
+                f"{number(low)}-{number(high)}"
+                for low, high in zip(rows["p10"], rows["p90"], strict=True)
+            ],
+            data=rows["published"].map(number),
         )
         wide = table.pivot_table(
             index=["element", "market"], columns="year", values=["model", "data"],
@@ -172,9 +174,3 @@ def _episodes(given: list[str], data: Path | None) -> dict[str, str]:
                  f"{scenario.horizon.end}); write 'extends: {EPISODES[episode]}'")  # fmt: skip
         variants[episode] = name
     return variants
-
-
-def _fmt(value: float) -> str:
-    if pd.isna(value):
-        return "-"
-    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:,.1f}"

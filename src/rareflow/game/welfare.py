@@ -113,7 +113,7 @@ def _transfers(
         if period is not None and effect.period != period:
             continue
         meta = program.meta[effect.target]
-        rate = effect.on * levers.share(effect.lever, effect.period)
+        rate = effect.on * levers.part_of_year(effect.lever, effect.period)  # active: above
         if effect.kind is EffectKind.AD_VALOREM:
             base = levers.tax_base.get(position, 0.0)
             revenue[_home(meta.get("origin", CHINA))] += effect.weight * rate * base * level

@@ -165,8 +165,7 @@ class LeverEffects:
                 cost[target] += effect.weight * (share * effect.on + (1 - share) * effect.off)
             elif effect.kind is EffectKind.AD_VALOREM:
                 if on:
-                    share = self.share(effect.lever, effect.period)
-                    rate = share * effect.on
+                    rate = self.part_of_year(effect.lever, effect.period) * effect.on
                     cost[target] -= effect.weight * rate * self.tax_base.get(position, 0.0)
             elif effect.kind is EffectKind.SWITCH:
                 factor = effect.on if on else effect.off
