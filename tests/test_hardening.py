@@ -284,6 +284,40 @@ def test_scenario_ids_dates_and_names(tmp_path: Path) -> None:
     assert "site-packages" not in unknown.stderr and "/scenarios/" not in unknown.stderr
 
 
+def test_every_lever_and_measure_names_known_elements_and_places(tmp_path: Path) -> None:
+    """A misspelt element in a tax, a licence or a threat once made the lever match nothing and
+    the run go on as if it were absent; every such name is now checked, with a suggestion."""
+    scenario = tmp_path / "names.yaml"
+    scenario.write_text(
+        "name: n\nextends: baseline\nlevers:\n"
+        "  - {id: a, start: 2026, levers: {\n"
+        "     export_taxes: [{id: tax, elements: [dy], rate_pct: 50}],\n"
+        "     licences: [{id: lic, elements: [Xx], refused_share: 0.5}],\n"
+        "     threats: [{id: scare, elements: [Tb], places: [QQ]}]}}\n"
+        "  - {id: late, start: 2030, end: 2027, levers: {}}\n"
+        "measure: {elements: [NdPr, Zz], extra_groups: {plus: [us_japan_australia, XX]}}\n"
+    )
+    done = rareflow("scenario", "check", str(scenario))
+    text = done.stdout + done.stderr
+    assert done.returncode == 1, text
+    assert "ends in 2027, before it starts (2030), so it never acts" in text
+    scenario.write_text(scenario.read_text().replace("end: 2027", "end: 2031"))
+    done = rareflow("scenario", "check", str(scenario))
+    text = done.stdout + done.stderr
+    assert "lever 'tax' names an unknown element (got 'dy'); expected 'Dy' (did you mean" in text
+    assert "lever 'lic' names an unknown element (got 'Xx')" in text
+    assert "lever 'scare' names an unknown country or group (got 'QQ')" in text
+    assert "measure.elements" in text and "'Zz'" in text
+    assert "measure.extra_groups.plus" in text and "'XX'" in text
+    fixed = scenario.read_text()
+    for wrong, right in (("[dy]", "[Dy]"), ("[Xx]", "[Tb]"), ("[QQ]", "[JP]"), (", Zz", ""),
+                         (", XX", "")):  # fmt: skip
+        fixed = fixed.replace(wrong, right)
+    scenario.write_text(fixed)
+    done = rareflow("scenario", "check", str(scenario))
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
 def test_shipment_ids_are_unique(tmp_path: Path) -> None:
     text = (EXAMPLES / "u1_german_machine.yaml").read_text()
     bom = tmp_path / "twice.yaml"

@@ -40,10 +40,31 @@ def test_clear_json_has_the_documented_shape() -> None:
     ):
         assert key in payload
     assert payload["max_imbalance_t"] < 1e-6
+    assert payload["notes"] == []  # the base year's demand is its own
     shares = {row["stage"]: row["share_pct"] for row in payload["china_shares"]}
     assert 64 < shares["mining"] < 75
     nd = [p for p in payload["prices"] if p["item"] == "Nd" and p["location"] == "CN"]
     assert nd and nd[0]["commodity"] == "oxide" and 30 < nd[0]["usd_per_kg"] < 90
+
+
+@pytest.mark.parametrize(
+    ("year", "said"),
+    [
+        # no published FOB price in the dataset for 2011: demand keeps the base year's prices
+        (2011, "no 2011 FOB China price for Ce, Dy"),
+        # 2015's published prices anchor the curves of the elements that have one
+        (2015, "Ce, Dy, Eu, La, Nd, Tb are anchored at 2015's published FOB China prices"),
+    ],
+)
+def test_a_past_year_says_what_its_demand_is_anchored_at(year: int, said: str) -> None:
+    """A past year's one-year clearing once printed base-year-like prices with no word that
+    its demand curves were the base year's."""
+    done = run("clear", "--year", str(year), "--json")
+    assert done.returncode == 0, done.stderr
+    (note,) = json.loads(done.stdout)["notes"]
+    assert said in note and "rareflow backcast" in note
+    text = run("clear", "--year", str(year))
+    assert "is a past year" in text.stdout
 
 
 def test_price_intervals_say_which_prices_the_lp_leaves_open() -> None:

@@ -14,6 +14,7 @@ from rareflow.cli.output import console, errors, fail, frame_records, print_fram
 from rareflow.dataset.dataset import Dataset
 from rareflow.dataset.errors import DataIssue, DataValidationError
 from rareflow.dataset.levers import Levers
+from rareflow.market import history
 from rareflow.market.calibration import calibration_table
 from rareflow.market.clearing import Clearing
 from rareflow.market.intervals import price_intervals
@@ -97,8 +98,11 @@ def clear_command(
     groups = _group_of(result)
     trade = result.trade(by=groups)
     ranges = price_intervals(clearing.model) if intervals else None
+    base_year = dataset.market.base_year if dataset.market is not None else result.year
+    note = history.anchor_note(dataset, result.year, base_year, clearing.world.elements)
     if as_json:
         payload: dict[str, Any] = result.to_dict()
+        payload["notes"] = [note] if note else []
         payload["trade_between_groups"] = frame_records(trade)
         if ranges is not None:
             # an unbounded end (no t can be used or brought in) is null
@@ -111,6 +115,8 @@ def clear_command(
         f"[bold]World market {result.year}[/]  welfare {result.welfare_musd:,.0f} MUSD, "
         f"max imbalance {result.balance['residual_t'].abs().max():.1e} t"
     )
+    if note:
+        console.print(f"[yellow]note:[/] {note}")
     production = result.production()
     production["group"] = production["location"].map(groups)
     summary = production.pivot_table(index="stage", columns="group", values="t", aggfunc="sum")

@@ -110,3 +110,31 @@ def reference_prices(dataset: Dataset, year: int) -> dict[str, float]:
         if product.endswith("_oxide") and symbol in RARE_EARTHS:
             found[symbol] = float(row.price_usd_per_kg)
     return found
+
+
+def anchor_note(dataset: Dataset, year: int, base_year: int, elements: list[str]) -> str | None:
+    """What a one-year clearing of a past ``year`` anchors its demand curves at, or None for
+    the base year and later: the year's own published FOB prices where the dataset has them
+    (so those prices are inputs, not predictions), else the base year's (so the year's supply
+    meets the base year's willingness to pay)."""
+    if year >= base_year or not covers(dataset, year):
+        return None
+    own = reference_prices(dataset, year)
+    anchored = sorted(e for e in elements if e in own)
+    missing = sorted(e for e in elements if e not in own)
+    parts = []
+    if anchored:
+        parts.append(
+            f"the demand curves of {', '.join(anchored)} are anchored at {year}'s published FOB "
+            "China prices, so those prices are inputs here, not predictions"
+        )
+    if missing:
+        parts.append(
+            f"the dataset has no {year} FOB China price for {', '.join(missing)}: their demand "
+            f"curves keep the base year's ({base_year}) prices, so their prices are {year}'s "
+            f"supply against {base_year}'s willingness to pay, not {year}'s market"
+        )
+    return (
+        f"{year} is a past year: " + "; ".join(parts) + ". The historical path, with prices "
+        "never taken as inputs, is `rareflow backcast` (docs/validation.md)."
+    )

@@ -97,11 +97,21 @@ def check_levers(
                     )
                 )
 
-    trade_rules: list[TradeRule] = [*levers.bans, *levers.quotas, *levers.tariffs]
+    trade_rules: list[TradeRule] = [
+        *levers.bans,
+        *levers.quotas,
+        *levers.tariffs,
+        *levers.export_taxes,
+        *levers.licences,
+    ]
+    elements = set(RARE_EARTHS) | {"Ga"}
     for trade in trade_rules:
         for field in ("origin", "destination", "exclude_destination"):
             check(trade.id, field, getattr(trade, field), places, "country or group")
-        check(trade.id, "elements", trade.elements, set(RARE_EARTHS) | {"Ga"}, "element")
+        check(trade.id, "elements", trade.elements, elements, "element")
+    for threat in levers.threats:
+        check(threat.id, "elements", threat.elements, elements, "element")
+        check(threat.id, "places", threat.places, places, "country or group")
     contracts: list[PriceFloor | Offtake | Subsidy] = [
         *levers.floors,
         *levers.offtakes,
@@ -128,6 +138,7 @@ def check_levers(
 
 
 def _expected(value: str, known: set[str]) -> str:
-    close = difflib.get_close_matches(value, sorted(known), n=1)
+    same_but_case = [k for k in sorted(known) if k.lower() == value.lower()]
+    close = same_but_case or difflib.get_close_matches(value, sorted(known), n=1)
     listing = ", ".join(sorted(known)[:12]) + (" ..." if len(known) > 12 else "")
     return (f"{close[0]!r} (did you mean it?) or one of " if close else "one of ") + listing

@@ -178,4 +178,12 @@ def check_scenario(scenario: Scenario, world: World, label: str) -> list[DataIss
                 bad(f"stockpiles[{pile.id}].elements", e, "an element symbol")
     if scenario.measure.group not in places:
         bad("measure.group", scenario.measure.group, "a country or group")
+    for group, members in scenario.measure.extra_groups.items():
+        for member in members:
+            if member not in places:
+                bad(f"measure.extra_groups.{group}", member, "a country or group")
+    measurable = ("NdPr", *world.elements)
+    for element in scenario.measure.elements:
+        if element not in measurable:
+            bad("measure.elements", element, f"NdPr or an element symbol: {', '.join(measurable)}")
     return issues

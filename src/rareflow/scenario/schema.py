@@ -70,6 +70,11 @@ class DatedLevers(Strict):
 
     @model_validator(mode="after")
     def _months(self) -> DatedLevers:
+        if self.end is not None and self.end < self.start:
+            raise ValueError(
+                f"block {self.id}: it ends in {self.end}, before it starts ({self.start}), so "
+                "it never acts; give an end year from the start year on, or none (open-ended)"
+            )
         if self.end_month != 12 and self.end is None:
             raise ValueError(f"block {self.id}: end_month needs an end year")
         if self.end == self.start and self.end_month < self.start_month:
