@@ -324,6 +324,35 @@ def test_sourcing_rule_segment_is_free_of_the_excluded_origin() -> None:
     assert touched.loc["segment:nd"] == pytest.approx(1.0)
 
 
+def test_stock_of_unknown_origin_is_never_counted_as_free() -> None:
+    """The hand case of the market's stock-release test: 50 t of Nd from the Chinese mine,
+    separated in China, and 10 t released from a stock in China serve the 60 t segment. A
+    one-year trace cannot know where the stock came from: 1/6 of the segment is of unknown
+    origin unless the place excluded is the one where the stock is held (China handled it
+    there, whatever its origin); only the rest can be shown clean or touched."""
+    from rareflow.compliance.provenance import flow_graph, touched_shares, trace
+    from rareflow.dataset.levers import Levers, StockRelease
+    from rareflow.market.clearing import Clearing
+    from rareflow.market.model import MarketModel
+    from tests.test_market_small import LA, M1, M2, ND, S_CN, world
+
+    release = StockRelease(id="r", location="CN", commodity="oxide", item="Nd", volume_t=10.0)
+    model = MarketModel(world([M1, M2], [S_CN], [ND, LA], Levers(stock_releases=[release])))
+    values, duals, _, _ = Clearing(model).solve_arrays()
+    graph = flow_graph(model, values, "Nd")
+    china = touched_shares(graph, {"CN"}).loc["segment:nd"]
+    assert (china["touched"], china["unknown"], china["clean"]) == pytest.approx((1, 0, 0))
+    australia = touched_shares(graph, {"AU"}).loc["segment:nd"]
+    assert (australia["touched"], australia["unknown"]) == pytest.approx((0, 1 / 6))
+    result = trace(model, values, duals, "Nd", free_of={"AU"})
+    (row,) = [r for r in result["segments"] if r["segment"] == "nd"]  # type: ignore[attr-defined]
+    served = row["t"]
+    # the stock's 1/6 is short of an AU-free chain even though no AU node touched anything
+    assert row["unknown_origin_share"] == pytest.approx(0)  # held in China: China handled it
+    assert row["excluded_unknown_share"] == pytest.approx(1 / 6)
+    assert row["shortfall_t"] == pytest.approx(served / 6)
+
+
 @pytest.mark.parametrize(
     ("eccn", "destination", "verdict", "threshold"),
     [

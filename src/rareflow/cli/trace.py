@@ -87,14 +87,21 @@ def trace_command(
         )
         touched = result["touched_by_china"]
         assert isinstance(touched, float)
-        console.print(f"handled in China at some stage: {100 * touched:.1f} %")
+        unknown = result["unknown_origin"]
+        assert isinstance(unknown, float)
+        console.print(
+            f"handled in China at some stage: {100 * touched:.1f} %; drawn from stock of "
+            f"unknown origin (not counted as China-free): {100 * unknown:.1f} %"
+        )
     segments = pd.DataFrame(result["segments"])
     if len(segments):
-        segments[["china_mined_share", "china_touched_share"]] *= 100
+        shares = ["china_mined_share", "china_touched_share", "unknown_origin_share"]
+        segments[shares] *= 100
         segments = segments.rename(
             columns={
                 "china_mined_share": "mined in China %",
                 "china_touched_share": "China at any stage %",
+                "unknown_origin_share": "stock of unknown origin %",
             }
         )
         print_frame(segments, title=f"{symbol} by demand segment")

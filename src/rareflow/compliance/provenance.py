@@ -282,16 +282,25 @@ def _downstream_only(graph: FlowGraph, labels: dict[str, str]) -> FlowGraph:
 
 def touched_share(graph: FlowGraph, excluded_places: set[str]) -> pd.Series:
     """Share of each node's material that a node in ``excluded_places`` handled at any stage."""
+    return touched_shares(graph, excluded_places)["touched"]
+
+
+def touched_shares(graph: FlowGraph, excluded_places: set[str]) -> pd.DataFrame:
+    """Each node's material split three ways: ``touched`` (a node in ``excluded_places``
+    handled it at some stage), ``unknown`` (drawn from a stock carried into the year and not
+    handled there since: a one-year trace cannot say where the stock came from) and ``clean``."""
     labels = {
         n: "touched"
         for n, p in graph.place.items()
         if p in excluded_places and graph.stage[n] != "segment"
     }
     for n, kind in graph.stage.items():
-        if n not in labels and kind in ("mining", "recycling", "stock"):
+        if n not in labels and kind in ("mining", "recycling"):
             labels[n] = "clean"
+        elif n not in labels and kind == "stock":
+            labels[n] = "unknown"
     shares = propagate(_downstream_only(graph, labels), labels)
-    return shares["touched"] if "touched" in shares else pd.Series(0.0, index=shares.index)
+    return shares.reindex(columns=["touched", "unknown", "clean"], fill_value=0.0)
 
 
 def trace(
@@ -306,14 +315,17 @@ def trace(
     """Origins of element ``e`` in one solved year: for ``node`` (``plant:ID``, ``mine:ID``,
     ``segment:ID`` or a bare id) the shares by country of mining and of every processing stage,
     and for every demand segment the Chinese-origin share by mass (mined in China) and the
-    share of its material that China handled at any stage. With ``free_of`` (places), each
-    segment also gets the share of its material some of those places handled at any stage and
-    the shortfall in t of element if it had to be served only by chains free of them."""
+    share of its material that China handled at any stage, beside the share drawn from stocks
+    of unknown origin (never counted as free of anyone). With ``free_of`` (places), each segment
+    also gets the share of its material some of those places handled at any stage and the
+    shortfall in t of element if it had to be served only by chains shown free of them (stock of
+    unknown origin included in the shortfall)."""
     graph = flow_graph(model, values, e)
     # the processing-stage bases are only reported for a chosen node
     bases = STAGES if node is not None else ("mining",)
     by = {basis: origin_shares(graph, basis) for basis in bases}
-    touched = touched_share(graph, {china})
+    split = touched_shares(graph, {china})
+    touched, unknown = split["touched"], split["unknown"]
     chosen = _resolve(graph, node) if node is not None else None
     result: dict[str, object] = {"element": e}
     if chosen is not None:
@@ -327,8 +339,9 @@ def trace(
             if chosen in frame.index
         }
         result["touched_by_china"] = float(touched.get(chosen, 0.0))
+        result["unknown_origin"] = float(unknown.get(chosen, 0.0))
     segments = []
-    excluded = touched_share(graph, free_of) if free_of else None
+    excluded = touched_shares(graph, free_of) if free_of else None
     for name in graph.nodes():
         if graph.stage[name] != "segment":
             continue
@@ -339,11 +352,14 @@ def trace(
             "t": served,
             "china_mined_share": float(mined.get(china, 0.0)),
             "china_touched_share": float(touched.get(name, 0.0)),
+            "unknown_origin_share": float(unknown.get(name, 0.0)),
         }
         if excluded is not None:
-            share = float(excluded.get(name, 0.0))
+            share = float(excluded["touched"].get(name, 0.0))
+            unknown_here = float(excluded["unknown"].get(name, 0.0))
             row["excluded_touched_share"] = share
-            row["shortfall_t"] = served * share
+            row["excluded_unknown_share"] = unknown_here
+            row["shortfall_t"] = served * (share + unknown_here)
         segments.append(row)
     result["segments"] = segments
     return result
