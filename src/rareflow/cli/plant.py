@@ -132,7 +132,7 @@ def capex(
 def _print_new_plant(claim: dict[str, Any]) -> None:
     rows = [
         {"region": c["region"], "plant": f"{c['scope']}, {c['site']}"
-         + (" + new mine" if c["new_mine"] else ""),
+         + (", a new mine's permits" if c["new_mine"] else ""),
          "t REO/yr": f"{c['capacity_t_reo_per_yr']:,.0f}",
          "capex US$M [band]": f"{_musd(c['capex_usd'])} [{_musd(c['capex_low_usd'])}-"
          f"{_musd(c['capex_high_usd'])}]",
@@ -141,6 +141,14 @@ def _print_new_plant(claim: dict[str, Any]) -> None:
     ]  # fmt: skip
     print_frame(pd.DataFrame(rows), title=f"Claim: {claim['claim']} ({claim['ore']}, USD of "
                 f"{claim['usd_year']})")  # fmt: skip
+    console.print(
+        "  capex is the plant's (separation, or cracking + separation): a new mine "
+        "enters the lead time (its permitting), not the capex",
+        highlight=False,
+    )
+    gaps = dict.fromkeys(f"{c['region']}: {g}" for c in claim["cases"] for g in c["lead_time_gaps"])
+    for gap in gaps:
+        console.print(f"  note: {gap}", highlight=False)
     for region, capacity in claim["integrated_capacity_at_2bn_t_reo_per_yr"].items():
         reach = "not below 1 Mt/yr" if capacity is None else f"{capacity:,.0f} t REO/yr"
         console.print(f"  {region}: cracking + separation reach US${CLAIMED_CAPEX_USD / 1e9:.0f} "
