@@ -180,6 +180,9 @@ def ledger_table(model: MarketModel, values: np.ndarray) -> pd.DataFrame:
     initial = carried_in(model)
     table = pd.DataFrame({f"{k}_t": v for k, v in totals.items()})
     table.insert(0, "element", model.world.elements)
+    # the stock carried in closes the balance, so the table carries it (one column per side)
+    table.insert(2, "oxide_carried_in_t", initial["oxide_final"])
+    table["metal_carried_in_t"] = initial["metal_final"]
     oxide_residual = (
         totals["sourced"]
         + initial["oxide_final"]
