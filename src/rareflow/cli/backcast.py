@@ -83,7 +83,7 @@ def backcast_command(
     """Run 2009-2016 and 2024-2026 with the model's parameters; print model (median, 10-90 %
     band) beside the published values, and the scores (docs/validation.md)."""
     if as_json and as_markdown:
-        fail("--json and --markdown: choose one")
+        fail("--json and --markdown: choose one", 2)
     variants = _episodes(episode or [], data)
     rule = None
     if expectations is not None or trend is not None or weight is not None:

@@ -13,7 +13,7 @@ import typer
 from rich.tree import Tree
 
 from rareflow.cli.data import DataDir, JsonFlag, load
-from rareflow.cli.output import console, errors, fail, print_frame, print_json
+from rareflow.cli.output import console, counted, errors, fail, print_frame, print_json
 from rareflow.dataset.dataset import DataQueryError, Dataset
 from rareflow.dataset.errors import DataValidationError
 from rareflow.elements import UnknownElementError, parse_symbol
@@ -57,7 +57,9 @@ def _overrides(items: list[str] | None) -> dict[str, float]:
 @cascade_app.command("design")
 def design(
     feed: Annotated[str, typer.Option(help="Two components, e.g. Pr=0.33,Nd=0.67.")],
-    purity: Annotated[float, typer.Option(help="Purity of the organic product (A).")],
+    purity: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="Purity of the organic product (A), 0-1.")
+    ],
     beta: Annotated[
         float | None, typer.Option(help="Separation factor A/B (default: dataset).")
     ] = None,
@@ -143,7 +145,7 @@ def read_file(file: Path, data: Path | None, reader: Callable[[Path, Dataset], T
     except DataValidationError as error:
         for issue in error.issues:
             errors.print(str(issue), markup=False, highlight=False, soft_wrap=True)
-        fail(f"{len(error.issues)} problem(s) in {file}; nothing was solved")
+        fail(f"{counted(len(error.issues), 'problem')} in {file}; nothing was solved")
     except SpecError as exc:
         fail(str(exc))
 
@@ -193,7 +195,9 @@ def simulate(
 def split(
     feed: Annotated[str, typer.Option(help="Composition, e.g. Ce=0.4445,Pr=0.1842,Nd=0.3713.")],
     cut: Annotated[str, typer.Option(help="Key pair LIGHT/HEAVY, e.g. Pr/Nd.")],
-    purity: Annotated[float, typer.Option(help="Purity of the extract group.")],
+    purity: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="Purity of the extract group, 0-1.")
+    ],
     purity_raffinate: Annotated[float | None, typer.Option(help="Default = --purity.")] = None,
     ratio_to_min: Annotated[float, typer.Option(help="S / lumped S_min.")] = 1.5,
     stage_budget: Annotated[

@@ -12,7 +12,7 @@ import pandas as pd
 import typer
 
 from rareflow.cli.data import DataDir, load
-from rareflow.cli.output import console, errors, fail, print_frame, print_json
+from rareflow.cli.output import console, counted, errors, fail, print_frame, print_json
 from rareflow.compliance.china import ChinaOptions
 from rareflow.compliance.documents import BomDocument, RegimeTable, bundled_regimes, load_document
 from rareflow.compliance.engine import assessed, parse_options
@@ -49,7 +49,7 @@ def _load(path: Path, model: type[Any]) -> Any:
     except DataValidationError as error:
         for issue in error.issues:
             errors.print(str(issue), markup=False, highlight=False, soft_wrap=True)
-        fail(f"{len(error.issues)} problem(s) in {path}; nothing was assessed")
+        fail(f"{counted(len(error.issues), 'problem')} in {path}; nothing was assessed")
 
 
 def comply_command(

@@ -17,6 +17,11 @@ console = Console()
 errors = Console(stderr=True)
 
 
+def counted(number: int, noun: str) -> str:
+    """``1 problem``, ``2 problems``: a count with its noun in the right number."""
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
+
+
 def print_json(payload: Any) -> None:
     sys.stdout.write(json.dumps(jsonable(payload), indent=2, ensure_ascii=False) + "\n")
 
@@ -31,8 +36,10 @@ def _cell(value: Any) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return ""
     if isinstance(value, float):
-        if abs(value) >= 10000:
+        if abs(value) >= 1000:
             return f"{value:,.0f}"
+        if abs(value) < 1e-6:  # solver noise around zero (a table shows quantities, not 1e-8 t)
+            return "0"
         return str(int(value)) if value.is_integer() else f"{value:.6g}"
     return str(value)
 
@@ -53,18 +60,35 @@ def print_frame(frame: pd.DataFrame, title: str | None = None, limit: int | None
         )
         for i, header in enumerate(headers)
     ]
-    if sum(widest) + 3 * len(headers) + 1 > console.width and len(headers) > 2:
+    room = console.width - (3 * len(headers) + 1)  # borders and padding
+    if sum(widest) > room and len(headers) > 2:
         _print_records(headers, rows, title)
     else:
         table = Table(title=title, show_lines=False, header_style="bold")
-        for column, header, width in zip(frame.columns, headers, widest, strict=True):
+        widths = _widths(headers, rows, widest, room)
+        for column, header, width in zip(frame.columns, headers, widths, strict=True):
             numeric = pd.api.types.is_numeric_dtype(frame[column])
-            table.add_column(header, justify="right" if numeric else "left", min_width=width)
+            table.add_column(header, justify="right" if numeric else "left", width=width)
         for row in rows:
             table.add_row(*row)
-        console.print(table)
+        console.print(table, crop=False)
     if limit is not None and len(frame) > limit:
         console.print(f"... {len(frame) - limit} more rows (use --limit 0 for all)")
+
+
+def _widths(headers: list[str], rows: list[list[str]], widest: list[int], room: int) -> list[int]:
+    """Column widths that fit ``room``: each column's longest line if they all fit, else its
+    longest word plus a share of the space left, in proportion to what it would still need."""
+    longest = [
+        max(len(text) for text in [header, *(row[i] for row in rows)])
+        for i, header in enumerate(headers)
+    ]
+    if sum(longest) <= room:
+        return longest
+    spare = max(0, room - sum(widest))
+    wanted = [full - least for full, least in zip(longest, widest, strict=True)]
+    total = sum(wanted) or 1
+    return [least + spare * need // total for least, need in zip(widest, wanted, strict=True)]
 
 
 def _print_records(headers: list[str], rows: list[list[str]], title: str | None) -> None:

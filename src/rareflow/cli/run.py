@@ -11,7 +11,15 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from rareflow.cli.data import DataDir, JsonFlag, load
-from rareflow.cli.output import console, errors, fail, frame_records, print_frame, print_json
+from rareflow.cli.output import (
+    console,
+    counted,
+    errors,
+    fail,
+    frame_records,
+    print_frame,
+    print_json,
+)
 from rareflow.dataset.errors import DataValidationError
 from rareflow.metrics import headline, independence
 from rareflow.report.ensemble import compact_headline, paired, read_ensemble
@@ -37,11 +45,13 @@ def scenario_or_fail(name: str, data: Path | None) -> Any:
     except DataValidationError as error:
         for issue in error.issues:
             errors.print(str(issue), markup=False, highlight=False, soft_wrap=True)
-        fail(f"{len(error.issues)} problem(s) in scenario {name!r}; nothing was run")
+        fail(f"{counted(len(error.issues), 'problem')} in scenario {name!r}; nothing was run")
     except ScenarioError as error:
         errors.print(str(error), markup=False, highlight=False, soft_wrap=True)
         count = len(str(error).splitlines())
-        fail(f"{count} problem(s) in scenario {name!r} against the dataset; nothing was run")
+        fail(
+            f"{counted(count, 'problem')} in scenario {name!r} against the dataset; nothing was run"
+        )
     return scenario
 
 

@@ -10,7 +10,7 @@ import typer
 import yaml
 
 from rareflow.cli.data import DataDir, JsonFlag
-from rareflow.cli.output import console, fail, print_frame, print_json
+from rareflow.cli.output import console, counted, fail, print_frame, print_json
 from rareflow.cli.run import scenario_or_fail
 from rareflow.scenario.loader import builtin_names, load_scenario
 
@@ -90,8 +90,9 @@ def check_command(
         print_json(summary)
         return
     console.print(
-        f"{scenario}: valid ({len(parsed.projects)} projects, {len(parsed.levers)} lever "
-        f"blocks, {len(parsed.candidates)} candidates)"
+        f"{scenario}: valid ({counted(len(parsed.projects), 'project')}, "
+        f"{counted(len(parsed.levers), 'lever block')}, "
+        f"{counted(len(parsed.candidates), 'candidate')})"
     )
 
 
