@@ -36,7 +36,7 @@ def _cell(value: Any) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return ""
     if isinstance(value, float):
-        if abs(value) >= 1000:
+        if abs(value) >= 10000:  # four digits stay bare, as years do (report.page.readable)
             return f"{value:,.0f}"
         if abs(value) < 1e-6:  # solver noise around zero (a table shows quantities, not 1e-8 t)
             return "0"
