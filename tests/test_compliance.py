@@ -475,3 +475,17 @@ def test_the_last_day_of_the_suspension_is_flagged_for_review(regimes: RegimeTab
         review = comply(dated, regimes, ChinaOptions())[0]["china"]["review"]
         options = {r["option"] for r in review}
         assert ("suspension_end_inclusive" in options) == flagged
+
+
+def test_an_exchange_rate_of_zero_is_refused_where_it_is_written(tmp_path: Path) -> None:
+    """A zero rate once passed and every value in that currency became 0, reported as a
+    missing item value instead of a bad rate."""
+    from rareflow.dataset.errors import DataValidationError
+
+    text = (EXAMPLES / "c5_servo_motor.yaml").read_text()
+    bom = tmp_path / "zero_fx.yaml"
+    bom.write_text(text.replace("fx: {EUR: 1.08}", "fx: {EUR: 0}"))
+    with pytest.raises(DataValidationError) as raised:
+        load_document(bom, BomDocument)
+    (issue,) = raised.value.issues
+    assert issue.line == 25 and issue.column == "fx.EUR" and issue.expected == "a number > 0"

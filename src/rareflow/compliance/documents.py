@@ -52,6 +52,8 @@ def _exact(value: Any) -> Any:
 
 Money = Annotated[Decimal, BeforeValidator(_exact), Field(ge=0)]
 Quantity = Annotated[Decimal, BeforeValidator(_exact), Field(gt=0)]
+Rate = Annotated[Decimal, BeforeValidator(_exact), Field(gt=0)]
+"""An exchange rate, USD per unit of a currency: zero would make every value in it vanish."""
 Country = Annotated[str, Field(pattern=r"^[A-Z]{2}$")]
 Technology = Literal["mining", "separation", "metal_smelting", "magnet_mfg", "recycling"]
 
@@ -168,7 +170,7 @@ class Shipment(Strict):
 class BomDocument(Strict):
     items: Annotated[list[Item], Field(min_length=1)]
     shipments: list[Shipment] = []
-    fx: dict[Annotated[str, Field(pattern=r"^[A-Z]{3}$")], Money] = {}
+    fx: dict[Annotated[str, Field(pattern=r"^[A-Z]{3}$")], Rate] = {}
     """USD per unit of each currency used (USD itself is 1)."""
     _index: dict[str, Item] = PrivateAttr(default_factory=dict)
 
