@@ -19,7 +19,7 @@ from rareflow.dataset.errors import DataValidationError
 from rareflow.elements import UnknownElementError, parse_symbol
 from rareflow.process.binary import design_from_feed
 from rareflow.process.cascade import Cascade, CascadeSolution, solve
-from rareflow.process.cost import compare, plant_cost
+from rareflow.process.cost import FIXED_DRIVERS, compare, plant_cost
 from rareflow.process.design import SplitSpec, design_split, least_reagent_design
 from rareflow.process.factors import factor_series
 from rareflow.process.files import load_cascade, parse_composition
@@ -391,13 +391,17 @@ def cost(
                   f"US${first.capex_usd / 1e6:,.1f} M in {region}; {first.usd_per_kg_reo:.2f} "
                   "USD/kg REO (mass allocation)", highlight=False)  # fmt: skip
     if comparison is not None and second is not None:
-        print_frame(comparison, title=f"USD per kg REO: {region} vs {compare_with}")
+        print_frame(comparison.round(3), title=f"USD per kg REO: {region} vs {compare_with}")
         console.print(
             f"  ratio {compare_with}/{region}: {second.usd_per_kg_reo / first.usd_per_kg_reo:.2f}",
             highlight=False,
         )
     else:
         rows = [(k, v / (capacity * 1000.0)) for k, v in first.drivers.items()]
-        print_frame(pd.DataFrame(rows, columns=["driver", "USD per kg REO"]))
+        print_frame(pd.DataFrame(rows, columns=["driver", "USD per kg REO"]).round(3))
+    running = [p for p in (first, second) if p is not None]
+    console.print("  operating (varies with output; fixed: " + ", ".join(FIXED_DRIVERS) + "): "
+                  + ", ".join(f"{p.region} {p.operating_usd_per_kg_reo:.2f}" for p in running)
+                  + " USD/kg REO", highlight=False)  # fmt: skip
     console.print(f"  {len(first.assumptions)} inputs are assumptions (see --json)",
                   highlight=False)  # fmt: skip

@@ -169,6 +169,8 @@ PLANT_COST_KEYS = (
     "mixing_energy_kwh_per_m3",
     "operators_per_100_stages",
     "staff_per_operator_position",
+    "maintenance_fraction_of_capex",
+    "labour_overhead_fraction",
     "plant_life_years",
     "operating_hours_per_year",
 )

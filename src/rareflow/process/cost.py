@@ -4,8 +4,10 @@ Sizing and capex come from ``process/capex.py`` (mixer-settler boxes from every 
 the separation plant around them, calibrated on published projects). Opex per year: reagents (3
 equivalents of NaOH and HCl per mol RE loaded and stripped, from the designs), extractant and
 diluent losses, mixing energy, labour (operator positions per 100 stages x shift coverage),
-effluent treatment (the aqueous that carries each split's feed out), environmental compliance per
-t REO, and the capital charge at the region's WACC over the plant life.
+labour overheads (supervision, laboratory, plant-wide staff, as a share of operating labour),
+maintenance (a share of capex), effluent treatment (the aqueous that carries each split's feed
+out), environmental compliance per t REO, and the capital charge at the region's WACC over the
+plant life.
 
 Every input comes from ``process_costs.yaml`` (sourced or flagged as an assumption); costs are
 allocated to products by mass, which the result says.
@@ -29,9 +31,15 @@ DRIVERS = (
     "extractant_losses",
     "energy",
     "labour",
+    "labour_overheads",
+    "maintenance",
     "effluent",
     "environmental_compliance",
 )
+# Costs a plant carries whether it runs or not: what the market's separation plants leave out of
+# their running cost, since a plant already built compares its price with the cost of one more
+# tonne, not with its yearly bills.
+FIXED_DRIVERS = ("capital_charge", "labour_overheads", "maintenance")
 
 
 @dataclass(frozen=True)
@@ -52,9 +60,10 @@ class PlantCost:
 
     @property
     def operating_usd_per_kg_reo(self) -> float:
-        """Cost per kg of feed REO without the capital charge: the running cost of a plant
-        whose capital is sunk (what an existing plant needs to cover to keep running)."""
-        running = self.annual_usd - self.drivers["capital_charge"]
+        """Cost per kg of feed REO that varies with output (without the capital charge,
+        maintenance and labour overheads): what a plant already built weighs against the price
+        of one more tonne."""
+        running = self.annual_usd - sum(self.drivers[d] for d in FIXED_DRIVERS)
         return running / (self.capacity_t_reo * 1000.0)
 
     @property
@@ -112,6 +121,7 @@ def plant_cost(
     positions = plant["operators_per_100_stages"] * totals["stages"] / 100.0
     effluent_m3 = float(split_feed.sum()) * hours / plant["aqueous_concentration_mol_per_m3"]
     rate = local["wacc_pct"] / 100.0
+    labour = positions * plant["staff_per_operator_position"] * local["labour_usd_per_person_year"]
     drivers = {
         "capital_charge": capex.total_usd
         * capital_recovery_factor(rate, plant["plant_life_years"]),
@@ -120,8 +130,9 @@ def plant_cost(
         * organic_price,
         "energy": float((organic_m3_h + aqueous_m3_h).sum()) * hours
         * plant["mixing_energy_kwh_per_m3"] * local["electricity_usd_per_kwh"],
-        "labour": positions * plant["staff_per_operator_position"]
-        * local["labour_usd_per_person_year"],
+        "labour": labour,
+        "labour_overheads": labour * plant["labour_overhead_fraction"],
+        "maintenance": capex.total_usd * plant["maintenance_fraction_of_capex"],
         "effluent": effluent_m3 * local["effluent_treatment_usd_per_m3"],
         "environmental_compliance": capacity_t_reo
         * local["environmental_compliance_usd_per_t_reo"],
