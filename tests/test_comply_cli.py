@@ -74,6 +74,10 @@ def test_trace_a_plant_and_segments() -> None:
     result = json.loads(done.stdout)
     assert result["shares"]["mining"] == {"AU": 1.0}
     assert result["shares"]["separation"] == {"MY": 1.0}
+    # a light-only plant separates no Dy: every tonne through it leaves in its heavy concentrate
+    assert result["throughput_t"] > 0
+    assert result["passed_on_unseparated_t"] == pytest.approx(result["throughput_t"], rel=1e-9)
+    assert result["passed_on_to"] and "plant:lynas_malaysia" not in result["passed_on_to"]
     segments = {s["segment"]: s for s in result["segments"]}
     assert 0.0 <= segments["JP:non_magnet:Dy"]["china_mined_share"] <= 1.0
     unknown = rareflow("trace", "--element", "Dy", "--facility", "nowhere")

@@ -82,9 +82,15 @@ def trace_command(
             for b, s in shares.items()
             for c, v in s.items()
         ]
-        print_frame(
-            pd.DataFrame(rows), title=f"{result['node']} ({result['throughput_t']:,.1f} t {symbol})"
-        )
+        amount = f"{result['throughput_t']:,.1f} t {symbol}"
+        print_frame(pd.DataFrame(rows), title=f"{result['node']} ({amount})")
+        passed_on = result.get("passed_on_unseparated_t")
+        if isinstance(passed_on, float) and passed_on > 0:
+            targets = result.get("passed_on_to", [])
+            assert isinstance(targets, list)
+            onward = ", ".join(str(n) for n in targets)
+            console.print(f"not separated there: {passed_on:,.1f} t leave in a heavy concentrate "
+                          f"for {onward}", highlight=False)  # fmt: skip
         touched = result["touched_by_china"]
         assert isinstance(touched, float)
         unknown = result["unknown_origin"]

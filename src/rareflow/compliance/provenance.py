@@ -333,6 +333,12 @@ def trace(
         outflow = sum(f for (s, _), f in graph.edges.items() if s == chosen)
         result["node"] = chosen
         result["throughput_t"] = max(inflow, outflow)
+        if graph.stage[chosen] == "separation":
+            # a light-only plant passes the heavy elements on in a concentrate, unseparated
+            onward = {t: f for (s, t), f in graph.edges.items() if s == chosen and f > 1e-9
+                      and t.startswith("plant:")}  # fmt: skip
+            result["passed_on_unseparated_t"] = float(sum(onward.values()))
+            result["passed_on_to"] = sorted(onward)
         result["shares"] = {
             basis: {k: float(v) for k, v in frame.loc[chosen].items() if v > 1e-9}
             for basis, frame in by.items()
