@@ -357,3 +357,25 @@ def test_cases_the_fuzzer_found(args: tuple[str, ...], message: str) -> None:
     done = rareflow(*args)
     assert done.returncode in (1, 2) and message in done.stdout + done.stderr
     assert "internal error" not in done.stderr
+
+
+def test_a_captive_heavy_plant_names_light_plants(tmp_path: Path) -> None:
+    scenario = tmp_path / "captive.yaml"
+    base = (
+        "name: c\nextends: baseline\nprojects:\n"
+        "  - {id: x_heavy, stage: separation, location: MY, capacity_t: 100, start: 2027, "
+        "status: planned, cost_usd_per_kg: 5, heavy: HEAVY, takes_heavy_of: [SOURCE]}\n"
+    )
+    scenario.write_text(base.replace("HEAVY", "false").replace("SOURCE", "lynas_malaysia"))
+    done = rareflow("scenario", "check", str(scenario))
+    assert done.returncode == 1 and "takes_heavy_of needs a heavy separation plant" in (
+        done.stdout + done.stderr
+    )
+    scenario.write_text(base.replace("HEAVY", "true").replace("SOURCE", "cn_separation"))
+    done = rareflow("scenario", "check", str(scenario))
+    text = done.stdout + done.stderr
+    assert done.returncode == 1 and "projects[x_heavy].takes_heavy_of" in text, text
+    assert "lynas_malaysia" in text  # the light plants it may name
+    scenario.write_text(base.replace("HEAVY", "true").replace("SOURCE", "lynas_malaysia"))
+    done = rareflow("scenario", "check", str(scenario))
+    assert done.returncode == 0, done.stdout + done.stderr

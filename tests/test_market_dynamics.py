@@ -356,3 +356,37 @@ def test_expectation_rule_takes_missing_numbers_from_the_dataset() -> None:
             weight=spec.weight,
             trend=Parameter(value=5.0, unit="-", assumption=True, note="test"),
         )
+
+
+def test_a_captive_heavy_plant_takes_its_light_plants_concentrate() -> None:
+    # Japan mines 100 t of a 90 % Nd, 10 % Dy ore; its light plant separates the Nd and leaves
+    # 10 t of Dy in a heavy concentrate. China's heavy plant separates it at 1 USD/kg, Japan's
+    # own at 3: at free choice the concentrate goes to China (1 + 0.5 freight < 3); once Japan's
+    # plant has capacity and takes the light plant's concentrate, all 10 t go there and Dy in
+    # Japan is worth its willingness to pay, whatever China's plant costs.
+    spec = world(0.0, [
+        segment("jp_nd", [(90.0, 30.0)], location="JP"),
+        Segment("jp_dy", "R", "any", "oxide", "Dy", "JP", 10.0, 10.0, ((10.0, 200.0),)),
+    ])  # fmt: skip
+    spec.mines = [Mine("m", "JP", "a", {"Nd": 0.9, "Dy": 0.1}, 100.0, 1.0)]
+    spec.separators = [
+        Plant("light", "separation", "JP", 1e6, 0.0),
+        Plant("cn_heavy", "separation", "CN", 1e6, 1.0, heavy=True),
+        Plant("own_heavy", "separation", "JP", 1e6, 3.0, heavy=True, takes_heavy_of=("light",)),
+    ]
+    spec.reference_prices = {("oxide", "Nd"): 20.0, ("oxide", "Dy"): 100.0}
+
+    def heavy_feed(own_capacity: float) -> dict[str, float]:
+        clearing = Clearing(MarketModel(spec))
+        clearing.set_capacity("own_heavy", own_capacity)
+        clearing.model.refresh()
+        flows = clearing.solve().flows
+        heavy = flows[flows["kind"] == "heavy_concentrate"]
+        return heavy.groupby("plant")["t"].sum().to_dict()
+
+    free = heavy_feed(0.0)
+    assert free.get("cn_heavy", 0.0) == pytest.approx(10.0)
+    assert free.get("own_heavy", 0.0) == pytest.approx(0.0, abs=1e-9)
+    captive = heavy_feed(50.0)
+    assert captive.get("own_heavy", 0.0) == pytest.approx(10.0)
+    assert captive.get("cn_heavy", 0.0) == pytest.approx(0.0, abs=1e-9)

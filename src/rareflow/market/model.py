@@ -75,6 +75,10 @@ class MarketModel:
         stock (the first tranche) full."""
         self.inventory_initial: dict[tuple[str, str, str], float] = {}
         """(commodity, item, place) -> private stock carried into period 0 now (t)."""
+        self.captive: list[tuple[int, list[int]]] = []
+        """(capacity row of a heavy plant with ``takes_heavy_of``, the heavy-concentrate columns
+        of those light plants to any other heavy plant in that period): closed while the row has
+        capacity (``_applied``)."""
         self.cache = ModelCache()
         self._matrix: sparse.csc_matrix | None = None
         self._balance: tuple[list[RowKey], sparse.csr_matrix] | None = None
@@ -114,6 +118,22 @@ class MarketModel:
         add_stocks_and_disposal(self, period)
         add_contracts(self, period)
         add_quotas(self, period)
+        self._captive_routes(period)
+
+    def _captive_routes(self, period: int) -> None:
+        """Integrated chains: a light plant's heavy concentrate goes only to the heavy plants
+        that take it (``Plant.takes_heavy_of``) in the periods those have capacity."""
+        program = self.program
+        for owner in self.world.separators:
+            for source in owner.takes_heavy_of:
+                captors = {p.id for p in self.world.separators if source in p.takes_heavy_of}
+                others = [
+                    column
+                    for column in program.select("heavy_concentrate", period=period)
+                    if program.meta[column]["source"] == source
+                    and program.meta[column]["plant"] not in captors
+                ]
+                self.captive.append((program.rows[capacity(owner.id, period)], others))
 
     def freight(self, commodity: str, origin: str, destination: str) -> float:
         """Freight of moving one t across a border (thousand USD per t = USD/kg)."""
@@ -403,6 +423,9 @@ class MarketModel:
             active = floor_id in self.levers.active[period]
             subsidy = self.floor_subsidy[floor_id] if active else 0.0
             cost[column] = self.discount[period] * subsidy
+        for row, others in self.captive:
+            if row_upper[row] > 0:
+                upper[others] = 0.0
         return cost, upper, row_upper
 
     def refresh(self) -> None:

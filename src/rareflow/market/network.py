@@ -121,6 +121,9 @@ class Plant:
     """Countries or groups whose ore the plant takes; empty = any."""
     owner: str | None = None
     """Country of the owner (None: the plant's own country)."""
+    takes_heavy_of: tuple[str, ...] = ()
+    """Light-only plants whose heavy concentrate goes only here (or into store) while this
+    plant has capacity in a period (an integrated chain)."""
 
     @property
     def separable(self) -> frozenset[str]:

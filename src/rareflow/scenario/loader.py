@@ -161,6 +161,13 @@ def check_scenario(scenario: Scenario, world: World, label: str) -> list[DataIss
         for feed in project.feeds:
             if feed not in places:
                 bad(f"projects[{project.id}].feeds", feed, "a country or group")
+    new_light = {b.id for b in builds if b.stage == "separation" and not (b.heavy or b.expanding())}
+    light = sorted({p.id for p in world.separators if not p.heavy} | new_light)
+    for project in builds:
+        for source in project.takes_heavy_of:
+            if source not in light:
+                bad(f"projects[{project.id}].takes_heavy_of", source,
+                    f"a light-only separation plant: {', '.join(light)}")  # fmt: skip
     for project in scenario.projects:
         if project.expands is not None and project.expands not in nodes:
             bad(f"projects[{project.id}].expands", project.expands, "a mine or plant id")

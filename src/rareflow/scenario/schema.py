@@ -163,6 +163,10 @@ class Build(Strict):
     owner: Annotated[str, Field(min_length=2, max_length=3)] | None = None
     """Country code of the owner when it is not the node's location (Lynas Malaysia: AU);
     self-sufficiency by ownership counts the node for the owner."""
+    takes_heavy_of: list[Id] = []
+    """Light-only separation plants of the same owner whose heavy concentrate goes only to this
+    heavy plant (or into store) in the years it has capacity: an integrated chain, as Lynas
+    Malaysia's heavy circuit takes Lynas's own mixed heavy concentrate."""
     source: list[Id] = []
     note: str | None = None
 
@@ -173,6 +177,9 @@ class Build(Strict):
     def _mine_has_ore(self) -> Build:
         if self.stage == "mine" and self.ore_type is None and not self.expanding():
             raise ValueError("a new mine needs ore_type (an id of ore_types.csv)")
+        if self.takes_heavy_of and not (self.stage == "separation" and self.heavy):
+            raise ValueError("takes_heavy_of needs a heavy separation plant (stage: separation, "
+                             "heavy: true)")  # fmt: skip
         return self
 
 

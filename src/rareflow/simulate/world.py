@@ -185,6 +185,7 @@ def _new_node(world: World, spec: Build, dataset: Dataset) -> None:
         None,
         tuple(spec.feeds),
         owner=spec.owner,
+        takes_heavy_of=tuple(spec.takes_heavy_of),
     )
     {
         "separation": world.separators,
