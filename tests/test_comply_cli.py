@@ -66,6 +66,17 @@ def test_comply_errors_are_named(tmp_path: Path) -> None:
     assert done.returncode == 1 and "bad.yaml:4" in done.stderr and "Traceback" not in done.stderr
     wrong = rareflow("comply", str(EXAMPLES / "c1_japanese_magnet.yaml"), "--option", "scope=huge")
     assert wrong.returncode == 1 and "part2_scope" in wrong.stderr
+    # a country code that names no country would pick EAR's "other destination" level silently
+    nowhere = tmp_path / "nowhere.yaml"
+    nowhere.write_text((EXAMPLES / "c1_japanese_magnet.yaml").read_text()
+                       .replace("destination: US", "destination: QQ"))  # fmt: skip
+    done = rareflow("comply", str(nowhere))
+    assert done.returncode == 1 and "'QQ' is not an ISO 3166-1 alpha-2 country code" in done.stderr
+    assert "nowhere.yaml:" in done.stderr
+    for flag, message in (("ZZ", "'ZZ' is not an ISO 3166-1"), ("us", "upper case ('US')")):
+        done = rareflow("comply", str(EXAMPLES / "c1_japanese_magnet.yaml"), "--destination", flag,
+                        "--date", "2026-03-01")  # fmt: skip
+        assert done.returncode == 1 and message in done.stderr, done.stderr
 
 
 def test_trace_a_plant_and_segments() -> None:

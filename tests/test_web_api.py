@@ -4,6 +4,7 @@ are cancelled, lose a worker, and resume after a server restart."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import time
@@ -161,6 +162,9 @@ def test_cascade_market_trace_and_comply_endpoints(local: TestClient) -> None:
     assert report.status_code == 200 and checked["audit_sha256"] in report.text
     option = local.post("/api/comply", json={"document": bom, "options": ["part2_scope=wide"]})
     assert option.status_code == 400 and "part2_scope=narrow|broad" in option.json()["detail"]
+    nowhere = local.post("/api/comply", json={"document": bom, "destination": "ZZ",
+                                              "date": "2026-03-01"})  # fmt: skip
+    assert nowhere.status_code == 422 and "ISO 3166-1" in json.dumps(nowhere.json())
 
 
 def test_scenarios_are_validated_and_cannot_reach_server_paths(local: TestClient) -> None:

@@ -14,7 +14,13 @@ import typer
 from rareflow.cli.data import DataDir, load
 from rareflow.cli.output import console, counted, errors, fail, print_frame, print_json
 from rareflow.compliance.china import ChinaOptions
-from rareflow.compliance.documents import BomDocument, RegimeTable, bundled_regimes, load_document
+from rareflow.compliance.documents import (
+    BomDocument,
+    RegimeTable,
+    bundled_regimes,
+    iso_country,
+    load_document,
+)
 from rareflow.compliance.engine import assessed, parse_options
 from rareflow.compliance.links import provenance_lookup
 from rareflow.dataset.errors import DataValidationError
@@ -126,8 +132,11 @@ def assess(
         day = date.fromisoformat(on) if on else None
     except ValueError:
         fail(f"--date {on!r} is not a date like 2026-03-01")
-    if destination is not None and not (len(destination) == 2 and destination.isupper()):
-        fail(f"--destination {destination!r} is not a two-letter country code like US")
+    if destination is not None:
+        try:
+            iso_country(destination)
+        except ValueError as error:
+            fail(f"--destination {error}")
     lookup = _provenance_lookup(data, scenario, seed, run, as_json)
     try:
         return assessed(document, table, options, day, destination, lookup)

@@ -29,6 +29,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+import pycountry
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -54,7 +55,19 @@ Money = Annotated[Decimal, BeforeValidator(_exact), Field(ge=0)]
 Quantity = Annotated[Decimal, BeforeValidator(_exact), Field(gt=0)]
 Rate = Annotated[Decimal, BeforeValidator(_exact), Field(gt=0)]
 """An exchange rate, USD per unit of a currency: zero would make every value in it vanish."""
-Country = Annotated[str, Field(pattern=r"^[A-Z]{2}$")]
+
+
+def iso_country(code: str) -> str:
+    """A country is named by its ISO 3166-1 alpha-2 code: a rule that depends on the country
+    (EAR country groups, China's origin tests) must never run on a code that names none."""
+    if pycountry.countries.get(alpha_2=code) is None:
+        raise ValueError(f"{code!r} is not an ISO 3166-1 alpha-2 country code (e.g. US, JP, DE)")
+    if code != code.upper():
+        raise ValueError(f"{code!r}: country codes are upper case ({code.upper()!r})")
+    return code
+
+
+Country = Annotated[str, Field(pattern=r"^[A-Z]{2}$"), AfterValidator(iso_country)]
 Technology = Literal["mining", "separation", "metal_smelting", "magnet_mfg", "recycling"]
 
 

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, HTTPException
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from rareflow.compliance.documents import BomDocument, bundled_regimes, load_document
+from rareflow.compliance.documents import BomDocument, Country, bundled_regimes, load_document
 from rareflow.compliance.engine import assessed, parse_options
 from rareflow.compliance.links import provenance_lookup, solved
 from rareflow.compliance.provenance import trace
@@ -76,7 +76,7 @@ class TraceRequest(Strict):
 class ComplyRequest(Strict):
     document: Document
     date: dt.date | None = None
-    destination: Annotated[str, Field(pattern=r"^[A-Z]{2}$")] | None = None
+    destination: Country | None = None
     options: list[Annotated[str, Field(max_length=60)]] = Field(default_factory=list, max_length=10)
     scenario: Annotated[str, Field(max_length=64)] = "baseline"
     run: Annotated[int, Field(ge=0, le=100_000)] = 0
