@@ -108,3 +108,34 @@ def test_bad_arguments_give_messages(args: tuple[str, ...], message: str) -> Non
     assert result.returncode in (1, 2)
     assert message in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_data_that_move_calibrated_demand_are_named(tmp_path: Path) -> None:
+    """Magnet demand is calibrated on the base year's Nd + Pr supply: a user's cut of China's
+    2024 mine output shrinks demand with it, which the command line says instead of printing a
+    market that looks like a shortage and is not one."""
+    import re
+
+    import pandas as pd
+
+    from rareflow.dataset.loader import bundled_data_dir
+
+    table = pd.read_csv(bundled_data_dir() / "mine_production.csv")
+    china = (table["country"] == "CN") & (table["year"] == 2024)
+    table.loc[china, "mine_production_t_reo"] *= 0.7
+    table.to_csv(tmp_path / "mine_production.csv", index=False)
+    result = run("market", "clear", "--data", str(tmp_path), "--json")
+    assert result.returncode == 0, result.stderr
+    json.loads(result.stdout)  # the warning stays off the JSON
+    found = re.search(r"change the base year's magnet demand by ([-+][\d.]+) %", result.stderr)
+    assert found is not None, result.stderr
+    # China mined about 70 % of the world's REO in 2024, so a 30 % cut removes at most that
+    # share of the Nd + Pr supply: demand falls, by less than 30 %
+    assert -30.0 < float(found.group(1)) < -5.0
+    unchanged = tmp_path / "same"
+    unchanged.mkdir()
+    pd.read_csv(bundled_data_dir() / "mine_production.csv").to_csv(
+        unchanged / "mine_production.csv", index=False
+    )
+    quiet = run("data", "check", "--data", str(unchanged))
+    assert quiet.returncode == 0 and "warning" not in quiet.stderr

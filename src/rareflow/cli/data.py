@@ -17,7 +17,7 @@ from rareflow.cli.output import (
     print_json,
 )
 from rareflow.dataset.dataset import DataQueryError, Dataset
-from rareflow.dataset.loader import bundled_data_dir, check_dataset
+from rareflow.dataset.loader import bundled_data_dir, check_dataset, load_dataset
 from rareflow.dataset.shares import STAGE_NAMES, StageShares, stage_shares
 
 data_app = typer.Typer(help="Check, show and query the dataset.", no_args_is_help=True)
@@ -48,9 +48,12 @@ DISPLAY_COLUMNS = {
 
 
 def load(data_dir: Path | None, as_json: bool = False) -> Dataset:
-    """Load the dataset or exit with every problem listed (exit code 1)."""
+    """Load the dataset or exit with every problem listed (exit code 1); with a user's data,
+    warn (on stderr) when it moves the base year's calibrated magnet demand."""
     dataset, issues = check_dataset(data_dir)
     if dataset is not None:
+        if data_dir is not None and dataset.market is not None:
+            _warn_demand_shift(dataset)
         return dataset
     if as_json:
         print_json({"valid": False, "problems": [i.to_dict() for i in issues]})
@@ -60,6 +63,24 @@ def load(data_dir: Path | None, as_json: bool = False) -> Dataset:
     fail(
         f"{len(issues)} problem{'s' if len(issues) != 1 else ''} in the dataset; nothing was loaded"
     )
+
+
+def _warn_demand_shift(dataset: Dataset) -> None:
+    from rareflow.market.world_data import magnet_demand_shift
+
+    try:
+        shift = magnet_demand_shift(dataset, load_dataset())
+    except (ValueError, KeyError):
+        return  # a world the market cannot build says so where it is built
+    if abs(shift - 1) > 0.005:
+        errors.print(
+            f"warning: your data change the base year's magnet demand by {100 * (shift - 1):+.1f}"
+            " %: it is calibrated on the base year's Nd + Pr supply (docs/market.md), so a change "
+            "in mine output or recycling moves demand with it. To model a supply cut against the "
+            "same demand, keep the base year's data and use a scenario lever (a quota, a ban, a "
+            "crackdown).",
+            markup=False, highlight=False, soft_wrap=True,
+        )  # fmt: skip
 
 
 @data_app.command("check")

@@ -281,6 +281,13 @@ def _recyclers(
     return recyclers
 
 
+def magnet_demand_shift(dataset: Dataset, reference: Dataset) -> float:
+    """Ratio of the base year's reference magnet demand in ``dataset`` to that in ``reference``:
+    magnet demand is calibrated on the base year's Nd + Pr supply, so data that change mine
+    output or recycling change demand with it (a cut in production is not a shortage)."""
+    return build_world(dataset).magnet_scale / build_world(reference).magnet_scale
+
+
 def _base_world(dataset: Dataset, market: MarketParameters, world: World) -> World:
     """The base year's mines and recyclers with this world's demand, for ``magnet_scale``."""
     base = World(**{**world.__dict__, "mines": _mines(dataset, market, market.base_year)})
