@@ -309,6 +309,10 @@ def test_every_lever_and_measure_names_known_elements_and_places(tmp_path: Path)
     assert "lever 'scare' names an unknown country or group (got 'QQ')" in text
     assert "measure.elements" in text and "'Zz'" in text
     assert "measure.extra_groups.plus" in text and "'XX'" in text
+    # each message names the line of the file where the name is written
+    for line, what in ((5, "lever 'tax'"), (6, "lever 'lic'"), (7, "lever 'scare'"),
+                       (9, "'measure.elements'")):  # fmt: skip
+        assert any(f"names.yaml:{line}," in row and what in row for row in text.splitlines())
     fixed = scenario.read_text()
     for wrong, right in (("[dy]", "[Dy]"), ("[Xx]", "[Tb]"), ("[QQ]", "[JP]"), (", Zz", ""),
                          (", XX", "")):  # fmt: skip
@@ -374,7 +378,9 @@ def test_a_captive_heavy_plant_names_light_plants(tmp_path: Path) -> None:
     scenario.write_text(base.replace("HEAVY", "true").replace("SOURCE", "cn_separation"))
     done = rareflow("scenario", "check", str(scenario))
     text = done.stdout + done.stderr
-    assert done.returncode == 1 and "projects[x_heavy].takes_heavy_of" in text, text
+    assert done.returncode == 1 and "captive.yaml:4, column 'projects[x_heavy].takes_heavy_of'" in (
+        text
+    ), text
     assert "lynas_malaysia" in text  # the light plants it may name
     scenario.write_text(base.replace("HEAVY", "true").replace("SOURCE", "lynas_malaysia"))
     done = rareflow("scenario", "check", str(scenario))

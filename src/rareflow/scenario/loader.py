@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from rareflow.dataset.errors import DataIssue, DataValidationError, display_path
+from rareflow.dataset.levers import Levers
 from rareflow.dataset.readers import LineDict, line_of, read_yaml
 from rareflow.dataset.tables import validate_mapping
 from rareflow.elements import RARE_EARTHS
@@ -82,7 +83,39 @@ def _load(name: str, relative_to: Path | None, depth: int) -> tuple[Scenario, di
     scenario = validate_mapping(Scenario, merged, label, line_of(data), issues)
     if issues or scenario is None:
         raise DataValidationError(issues)
+    scenario._lines = _record_lines(data)
     return scenario, merged
+
+
+def _record_lines(data: Any) -> dict[str, int]:
+    """Lines of the file's own records by field path: ``key``, ``key.sub``, ``key[id]``,
+    ``key[id].sub`` and every lever id of a lever block."""
+    lines: dict[str, int] = {}
+
+    def note(path: str, line: int | None) -> None:
+        if line is not None:
+            lines[path] = line
+
+    for key, value in data.items():
+        note(key, line_of(data, key))
+        if isinstance(value, dict):
+            for sub in value:
+                note(f"{key}.{sub}", line_of(value, sub))
+        if not isinstance(value, list):
+            continue
+        for index, item in enumerate(value):
+            if not (isinstance(item, dict) and isinstance(item.get("id"), str)):
+                continue
+            record = f"{key}[{item['id']}]"
+            note(record, line_of(value, index))
+            for sub in item:
+                note(f"{record}.{sub}", line_of(item, sub))
+            levers = item.get("levers") if key == "levers" else None
+            for kind in levers.values() if isinstance(levers, dict) else []:
+                for position, lever in enumerate(kind if isinstance(kind, list) else []):
+                    if isinstance(lever, dict) and isinstance(lever.get("id"), str):
+                        note(lever["id"], line_of(kind, position))
+    return lines
 
 
 def _with_lines(merged: dict[str, Any], data: Any) -> LineDict:
@@ -123,9 +156,8 @@ def check_scenario(scenario: Scenario, world: World, label: str) -> list[DataIss
     projects = {p.id for p in scenario.projects}
 
     def bad(field: str, value: str, expected: str) -> None:
-        issues.append(
-            DataIssue(label, "unknown name", None, field, value, expected, "unknown_reference")
-        )
+        issues.append(DataIssue(label, "unknown name", scenario.line(field), field, value,
+                                expected, "unknown_reference"))  # fmt: skip
 
     blocks = Counter(block.id for block in scenario.levers)
     for block_id in sorted(b for b, n in blocks.items() if n > 1):
@@ -133,11 +165,15 @@ def check_scenario(scenario: Scenario, world: World, label: str) -> list[DataIss
                                 "times", None, "levers.id", block_id, "unique block ids",
                                 "invalid_value"))  # fmt: skip
     for block in scenario.levers:
-        issues += check_levers(world, block.levers, label)
+        lever_ids = [
+            lever.id for name in Levers.model_fields for lever in getattr(block.levers, name)
+        ]
+        lines = {i: scenario.line(i) or scenario.line(f"levers[{block.id}]") for i in lever_ids}
+        issues += check_levers(world, block.levers, label, lines)
         if block.start > scenario.horizon.end:
             issues.append(DataIssue(
                 label, f"lever block {block.id!r} starts after the horizon, so it never acts",
-                None, "levers.start", str(block.start),
+                scenario.line(f"levers[{block.id}].start"), "levers.start", str(block.start),
                 f"a year from {scenario.horizon.start} to {scenario.horizon.end}",
                 "invalid_value",
             ))  # fmt: skip
@@ -148,7 +184,8 @@ def check_scenario(scenario: Scenario, world: World, label: str) -> list[DataIss
             bad("demand.growth.region", growth.region, f"one of {sorted(regions)}")
         if growth.elements and growth.end_use != "non_magnet":
             issues.append(DataIssue(
-                label, "a growth rule by element applies to oxide demand only", None,
+                label, "a growth rule by element applies to oxide demand only",
+                scenario.line("demand.growth"),
                 "demand.growth.end_use", growth.end_use, "non_magnet", "invalid_value",
             ))  # fmt: skip
         for element in growth.elements:

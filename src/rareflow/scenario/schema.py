@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
 from rareflow.dataset.levers import Levers
 from rareflow.dataset.schema import Id, Place, numbers_not_booleans
@@ -411,6 +411,20 @@ class Scenario(Strict):
     """Capacities of existing mines and plants follow the historical layer (market_history.csv)
     year by year: a back-cast episode."""
     source: list[Id] = []
+    _lines: dict[str, int] = PrivateAttr(default_factory=dict)
+    """Lines of the scenario's own file by field path (``projects[id].location``, a lever id),
+    for messages about names the dataset does not know; parents' records have none."""
+
+    def line(self, field: str) -> int | None:
+        """Line of ``field`` in the scenario's own file, or of its nearest enclosing record."""
+        path = field
+        while path:
+            if path in self._lines:
+                return self._lines[path]
+            if "." not in path or ("[" in field and "[" not in path.rpartition(".")[0]):
+                return None
+            path = path.rpartition(".")[0]
+        return None
 
 
 def cited_sources(document: Any) -> list[str]:
