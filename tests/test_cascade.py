@@ -156,10 +156,13 @@ def test_fold_on_the_continuation_path_is_passed() -> None:
     extractant = 3.282347522549875
     cascade = Cascade(("Ce", "Pr", "Nd"), betas, feed, 20, 140, extractant,
                       extractant - 0.3712356178089044)  # fmt: skip
-    solution = solve(cascade, method="continuation")
+    steps: list[float] = []
+    solution = solve(cascade, method="continuation", on_step=steps.append)
     assert solution.report.method == "continuation"
     assert solution.closure.max() <= 1e-10
     assert np.allclose(solution.aqueous.sum(axis=0), 1.0, atol=1e-10)
+    # progress is heard step by step, on to t = 1
+    assert len(steps) > 3 and steps[-1] == 1.0 and all(0 <= t <= 1 for t in steps)
 
 
 def _spread_feed() -> np.ndarray:

@@ -10,6 +10,7 @@ from typing import Annotated, Any, TypeVar
 import numpy as np
 import pandas as pd
 import typer
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.tree import Tree
 
 from rareflow.cli.data import DataDir, JsonFlag, load
@@ -128,10 +129,22 @@ def solved_cascade(file: Path, data: Path | None) -> tuple[Cascade, str, Cascade
     """The cascade of a file, its factors' source and its steady state; exit 1 with every
     problem of the file or the reason it cannot be solved."""
     cascade, label = read_file(file, data, load_cascade)
+    progress = Progress(TextColumn("continuation in the separation factors"), BarColumn(),
+                        TextColumn("t = {task.completed:.3f}"), TimeElapsedColumn(),
+                        console=errors, transient=True, disable=not errors.is_terminal)  # fmt: skip
+    task = progress.add_task("continuation", total=1.0)
+
+    def on_step(t: float) -> None:  # a long cascade's continuation shows how far it is
+        if not progress.live.is_started:
+            progress.start()
+        progress.update(task, completed=max(progress.tasks[0].completed, min(t, 1.0)))
+
     try:
-        return cascade, label, solve(cascade)
+        return cascade, label, solve(cascade, on_step=on_step)
     except SpecError as exc:
         fail(str(exc))
+    finally:
+        progress.stop()
 
 
 T = TypeVar("T")

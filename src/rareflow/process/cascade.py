@@ -15,6 +15,7 @@ method, every component balance closes to rounding because the inner solves are 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -190,12 +191,14 @@ def solve(
     max_cycles: int = 100_000,
     method: str = "auto",
     start: CascadeSolution | None = None,
+    on_step: Callable[[float], None] | None = None,
 ) -> CascadeSolution:
     """Steady state of the cascade: Newton, then continuation, then dynamic simulation.
 
     ``method`` forces one path ("newton", "continuation", "dynamic"); "auto" tries them in
     that order. ``start`` warm-starts Newton from a solution of a similar cascade (its stage
-    scalars resampled onto this cascade's sections). Raises ``SpecError`` if none converges.
+    scalars resampled onto this cascade's sections). ``on_step(t)`` hears of the continuation's
+    progress (t from 0 to 1), for long cascades. Raises ``SpecError`` if none converges.
     """
     if method not in ("auto", "newton", "continuation", "dynamic"):
         raise SpecError(
@@ -225,7 +228,7 @@ def solve(
         used = "continuation"
         system = LogSystem(organic, aqueous, feed)
         log_sigma, more, norm, ok, message = system.arclength(
-            np.log(betas), cascade.feed[active], 1e-11
+            np.log(betas), cascade.feed[active], 1e-11, on_step=on_step
         )
         iterations += more
         history.append(f"continuation in the separation factors: {message} ({more} iterations)")

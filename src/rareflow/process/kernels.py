@@ -14,6 +14,8 @@ Two formulations of the same steady state:
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 from scipy.linalg import solve_banded
 
@@ -228,12 +230,18 @@ class LogSystem:
         return stacked[: self.count].copy(), stacked[self.count].copy()
 
     def arclength(
-        self, log_betas: np.ndarray, feed: np.ndarray, tol: float, max_steps: int = 2000
+        self,
+        log_betas: np.ndarray,
+        feed: np.ndarray,
+        tol: float,
+        max_steps: int = 2000,
+        on_step: Callable[[float], None] | None = None,
     ) -> tuple[np.ndarray, int, float, bool, str]:
         """Pseudo-arclength continuation from beta**0 (x = feed, sigma = 1) to beta**1.
 
         Follows the solution curve in (ln x, ln sigma, t) with a bordered Newton corrector, so
         turning points in t (folds, where the plain continuation in t stalls) are passed.
+        ``on_step(t)`` hears of every accepted step (t may step back at a fold).
         Returns (ln sigma, iterations, residual, converged, message).
         """
         width = self.width
@@ -278,6 +286,8 @@ class LogSystem:
                     )
                     iterations += used
                     if ok:
+                        if on_step is not None:
+                            on_step(1.0)
                         return log_sigma, iterations, norm, True, "arclength reached t = 1"
                     step /= 2.0
                     continue
@@ -308,6 +318,8 @@ class LogSystem:
                 iterations += used
                 if ok:
                     z, t = z_new, t_new
+                    if on_step is not None:
+                        on_step(t)
                     direction = tangent(bands, derivative, direction)  # Jacobian at (z, t)
                     if used <= 4:
                         step *= 3.0
