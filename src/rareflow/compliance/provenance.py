@@ -347,7 +347,8 @@ def trace(
         result["touched_by_china"] = float(touched.get(chosen, 0.0))
         result["unknown_origin"] = float(unknown.get(chosen, 0.0))
     segments = []
-    excluded = touched_shares(graph, free_of) if free_of else None
+    same = free_of == {china}
+    excluded = (split if same else touched_shares(graph, free_of)) if free_of else None
     for name in graph.nodes():
         if graph.stage[name] != "segment":
             continue
