@@ -164,7 +164,7 @@ class Build(Strict):
     """Country code of the owner when it is not the node's location (Lynas Malaysia: AU);
     self-sufficiency by ownership counts the node for the owner."""
     takes_heavy_of: list[Id] = []
-    """Light-only separation plants of the same owner whose heavy concentrate goes only to this
+    """Light-only separation plants of its chain whose heavy concentrate goes only to this
     heavy plant (or into store) in the years it has capacity: an integrated chain, as Lynas
     Malaysia's heavy circuit takes Lynas's own mixed heavy concentrate."""
     source: list[Id] = []
