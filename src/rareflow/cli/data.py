@@ -70,7 +70,7 @@ def _warn_demand_shift(dataset: Dataset) -> None:
 
     try:
         shift = magnet_demand_shift(dataset, load_dataset())
-    except (ValueError, KeyError):
+    except (ValueError, KeyError, ArithmeticError):
         return  # a world the market cannot build says so where it is built
     if abs(shift - 1) > 0.005:
         errors.print(
