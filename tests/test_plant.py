@@ -225,6 +225,18 @@ def test_cli_plant_capex_and_errors() -> None:
 
 
 @pytest.mark.e2e
+def test_cli_plant_calibrate_shows_the_opex_check() -> None:
+    result = run("plant", "calibrate", "--json")
+    assert result.returncode == 0, result.stderr
+    (check,) = json.loads(result.stdout)["opex_checks"]
+    assert check["project"] == "avalon_pfs_2012"
+    # published 5,634 USD/t with 70 % reagents (process_costs.yaml, the study's figures)
+    assert check["published_reagents"] == pytest.approx(5.634 * 0.7)
+    text = run("plant", "calibrate")
+    assert "Operating cost" in text.stdout and "5.63" in text.stdout and "3.94" in text.stdout
+
+
+@pytest.mark.e2e
 def test_cli_plant_claims_json() -> None:
     result = run("plant", "claims", "--capacities", "10000", "--regions", "US,CN", "--json")
     assert result.returncode == 0, result.stderr

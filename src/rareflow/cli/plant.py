@@ -15,6 +15,7 @@ from rareflow.dataset.documents import PlantScope, Site
 from rareflow.process.calibration import calibrate_capex, flowsheet_of
 from rareflow.process.capex import plant_capex, process_costs
 from rareflow.process.claims import CLAIMED_CAPEX_USD, cost_ratio_claim, new_plant_claim
+from rareflow.process.cost import opex_checks
 from rareflow.process.leadtime import lead_time
 from rareflow.process.theory import SpecError
 
@@ -52,10 +53,11 @@ def calibrate(data: DataDir = None, as_json: JsonFlag = False) -> None:
     dataset = load(data)
     try:
         result = calibrate_capex(dataset)
+        opex = opex_checks(dataset)
     except (SpecError, DataQueryError) as exc:
         fail(str(exc))
     if as_json:
-        print_json(result.to_dict())
+        print_json({**result.to_dict(), "opex_checks": opex})
         return
     rows = [
         {"project": r["project"], "role": r["role"], "where": r["location"],
@@ -80,6 +82,19 @@ def calibrate(data: DataDir = None, as_json: JsonFlag = False) -> None:
     )
     console.print("  scope+: the published figure covers more (a mine, an acid plant); "
                   "not in the check score", highlight=False)  # fmt: skip
+    if opex:
+        table = [{"project": r["project"], "where": r["location"], "year": r["cost_year"],
+                  "published": r["published_usd_per_kg_reo"],
+                  "published reagents": r["published_reagents"],
+                  "model": r["model_cash_usd_per_kg_reo"], "model reagents": r["model_reagents"]}
+                 for r in opex]  # fmt: skip
+        print_frame(
+            pd.DataFrame(table).round(2),
+            title="Operating cost of published projects, USD/kg REO (model: without the "
+            "capital charge)",
+        )
+        console.print("  the model prices today's reagents, labour and power in the project's "
+                      "region, not the study's", highlight=False)  # fmt: skip
 
 
 @plant_app.command("capex")

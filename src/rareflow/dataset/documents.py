@@ -250,6 +250,10 @@ class PlantProject(BaseModel):
     ore_type: Id
     site: Site
     role: Literal["calibration", "check"]
+    opex_per_t_reo: Annotated[float, Field(gt=0)] | None = None
+    """Published operating cost per t REO (in ``currency``), where the study gives one."""
+    opex_reagent_share: Annotated[float, Field(gt=0, lt=1)] | None = None
+    """Share of that operating cost spent on reagents, where published."""
     source: Annotated[list[Id], Field(min_length=1)]
     note: str | None = None
 

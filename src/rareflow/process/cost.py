@@ -141,6 +141,35 @@ def plant_cost(
                      capex.assumptions, capex.items)  # fmt: skip
 
 
+def opex_checks(dataset: Dataset) -> list[dict[str, Any]]:
+    """The model's operating cost beside every published project that gives one (USD/kg REO):
+    reagents, and the rest of the cash cost (everything but the capital charge), for the
+    project's ore, place and size; the model's input prices are today's, not the study's."""
+    from rareflow.process.calibration import flowsheet_of  # it builds on this module's inputs
+
+    rows = []
+    for project in process_costs(dataset).projects:
+        if project.opex_per_t_reo is None:
+            continue
+        cost = plant_cost(flowsheet_of(dataset, project.ore_type), dataset, project.location,
+                          project.capacity_t_reo, project.cost_year)  # fmt: skip
+        per_kg = {k: v / (project.capacity_t_reo * 1000.0) for k, v in cost.drivers.items()}
+        published = project.opex_per_t_reo * project.usd_per_unit / 1000.0
+        other = sum(v for k, v in per_kg.items() if k not in ("capital_charge", "reagents"))
+        row: dict[str, Any] = {"project": project.id, "location": project.location,
+                               "cost_year": project.cost_year, "ore_type": project.ore_type,
+                               "published_usd_per_kg_reo": published,
+                               "model_cash_usd_per_kg_reo": float(per_kg["reagents"] + other),
+                               "model_reagents": float(per_kg["reagents"]),
+                               "model_other": float(other),
+                               "published_reagents": None, "published_other": None}  # fmt: skip
+        if project.opex_reagent_share is not None:
+            row["published_reagents"] = published * project.opex_reagent_share
+            row["published_other"] = published * (1 - project.opex_reagent_share)
+        rows.append(row)
+    return rows
+
+
 def compare(first: PlantCost, second: PlantCost) -> pd.DataFrame:
     """Cost per kg REO by driver in two regions and the difference each driver explains.
 
