@@ -146,6 +146,7 @@ def test_a_solved_market_keeps_every_stage_nodes_outflow_through_the_mixing() ->
     ("value", "text"),
     [
         (-1.75e-15, "0"),
+        (1.63e-9, "0"),  # a self-sufficiency % at the LP's tolerance, once printed in full
         (2031.0, "2031"),
         (0.099512, "0.0995"),
         (12345.6, "12,346"),

@@ -26,7 +26,7 @@ from rareflow.report.assumptions import (
 )
 from rareflow.report.fans import Series, diff, fan_figure, independence_figure
 from rareflow.report.flows import sankey_figure
-from rareflow.report.page import Page, readable
+from rareflow.report.page import NOISE, Page, readable
 from rareflow.scenario.schema import Scenario, cited_sources
 from rareflow.simulate.replay import solved_year
 from rareflow.simulate.store import Store, StoreError
@@ -153,13 +153,9 @@ def figures(stored: Stored) -> dict[str, go.Figure]:
     return out
 
 
-SOLVER_NOISE = 1e-6
-"""Differences below this are the LP's tie-break and tolerances (1e-8 t), taken as 0."""
-
-
 def paired(stored: Stored, base: Stored) -> tuple[pd.DataFrame, bool]:
     """``stored`` minus ``base`` run by run (runs paired by index, differences below
-    ``SOLVER_NOISE`` as 0) and whether the runs share their draws (common random numbers,
+    ``NOISE`` as 0) and whether the runs share their draws (common random numbers,
     docs/simulate.md); ValueError for different seeds, under which runs do not pair."""
     if stored.seed != base.seed:
         raise ValueError(
@@ -167,7 +163,7 @@ def paired(stored: Stored, base: Stored) -> tuple[pd.DataFrame, bool]:
             "pair only under one seed; run both with the same --seed"
         )
     delta = diff(stored.results, base.results)
-    delta.loc[delta["value"].abs() < SOLVER_NOISE, "value"] = 0.0
+    delta.loc[delta["value"].abs() < NOISE, "value"] = 0.0
     return delta, stored.draws is not None and stored.draws == base.draws
 
 

@@ -17,7 +17,9 @@ import pandas as pd
 import plotly.graph_objects as go
 import plotly.io as pio
 
-NOISE = 1e-9
+NOISE = 1e-6
+"""Below this a figure is the LP's tolerances and tie-break (1e-8 t), not a result: the units
+tables use (t, %, USD/kg, MUSD) have nothing real that small, so it is shown as 0."""
 STYLE = """
 body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:0 auto;max-width:1100px;
 padding:1.5rem;color:#1f2933;line-height:1.45}
