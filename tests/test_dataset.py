@@ -88,6 +88,15 @@ def test_required_ore_types_present(dataset: Dataset) -> None:
     } <= ids
 
 
+def test_mountain_pass_dy_tb_rederived_from_seg_plus(dataset: Dataset) -> None:
+    # USGS gives Mountain Pass no Tb or Dy; the estimate takes MP's SEG+ (Sm, Eu, Gd, Tb, Dy)
+    # as 4 % Dy+Tb (REEx) at about 3 Dy to 1 Tb (Metalnomist), around USGS's Sm, Eu and Gd.
+    ore = dataset.ore_distribution("mountain_pass", normalise=False)
+    seg_plus = ore["Sm"] + ore["Eu"] + ore["Gd"] + ore["Tb"] + ore["Dy"]
+    assert (ore["Dy"] + ore["Tb"]) / seg_plus == pytest.approx(0.04, rel=2e-3)
+    assert ore["Dy"] / ore["Tb"] == pytest.approx(3.0, rel=0.01)
+
+
 def test_nolans_proxy_rederived_from_mt_weld(dataset: Dataset) -> None:
     mt_weld = dataset.ore_distribution("mt_weld", normalise=False)
     nolans = dataset.ore_distribution("nolans", normalise=False)

@@ -385,3 +385,20 @@ def test_a_captive_heavy_plant_names_light_plants(tmp_path: Path) -> None:
     scenario.write_text(base.replace("HEAVY", "true").replace("SOURCE", "lynas_malaysia"))
     done = rareflow("scenario", "check", str(scenario))
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_a_heavy_concentrate_circuit_must_be_a_heavy_separator(tmp_path: Path) -> None:
+    scenario = tmp_path / "circuit.yaml"
+    scenario.write_text(
+        "name: c\nextends: baseline\nprojects:\n"
+        "  - {id: x_circuit, stage: separation, location: US, capacity_t: 100, start: 2027, "
+        "status: planned, cost_usd_per_kg: 5, heavy_concentrate_only: true}\n"
+    )
+    done = rareflow("scenario", "check", str(scenario))
+    text = done.stdout + done.stderr
+    assert done.returncode == 1 and "heavy_concentrate_only needs a heavy separation plant" in text
+    assert "internal error" not in text
+    scenario.write_text(scenario.read_text().replace("heavy_concentrate_only", "heavy: true, "
+                                                     "heavy_concentrate_only"))  # fmt: skip
+    done = rareflow("scenario", "check", str(scenario))
+    assert done.returncode == 0, done.stdout + done.stderr

@@ -390,3 +390,29 @@ def test_a_captive_heavy_plant_takes_its_light_plants_concentrate() -> None:
     captive = heavy_feed(50.0)
     assert captive.get("own_heavy", 0.0) == pytest.approx(10.0)
     assert captive.get("cn_heavy", 0.0) == pytest.approx(0.0, abs=1e-9)
+
+
+def test_a_heavy_concentrate_circuit_takes_no_mixed_concentrate() -> None:
+    # The same world without a light plant of Japan's own: the 100 t of ore must go to a plant
+    # that separates it whole. A heavy circuit built for SEG/SEGH feed (heavy_concentrate_only),
+    # however cheap, takes none of it, so all 100 t go to China's plant; with Japan's light
+    # plant back, the circuit takes the light plant's 10 t of heavy concentrate, and only that.
+    spec = world(0.0, [
+        segment("jp_nd", [(90.0, 30.0)], location="JP"),
+        Segment("jp_dy", "R", "any", "oxide", "Dy", "JP", 10.0, 10.0, ((10.0, 200.0),)),
+    ])  # fmt: skip
+    spec.mines = [Mine("m", "JP", "a", {"Nd": 0.9, "Dy": 0.1}, 100.0, 1.0)]
+    circuit = Plant("circuit", "separation", "JP", 1e6, 0.1, heavy=True,
+                    heavy_concentrate_only=True)  # fmt: skip
+    spec.separators = [Plant("cn_heavy", "separation", "CN", 1e6, 1.0, heavy=True), circuit]
+    spec.reference_prices = {("oxide", "Nd"): 20.0, ("oxide", "Dy"): 100.0}
+    flows = Clearing(MarketModel(spec)).solve().flows
+    mixed = flows[flows["kind"] == "concentrate"].groupby("plant")["t"].sum().to_dict()
+    assert mixed.get("cn_heavy", 0.0) == pytest.approx(100.0)
+    assert "circuit" not in mixed
+    spec.separators = [Plant("light", "separation", "JP", 1e6, 0.0), *spec.separators]
+    flows = Clearing(MarketModel(spec)).solve().flows
+    heavy = flows[flows["kind"] == "heavy_concentrate"].groupby("plant")["t"].sum().to_dict()
+    mixed = flows[flows["kind"] == "concentrate"].groupby("plant")["t"].sum().to_dict()
+    assert heavy.get("circuit", 0.0) == pytest.approx(10.0)
+    assert "circuit" not in mixed

@@ -239,7 +239,7 @@ class MarketModel:
                     self._heavy(mine.id, heavy, plant, track, period)
 
     def _takes(self, plant: Plant, mine_id: str, location: str, track: int) -> bool:
-        if not self.allowed(plant.location, track):
+        if plant.heavy_concentrate_only or not self.allowed(plant.location, track):
             return False
         return not plant.feeds or self.world.matches(location, list(plant.feeds))
 

@@ -124,6 +124,8 @@ class Plant:
     takes_heavy_of: tuple[str, ...] = ()
     """Light-only plants whose heavy concentrate goes only here (or into store) while this
     plant has capacity in a period (an integrated chain)."""
+    heavy_concentrate_only: bool = False
+    """Takes only light-only plants' heavy concentrate, never a mine's mixed concentrate."""
 
     @property
     def separable(self) -> frozenset[str]:

@@ -167,6 +167,10 @@ class Build(Strict):
     """Light-only separation plants of its chain whose heavy concentrate goes only to this
     heavy plant (or into store) in the years it has capacity: an integrated chain, as Lynas
     Malaysia's heavy circuit takes Lynas's own mixed heavy concentrate."""
+    heavy_concentrate_only: bool = False
+    """A heavy circuit built for the heavy fraction (SEG, SEGH) that light-only plants leave:
+    it takes that heavy concentrate only, never a mine's mixed concentrate, so it adds no light
+    separation (Lynas Malaysia's and Mountain Pass's heavy circuits)."""
     source: list[Id] = []
     note: str | None = None
 
@@ -180,6 +184,9 @@ class Build(Strict):
         if self.takes_heavy_of and not (self.stage == "separation" and self.heavy):
             raise ValueError("takes_heavy_of needs a heavy separation plant (stage: separation, "
                              "heavy: true)")  # fmt: skip
+        if self.heavy_concentrate_only and not (self.stage == "separation" and self.heavy):
+            raise ValueError("heavy_concentrate_only needs a heavy separation plant (stage: "
+                             "separation, heavy: true)")  # fmt: skip
         return self
 
 

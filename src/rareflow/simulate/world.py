@@ -186,6 +186,7 @@ def _new_node(world: World, spec: Build, dataset: Dataset) -> None:
         tuple(spec.feeds),
         owner=spec.owner,
         takes_heavy_of=tuple(spec.takes_heavy_of),
+        heavy_concentrate_only=spec.heavy_concentrate_only,
     )
     {
         "separation": world.separators,
