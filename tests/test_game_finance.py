@@ -98,13 +98,12 @@ def test_the_capital_charge_is_the_annuity_of_the_capital() -> None:
 
 def test_cheaper_capital_brings_the_groups_plants_forward() -> None:
     # Price-taking paths with the same draws: at 6 % instead of 10 % the heavy separation plant
-    # commits earlier and builds more by 2040. At 35,000 USD per t/yr the plant is marginal on
-    # this path (at 10 % it is never built, at 6 % from 2036; at 25,000 both rates build it from
-    # 2036, at 30,000 both from 2036 but 6 % builds more; at the plant model's ~100,000 neither
-    # does), so the rate decides. Every capex draws the same slips and lead times (common random
-    # numbers).
+    # commits earlier and builds more by 2040. At 40,000 USD per t/yr the plant is marginal on
+    # this path (at 10 % it is never built, at 6 % from 2036; at 35,000 both rates build it from
+    # 2036 but 6 % builds more; from 50,000, as at the plant model's ~100,000, neither does), so
+    # the rate decides. Every capex draws the same slips and lead times (common random numbers).
     dataset = load_dataset()
-    scenario = alliance_buildout(35000.0)
+    scenario = alliance_buildout(40000.0)
     eligible = allied_candidates(dataset, scenario, ALLIANCE)
     plan = draw(scenario, 0, 0)
     online: dict[float, dict[int, float]] = {}
