@@ -358,23 +358,30 @@ def test_expectation_rule_takes_missing_numbers_from_the_dataset() -> None:
         )
 
 
+def _japan_nd_dy_world() -> World:
+    """Japan mines 100 t of a 90 % Nd, 10 % Dy ore and buys Nd (up to 90 t at 30 USD/kg) and
+    Dy (10 t at 200); no separators yet."""
+    spec = world(0.0, [
+        segment("jp_nd", [(90.0, 30.0)], location="JP"),
+        Segment("jp_dy", "R", "any", "oxide", "Dy", "JP", 10.0, 10.0, ((10.0, 200.0),)),
+    ])  # fmt: skip
+    spec.mines = [Mine("m", "JP", "a", {"Nd": 0.9, "Dy": 0.1}, 100.0, 1.0)]
+    spec.reference_prices = {("oxide", "Nd"): 20.0, ("oxide", "Dy"): 100.0}
+    return spec
+
+
 def test_a_captive_heavy_plant_takes_its_light_plants_concentrate() -> None:
     # Japan mines 100 t of a 90 % Nd, 10 % Dy ore; its light plant separates the Nd and leaves
     # 10 t of Dy in a heavy concentrate. China's heavy plant separates it at 1 USD/kg, Japan's
     # own at 3: at free choice the concentrate goes to China (1 + 0.5 freight < 3); once Japan's
     # plant has capacity and takes the light plant's concentrate, all 10 t go there and Dy in
     # Japan is worth its willingness to pay, whatever China's plant costs.
-    spec = world(0.0, [
-        segment("jp_nd", [(90.0, 30.0)], location="JP"),
-        Segment("jp_dy", "R", "any", "oxide", "Dy", "JP", 10.0, 10.0, ((10.0, 200.0),)),
-    ])  # fmt: skip
-    spec.mines = [Mine("m", "JP", "a", {"Nd": 0.9, "Dy": 0.1}, 100.0, 1.0)]
+    spec = _japan_nd_dy_world()
     spec.separators = [
         Plant("light", "separation", "JP", 1e6, 0.0),
         Plant("cn_heavy", "separation", "CN", 1e6, 1.0, heavy=True),
         Plant("own_heavy", "separation", "JP", 1e6, 3.0, heavy=True, takes_heavy_of=("light",)),
     ]
-    spec.reference_prices = {("oxide", "Nd"): 20.0, ("oxide", "Dy"): 100.0}
 
     def heavy_feed(own_capacity: float) -> dict[str, float]:
         clearing = Clearing(MarketModel(spec))
@@ -397,15 +404,10 @@ def test_a_heavy_concentrate_circuit_takes_no_mixed_concentrate() -> None:
     # that separates it whole. A heavy circuit built for SEG/SEGH feed (heavy_concentrate_only),
     # however cheap, takes none of it, so all 100 t go to China's plant; with Japan's light
     # plant back, the circuit takes the light plant's 10 t of heavy concentrate, and only that.
-    spec = world(0.0, [
-        segment("jp_nd", [(90.0, 30.0)], location="JP"),
-        Segment("jp_dy", "R", "any", "oxide", "Dy", "JP", 10.0, 10.0, ((10.0, 200.0),)),
-    ])  # fmt: skip
-    spec.mines = [Mine("m", "JP", "a", {"Nd": 0.9, "Dy": 0.1}, 100.0, 1.0)]
+    spec = _japan_nd_dy_world()
     circuit = Plant("circuit", "separation", "JP", 1e6, 0.1, heavy=True,
                     heavy_concentrate_only=True)  # fmt: skip
     spec.separators = [Plant("cn_heavy", "separation", "CN", 1e6, 1.0, heavy=True), circuit]
-    spec.reference_prices = {("oxide", "Nd"): 20.0, ("oxide", "Dy"): 100.0}
     flows = Clearing(MarketModel(spec)).solve().flows
     mixed = flows[flows["kind"] == "concentrate"].groupby("plant")["t"].sum().to_dict()
     assert mixed.get("cn_heavy", 0.0) == pytest.approx(100.0)
