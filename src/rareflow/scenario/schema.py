@@ -181,12 +181,10 @@ class Build(Strict):
     def _mine_has_ore(self) -> Build:
         if self.stage == "mine" and self.ore_type is None and not self.expanding():
             raise ValueError("a new mine needs ore_type (an id of ore_types.csv)")
-        if self.takes_heavy_of and not (self.stage == "separation" and self.heavy):
-            raise ValueError("takes_heavy_of needs a heavy separation plant (stage: separation, "
-                             "heavy: true)")  # fmt: skip
-        if self.heavy_concentrate_only and not (self.stage == "separation" and self.heavy):
-            raise ValueError("heavy_concentrate_only needs a heavy separation plant (stage: "
-                             "separation, heavy: true)")  # fmt: skip
+        for field in ("takes_heavy_of", "heavy_concentrate_only"):
+            if getattr(self, field) and not (self.stage == "separation" and self.heavy):
+                raise ValueError(f"{field} needs a heavy separation plant (stage: separation, "
+                                 "heavy: true)")  # fmt: skip
         return self
 
 
