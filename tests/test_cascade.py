@@ -7,7 +7,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from rareflow.dataset import load_dataset
 from rareflow.process.cascade import Cascade, solve
+from rareflow.process.design import SplitSpec
+from rareflow.process.factors import factor_series
 from rareflow.process.kernels import StageScalarSystem
 from rareflow.process.theory import BinarySpec, SpecError, design_binary, minimum_flows, outlets
 
@@ -120,14 +123,78 @@ def test_mass_balance_closes(count: int, step: float, stages: int, seed: int, ph
 
 
 def test_hard_case_uses_continuation_and_reports_it() -> None:
-    betas = np.cumprod(np.r_[1.0, np.full(16, 1.8)])
-    feed = np.random.default_rng(1).random(17)
-    feed /= feed.sum()
-    cascade = Cascade(tuple(map(str, range(17))), betas, feed, 50, 50, 3.0, 3.0 - feed[8:].sum())
+    # 17 components with uniform adjacent factors and sharp fronts: neither Newton from the feed
+    # nor the theta start reaches it, and the report says what each method did
+    feed = _spread_feed()
+    cascade = Cascade(tuple(map(str, range(17))), 1.6 ** np.arange(17), feed, 150, 150, 2.5,
+                      2.5 - feed[8:].sum())  # fmt: skip
     solution = solve(cascade)
     assert solution.report.method == "continuation"
     assert solution.closure.max() <= 1e-10
-    assert solution.report.iterations > 0 and solution.report.history
+    history = " ".join(solution.report.history)
+    assert "theta method" in history and "failed" in history
+    assert solution.report.iterations > 0
+
+
+def _p507_cascade(count: int, stages: int) -> Cascade:
+    """The benchmark's large case: the dataset's P507 series, a mid-series cut at 1.2 x S_min."""
+    series = factor_series(load_dataset(), "p507", "hcl")
+    components = series.order[:count]
+    feed = np.random.default_rng(7).random(len(components)) + 0.05
+    feed /= feed.sum()
+    spec = SplitSpec(components, series.betas(components), feed, len(components) // 2, 0.999,
+                     0.999)  # fmt: skip
+    binary = spec.binary()
+    extractant = 1.2 * minimum_flows(binary)[0]
+    scrub = extractant - outlets(binary).fraction_a
+    return Cascade(components, spec.betas, feed, stages // 2, stages - stages // 2, extractant,
+                   scrub)  # fmt: skip
+
+
+@pytest.mark.parametrize("stages", [60, 300])
+def test_theta_start_solves_a_real_series_and_agrees_with_continuation(stages: int) -> None:
+    # the P507 series at 1.2 x lumped S_min: Newton from the feed fails, the theta method of
+    # convergence brings it within Newton's reach; continuation, an independent path, must give
+    # the same steady state
+    cascade = _p507_cascade(17, stages)
+    fast = solve(cascade)
+    assert fast.report.method == "theta"
+    assert "theta method" in " ".join(fast.report.history)
+    reference = solve(cascade, method="continuation")
+    assert reference.report.method == "continuation"
+    for solution in (fast, reference):
+        assert solution.closure.max() <= 1e-10
+        assert np.allclose(solution.aqueous.sum(axis=0), 1.0, atol=1e-10)
+    assert np.allclose(fast.aqueous, reference.aqueous, rtol=1e-7, atol=1e-12)
+    assert np.allclose(fast.raffinate, reference.raffinate, rtol=1e-8, atol=1e-14)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    count=st.integers(2, 8),
+    step=st.floats(1.3, 3.0),
+    stages=st.integers(4, 60),
+    seed=st.integers(0, 10_000),
+)
+def test_theta_answers_are_steady_states(count: int, step: float, stages: int, seed: int) -> None:
+    # whatever it is given, the theta path either reports failure or returns a cascade whose
+    # every stage sums to 1 and whose every component balance closes
+    rng = np.random.default_rng(seed)
+    feed = rng.random(count) + 0.05
+    feed /= feed.sum()
+    extractant = 1.0 + 2 * rng.random()
+    product = rng.uniform(0.2, 0.8)
+    n = max(1, stages // 2)
+    cascade = Cascade(tuple(map(str, range(count))), step ** np.arange(count), feed, n,
+                      stages - n + 1, extractant, extractant - product)  # fmt: skip
+    try:
+        solution = solve(cascade, method="theta")
+    except SpecError as error:
+        assert "theta method" in str(error)
+        return
+    assert solution.report.method == "theta"
+    assert solution.closure.max() <= 1e-10
+    assert np.allclose(solution.aqueous.sum(axis=0), 1.0, atol=1e-9)
 
 
 @pytest.mark.parametrize(

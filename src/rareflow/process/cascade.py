@@ -5,8 +5,10 @@ Every stage k has fixed RE flows (organic out O_k, aqueous out A_k, per unit fee
 component's mole fraction in the organic leaving a stage is y_ik = beta_ik x_ik / sigma_k with
 sigma_k = sum_j beta_jk x_jk. Given the N stage scalars sigma_k, each component's stage balances
 form one tridiagonal linear system, solved exactly (all components stacked into one banded
-solve). The N conditions sum_i x_ik = 1 are then solved by Newton's method on ln sigma with the
-exact Jacobian (itself one banded solve with N right-hand sides); pseudo-arclength continuation
+solve). The N conditions sum_i x_ik = 1 are then solved, cold, from a start given by the theta
+method of convergence (``rareflow.process.theta``) finished by Newton on a log formulation; by
+Newton's method on ln sigma with the exact Jacobian (itself one banded solve with N right-hand
+sides) from a warm start or where the theta start fails; pseudo-arclength continuation
 in the separation factors (beta**t, t: 0 -> 1, passing folds) handles hard cases, and a
 time-marching "dynamic simulation" of the cascade (equilibrate every stage, move the phases,
 repeat) is the last resort. Whatever the
@@ -24,8 +26,11 @@ import pandas as pd
 
 from rareflow.process.kernels import LogSystem, StageScalarSystem
 from rareflow.process.theory import FeedPhase, SpecError
+from rareflow.process.theta import theta_start
 
-Method = Literal["newton", "continuation", "dynamic"]
+THETA_NEWTON_STEPS = 15  # Newton steps after the theta start before moving on
+
+Method = Literal["newton", "theta", "continuation", "dynamic"]
 
 
 @dataclass(frozen=True)
@@ -193,16 +198,16 @@ def solve(
     start: CascadeSolution | None = None,
     on_step: Callable[[float], None] | None = None,
 ) -> CascadeSolution:
-    """Steady state of the cascade: Newton, then continuation, then dynamic simulation.
+    """Steady state of the cascade: the theta start, Newton, continuation, dynamic simulation.
 
-    ``method`` forces one path ("newton", "continuation", "dynamic"); "auto" tries them in
-    that order. ``start`` warm-starts Newton from a solution of a similar cascade (its stage
+    ``method`` forces one path ("theta", "newton", "continuation", "dynamic"); "auto" tries
+    them in that order (Newton from a warm start first, where one is given). ``start`` warm-starts Newton from a solution of a similar cascade (its stage
     scalars resampled onto this cascade's sections). ``on_step(t)`` hears of the continuation's
     progress (t from 0 to 1), for long cascades. Raises ``SpecError`` if none converges.
     """
-    if method not in ("auto", "newton", "continuation", "dynamic"):
+    if method not in ("auto", "newton", "theta", "continuation", "dynamic"):
         raise SpecError(
-            f"unknown method {method!r}; expected auto, newton, continuation or dynamic"
+            f"unknown method {method!r}; expected auto, newton, theta, continuation or dynamic"
         )
     active = cascade.feed > 0
     organic, aqueous = cascade.stage_flows()
@@ -220,6 +225,25 @@ def solve(
         history.append(f"newton from a warm start: {'converged' if ok else 'failed'}")
         if ok:
             log_sigma = log_sigma_warm
+    if not ok and method in ("auto", "theta"):
+        system = LogSystem(organic, aqueous, feed)
+        theta = theta_start(scalar, organic[-1], cascade.feed[active], log_sigma)
+        _, log_sigma_theta, more, norm, ok = system.newton(
+            np.log(betas),
+            np.log(theta.fractions),
+            theta.log_sigma,
+            1e-11,
+            THETA_NEWTON_STEPS,
+            polish_to=1e-13,  # so that the stage-scalar polish below rarely needs a Jacobian
+        )
+        iterations += theta.iterations + more
+        history.append(
+            f"theta method ({theta.iterations} iterations, stage sums within "
+            f"{theta.residual:.1g} in the log), then newton on the log formulation: "
+            f"{'converged' if ok else 'failed'}"
+        )
+        if ok:
+            log_sigma, used = log_sigma_theta, "theta"
     if not ok and method in ("auto", "newton"):
         log_sigma, more, norm, ok = scalar.newton(log_sigma, tol, 30)
         iterations += more

@@ -1,0 +1,116 @@
+"""A cheap start for long cascades: stage scalars from the theta method of convergence.
+
+A saturated cascade with constant separation factors is, in its equations, a distillation column
+with constant molal overflow and constant relative volatilities: the stage scalar
+sigma_k = sum_i beta_ik x_ik plays the part of the stage temperature, the two outlet flows are
+fixed by the flows S and W, and each component's stage balances are linear once the sigma_k are
+given. Holland's theta method of convergence (Holland, *Fundamentals of Multicomponent
+Distillation*, 1981, ch. 2) iterates such columns as follows, here with sigma in place of
+temperature:
+
+1. given ln sigma, solve every component's tridiagonal balances exactly (``StageScalarSystem``);
+2. the computed outlets (raffinate b_i, organic product d_i) satisfy each component balance but
+   not the fixed product flow P; find the one theta with sum_i f_i / (1 + theta b_i / d_i) = P
+   and correct every product flow to d_i' = f_i / (1 + theta b_i / d_i);
+3. scale each component's whole profile by d_i' / d_i, normalise every stage to sum 1 and take
+   the new sigma_k = sum_i beta_ik x_ik from the corrected compositions (the bubble-point step).
+
+The correction of step 2 moves all components together, so the outer iteration does not have
+to discover the overall split stage by stage. Each iteration costs one tridiagonal solve of
+C x N unknowns (about 0.3 ms at 17 x 300), against one block-tridiagonal solve of (C + 1) x N
+(about 2.5 ms) for a Newton step of the log formulation. The new sigma is damped and the damping
+adapted to the residual (grown while it falls, halved when it rises), because the undamped
+substitution oscillates near a pinch. The iteration is a start, not a solver: where it brings
+every stage sum within ``tolerance`` of 1 in the log, Newton on the log formulation finishes in
+a few steps; where it stalls (long cascades with many sharp fronts), the caller moves on to
+continuation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.optimize import brentq
+from scipy.special import expit, log_expit
+
+from rareflow.process.kernels import StageScalarSystem
+
+SMALLEST = 1e-300
+THETA_RANGE = 700.0  # |ln theta| searched; exp(700) is still a finite float
+
+
+@dataclass(frozen=True)
+class ThetaStart:
+    """The best stage scalars the iteration found, and how close they came."""
+
+    log_sigma: np.ndarray
+    fractions: np.ndarray  # aqueous x_ik at log_sigma, every stage normalised to sum 1
+    iterations: int
+    residual: float  # max over stages of |ln sum_i x_ik| before normalising
+
+
+def _product_share(log_theta: float, log_ratio: np.ndarray) -> np.ndarray:
+    """d_i' / f_i = 1 / (1 + theta b_i / d_i), written with the logistic function (no overflow)."""
+    return np.asarray(expit(-(log_theta + log_ratio)))
+
+
+def theta_start(
+    scalar: StageScalarSystem,
+    product_flow: float,
+    feed: np.ndarray,
+    log_sigma: np.ndarray,
+    tolerance: float = 1e-4,
+    max_iter: int = 300,
+    patience: int = 40,
+) -> ThetaStart:
+    """Iterate the theta method from ``log_sigma`` (shape N) and return the best point met.
+
+    ``feed`` holds each active component's total feed flow (the outlets' sum), ``product_flow``
+    the organic product P fixed by the flows. Stops when the stage sums are within
+    ``tolerance`` of 1 (in the log), after ``max_iter`` iterations, or when ``patience``
+    iterations have not halved the best residual.
+    """
+    organic_out, aqueous_out = scalar.organic[-1], scalar.aqueous[0]
+    log_feed = np.log(np.maximum(feed, SMALLEST))
+    best_residual, best_sigma, best_fractions = np.inf, log_sigma, None
+    last, damping, stale, iterations = np.inf, 0.6, 0, 0
+    with np.errstate(all="ignore"):
+        while iterations < max_iter:
+            iterations += 1
+            x = np.maximum(scalar.balances(log_sigma), SMALLEST)
+            totals = x.sum(axis=0)
+            residual = float(np.max(np.abs(np.log(totals))))
+            if not np.isfinite(residual):
+                break
+            if residual < 0.5 * best_residual:
+                stale = 0
+            else:
+                stale += 1
+            if residual < best_residual:
+                best_residual, best_sigma, best_fractions = residual, log_sigma, x / totals
+            if residual <= tolerance or stale >= patience:
+                break
+            damping = min(1.0, 1.3 * damping) if residual < last else max(0.05, 0.5 * damping)
+            last = residual
+            log_raffinate = np.log(aqueous_out * x[:, 0])
+            log_product = np.log(organic_out * scalar.betas[:, -1] * x[:, -1]) - log_sigma[-1]
+            log_ratio = log_raffinate - log_product
+
+            def excess(log_theta: float, ratio: np.ndarray = log_ratio) -> float:
+                return float(feed @ _product_share(log_theta, ratio)) - product_flow
+
+            try:
+                log_theta = brentq(excess, -THETA_RANGE, THETA_RANGE, xtol=1e-6)
+            except ValueError:  # no sign change: leave the split as computed
+                log_theta = 0.0
+            corrected = log_feed + log_expit(-(log_theta + log_ratio))
+            profile = x * np.exp(corrected - log_product)[:, None]
+            profile /= profile.sum(axis=0)
+            target = np.log((scalar.betas * profile).sum(axis=0))
+            if not np.all(np.isfinite(target)):
+                break
+            log_sigma = log_sigma + damping * (target - log_sigma)
+    if best_fractions is None:
+        best_fractions = np.full((scalar.count, scalar.total), 1.0 / scalar.count)
+    return ThetaStart(best_sigma, best_fractions, iterations, best_residual)
