@@ -26,9 +26,7 @@ import pandas as pd
 
 from rareflow.process.kernels import LogSystem, StageScalarSystem
 from rareflow.process.theory import FeedPhase, SpecError
-from rareflow.process.theta import theta_start
-
-THETA_NEWTON_STEPS = 15  # Newton steps after the theta start before moving on
+from rareflow.process.theta import solve_from_theta
 
 Method = Literal["newton", "theta", "continuation", "dynamic"]
 
@@ -201,9 +199,10 @@ def solve(
     """Steady state of the cascade: the theta start, Newton, continuation, dynamic simulation.
 
     ``method`` forces one path ("theta", "newton", "continuation", "dynamic"); "auto" tries
-    them in that order (Newton from a warm start first, where one is given). ``start`` warm-starts Newton from a solution of a similar cascade (its stage
-    scalars resampled onto this cascade's sections). ``on_step(t)`` hears of the continuation's
-    progress (t from 0 to 1), for long cascades. Raises ``SpecError`` if none converges.
+    them in that order. ``start`` warm-starts Newton, tried first, from a solution of a similar
+    cascade (its stage scalars resampled onto this cascade's sections). ``on_step(t)`` hears of
+    the continuation's progress (t from 0 to 1), for long cascades. Raises ``SpecError`` if
+    none converges.
     """
     if method not in ("auto", "newton", "theta", "continuation", "dynamic"):
         raise SpecError(
@@ -227,21 +226,10 @@ def solve(
             log_sigma = log_sigma_warm
     if not ok and method in ("auto", "theta"):
         system = LogSystem(organic, aqueous, feed)
-        theta = theta_start(scalar, organic[-1], cascade.feed[active], log_sigma)
-        _, log_sigma_theta, more, norm, ok = system.newton(
-            np.log(betas),
-            np.log(theta.fractions),
-            theta.log_sigma,
-            1e-11,
-            THETA_NEWTON_STEPS,
-            polish_to=1e-13,  # so that the stage-scalar polish below rarely needs a Jacobian
-        )
-        iterations += theta.iterations + more
-        history.append(
-            f"theta method ({theta.iterations} iterations, stage sums within "
-            f"{theta.residual:.1g} in the log), then newton on the log formulation: "
-            f"{'converged' if ok else 'failed'}"
-        )
+        found = solve_from_theta(scalar, system, cascade.feed[active], log_sigma)
+        log_sigma_theta, more, norm, ok, message = found
+        iterations += more
+        history.append(message)
         if ok:
             log_sigma, used = log_sigma_theta, "theta"
     if not ok and method in ("auto", "newton"):

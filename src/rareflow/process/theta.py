@@ -34,8 +34,9 @@ import numpy as np
 from scipy.optimize import brentq
 from scipy.special import expit, log_expit
 
-from rareflow.process.kernels import StageScalarSystem
+from rareflow.process.kernels import LogSystem, StageScalarSystem
 
+NEWTON_STEPS = 15  # Newton steps after the theta start before giving up
 SMALLEST = 1e-300
 THETA_RANGE = 700.0  # |ln theta| searched; exp(700) is still a finite float
 
@@ -114,3 +115,26 @@ def theta_start(
     if best_fractions is None:
         best_fractions = np.full((scalar.count, scalar.total), 1.0 / scalar.count)
     return ThetaStart(best_sigma, best_fractions, iterations, best_residual)
+
+
+def solve_from_theta(
+    scalar: StageScalarSystem, system: LogSystem, feed: np.ndarray, log_sigma: np.ndarray
+) -> tuple[np.ndarray, int, float, bool, str]:
+    """The theta start from ``log_sigma``, finished by Newton on the log formulation.
+
+    Returns (ln sigma, iterations of both, residual, converged, what happened)."""
+    start = theta_start(scalar, scalar.organic[-1], feed, log_sigma)
+    _, log_sigma, more, norm, ok = system.newton(
+        np.log(scalar.betas),
+        np.log(start.fractions),
+        start.log_sigma,
+        1e-11,
+        NEWTON_STEPS,
+        polish_to=1e-13,  # so that the caller's stage-scalar polish rarely needs a Jacobian
+    )
+    message = (
+        f"theta method ({start.iterations} iterations, stage sums within "
+        f"{start.residual:.1g} in the log), then newton on the log formulation: "
+        f"{'converged' if ok else 'failed'}"
+    )
+    return log_sigma, start.iterations + more, norm, ok, message
