@@ -250,7 +250,7 @@ def solve(
         ok = True
     if not ok:
         raise SpecError(f"cascade did not converge (residual {norm:.3g}); " + "; ".join(history))
-    polished, more, norm, converged = scalar.newton(log_sigma, tol, 20)
+    polished, more, norm, converged = scalar.newton(log_sigma, tol, 20, patience=2)
     iterations += more
     if converged:
         log_sigma = polished

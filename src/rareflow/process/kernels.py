@@ -50,6 +50,35 @@ class StageScalarSystem:
         solution = solve_banded((1, 1), bands, self.rhs, check_finite=False)
         return np.asarray(solution.reshape(self.count, self.total))
 
+    def log_balances(self, log_sigma: np.ndarray) -> np.ndarray:
+        """ln x_ik solving every component balance, for compositions far below rounding.
+
+        The Thomas sweep of the balances, written so that every operation adds or multiplies
+        positive numbers: with E_k = O_k beta_ik / sigma_k, the pivots are p_k = E_k + q_k with
+        q_0 = A_0 and q_k = A_k q_(k-1) / p_(k-1), the forward sums g_k = f_k + E_(k-1) g_(k-1)
+        / p_(k-1), and x_k = (g_k + A_(k+1) x_(k+1)) / p_k. There is no cancellation, so in
+        logs (log-sum-exp) a trace of 1e-250 keeps its relative precision, where the linear
+        solve (``balances``) returns rounding noise below about 1e-16 of the largest x.
+        Costs one pass over the stages in Python (a few ms at 300 stages)."""
+        count, total = self.count, self.total
+        with np.errstate(divide="ignore"):
+            log_e = np.log(self.organic)[None, :] + np.log(self.betas) - log_sigma[None, :]
+            log_a = np.log(self.aqueous)
+            log_f = np.log(np.maximum(-self.rhs.reshape(count, total), 0.0))
+        log_p, log_g = np.empty((count, total)), np.empty((count, total))
+        log_q = np.full(count, log_a[0])
+        log_p[:, 0], log_g[:, 0] = np.logaddexp(log_e[:, 0], log_q), log_f[:, 0]
+        for k in range(1, total):
+            log_q = log_a[k] + log_q - log_p[:, k - 1]
+            log_p[:, k] = np.logaddexp(log_e[:, k], log_q)
+            carried = log_e[:, k - 1] - log_p[:, k - 1] + log_g[:, k - 1]
+            log_g[:, k] = np.logaddexp(log_f[:, k], carried)
+        log_x = np.empty((count, total))
+        log_x[:, -1] = log_g[:, -1] - log_p[:, -1]
+        for k in range(total - 2, -1, -1):
+            log_x[:, k] = np.logaddexp(log_g[:, k], log_a[k + 1] + log_x[:, k + 1]) - log_p[:, k]
+        return log_x
+
     def fractions(self, log_sigma: np.ndarray) -> np.ndarray:
         """Aqueous mole fractions x_ik solving every component balance exactly."""
         return np.asarray(np.maximum(self.balances(log_sigma), 0.0))

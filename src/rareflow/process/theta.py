@@ -36,7 +36,8 @@ from scipy.special import expit, log_expit
 
 from rareflow.process.kernels import LogSystem, StageScalarSystem
 
-NEWTON_STEPS = 15  # Newton steps after the theta start before giving up
+NEWTON_STEPS = 15  # Newton steps after the theta start before the retry
+RETRY_STEPS = 40  # and from compositions recomputed in logs
 SMALLEST = 1e-300
 THETA_RANGE = 700.0  # |ln theta| searched; exp(700) is still a finite float
 
@@ -122,19 +123,37 @@ def solve_from_theta(
 ) -> tuple[np.ndarray, int, float, bool, str]:
     """The theta start from ``log_sigma``, finished by Newton on the log formulation.
 
-    Returns (ln sigma, iterations of both, residual, converged, what happened)."""
+    Newton starts from the start's linear compositions; if it fails, once more from the same
+    stage scalars with every trace composition recomputed in logs (``log_balances``): where
+    traces span hundreds of decades, the linear solve leaves them at rounding noise, which
+    capped Newton steps take many iterations to repair. Returns (ln sigma, iterations,
+    residual, converged, what happened)."""
     start = theta_start(scalar, scalar.organic[-1], feed, log_sigma)
-    _, log_sigma, more, norm, ok = system.newton(
-        np.log(scalar.betas),
-        np.log(start.fractions),
-        start.log_sigma,
-        1e-11,
-        NEWTON_STEPS,
-        polish_to=1e-13,  # so that the caller's stage-scalar polish rarely needs a Jacobian
-    )
+    log_betas, iterations = np.log(scalar.betas), start.iterations
+    log_x = np.log(start.fractions)
+    attempts = []
+    for label, steps in (("linear", NEWTON_STEPS), ("log-space", RETRY_STEPS)):
+        if label == "log-space":
+            with np.errstate(all="ignore"):
+                log_x = scalar.log_balances(start.log_sigma)
+                log_x = log_x - np.logaddexp.reduce(log_x, axis=0)
+            if not np.all(np.isfinite(log_x)):
+                break
+        _, log_sigma, more, norm, ok = system.newton(
+            log_betas,
+            log_x,
+            start.log_sigma,
+            1e-11,
+            steps,
+            polish_to=1e-13,  # so that the caller's stage-scalar polish rarely needs a Jacobian
+        )
+        iterations += more
+        attempts.append(f"from {label} compositions {'converged' if ok else 'failed'}")
+        if ok:
+            break
     message = (
         f"theta method ({start.iterations} iterations, stage sums within "
         f"{start.residual:.1g} in the log), then newton on the log formulation: "
-        f"{'converged' if ok else 'failed'}"
+        + ", ".join(attempts)
     )
-    return log_sigma, start.iterations + more, norm, ok, message
+    return log_sigma, iterations, norm, ok, message
