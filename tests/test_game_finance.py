@@ -98,12 +98,13 @@ def test_the_capital_charge_is_the_annuity_of_the_capital() -> None:
 
 def test_cheaper_capital_brings_the_groups_plants_forward() -> None:
     # Price-taking paths with the same draws: at 6 % instead of 10 % the heavy separation plant
-    # commits earlier and builds more by 2040. At 40,000 USD per t/yr the plant is marginal on
-    # this path (at 10 % it is never built, at 6 % from 2036; at 35,000 both rates build it from
-    # 2036 but 6 % builds more; from 50,000, as at the plant model's ~100,000, neither does), so
-    # the rate decides. Every capex draws the same slips and lead times (common random numbers).
+    # commits earlier and builds more by 2040. At 60,000 USD per t/yr the plant is marginal on
+    # this path (at 10 % it is built from 2038, a third of its 2040 size; at 6 % from 2033, in
+    # full; up to 55,000 both rates build it in full from 2033; at 80,000 both build a little
+    # from 2040), so the rate decides. Every capex draws the same slips and lead times (common
+    # random numbers).
     dataset = load_dataset()
-    scenario = alliance_buildout(40000.0)
+    scenario = alliance_buildout(60000.0)
     eligible = allied_candidates(dataset, scenario, ALLIANCE)
     plan = draw(scenario, 0, 0)
     online: dict[float, dict[int, float]] = {}

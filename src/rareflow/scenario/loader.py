@@ -134,9 +134,15 @@ def merge(parent: dict[str, Any], child: dict[str, Any]) -> dict[str, Any]:
         if isinstance(value, dict) and isinstance(old, dict):
             merged[key] = merge(old, value)
         elif isinstance(value, list) and isinstance(old, list) and _records(value + old):
-            by_id = {item["id"]: item for item in old}
-            by_id.update({item["id"]: item for item in value})
-            merged[key] = list(by_id.values())
+            # a child's record replaces the parent's of the same id in place; a child's own
+            # repeated ids are all kept, so that the scenario check still reports them
+            children: dict[str, list[Any]] = {}
+            for item in value:
+                children.setdefault(item["id"], []).append(item)
+            records: list[Any] = []
+            for item in old:
+                records.extend(children.pop(item["id"], [item]))
+            merged[key] = records + [item for items in children.values() for item in items]
         else:
             merged[key] = value
     return merged
