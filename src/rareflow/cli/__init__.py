@@ -58,8 +58,16 @@ app.add_typer(report_app, name="report")
 app.command("run")(run_command)
 app.command("comply")(comply_command)
 app.command("trace")(trace_command)
-app.command("backcast")(backcast_command)
-app.command("game")(game_command)
+app.command(
+    "backcast",
+    short_help="Run 2009-2016 and 2024-2026 with the model's parameters: model beside published "
+    "prices, and the scores (docs/validation.md).",
+)(backcast_command)
+app.command(
+    "game",
+    short_help="Play China against the alliance on a scenario's central run, year by year "
+    "(docs/game.md).",
+)(game_command)
 app.command("serve")(serve_command)
 
 
