@@ -97,6 +97,19 @@ def test_published_cepr_nd_design_v1() -> None:
     assert 0.98 < cepr_purity < 0.9995
 
 
+def _random_cascade(count: int, step: float, stages: int, seed: int, phase: str) -> Cascade:
+    """Geometric factors, a random feed, S in 1-2 and an organic product of 0.2-0.8."""
+    rng = np.random.default_rng(seed)
+    feed = rng.random(count) + 0.05
+    feed /= feed.sum()
+    extractant = 1.0 + rng.random()
+    product = rng.uniform(0.2, 0.8)
+    scrub = extractant - product if phase == "aqueous" else extractant + (1 - product)
+    n = max(1, stages // 2)
+    return Cascade(tuple(map(str, range(count))), step ** np.arange(count), feed, n,
+                   stages - n + 1, extractant, scrub, phase)  # type: ignore[arg-type]  # fmt: skip
+
+
 @settings(max_examples=25, deadline=None)
 @given(
     count=st.integers(2, 6),
@@ -106,16 +119,7 @@ def test_published_cepr_nd_design_v1() -> None:
     phase=st.sampled_from(["aqueous", "organic"]),
 )
 def test_mass_balance_closes(count: int, step: float, stages: int, seed: int, phase: str) -> None:
-    rng = np.random.default_rng(seed)
-    feed = rng.random(count) + 0.05
-    feed /= feed.sum()
-    betas = step ** np.arange(count)
-    extractant = 1.0 + rng.random()
-    product = rng.uniform(0.2, 0.8)
-    scrub = extractant - product if phase == "aqueous" else extractant + (1 - product)
-    n = max(1, stages // 2)
-    cascade = Cascade(tuple(map(str, range(count))), betas, feed, n, stages - n + 1, extractant,
-                      scrub, phase)  # type: ignore[arg-type]  # fmt: skip
+    cascade = _random_cascade(count, step, stages, seed, phase)
     solution = solve(cascade, max_cycles=20_000)
     assert solution.closure.max() <= 1e-10
     raffinate, product_flow = cascade.outlet_flows
@@ -225,14 +229,7 @@ def test_theta_answers_are_steady_states(count: int, step: float, stages: int, s
     # whatever it is given, the theta path either reports failure or returns a cascade whose
     # every stage sums to 1, whose every component balance closes, and whose outlets are those
     # continuation finds
-    rng = np.random.default_rng(seed)
-    feed = rng.random(count) + 0.05
-    feed /= feed.sum()
-    extractant = 1.0 + 2 * rng.random()
-    product = rng.uniform(0.2, 0.8)
-    n = max(1, stages // 2)
-    cascade = Cascade(tuple(map(str, range(count))), step ** np.arange(count), feed, n,
-                      stages - n + 1, extractant, extractant - product)  # fmt: skip
+    cascade = _random_cascade(count, step, stages, seed, "aqueous")
     try:
         solution = solve(cascade, method="theta")
     except SpecError as error:
