@@ -216,12 +216,13 @@ class LogSystem:
         tol: float,
         max_iter: int,
         max_step: float = 3.0,
-        polish_to: float = 0.0,
+        polish_to: float | None = None,
     ) -> tuple[np.ndarray, np.ndarray, int, float, bool]:
         """Newton steps with capped size; returns (ln x, ln sigma, iterations, residual, ok).
 
-        Once within ``tol``, up to two more steps try to reach ``polish_to``; the best point
-        met is returned."""
+        With ``polish_to``, once within ``tol`` up to two more steps try to reach it, and the
+        best point met is returned."""
+        target = tol if polish_to is None else polish_to
         norm, best = np.inf, None
         width = self.width
         with np.errstate(all="ignore"):
@@ -233,7 +234,7 @@ class LogSystem:
                 if not np.isfinite(norm):
                     return log_x, log_sigma, iteration, norm, False
                 if norm <= tol:
-                    if norm <= polish_to or (best is not None and iteration >= best[3] + 2):
+                    if norm <= target or (best is not None and iteration >= best[3] + 2):
                         return log_x, log_sigma, iteration, norm, True
                     best = (log_x, log_sigma, norm, iteration if best is None else best[3])
                 try:
