@@ -14,8 +14,11 @@
    solvers on the stacked stage equations (``cascade_baselines.py``): IPOPT where cyipopt is
    installed (the equation-oriented way) and scipy's large sparse least squares, each with a
    time budget, beside rareflow's time.
+8. With --coverage N [--seed S]: N random cascades, each solved cold by the theta path alone and
+   by Newton from the feed alone (how many each solves, and the time).
 
     python benchmarks/bench_cascade.py [--quick] [--robustness] [--baselines [--budget S]]
+        [--coverage N [--seed S]]
 """
 
 from __future__ import annotations
@@ -147,12 +150,50 @@ def mass_action_rows() -> None:
           f"  solves={sap.solves}  residual={sap.residual:.1e}")  # type: ignore[union-attr]  # fmt: skip
 
 
+def coverage_rows(count: int, seed: int) -> None:
+    """Random cascades (2-17 components, adjacent factor 1.2-3, 4-300 stages, S 1-4, organic
+    product 0.2-0.8, aqueous feed), each solved cold by the theta path alone and by Newton from
+    the feed average alone: how many each solves, and the time for all."""
+    from rareflow.process.theory import SpecError
+
+    rng = np.random.default_rng(seed)
+    cases = []
+    for _ in range(count):
+        size, step = int(rng.integers(2, 18)), rng.uniform(1.2, 3.0)
+        stages = int(rng.integers(4, 300))
+        feed = rng.random(size) + 0.05
+        feed /= feed.sum()
+        extractant, product = 1.0 + 3 * rng.random(), rng.uniform(0.2, 0.8)
+        n = max(1, stages // 2)
+        cases.append(Cascade(tuple(map(str, range(size))), step ** np.arange(size), feed, n,
+                             stages - n + 1, extractant, extractant - product))  # fmt: skip
+    solved: dict[str, np.ndarray] = {}
+    for method in ("theta", "newton"):
+        start, ok = time.perf_counter(), []
+        for cascade in cases:
+            try:
+                solve(cascade, method=method)
+                ok.append(True)
+            except SpecError:
+                ok.append(False)
+        solved[method] = np.array(ok)
+        took = time.perf_counter() - start
+        print(f"  {method}: {solved[method].sum()} of {count} in {took:.1f} s")
+    only = int((solved["newton"] & ~solved["theta"]).sum())
+    neither = int((~solved["newton"] & ~solved["theta"]).sum())
+    print(f"  solved by Newton but not theta: {only}; by neither (continuation's): {neither}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repeats")
     parser.add_argument("--robustness", action="store_true", help="also solve 17 x 500")
     parser.add_argument("--baselines", action="store_true", help="also IPOPT and scipy (slow)")
     parser.add_argument("--budget", type=float, default=120.0, help="seconds per baseline solve")
+    parser.add_argument(
+        "--coverage", type=int, default=0, metavar="N", help="also N random cascades, cold"
+    )
+    parser.add_argument("--seed", type=int, default=3, help="seed of the random cascades")
     arguments = parser.parse_args()
     repeat = 1 if arguments.quick else 3
 
@@ -200,6 +241,10 @@ def main() -> None:
 
     if arguments.baselines:
         baseline_rows(measured, arguments.budget)
+
+    if arguments.coverage:
+        print(f"coverage, {arguments.coverage} random cascades (seed {arguments.seed}), cold:")
+        coverage_rows(arguments.coverage, arguments.seed)
 
     if arguments.robustness:
         feed = np.random.default_rng(1).random(17)
