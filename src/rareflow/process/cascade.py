@@ -218,6 +218,7 @@ def solve(
     iterations, norm, ok = 0, np.inf, False
     log_sigma = np.log(betas.T @ cascade.feed[active])
     used: Method = "newton"
+    system: LogSystem | None = None  # the log formulation, built once where a path needs it
     if start is not None and method in ("auto", "newton"):
         warm = resample_stage_scalars(start, cascade)
         log_sigma_warm, iterations, norm, ok = scalar.newton(warm, tol, 30)
@@ -238,7 +239,7 @@ def solve(
         history.append(f"newton on the stage scalars: {'converged' if ok else 'failed'}")
     if not ok and method in ("auto", "continuation"):
         used = "continuation"
-        system = LogSystem(organic, aqueous, feed)
+        system = system or LogSystem(organic, aqueous, feed)
         log_sigma, more, norm, ok, message = system.arclength(
             np.log(betas), cascade.feed[active], 1e-11, on_step=on_step
         )

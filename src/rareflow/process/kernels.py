@@ -83,13 +83,8 @@ class StageScalarSystem:
         """Aqueous mole fractions x_ik solving every component balance exactly."""
         return np.asarray(np.maximum(self.balances(log_sigma), 0.0))
 
-    def residual_and_jacobian(
-        self, log_sigma: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(x, sum_i x_ik - 1, d residual / d ln sigma)."""
-        bands, extraction = self._banded(log_sigma)
-        x = solve_banded((1, 1), bands, self.rhs, check_finite=False)
-        x = x.reshape(self.count, self.total)
+    def _jacobian(self, bands: np.ndarray, extraction: np.ndarray, x: np.ndarray) -> np.ndarray:
+        """d (sum_i x_ik - 1) / d ln sigma at the solved x: one banded solve, N right-hand sides."""
         flow = extraction * x
         columns = np.zeros((self.count, self.total, self.total))
         columns[self._diagonal] = flow
@@ -97,7 +92,7 @@ class StageScalarSystem:
         derivative = solve_banded(
             (1, 1), bands, columns.reshape(-1, self.total), check_finite=False
         ).reshape(self.count, self.total, self.total)
-        return x, x.sum(axis=0) - 1.0, -derivative.sum(axis=0)
+        return np.asarray(-derivative.sum(axis=0))
 
     def newton(
         self,
@@ -116,13 +111,18 @@ class StageScalarSystem:
         with np.errstate(all="ignore"):
             for iteration in range(1, max_iter + 1):
                 try:
-                    # the residual alone is one tridiagonal solve; the Jacobian costs N of them
-                    norm = float(np.max(np.abs(self.balances(log_sigma).sum(axis=0) - 1.0)))
+                    # the residual is one tridiagonal solve; the Jacobian, built only when a
+                    # step is needed, costs N more
+                    bands, extraction = self._banded(log_sigma)
+                    x = solve_banded((1, 1), bands, self.rhs, check_finite=False)
+                    x = x.reshape(self.count, self.total)
+                    residual = x.sum(axis=0) - 1.0
+                    norm = float(np.max(np.abs(residual)))
                     if not np.isfinite(norm):
                         return log_sigma, iteration, norm, False
                     if norm <= tol:
                         return log_sigma, iteration, norm, True
-                    _, residual, jacobian = self.residual_and_jacobian(log_sigma)
+                    jacobian = self._jacobian(bands, extraction, x)
                     best, stale = (norm, 0) if norm < 0.5 * best else (best, stale + 1)
                     if stale >= patience:
                         return log_sigma, iteration, norm, False

@@ -53,13 +53,13 @@ class ThetaStart:
 
 
 def _product_share(log_theta: float, log_ratio: np.ndarray) -> np.ndarray:
-    """d_i' / f_i = 1 / (1 + theta b_i / d_i), written with the logistic function (no overflow)."""
+    """d_i' / f_i = 1 / (1 + theta b_i / d_i), by the logistic function (no overflow); the
+    correction below takes its log directly (``log_expit``), which keeps shares below 1e-308."""
     return np.asarray(expit(-(log_theta + log_ratio)))
 
 
 def theta_start(
     scalar: StageScalarSystem,
-    product_flow: float,
     feed: np.ndarray,
     log_sigma: np.ndarray,
     tolerance: float = 1e-4,
@@ -68,12 +68,12 @@ def theta_start(
 ) -> ThetaStart:
     """Iterate the theta method from ``log_sigma`` (shape N) and return the best point met.
 
-    ``feed`` holds each active component's total feed flow (the outlets' sum), ``product_flow``
-    the organic product P fixed by the flows. Stops when the stage sums are within
-    ``tolerance`` of 1 (in the log), after ``max_iter`` iterations, or when ``patience``
-    iterations have not halved the best residual.
+    ``feed`` holds each active component's total feed flow (the outlets' sum); the organic
+    product P fixed by the flows is the organic leaving the last stage. Stops when the stage
+    sums are within ``tolerance`` of 1 (in the log), after ``max_iter`` iterations, or when
+    ``patience`` iterations have not halved the best residual.
     """
-    organic_out, aqueous_out = scalar.organic[-1], scalar.aqueous[0]
+    product_flow, aqueous_out = float(scalar.organic[-1]), float(scalar.aqueous[0])
     log_feed = np.log(np.maximum(feed, SMALLEST))
     best_residual, best_sigma, best_fractions = np.inf, log_sigma, None
     last, damping, stale, iterations = np.inf, 0.6, 0, 0
@@ -96,7 +96,7 @@ def theta_start(
             damping = min(1.0, 1.3 * damping) if residual < last else max(0.05, 0.5 * damping)
             last = residual
             log_raffinate = np.log(aqueous_out * x[:, 0])
-            log_product = np.log(organic_out * scalar.betas[:, -1] * x[:, -1]) - log_sigma[-1]
+            log_product = np.log(product_flow * scalar.betas[:, -1] * x[:, -1]) - log_sigma[-1]
             log_ratio = log_raffinate - log_product
 
             def excess(log_theta: float, ratio: np.ndarray = log_ratio) -> float:
@@ -128,7 +128,7 @@ def solve_from_theta(
     traces span hundreds of decades, the linear solve leaves them at rounding noise, which
     capped Newton steps take many iterations to repair. Returns (ln sigma, iterations,
     residual, converged, what happened)."""
-    start = theta_start(scalar, scalar.organic[-1], feed, log_sigma)
+    start = theta_start(scalar, feed, log_sigma)
     log_betas, iterations = np.log(scalar.betas), start.iterations
     log_x = np.log(start.fractions)
     attempts = []
