@@ -13,7 +13,8 @@ from rareflow.dataset import load_dataset
 from rareflow.process.cascade import Cascade, solve
 from rareflow.process.design import SplitSpec
 from rareflow.process.factors import factor_series
-from rareflow.process.kernels import StageScalarSystem
+from rareflow.process.kernels import LogSystem, StageScalarSystem
+from rareflow.process.pinch import FREE_PROFILE, profile_freedom
 from rareflow.process.theory import BinarySpec, SpecError, design_binary, minimum_flows, outlets
 
 
@@ -216,6 +217,11 @@ def test_theta_start_solves_a_real_series_and_agrees_with_continuation(stages: i
         assert np.allclose(solution.aqueous.sum(axis=0), 1.0, atol=1e-10)
     assert np.allclose(fast.aqueous, reference.aqueous, rtol=1e-7, atol=1e-12)
     assert np.allclose(fast.raffinate, reference.raffinate, rtol=1e-8, atol=1e-14)
+    # the profile is determined, and neither result says otherwise
+    for solution in (fast, reference):
+        assert solution.report.freedom is not None
+        assert solution.report.freedom.sensitivity < FREE_PROFILE
+        assert not any("not determined" in w for w in solution.report.warnings)
 
 
 @settings(max_examples=25, deadline=None)
@@ -241,6 +247,10 @@ def test_theta_answers_are_steady_states(count: int, step: float, stages: int, s
     reference = solve(cascade, method="continuation")  # an independent path, the same outlets
     assert np.allclose(solution.raffinate, reference.raffinate, rtol=1e-8, atol=1e-12)
     assert np.allclose(solution.organic_product, reference.organic_product, rtol=1e-8, atol=1e-12)
+    # where neither result reports a free profile, the two paths give the same one
+    freedoms = (solution.report.freedom, reference.report.freedom)
+    if all(f is not None and f.sensitivity <= FREE_PROFILE for f in freedoms):
+        assert np.allclose(solution.aqueous, reference.aqueous, rtol=0, atol=FREE_PROFILE)
 
 
 @pytest.mark.parametrize(
@@ -309,6 +319,15 @@ def test_hard_seventeen_component_probes_converge(
         assert np.allclose(each.aqueous.sum(axis=0), 1.0, atol=1e-10)
     assert np.allclose(solution.raffinate, reference.raffinate, rtol=1e-9, atol=1e-13)
     assert np.allclose(solution.organic_product, reference.organic_product, rtol=1e-9, atol=1e-13)
+    # both results say that the profile is free and the outlets are not
+    for each in (solution, reference):
+        freedom = each.report.freedom
+        assert freedom is not None and freedom.sensitivity > 1.0
+        assert freedom.outlet_sensitivity < FREE_PROFILE
+        assert freedom.smallest_singular_value < 1e-15
+        assert any("not determined" in w and "8's front" in w for w in each.report.warnings)
+    if solution.report.method == "theta":  # two paths, two places of the front
+        assert np.abs(solution.aqueous - reference.aqueous).max() > 0.1
 
 
 def test_an_over_designed_binary_near_s_min_converges() -> None:
@@ -319,3 +338,29 @@ def test_an_over_designed_binary_near_s_min_converges() -> None:
     solution = solve(binary_cascade(spec, 200, 200, design.flows.extractant))
     assert solution.closure.max() <= 1e-10
     assert solution.organic_product[1] > 0.99  # more stages than designed: at least as pure
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_profile_freedom_finds_the_smallest_singular_value(seed: int) -> None:
+    # the inverse iteration against a dense singular value decomposition of the same Jacobian
+    cascade = _random_cascade(5, 1.6, 40, seed, "aqueous")
+    solution = solve(cascade)
+    organic, aqueous = cascade.stage_flows()
+    betas = cascade.stage_betas()
+    feed = np.zeros((5, cascade.stages))
+    feed[:, cascade.feed_stage] = cascade.feed
+    scalar = StageScalarSystem(organic, aqueous, betas, feed)
+    system = LogSystem(organic, aqueous, feed)
+    log_sigma = np.log(solution.sigma)
+    freedom = profile_freedom(scalar, system, np.log(betas), log_sigma, iterations=30)
+    log_x = scalar.log_balances(log_sigma)
+    _, bands = system.residual(np.log(betas), log_x, log_sigma)
+    width, size = system.width, bands.shape[1]
+    dense = np.zeros((size, size))
+    for row in range(size):  # LAPACK band storage: bands[width + row - column, column]
+        for column in range(max(0, row - width), min(size, row + width + 1)):
+            dense[row, column] = bands[width + row - column, column]
+    smallest = np.linalg.svd(dense, compute_uv=False)[-1]
+    assert freedom.smallest_singular_value == pytest.approx(smallest, rel=1e-6)
+    assert freedom.sensitivity < FREE_PROFILE
+    assert not any("not determined" in w for w in solution.report.warnings)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -27,6 +27,9 @@ import pandas as pd
 from rareflow.process.kernels import LogSystem, StageScalarSystem
 from rareflow.process.theory import FeedPhase, SpecError
 from rareflow.process.theta import solve_from_theta
+
+if TYPE_CHECKING:
+    from rareflow.process.pinch import ProfileFreedom
 
 Method = Literal["newton", "theta", "continuation", "dynamic"]
 
@@ -134,6 +137,8 @@ class SolverReport:
     history: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     """What the result means for the design (e.g. S below S_min: a pinched cascade)."""
+    freedom: ProfileFreedom | None = None
+    """How far the stage equations pin the profile down (``pinch.profile_freedom``)."""
 
 
 def _stage_scalars(
@@ -195,14 +200,16 @@ def solve(
     method: str = "auto",
     start: CascadeSolution | None = None,
     on_step: Callable[[float], None] | None = None,
+    diagnose: bool = True,
 ) -> CascadeSolution:
     """Steady state of the cascade: the theta start, Newton, continuation, dynamic simulation.
 
     ``method`` forces one path ("theta", "newton", "continuation", "dynamic"); "auto" tries
     them in that order. ``start`` warm-starts Newton, tried first, from a solution of a similar
     cascade (its stage scalars resampled onto this cascade's sections). ``on_step(t)`` hears of
-    the continuation's progress (t from 0 to 1), for long cascades. Raises ``SpecError`` if
-    none converges.
+    the continuation's progress (t from 0 to 1), for long cascades. ``diagnose`` checks
+    whether a pinch leaves the profile undetermined (a few ms at 17 x 300; searches that
+    solve many trial cascades turn it off). Raises ``SpecError`` if none converges.
     """
     if method not in ("auto", "newton", "theta", "continuation", "dynamic"):
         raise SpecError(
@@ -264,10 +271,16 @@ def solve(
             )
     x = np.zeros((cascade.feed.size, cascade.stages))
     x[active] = scalar.fractions(log_sigma)
-    from rareflow.process.pinch import pinch_warning  # it reads Cascade, defined here
+    from rareflow.process.pinch import free_profile_warning, pinch_warning, profile_freedom
 
-    warning = pinch_warning(cascade)
-    report = SolverReport(used, iterations, norm, history, [warning] if warning else [])
+    warnings = [pinch_warning(cascade)]  # pinch reads Cascade, defined here
+    freedom = None
+    if diagnose:
+        system = system or LogSystem(organic, aqueous, feed)
+        freedom = profile_freedom(scalar, system, np.log(betas), log_sigma)
+        names = [c for c, on in zip(cascade.components, active, strict=True) if on]
+        warnings.append(free_profile_warning(freedom, names))
+    report = SolverReport(used, iterations, norm, history, [w for w in warnings if w], freedom)
     return CascadeSolution.build(cascade, x, np.exp(log_sigma), report)
 
 
@@ -378,6 +391,9 @@ class CascadeSolution:
                 "iterations": self.report.iterations,
                 "residual": self.report.residual,
                 "history": self.report.history,
+                "profile_sensitivity": (
+                    None if self.report.freedom is None else self.report.freedom.sensitivity
+                ),
             },
             "warnings": self.report.warnings,
         }

@@ -145,7 +145,9 @@ class _Searcher:
                               self.scrub, spec.feed_phase)  # fmt: skip
             nearest = min(self.cache, key=lambda k: abs(k[0] - n) + abs(k[1] - m), default=None)
             start = self.cache[nearest] if nearest is not None else None
-            self.cache[(n, m)] = solve(cascade, start=start, max_cycles=DESIGN_CYCLES)
+            self.cache[(n, m)] = solve(
+                cascade, start=start, max_cycles=DESIGN_CYCLES, diagnose=False
+            )
         return self.cache[(n, m)]
 
     def margin(self, n: int, m: int) -> float:
