@@ -17,9 +17,12 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-from scipy.linalg import solve_banded
+from scipy.linalg import lapack, solve_banded
 
 NEG_INF = -np.inf
+AMPLIFICATION = 1e6
+"""A Newton step longer than this many times the residual (2-norms) is checked for a direction
+the Jacobian cannot see (``LogSystem._step``); a regular J of these cascades amplifies less."""
 
 
 class StageScalarSystem:
@@ -237,10 +240,9 @@ class LogSystem:
                     if norm <= target or (best is not None and iteration >= best[3] + 2):
                         return log_x, log_sigma, iteration, norm, True
                     best = (log_x, log_sigma, norm, iteration if best is None else best[3])
+                assert bands is not None
                 try:
-                    step = solve_banded(
-                        (width, width), bands, -residual.T.ravel(), check_finite=False
-                    )
+                    step = self._step(bands, residual, tol)
                 except (np.linalg.LinAlgError, ValueError):
                     return log_x, log_sigma, iteration, norm, False
                 step = step.reshape(self.total, width).T
@@ -254,6 +256,41 @@ class LogSystem:
         if best is not None:
             return best[0], best[1], max_iter, best[2], True
         return log_x, log_sigma, max_iter, norm, False
+
+    def _step(self, bands: np.ndarray, residual: np.ndarray, tol: float) -> np.ndarray:
+        """The Newton step J d = -r, less its part along a direction J cannot see.
+
+        In a pinch the position of a front is free: J has a singular value far below rounding
+        (``pinch.profile_freedom``), and the plain step moves along its singular vector by
+        rounding noise over that value, 1e14 and more, so capped steps wander instead of
+        converging. A step that amplifies the residual more than ``AMPLIFICATION``-fold is
+        checked: two pairs of inverse iterations on J^T J from the step itself (which points
+        that way) give the smallest singular value s and its vector v; if s is below ``tol``
+        (a unit move along v changes the equations by less than the tolerance), the step's part
+        along v is dropped: the minimum-norm (pseudo-inverse) step, which converges to one point
+        of the set of solutions as fast as Newton converges where J is regular."""
+        width = self.width
+        packed = np.zeros((3 * width + 1, bands.shape[1]))
+        packed[width:] = bands
+        factors, pivots, info = lapack.dgbtrf(packed, width, width)
+        if info != 0:
+            raise np.linalg.LinAlgError("singular Jacobian")
+        rhs = -residual.T.ravel()
+        step, _info = lapack.dgbtrs(factors, width, width, rhs, pivots)
+        size = float(np.linalg.norm(step))
+        if not size > AMPLIFICATION * float(np.linalg.norm(rhs)):
+            return np.asarray(step)
+        vector, growth = step / size, np.inf
+        for _ in range(2):
+            transposed, _info = lapack.dgbtrs(factors, width, width, vector, pivots, trans=1)
+            image, _info = lapack.dgbtrs(factors, width, width, transposed, pivots)
+            growth = float(np.linalg.norm(image))
+            if not np.isfinite(growth) or growth == 0.0:
+                return np.asarray(step)
+            vector = image / growth
+        if growth ** -0.5 < tol:
+            step = step - vector * float(vector @ step)
+        return np.asarray(step)
 
     def residual_with_derivative(
         self, log_betas: np.ndarray, scale: float, log_x: np.ndarray, log_sigma: np.ndarray

@@ -64,14 +64,19 @@ def theta_start(
     log_sigma: np.ndarray,
     tolerance: float = 1e-4,
     max_iter: int = 300,
-    patience: int = 40,
+    patience: int = 100,
+    reach: float = 0.05,
+    settle: int = 20,
 ) -> ThetaStart:
     """Iterate the theta method from ``log_sigma`` (shape N) and return the best point met.
 
     ``feed`` holds each active component's total feed flow (the outlets' sum); the organic
     product P fixed by the flows is the organic leaving the last stage. Stops when the stage
     sums are within ``tolerance`` of 1 (in the log), after ``max_iter`` iterations, or when
-    ``patience`` iterations have not halved the best residual.
+    ``patience`` iterations have not halved the best residual (``settle`` once the best is
+    within ``reach``, from where Newton converges on every case measured: long cascades stay on
+    a plateau near 1 for tens of iterations before the iteration moves on, and near a pinch
+    it stalls at a few 1e-3).
     """
     product_flow, aqueous_out = float(scalar.organic[-1]), float(scalar.aqueous[0])
     log_feed = np.log(np.maximum(feed, SMALLEST))
@@ -91,7 +96,7 @@ def theta_start(
                 stale += 1
             if residual < best_residual:
                 best_residual, best_sigma, best_fractions = residual, log_sigma, x / totals
-            if residual <= tolerance or stale >= patience:
+            if residual <= tolerance or stale >= (settle if best_residual <= reach else patience):
                 break
             damping = min(1.0, 1.3 * damping) if residual < last else max(0.05, 0.5 * damping)
             last = residual
@@ -132,7 +137,7 @@ def solve_from_theta(
     log_betas, iterations = np.log(scalar.betas), start.iterations
     log_x = np.log(start.fractions)
     attempts = []
-    for label, steps in (("linear", NEWTON_STEPS), ("log-space", RETRY_STEPS)):
+    for label, steps in (("log-space", NEWTON_STEPS), ("linear", RETRY_STEPS)):
         if label == "log-space":
             with np.errstate(all="ignore"):
                 log_x = scalar.log_balances(start.log_sigma)
