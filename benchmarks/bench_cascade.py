@@ -5,7 +5,7 @@
    same small cascade, both from a cold start; ratio = scipy time / rareflow time.
 2. rareflow on 17 components x 300 stages (P507 factor series of the dataset, a mid-series
    split at 1.2 x lumped S_min) from a cold start: median time of 7 solves (goal 50 ms),
-   method, closure.
+   method, closure; and the same without the closing check of the profile (diagnose=False).
 3. The two-outlet design (closed forms + exact stepping) of a Pr/Nd split.
 4. With --robustness: 17 components x 500 stages (adjacent factor 2.0, S = 2) from a cold start.
 5. The hard probes (cases that once failed), each its own row.
@@ -16,9 +16,11 @@
    time budget, beside rareflow's time.
 8. With --coverage N [--seed S]: N random cascades, each solved cold by the theta path alone and
    by Newton from the feed alone (how many each solves, and the time).
+9. With --long N [--seed S]: N random 17 x 500 cascades solved cold as a user would (``solve``):
+   the path each took, the median and largest time, any failure.
 
     python benchmarks/bench_cascade.py [--quick] [--robustness] [--baselines [--budget S]]
-        [--coverage N [--seed S]]
+        [--coverage N] [--long N] [--seed S]
 """
 
 from __future__ import annotations
@@ -150,6 +152,30 @@ def mass_action_rows() -> None:
           f"  solves={sap.solves}  residual={sap.residual:.1e}")  # type: ignore[union-attr]  # fmt: skip
 
 
+def long_rows(count: int, seed: int) -> None:
+    """Random 17 x 500 cascades (adjacent factor 1.2-3, S 1-4, organic product 0.2-0.8),
+    each solved cold by ``solve`` as a user would: the path taken, the time, any failure."""
+    from rareflow.process.theory import SpecError
+
+    rng = np.random.default_rng(seed)
+    methods: dict[str, list[float]] = {}
+    for _ in range(count):
+        step, extractant = rng.uniform(1.2, 3.0), 1.0 + 3 * rng.random()
+        feed = rng.random(17) + 0.05
+        feed /= feed.sum()
+        cascade = Cascade(tuple(map(str, range(17))), step ** np.arange(17), feed, 250, 250,
+                          extractant, extractant - rng.uniform(0.2, 0.8))  # fmt: skip
+        start = time.perf_counter()
+        try:
+            method: str = solve(cascade).report.method
+        except SpecError:
+            method = "failed"
+        methods.setdefault(method, []).append(time.perf_counter() - start)
+    for method, times in sorted(methods.items()):
+        print(f"  {method}: {len(times)} of {count}, median {statistics.median(times):.2f} s, "
+              f"max {max(times):.2f} s")  # fmt: skip
+
+
 def coverage_rows(count: int, seed: int) -> None:
     """Random cascades (2-17 components, adjacent factor 1.2-3, 4-300 stages, S 1-4, organic
     product 0.2-0.8, aqueous feed), each solved cold by the theta path alone and by Newton from
@@ -192,6 +218,9 @@ def main() -> None:
     parser.add_argument("--budget", type=float, default=120.0, help="seconds per baseline solve")
     parser.add_argument(
         "--coverage", type=int, default=0, metavar="N", help="also N random cascades, cold"
+    )
+    parser.add_argument(
+        "--long", type=int, default=0, metavar="N", help="also N random 17 x 500 cascades"
     )
     parser.add_argument("--seed", type=int, default=3, help="seed of the random cascades")
     arguments = parser.parse_args()
@@ -247,6 +276,10 @@ def main() -> None:
     if arguments.coverage:
         print(f"coverage, {arguments.coverage} random cascades (seed {arguments.seed}), cold:")
         coverage_rows(arguments.coverage, arguments.seed)
+
+    if arguments.long:
+        print(f"{arguments.long} random 17 x 500 cascades (seed {arguments.seed}), cold:")
+        long_rows(arguments.long, arguments.seed)
 
     if arguments.robustness:
         feed = np.random.default_rng(1).random(17)

@@ -288,7 +288,7 @@ class LogSystem:
             if not np.isfinite(growth) or growth == 0.0:
                 return np.asarray(step)
             vector = image / growth
-        if growth ** -0.5 < tol:
+        if growth**-0.5 < tol:
             step = step - vector * float(vector @ step)
         return np.asarray(step)
 

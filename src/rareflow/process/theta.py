@@ -113,6 +113,12 @@ def theta_start(
                 log_theta = 0.0
             corrected = log_feed + log_expit(-(log_theta + log_ratio))
             profile = x * np.exp(corrected - log_product)[:, None]
+            if not np.all(np.isfinite(profile)):
+                # a trace underflowed at an end stage (compositions below 1e-300 in cascades
+                # of high factors and many stages): its scale exceeds the float range, so scale
+                # and normalise in logs
+                log_profile = np.log(x) + (corrected - log_product)[:, None]
+                profile = np.exp(log_profile - log_profile.max(axis=0))
             profile /= profile.sum(axis=0)
             target = np.log((scalar.betas * profile).sum(axis=0))
             if not np.all(np.isfinite(target)):
