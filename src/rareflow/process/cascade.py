@@ -226,6 +226,7 @@ def solve(
     log_sigma = np.log(betas.T @ cascade.feed[active])
     used: Method = "newton"
     system: LogSystem | None = None  # the log formulation, built once where a path needs it
+    log_x: np.ndarray | None = None  # its compositions at log_sigma, where a path gives them
     if start is not None and method in ("auto", "newton"):
         warm = resample_stage_scalars(start, cascade)
         log_sigma_warm, iterations, norm, ok = scalar.newton(warm, tol, 30)
@@ -235,11 +236,11 @@ def solve(
     if not ok and method in ("auto", "theta"):
         system = LogSystem(organic, aqueous, feed)
         found = solve_from_theta(scalar, system, cascade.feed[active], log_sigma)
-        log_sigma_theta, more, norm, ok, message = found
+        log_sigma_theta, log_x_theta, more, norm, ok, message = found
         iterations += more
         history.append(message)
         if ok:
-            log_sigma, used = log_sigma_theta, "theta"
+            log_sigma, used, log_x = log_sigma_theta, "theta", log_x_theta
     if not ok and method in ("auto", "newton"):
         log_sigma, more, norm, ok = scalar.newton(log_sigma, tol, 30)
         iterations += more
@@ -261,6 +262,8 @@ def solve(
     polished, more, norm, converged = scalar.newton(log_sigma, tol, 20, patience=2)
     iterations += more
     if converged:
+        if polished is not log_sigma:  # moved: the log path's compositions no longer match
+            log_x = None
         log_sigma = polished
     else:
         norm = float(np.max(np.abs(scalar.fractions(log_sigma).sum(axis=0) - 1.0)))
@@ -277,7 +280,7 @@ def solve(
     freedom = None
     if diagnose:
         system = system or LogSystem(organic, aqueous, feed)
-        freedom = profile_freedom(scalar, system, np.log(betas), log_sigma)
+        freedom = profile_freedom(scalar, system, np.log(betas), log_sigma, log_x=log_x)
         names = [c for c, on in zip(cascade.components, active, strict=True) if on]
         warnings.append(free_profile_warning(freedom, names))
     report = SolverReport(used, iterations, norm, history, [w for w in warnings if w], freedom)

@@ -92,14 +92,19 @@ def profile_freedom(
     system: LogSystem,
     log_betas: np.ndarray,
     log_sigma: np.ndarray,
-    iterations: int = 4,
+    iterations: int = 2,
+    log_x: np.ndarray | None = None,
 ) -> ProfileFreedom:
     """Inverse iteration on J^T J of the log formulation at the solution (one banded LU).
 
     A pinch can leave a front's position free: stage equations met to rounding at many
     positions. Then J is singular to rounding (about 1e-19 against 1e-8 or more for a
-    determined cascade of the same size) and its null vector sits on the front."""
-    log_x = scalar.log_balances(log_sigma)
+    determined cascade of the same size) and its null vector sits on the front, so two pairs
+    of triangular solves find it; where s_min is not that isolated they overestimate it, and
+    the sensitivity they give is a lower bound. ``log_x``: the compositions at ``log_sigma``
+    if a log-space path gave them (else the sweep in logs recomputes them)."""
+    if log_x is None:
+        log_x = scalar.log_balances(log_sigma)
     with np.errstate(all="ignore"):
         residual, bands = system.residual(log_betas, log_x, log_sigma)
     assert bands is not None

@@ -58,6 +58,30 @@ def _product_share(log_theta: float, log_ratio: np.ndarray) -> np.ndarray:
     return np.asarray(expit(-(log_theta + log_ratio)))
 
 
+def _log_theta(feed: np.ndarray, log_ratio: np.ndarray, product: float, guess: float) -> float:
+    """ln theta with sum_i f_i / (1 + theta b_i / d_i) = P, to 1e-10: Brent's method in a
+    bracket grown from the last iteration's ln theta (steps of 1, 2, 4, ...), which the root
+    rarely leaves. The sum falls monotonically in ln theta, from sum f_i to 0; where P lies
+    outside that range (no root in |ln theta| <= ``THETA_RANGE``), 0 leaves the split as
+    computed. (A tolerance of 1e-6 stalled the iteration near a pinch at a few 1e-3.)"""
+
+    def excess(log_theta: float) -> float:
+        return float(feed @ _product_share(log_theta, log_ratio)) - product
+
+    guess = float(np.clip(guess, -THETA_RANGE, THETA_RANGE))
+    value, width = excess(guess), 1.0
+    if value == 0.0:
+        return guess
+    while True:  # the sum falls with ln theta: a positive excess means the root lies above
+        other = float(np.clip(guess + (width if value > 0 else -width), -THETA_RANGE, THETA_RANGE))
+        if excess(other) * value <= 0.0:
+            low, high = sorted((guess, other))
+            return float(brentq(excess, low, high, xtol=1e-10))
+        if abs(other) >= THETA_RANGE:
+            return 0.0
+        guess, width = other, 2.0 * width
+
+
 def theta_start(
     scalar: StageScalarSystem,
     feed: np.ndarray,
@@ -66,7 +90,7 @@ def theta_start(
     max_iter: int = 300,
     patience: int = 100,
     reach: float = 0.05,
-    settle: int = 20,
+    settle: int = 40,
 ) -> ThetaStart:
     """Iterate the theta method from ``log_sigma`` (shape N) and return the best point met.
 
@@ -81,7 +105,7 @@ def theta_start(
     product_flow, aqueous_out = float(scalar.organic[-1]), float(scalar.aqueous[0])
     log_feed = np.log(np.maximum(feed, SMALLEST))
     best_residual, best_sigma, best_fractions = np.inf, log_sigma, None
-    last, damping, stale, iterations = np.inf, 0.6, 0, 0
+    last, damping, stale, iterations, log_theta = np.inf, 0.6, 0, 0, 0.0
     with np.errstate(all="ignore"):
         while iterations < max_iter:
             iterations += 1
@@ -104,13 +128,7 @@ def theta_start(
             log_product = np.log(product_flow * scalar.betas[:, -1] * x[:, -1]) - log_sigma[-1]
             log_ratio = log_raffinate - log_product
 
-            def excess(log_theta: float, ratio: np.ndarray = log_ratio) -> float:
-                return float(feed @ _product_share(log_theta, ratio)) - product_flow
-
-            try:
-                log_theta = brentq(excess, -THETA_RANGE, THETA_RANGE, xtol=1e-6)
-            except ValueError:  # no sign change: leave the split as computed
-                log_theta = 0.0
+            log_theta = _log_theta(feed, log_ratio, product_flow, log_theta)
             corrected = log_feed + log_expit(-(log_theta + log_ratio))
             profile = x * np.exp(corrected - log_product)[:, None]
             if not np.all(np.isfinite(profile)):
@@ -131,13 +149,13 @@ def theta_start(
 
 def solve_from_theta(
     scalar: StageScalarSystem, system: LogSystem, feed: np.ndarray, log_sigma: np.ndarray
-) -> tuple[np.ndarray, int, float, bool, str]:
+) -> tuple[np.ndarray, np.ndarray, int, float, bool, str]:
     """The theta start from ``log_sigma``, finished by Newton on the log formulation.
 
     Newton starts from the start's linear compositions; if it fails, once more from the same
     stage scalars with every trace composition recomputed in logs (``log_balances``): where
     traces span hundreds of decades, the linear solve leaves them at rounding noise, which
-    capped Newton steps take many iterations to repair. Returns (ln sigma, iterations,
+    capped Newton steps take many iterations to repair. Returns (ln sigma, ln x, iterations,
     residual, converged, what happened)."""
     start = theta_start(scalar, feed, log_sigma)
     log_betas, iterations = np.log(scalar.betas), start.iterations
@@ -150,13 +168,13 @@ def solve_from_theta(
                 log_x = log_x - np.logaddexp.reduce(log_x, axis=0)
             if not np.all(np.isfinite(log_x)):
                 break
-        _, log_sigma, more, norm, ok = system.newton(
+        log_x, log_sigma, more, norm, ok = system.newton(
             log_betas,
             log_x,
             start.log_sigma,
             1e-11,
             steps,
-            polish_to=1e-13,  # so that the caller's stage-scalar polish rarely needs a Jacobian
+            polish_to=5e-13,  # stage sums within half of the polish's 1e-12: it needs no Jacobian
         )
         iterations += more
         attempts.append(f"from {label} compositions {'converged' if ok else 'failed'}")
@@ -167,4 +185,4 @@ def solve_from_theta(
         f"{start.residual:.1g} in the log), then newton on the log formulation: "
         + ", ".join(attempts)
     )
-    return log_sigma, iterations, norm, ok, message
+    return log_sigma, log_x, iterations, norm, ok, message
