@@ -402,3 +402,21 @@ def test_a_heavy_concentrate_circuit_must_be_a_heavy_separator(tmp_path: Path) -
                                                      "heavy_concentrate_only"))  # fmt: skip
     done = rareflow("scenario", "check", str(scenario))
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_a_project_field_error_names_the_project_and_its_line(tmp_path: Path) -> None:
+    # the scenario's projects merge with the baseline's 23: the error used to name position 23
+    # of the merged list, on the line of `projects:`, which the file does not show
+    scenario = tmp_path / "project.yaml"
+    scenario.write_text(
+        "name: p\nextends: baseline\nprojects:\n"
+        "  - {id: flow_style, stage: separation, location: US, capacity_t: -5, start: 2027,\n"
+        "     status: planned, cost_usd_per_kg: 5}\n"
+        "  - id: block_style\n    stage: separation\n    location: US\n    capacity_t: 100\n"
+        "    start: 2027\n    status: maybe\n    cost_usd_per_kg: 5\n"
+    )
+    done = rareflow("scenario", "check", str(scenario))
+    text = done.stdout + done.stderr
+    assert done.returncode == 1 and "Traceback" not in text
+    assert "project.yaml:4, column 'projects[flow_style].capacity_t'" in text, text
+    assert "project.yaml:11, column 'projects[block_style].status'" in text, text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -82,7 +83,7 @@ def _load(name: str, relative_to: Path | None, depth: int) -> tuple[Scenario, di
     merged = _with_lines(merge(merged, dict(data)), data)
     scenario = validate_mapping(Scenario, merged, label, line_of(data), issues)
     if issues or scenario is None:
-        raise DataValidationError(issues)
+        raise DataValidationError([_by_record(issue, merged, data) for issue in issues])
     scenario._lines = _record_lines(data)
     return scenario, merged
 
@@ -116,6 +117,28 @@ def _record_lines(data: Any) -> dict[str, int]:
                     if isinstance(lever, dict) and isinstance(lever.get("id"), str):
                         note(lever["id"], line_of(kind, position))
     return lines
+
+
+def _by_record(issue: DataIssue, merged: dict[str, Any], data: Any) -> DataIssue:
+    """An issue in a list of records named by the record's id and placed on its line in this
+    file: merged with a parent, the list's positions (``projects.23.capacity_t``) are the
+    merged list's, which the file does not show."""
+    parts = issue.column.split(".") if issue.column else []
+    records = merged.get(parts[0]) if parts else None
+    if len(parts) < 2 or not parts[1].isdigit() or not isinstance(records, list):
+        return issue
+    position = int(parts[1])
+    record = records[position] if position < len(records) else None
+    if not (isinstance(record, dict) and isinstance(record.get("id"), str)):
+        return issue
+    column = ".".join([f"{parts[0]}[{record['id']}]", *parts[2:]])
+    own = data.get(parts[0]) if isinstance(data, dict) else None
+    line = issue.line
+    for index, item in enumerate(own if isinstance(own, list) else []):
+        if item is record:
+            line = line_of(record, parts[2]) if len(parts) > 2 else None
+            line = line or line_of(own, index) or line
+    return replace(issue, column=column, line=line)
 
 
 def _with_lines(merged: dict[str, Any], data: Any) -> LineDict:
