@@ -257,6 +257,36 @@ class LogSystem:
             return best[0], best[1], max_iter, best[2], True
         return log_x, log_sigma, max_iter, norm, False
 
+    def factor(self, bands: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """LU of the banded Jacobian (LAPACK's dgbtrf on ``bands``, the layout of
+        ``residual``); raises ``LinAlgError`` where it is exactly singular."""
+        width = self.width
+        packed = np.zeros((3 * width + 1, bands.shape[1]))
+        packed[width:] = bands
+        factors, pivots, info = lapack.dgbtrf(packed, width, width)
+        if info != 0:
+            raise np.linalg.LinAlgError("singular Jacobian")
+        return factors, pivots
+
+    def smallest_singular(
+        self, lu: tuple[np.ndarray, np.ndarray], start: np.ndarray, iterations: int
+    ) -> tuple[float, np.ndarray]:
+        """(estimate of J's smallest singular value, its right singular vector): inverse
+        iteration on J^T J from ``start``, one pair of triangular solves per iteration. The
+        estimate is an upper bound, tight where that value is isolated (a free front: 1e-19
+        against 1e-7 and more for the next); 0 where J^-1 overflows."""
+        width, (factors, pivots) = self.width, lu
+        vector = start / float(np.linalg.norm(start))
+        growth = 1.0
+        for _ in range(iterations):
+            transposed, _info = lapack.dgbtrs(factors, width, width, vector, pivots, trans=1)
+            image, _info = lapack.dgbtrs(factors, width, width, transposed, pivots)
+            growth = float(np.linalg.norm(image))
+            if not np.isfinite(growth) or growth == 0.0:
+                return 0.0, vector
+            vector = image / growth
+        return growth**-0.5, vector
+
     def _step(self, bands: np.ndarray, residual: np.ndarray, tol: float) -> np.ndarray:
         """The Newton step J d = -r, less its part along a direction J cannot see.
 
@@ -270,25 +300,13 @@ class LogSystem:
         along v is dropped: the minimum-norm (pseudo-inverse) step, which converges to one point
         of the set of solutions as fast as Newton converges where J is regular."""
         width = self.width
-        packed = np.zeros((3 * width + 1, bands.shape[1]))
-        packed[width:] = bands
-        factors, pivots, info = lapack.dgbtrf(packed, width, width)
-        if info != 0:
-            raise np.linalg.LinAlgError("singular Jacobian")
+        lu = self.factor(bands)
         rhs = -residual.T.ravel()
-        step, _info = lapack.dgbtrs(factors, width, width, rhs, pivots)
-        size = float(np.linalg.norm(step))
-        if not size > AMPLIFICATION * float(np.linalg.norm(rhs)):
+        step, _info = lapack.dgbtrs(lu[0], width, width, rhs, lu[1])
+        if not float(np.linalg.norm(step)) > AMPLIFICATION * float(np.linalg.norm(rhs)):
             return np.asarray(step)
-        vector, growth = step / size, np.inf
-        for _ in range(2):
-            transposed, _info = lapack.dgbtrs(factors, width, width, vector, pivots, trans=1)
-            image, _info = lapack.dgbtrs(factors, width, width, transposed, pivots)
-            growth = float(np.linalg.norm(image))
-            if not np.isfinite(growth) or growth == 0.0:
-                return np.asarray(step)
-            vector = image / growth
-        if growth**-0.5 < tol:
+        smallest, vector = self.smallest_singular(lu, step, 2)
+        if 0.0 < smallest < tol:
             step = step - vector * float(vector @ step)
         return np.asarray(step)
 

@@ -24,7 +24,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.linalg import lapack
 
 from rareflow.process.cascade import Cascade
 from rareflow.process.kernels import LogSystem, StageScalarSystem
@@ -109,20 +108,11 @@ def profile_freedom(
         residual, bands = system.residual(log_betas, log_x, log_sigma)
     assert bands is not None
     width = system.width
-    packed = np.zeros((3 * width + 1, bands.shape[1]))
-    packed[width:] = bands
-    factors, pivots, info = lapack.dgbtrf(packed, width, width)
-    vector = np.full(bands.shape[1], bands.shape[1] ** -0.5)
-    growth = np.inf if info != 0 else 1.0
-    for _ in range(iterations if info == 0 else 0):
-        transposed, _info = lapack.dgbtrs(factors, width, width, vector, pivots, trans=1)
-        image, _info = lapack.dgbtrs(factors, width, width, transposed, pivots)
-        growth = float(np.linalg.norm(image))
-        if not np.isfinite(growth) or growth == 0.0:
-            growth = np.inf
-            break
-        vector = image / growth
-    smallest = 1.0 / np.sqrt(growth) if np.isfinite(growth) else 0.0
+    try:
+        start = np.full(bands.shape[1], 1.0)
+        smallest, vector = system.smallest_singular(system.factor(bands), start, iterations)
+    except np.linalg.LinAlgError:  # exactly singular: free by any measure
+        smallest, vector = 0.0, np.full(bands.shape[1], bands.shape[1] ** -0.5)
     # rounding floor: the log residual of a trace near 1e-277 (ln x ~ -640) is exact only to
     # about 1e-13
     floor = max(float(np.max(np.abs(residual[np.isfinite(residual)]), initial=0.0)), 1e-13)

@@ -98,9 +98,8 @@ def theta_start(
     product P fixed by the flows is the organic leaving the last stage. Stops when the stage
     sums are within ``tolerance`` of 1 (in the log), after ``max_iter`` iterations, or when
     ``patience`` iterations have not halved the best residual (``settle`` once the best is
-    within ``reach``, from where Newton converges on every case measured: long cascades stay on
-    a plateau near 1 for tens of iterations before the iteration moves on, and near a pinch
-    it stalls at a few 1e-3).
+    within ``reach``, from where Newton usually converges: long cascades stay on a plateau near
+    1 for tens of iterations before the iteration moves on).
     """
     product_flow, aqueous_out = float(scalar.organic[-1]), float(scalar.aqueous[0])
     log_feed = np.log(np.maximum(feed, SMALLEST))
