@@ -145,7 +145,15 @@ def test_design_and_simulate_a_cascade_and_browse_the_data(
     page.wait_for_selector("#cascade-figures .figure svg.main-svg")
     products = page.inner_text("#cascade-table")
     assert "e-" in products  # a trace impurity keeps its exponent instead of showing 0
+    assert "solver: " in page.inner_text("#cascade-notes")
     page.screenshot(path=str(tmp_path / "cascade.png"), full_page=True)
+    # a binary below its S_min (2.5 for beta 1.5 and an even feed): the result says so
+    page.fill("#cascade-yaml", "feed: {Pr: 0.5, Nd: 0.5}\nfeed_phase: aqueous\nn: 30\nm: 30\n"
+              "S: 2.3\nW: 1.8\nseparation_factors: {Pr: 1.0, Nd: 1.5}\n")  # fmt: skip
+    page.click("#simulate")
+    page.wait_for_function(
+        "document.querySelector('#cascade-notes').textContent.includes('below S_min')"
+    )
     page.click("button[data-tab=data]")
     page.click("#show-table")
     page.wait_for_selector("#table-rows td")

@@ -269,6 +269,13 @@ $("simulate").addEventListener("click", async () => {
   try {
     const result = await api("/api/cascade/simulate", { method: "POST", body: { document: $("cascade-yaml").value } });
     fill($("cascade-table"), result.products || []);
+    // how it was solved, and what the result means (S below S_min, a profile the equations
+    // leave undetermined): the same notes as the command line's
+    const solver = result.solver || {};
+    $("cascade-notes").textContent = [
+      `solver: ${solver.method}, ${solver.iterations} iterations, residual ${Number(solver.residual).toExponential(1)}`,
+      ...(result.warnings || []).map((w) => `warning: ${w}`),
+    ].join("\n");
     draw("cascade-figures", result.figures);
     say("");
   } catch (error) { say(error.message); }
