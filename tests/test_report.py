@@ -229,6 +229,13 @@ def test_cascade_and_compliance_reports(tmp_path: Path) -> None:
     assert cascade.returncode == 0, cascade.stderr
     page = (tmp_path / "c.html").read_text()
     assert "Where each component goes" in page and "raffinate" in page
+    assert "<p>Warning: " not in page  # the published design is not pinched
+    below = tmp_path / "below.yaml"  # a binary below its S_min (2.5 for beta 1.5, even feed)
+    below.write_text("feed: {Pr: 0.5, Nd: 0.5}\nfeed_phase: aqueous\nn: 30\nm: 30\nS: 2.3\n"
+                     "W: 1.8\nseparation_factors: {Pr: 1.0, Nd: 1.5}\n")  # fmt: skip
+    pinched = rareflow("report", "cascade", str(below), "-o", "b.html", cwd=tmp_path)
+    assert pinched.returncode == 0, pinched.stderr
+    assert "<p>Warning: S = 2.3 is below S_min = 2.5" in (tmp_path / "b.html").read_text()
     bom = ROOT / "examples/compliance/c5_servo_motor.yaml"
     comply = rareflow("report", "comply", str(bom), "-o", "v.html", cwd=tmp_path)
     assert comply.returncode == 0, comply.stderr

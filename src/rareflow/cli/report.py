@@ -122,6 +122,8 @@ def cascade_report(
         ),
         "Solver",
     )
+    for warning in solver.warnings:  # as the command line and the dashboard show them
+        page.text(f"Warning: {warning}")
     page.section("Flow diagram")
     page.figure(cascade_flow_figure(solution))
     page.section("Stage profiles")
