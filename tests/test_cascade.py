@@ -14,8 +14,9 @@ from rareflow.process import kernels
 from rareflow.process.cascade import Cascade, CascadeSolution, solve
 from rareflow.process.design import SplitSpec
 from rareflow.process.factors import factor_series
-from rareflow.process.kernels import LogSystem, StageScalarSystem
+from rareflow.process.kernels import LogSystem
 from rareflow.process.pinch import FREE_PROFILE, profile_freedom
+from rareflow.process.stage_scalars import StageScalarSystem
 from rareflow.process.theory import BinarySpec, SpecError, design_binary, minimum_flows, outlets
 
 

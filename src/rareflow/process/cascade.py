@@ -24,7 +24,8 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import pandas as pd
 
-from rareflow.process.kernels import LogSystem, StageScalarSystem
+from rareflow.process.kernels import LogSystem
+from rareflow.process.stage_scalars import StageScalarSystem, dynamic_simulation
 from rareflow.process.theory import FeedPhase, SpecError
 from rareflow.process.theta import solve_from_theta
 
@@ -141,58 +142,6 @@ class SolverReport:
     """How far the stage equations pin the profile down (``pinch.profile_freedom``)."""
 
 
-def _stage_scalars(
-    totals: np.ndarray,
-    organic: np.ndarray,
-    aqueous: np.ndarray,
-    betas: np.ndarray,
-    log_sigma: np.ndarray,
-) -> np.ndarray:
-    """Equilibrate every stage at once: solve sum_i T_i s / (O beta_i + A s) = 1 for s."""
-    for _ in range(100):
-        sigma = np.exp(log_sigma)
-        denominator = organic * betas + aqueous * sigma
-        value = (totals * sigma / denominator).sum(axis=0) - 1.0
-        slope = (totals * organic * betas * sigma / denominator**2).sum(axis=0)
-        change = np.clip(value / np.maximum(slope, 1e-300), -2.0, 2.0)
-        log_sigma = log_sigma - change
-        if np.max(np.abs(change)) < 1e-14:
-            break
-    return log_sigma
-
-
-def _dynamic(
-    organic: np.ndarray,
-    aqueous: np.ndarray,
-    betas: np.ndarray,
-    feed: np.ndarray,
-    max_cycles: int,
-    history: list[str],
-) -> np.ndarray:
-    """Time-march the cascade like a laboratory cascade test until it stops changing.
-
-    Each cycle equilibrates every stage (the organic carries its fixed RE load, components
-    distribute by their separation factors), then moves the organic one stage up and the
-    aqueous one stage down and adds the feed. Returns the stage scalars ln sigma.
-    """
-    totals = feed.sum(axis=1, keepdims=True) * (organic + aqueous)
-    log_sigma = np.log((betas * totals).sum(axis=0) / totals.sum(axis=0))
-    for cycle in range(1, max_cycles + 1):
-        log_sigma = _stage_scalars(totals, organic, aqueous, betas, log_sigma)
-        sigma = np.exp(log_sigma)
-        x = totals * sigma / (organic * betas + aqueous * sigma)
-        new = feed.copy()
-        new[:, 1:] += (organic * betas * x / sigma)[:, :-1]
-        new[:, :-1] += (aqueous * x)[:, 1:]
-        change = float(np.max(np.abs(new - totals)))
-        totals = new
-        if change < 1e-12:
-            history.append(f"dynamic simulation settled after {cycle} cycles")
-            return np.asarray(log_sigma)
-    history.append(f"dynamic simulation stopped after {max_cycles} cycles (change {change:.2g})")
-    return np.asarray(log_sigma)
-
-
 def solve(
     cascade: Cascade,
     tol: float = 1e-12,
@@ -255,7 +204,7 @@ def solve(
         history.append(f"continuation in the separation factors: {message} ({more} iterations)")
     if not ok and method in ("auto", "dynamic"):
         used = "dynamic"
-        log_sigma = _dynamic(organic, aqueous, betas, feed, max_cycles, history)
+        log_sigma = dynamic_simulation(organic, aqueous, betas, feed, max_cycles, history)
         ok = True
     if not ok:
         raise SpecError(f"cascade did not converge (residual {norm:.3g}); " + "; ".join(history))

@@ -26,7 +26,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from rareflow.process.cascade import Cascade
-from rareflow.process.kernels import LogSystem, StageScalarSystem
+from rareflow.process.kernels import LogSystem
+from rareflow.process.stage_scalars import StageScalarSystem
 
 
 def sharp_minimum(cascade: Cascade) -> tuple[str, str, float, float] | None:

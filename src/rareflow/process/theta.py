@@ -34,7 +34,8 @@ import numpy as np
 from scipy.optimize import brentq
 from scipy.special import expit, log_expit
 
-from rareflow.process.kernels import LogSystem, StageScalarSystem
+from rareflow.process.kernels import LogSystem
+from rareflow.process.stage_scalars import StageScalarSystem
 
 NEWTON_STEPS = 15  # Newton steps after the theta start before the retry
 RETRY_STEPS = 40  # and from compositions recomputed in logs
