@@ -12,6 +12,7 @@ from rareflow.cli.backcast import backcast_command
 from rareflow.cli.cascade import cascade_app
 from rareflow.cli.comply import comply_command
 from rareflow.cli.data import data_app
+from rareflow.cli.flowsheet import cost as cost  # registers the command
 from rareflow.cli.game import game_command
 from rareflow.cli.market import market_app
 from rareflow.cli.massaction import mass_action as mass_action  # registers the command

@@ -26,7 +26,9 @@ def _solved(solve: Callable[[], T]) -> T:
         fail(str(exc))
 
 
-@cascade_app.command("massaction")
+@cascade_app.command(
+    "massaction", short_help="Solve a cascade with distribution ratios from mass action."
+)
 def mass_action(
     file: Annotated[Path, typer.Argument(help="Mass-action cascade YAML (docs/process.md).")],
     data: DataDir = None,
@@ -62,7 +64,9 @@ def mass_action(
         print_frame(solution.profiles(), title="stage profiles", limit=None)
 
 
-@cascade_app.command("network")
+@cascade_app.command(
+    "network", short_help="Solve a network of mass-action cascades linked by their streams."
+)
 def network(
     file: Annotated[Path, typer.Argument(help="Network YAML: blocks and links (docs/process.md).")],
     data: DataDir = None,

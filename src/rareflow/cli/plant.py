@@ -199,7 +199,10 @@ def _print_cost_ratio(claim: dict[str, Any]) -> None:
                       highlight=False)  # fmt: skip
 
 
-@plant_app.command("claims")
+@plant_app.command(
+    "claims",
+    short_help='Check "a new plant costs ~US$2 bn and takes 10 years" and "a tenth of the cost".',
+)
 def claims(
     ore: OreOption = "bayan_obo",
     capacities: Annotated[str, typer.Option(help="Plant sizes, t REO/yr, comma-separated.")] = (

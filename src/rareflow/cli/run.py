@@ -166,7 +166,9 @@ def show_command(
     )
 
 
-@results_app.command("compare")
+@results_app.command(
+    "compare", short_help="What an ensemble changes against a base, run by run: median and band."
+)
 def compare_command(
     ensemble: Annotated[int, typer.Argument(help="Ensemble id (the variant).")],
     base: Annotated[int, typer.Argument(help="Ensemble id to subtract (e.g. the baseline).")],
@@ -227,7 +229,9 @@ def results_list_command(store: StoreOption = DEFAULT_STORE, as_json: JsonFlag =
     print_frame(table, title=f"Ensembles in {store}")
 
 
-@results_app.command("export")
+@results_app.command(
+    "export", short_help="Write an ensemble's yearly results and drawn parameters to files."
+)
 def export_command(
     out: Annotated[Path, typer.Argument(help="Directory to write to.")],
     fmt: Annotated[str, typer.Option("--format", help="parquet, csv or netcdf")] = "parquet",
