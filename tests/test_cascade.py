@@ -301,6 +301,16 @@ def _seventeen(step: float, stages: int, extractant: float) -> Cascade:
                    extractant, extractant - feed[8:].sum())  # fmt: skip
 
 
+def _formulations(cascade: Cascade) -> tuple[np.ndarray, StageScalarSystem, LogSystem]:
+    """The stage factors and both formulations of a cascade whose components all have feed."""
+    organic, aqueous = cascade.stage_flows()
+    betas = cascade.stage_betas()
+    feed = np.zeros((len(cascade.feed), cascade.stages))
+    feed[:, cascade.feed_stage] = cascade.feed
+    scalar = StageScalarSystem(organic, aqueous, betas, feed)
+    return betas, scalar, LogSystem(organic, aqueous, feed)
+
+
 def _assert_steady_state(solution: CascadeSolution) -> None:
     assert solution.closure.max() <= 1e-10
     assert np.allclose(solution.aqueous.sum(axis=0), 1.0, atol=1e-10)
@@ -352,12 +362,7 @@ def test_newton_converges_onto_a_free_front_only_without_its_direction(
     # away the checked Newton can fail too: that is outside Newton's reach)
     cascade = _seventeen(1.6, 150, 2.5)
     reference = solve(cascade, method="continuation", diagnose=False)
-    organic, aqueous = cascade.stage_flows()
-    betas = cascade.stage_betas()
-    feed = np.zeros((17, cascade.stages))
-    feed[:, cascade.feed_stage] = cascade.feed
-    scalar = StageScalarSystem(organic, aqueous, betas, feed)
-    system = LogSystem(organic, aqueous, feed)
+    betas, scalar, system = _formulations(cascade)
     log_sigma = np.log(reference.sigma)
     log_x = scalar.log_balances(log_sigma)
     rng = np.random.default_rng(0)
@@ -379,10 +384,7 @@ def test_a_seventeen_by_five_hundred_cascade_no_method_solved_converges() -> Non
     solution = solve(cascade)
     assert solution.report.method == "theta"
     _assert_steady_state(solution)
-    organic, aqueous = cascade.stage_flows()
-    feed = np.zeros((17, cascade.stages))
-    feed[:, cascade.feed_stage] = cascade.feed
-    scalar = StageScalarSystem(organic, aqueous, cascade.stage_betas(), feed)
+    _, scalar, _ = _formulations(cascade)
     swept = np.exp(scalar.log_balances(np.log(solution.sigma)))
     assert np.allclose(swept, solution.aqueous, rtol=1e-6, atol=1e-12)
     assert np.allclose(swept.sum(axis=0), 1.0, atol=1e-10)
@@ -403,12 +405,7 @@ def test_profile_freedom_finds_the_smallest_singular_value(seed: int) -> None:
     # the inverse iteration against a dense singular value decomposition of the same Jacobian
     cascade = _random_cascade(5, 1.6, 40, seed, "aqueous")
     solution = solve(cascade)
-    organic, aqueous = cascade.stage_flows()
-    betas = cascade.stage_betas()
-    feed = np.zeros((5, cascade.stages))
-    feed[:, cascade.feed_stage] = cascade.feed
-    scalar = StageScalarSystem(organic, aqueous, betas, feed)
-    system = LogSystem(organic, aqueous, feed)
+    betas, scalar, system = _formulations(cascade)
     log_sigma = np.log(solution.sigma)
     freedom = profile_freedom(scalar, system, np.log(betas), log_sigma, iterations=30)
     log_x = scalar.log_balances(log_sigma)
