@@ -39,8 +39,9 @@ from rareflow.market.model_parts import (
     add_trade,
     licence_key,
 )
-from rareflow.market.network import CHINA, CHINA_EXPORT, Plant, World, heavy_elements
-from rareflow.market.program import INF, Program, RowKey, capacity, pool, quiet_highs
+from rareflow.market.network import CHINA, CHINA_EXPORT, World
+from rareflow.market.program import INF, Program, RowKey, capacity, quiet_highs
+from rareflow.market.separation import add_captive_routes, add_separation
 from rareflow.market.ties import TieBreak
 
 
@@ -111,29 +112,14 @@ class MarketModel:
             if mine.adjustable is None:
                 program.row(capacity(mine.id, period), -INF, mine.capacity_t)
         for track in range(len(self.tracks)):
-            self._separation(track, period)
+            add_separation(self, track, period)
             add_conversion(self, track, period)
         add_trade(self, period)
         add_demand(self, period)
         add_stocks_and_disposal(self, period)
         add_contracts(self, period)
         add_quotas(self, period)
-        self._captive_routes(period)
-
-    def _captive_routes(self, period: int) -> None:
-        """Integrated chains: a light plant's heavy concentrate goes only to the heavy plants
-        that take it (``Plant.takes_heavy_of``) in the periods those have capacity."""
-        program = self.program
-        for owner in self.world.separators:
-            for source in owner.takes_heavy_of:
-                captors = {p.id for p in self.world.separators if source in p.takes_heavy_of}
-                others = [
-                    column
-                    for column in program.select("heavy_concentrate", period=period)
-                    if program.meta[column]["source"] == source
-                    and program.meta[column]["plant"] not in captors
-                ]
-                self.captive.append((program.rows[capacity(owner.id, period)], others))
+        add_captive_routes(self, period)
 
     def freight(self, commodity: str, origin: str, destination: str) -> float:
         """Freight of moving one t across a border (thousand USD per t = USD/kg)."""
@@ -198,79 +184,6 @@ class MarketModel:
         """Register the production subsidies that lower a column's unit cost."""
         for subsidy in self.levers.subsidies_of(node_id, stage, location):
             self.effect(subsidy.id, EffectKind.COST, column, period, subsidy.usd_per_kg)
-
-    def _separation(self, track: int, period: int) -> None:
-        world = self.world
-        recovery = world.recovery
-        for mine in world.mines:
-            if not self.allowed(mine.location, track):
-                continue
-            for plant in world.separators:
-                if not self._takes(plant, mine.id, mine.location, track):
-                    continue
-                if mine.dedicated and plant.id not in mine.dedicated:
-                    continue
-                if mine.routes and not world.matches(plant.location, mine.routes):
-                    continue
-                heavy = heavy_elements(mine.ore, plant)
-                entries: list[tuple[RowKey, float]] = [(capacity(plant.id, period), 1.0)]
-                if mine.adjustable is None:
-                    entries.append((capacity(mine.id, period), 1.0))
-                produced = []
-                for e, share in mine.ore.items():
-                    if e not in heavy:
-                        key = pool("oxide", e, plant.location, track, period)
-                        entries.append((key, -recovery * share))
-                        produced.append((e, recovery * share))
-                if heavy:
-                    key = ("heavy", period, mine.id, plant.id, track)
-                    entries.append((key, -sum(heavy.values())))
-                cost = mine.cost_usd_per_kg + plant.cost_usd_per_kg
-                cost += self.freight("concentrate", mine.location, plant.location)
-                index = {"mine": mine.id, "plant": plant.id, "track": track, "period": period,
-                         "origin": mine.location, "destination": plant.location}  # fmt: skip
-                column = self.add("concentrate", index, -cost, entries)
-                self.border(column, "concentrate", mine.id, mine.location, plant.location, period)
-                self.subsidise(column, mine.id, "mine", mine.location, period)
-                self.subsidise(column, plant.id, plant.stage, plant.location, period)
-                for e, coefficient in produced:
-                    self.outputs[(period, plant.id, e)].append((column, coefficient))
-                if heavy:
-                    self._heavy(mine.id, heavy, plant, track, period)
-
-    def _takes(self, plant: Plant, mine_id: str, location: str, track: int) -> bool:
-        if plant.heavy_concentrate_only or not self.allowed(plant.location, track):
-            return False
-        return not plant.feeds or self.world.matches(location, list(plant.feeds))
-
-    def _heavy(
-        self, mine_id: str, heavy: dict[str, float], source: Plant, track: int, period: int
-    ) -> None:
-        """Heavy concentrate left by a light-only plant: ship to a heavy plant or dispose of."""
-        world = self.world
-        total = sum(heavy.values())
-        row = ("heavy", period, mine_id, source.id, track)
-        index = {"mine": mine_id, "plant": source.id, "track": track, "period": period}
-        self.add("heavy_disposal", index, -world.disposal_cost, [(row, 1.0)])
-        for plant in world.separators:
-            if not plant.heavy or not self.allowed(plant.location, track):
-                continue
-            entries: list[tuple[RowKey, float]] = [(row, 1.0), (capacity(plant.id, period), 1.0)]
-            produced = []
-            for e, share in heavy.items():
-                coefficient = world.recovery * share / total
-                entries.append((pool("oxide", e, plant.location, track, period), -coefficient))
-                produced.append((e, coefficient))
-            cost = plant.cost_usd_per_kg
-            cost += self.freight("concentrate", source.location, plant.location)
-            index = {"mine": mine_id, "plant": plant.id, "track": track, "period": period,
-                     "source": source.id, "origin": source.location,
-                     "destination": plant.location}  # fmt: skip
-            column = self.add("heavy_concentrate", index, -cost, entries)
-            self.border(column, "concentrate", mine_id, source.location, plant.location, period)
-            self.subsidise(column, plant.id, plant.stage, plant.location, period)
-            for e, coefficient in produced:
-                self.outputs[(period, plant.id, e)].append((column, coefficient))
 
     def rule_of(self, region: str, end_use: str) -> str | None:
         """The first sourcing rule (active or not) covering a region and end use."""
