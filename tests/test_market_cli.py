@@ -42,9 +42,10 @@ def test_clear_json_has_the_documented_shape() -> None:
     assert payload["max_imbalance_t"] < 1e-6
     assert payload["notes"] == []  # the base year's demand is its own
     for row in payload["ledger"]:  # each element's balance closes from the row's own fields
-        oxide_in = row["sourced_t"] + row["oxide_carried_in_t"]
-        oxide_out = sum(row[k] for k in ("lost_in_separation_t", "heavy_disposed_t",
-                                         "oxide_final_t", "to_metal_t"))  # fmt: skip
+        oxide_in = row["sourced_t"] + row["oxide_carried_in_t"] + row["heavy_carried_in_t"]
+        used = ("lost_in_separation_t", "heavy_disposed_t", "heavy_held_t", "oxide_final_t",
+                "to_metal_t")  # fmt: skip
+        oxide_out = sum(row[k] for k in used)
         metal_in = row["metal_made_t"] + row["metal_carried_in_t"]
         metal_out = row["in_magnets_t"] + row["magnet_lost_t"] + row["metal_final_t"]
         assert abs(oxide_in - oxide_out) < 1e-5 and abs(metal_in - metal_out) < 1e-5

@@ -1,5 +1,6 @@
 """Small markets solved by hand: stocks between two periods, an export tax's wedge, licences,
-substitution that stays once built (hysteresis), and a crackdown on mining outside the quota.
+substitution that stays once built (hysteresis), a crackdown on mining outside the quota, and
+heavy concentrate held for a plant that opens next year.
 
 Units: t and USD/kg (objective in thousand USD). Prices of a later period are duals divided
 by its discount factor.
@@ -10,9 +11,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from rareflow.compliance.provenance import flow_graph, origin_shares
 from rareflow.dataset.documents import Parameter
 from rareflow.dataset.levers import Crackdown, ExportTax, Levers, Licence
 from rareflow.dataset.market_parameters import ExpectationSpec
+from rareflow.market.accounting import balance_residuals, ledger_residual, ledger_table
 from rareflow.market.adjusting import built, set_adjustment_level, set_initial_stocks
 from rareflow.market.clearing import Clearing
 from rareflow.market.model import MarketModel
@@ -28,6 +31,7 @@ from rareflow.market.network import (
     World,
 )
 from rareflow.market.program import pool
+from rareflow.market.separation import heavy_held, set_heavy_stocks
 from rareflow.scenario.schema import Expectations
 from rareflow.simulate.expectations import (
     ExpectationRule,
@@ -418,3 +422,77 @@ def test_a_heavy_concentrate_circuit_takes_no_mixed_concentrate() -> None:
     mixed = flows[flows["kind"] == "concentrate"].groupby("plant")["t"].sum().to_dict()
     assert heavy.get("circuit", 0.0) == pytest.approx(10.0)
     assert "circuit" not in mixed
+
+
+def _held_heavy_model(own_capacity: tuple[float, float], mined: tuple[float, float]) -> Clearing:
+    """Japan's light plant leaves 10 t of Dy (per 100 t of ore) in a heavy concentrate that only
+    Japan's own heavy plant (3 USD/kg) can separate; two periods, discount factor 0.8."""
+    spec = _japan_nd_dy_world()
+    spec.separators = [
+        Plant("light", "separation", "JP", 1e6, 0.0),
+        Plant("own_heavy", "separation", "JP", 1e6, 3.0, heavy=True),
+    ]
+    clearing = Clearing(MarketModel(spec, periods=2))
+    for period in (0, 1):
+        clearing.set_capacity("own_heavy", own_capacity[period], period)
+        clearing.set_capacity("m", mined[period], period)
+    clearing.model.refresh()
+    return clearing
+
+
+def _family_t(model: MarketModel, values: np.ndarray, family: str, period: int) -> float:
+    return float(values[model.program.select(family, period=period)].sum())
+
+
+def test_heavy_concentrate_is_held_for_a_plant_that_opens_next_year() -> None:
+    # No heavy plant now, one next year: holding a t of concentrate costs 0.1 USD/kg (storage)
+    # and returns 0.8 x (200 - 3) next year, disposing of it costs 0.1 and returns nothing, so all
+    # 10 t are held and separated next year. With no plant next year either, they are disposed of.
+    clearing = _held_heavy_model((0.0, 50.0), (100.0, 0.0))
+    model = clearing.model
+    values, _, _ = model.solve_once()
+    assert _family_t(model, values, "heavy_stock", 0) == pytest.approx(10.0)
+    assert _family_t(model, values, "heavy_disposal", 0) == pytest.approx(0.0, abs=1e-6)
+    assert _family_t(model, values, "heavy_concentrate", 1) == pytest.approx(10.0)
+    assert heavy_held(model, values) == {("m", "light", 0): pytest.approx(10.0)}
+    # the held Dy (8.7 t of metal) is on the ledger's use side; the tie-break moves flows by
+    # up to 1.5e-8 t each (ties.py)
+    assert ledger_residual(model, values) < 1e-6
+    never = _held_heavy_model((0.0, 0.0), (100.0, 0.0)).model
+    values, _, _ = never.solve_once()
+    assert _family_t(never, values, "heavy_stock", 0) == pytest.approx(0.0, abs=1e-6)
+    assert _family_t(never, values, "heavy_disposal", 0) == pytest.approx(10.0)
+
+
+def test_heavy_concentrate_carried_in_is_separated_and_on_the_ledger() -> None:
+    # The next year: no ore, the plant open, 10 t of heavy concentrate carried in. They are
+    # separated (10 t of Dy oxide, all of Japan's Dy demand), and the ledger and the balances
+    # close with the carried concentrate as a source: 10 t of Dy oxide = 8.71 t of Dy metal.
+    clearing = _held_heavy_model((50.0, 50.0), (0.0, 0.0))
+    model = clearing.model
+    set_heavy_stocks(model, {("m", "light", 0): 10.0})
+    model.refresh()
+    values, _, _ = model.solve_once()
+    assert _family_t(model, values, "heavy_concentrate", 0) == pytest.approx(10.0)
+    ledger = ledger_table(model, values).set_index("element")
+    assert ledger.loc["Dy", "heavy_carried_in_t"] == pytest.approx(10.0 * 162.5 / 186.5, rel=1e-3)
+    assert abs(ledger["residual_t"]).max() < 1e-6
+    assert np.abs(balance_residuals(model, values)[1]).max() < 1e-6
+    set_heavy_stocks(model, {})  # the next run starts without it: the row is reset
+    assert model.row_upper[model.program.rows[("heavy", 0, "m", "light", 0)]] == 0.0
+
+
+def test_provenance_traces_held_and_carried_heavy_concentrate_to_stocks() -> None:
+    # Held this year: the light plant's Dy goes to a stock node. Carried into the next year and
+    # separated there: the Dy oxide's origin by mining is the carried stock, not a mine.
+    clearing = _held_heavy_model((0.0, 50.0), (100.0, 0.0))
+    values, _, _ = clearing.model.solve_once()
+    graph = flow_graph(clearing.model, values, "Dy")
+    held = graph.edges[("plant:light", "stock:private:heavy:light")]
+    assert held == pytest.approx(10.0 * 162.5 / 186.5, rel=1e-3)
+    clearing = _held_heavy_model((50.0, 50.0), (0.0, 0.0))
+    set_heavy_stocks(clearing.model, {("m", "light", 0): 10.0})
+    clearing.model.refresh()
+    values, _, _ = clearing.model.solve_once()
+    shares = origin_shares(flow_graph(clearing.model, values, "Dy"))
+    assert shares.loc["pool:oxide:Dy:JP:0", "stockpile"] == pytest.approx(1.0)

@@ -25,6 +25,7 @@ from scipy.sparse.linalg import spsolve
 from rareflow.elements import element
 from rareflow.market.model import MarketModel
 from rareflow.market.network import CHINA, CHINA_EXPORT, RECYCLED
+from rareflow.market.separation import heavy_content
 
 STAGES = ("mining", "separation", "metal", "magnet")
 
@@ -148,6 +149,16 @@ def flow_graph(model: MarketModel, values: np.ndarray, e: str) -> FlowGraph:
             held = node(f"stock:private:{meta['location']}", meta["location"], "stock")
             edges[(where, held)] += amount
 
+    def heavy_stock(meta: dict[str, Any], t: float) -> None:
+        """Heavy concentrate a light-only plant holds for a later year."""
+        share = heavy_content(model, meta["mine"], meta["plant"]).get(e, 0.0)
+        if share > 0:
+            light = plants[meta["plant"]]
+            held = node(f"stock:private:heavy:{light.id}", light.location, "stock")
+            edges[(node(f"plant:{light.id}", light.location, "separation"), held)] += (
+                share * t * metal
+            )
+
     def gallium(meta: dict[str, Any], t: float) -> None:
         """Primary gallium (from alumina or zinc refining): its country of production is its
         origin, as a mine's is for the rare earths."""
@@ -171,6 +182,7 @@ def flow_graph(model: MarketModel, values: np.ndarray, e: str) -> FlowGraph:
         "purchase": use,
         "stock_release": stock,
         "inventory": stock,
+        "heavy_stock": heavy_stock,
     }
     program = model.program
     for family, handler in handlers.items():
@@ -185,6 +197,13 @@ def flow_graph(model: MarketModel, values: np.ndarray, e: str) -> FlowGraph:
             edges[(source, pool(commodity, item, location, 0))] += level * _content(
                 world, commodity, item, e
             )
+    for (mine_id, plant_id, _), level in model.heavy_initial.items():
+        share = heavy_content(model, mine_id, plant_id).get(e, 0.0)
+        if share > 0:  # heavy concentrate carried in: a stock the light plant ships from
+            light = plants[plant_id]
+            source = node(f"stock:carried:heavy:{light.id}", light.location, "stock")
+            target = node(f"plant:{light.id}", light.location, "separation")
+            edges[(source, target)] += level * share * metal
     return FlowGraph(e, dict(edges), place, stage)
 
 

@@ -16,6 +16,7 @@ import pandas as pd
 from scipy import sparse
 
 from rareflow.elements import element
+from rareflow.market.separation import heavy_content
 from rareflow.market.ties import TIE_BOUND_T
 
 if TYPE_CHECKING:
@@ -28,6 +29,7 @@ LEDGER_COLUMNS = (
     "sourced",
     "lost_in_separation",
     "heavy_disposed",
+    "heavy_held",
     "oxide_final",
     "to_metal",
     "metal_made",
@@ -107,7 +109,9 @@ def ledger_matrices(model: MarketModel) -> dict[str, np.ndarray]:
     plants = {p.id: p for p in world.separators}
     out = {name: np.zeros((len(elements), len(program.cost))) for name in LEDGER_COLUMNS}
     lost = 1 - world.recovery
-    for column in program.select("concentrate", "heavy_concentrate", "heavy_disposal", period=0):
+    kept = {"heavy_disposal": "heavy_disposed", "heavy_stock": "heavy_held"}
+    families = ("concentrate", "heavy_concentrate", *kept)
+    for column in program.select(*families, period=0):
         meta = program.meta[column]
         kind = meta["kind"]
         ore = mines[meta["mine"]].ore
@@ -120,8 +124,8 @@ def ledger_matrices(model: MarketModel) -> dict[str, np.ndarray]:
                 out["sourced"][i, column] += mass
                 out["lost_in_separation"][i, column] += lost * mass if inside else 0.0
             elif not inside:
-                target = "heavy_disposed" if kind == "heavy_disposal" else "lost_in_separation"
-                factor = 1.0 if kind == "heavy_disposal" else lost
+                target = kept.get(kind, "lost_in_separation")
+                factor = 1.0 if kind in kept else lost
                 out[target][i, column] += factor * mass / heavy
     for column in program.select("metal", period=0):
         i = index[program.meta[column]["item"]]
@@ -155,7 +159,8 @@ def ledger_matrices(model: MarketModel) -> dict[str, np.ndarray]:
 
 def carried_in(model: MarketModel) -> dict[str, np.ndarray]:
     """t of each element (metal basis) that private stocks carry into period 0, by ledger
-    column (oxide stocks count against oxide use, metal stocks against metal use)."""
+    column (oxide stocks count against oxide use, metal stocks against metal use), and
+    (``heavy``) what heavy concentrate carried in holds."""
     if model.cache.metal_per_oxide is None:
         elements = model.world.elements  # read from every mine's ore: once, like the ledger
         model.cache.metal_per_oxide = {e: element(e).metal_per_oxide for e in elements}
@@ -169,26 +174,34 @@ def carried_in(model: MarketModel) -> dict[str, np.ndarray]:
             oxide[index[item]] += level * factor[item]
         elif commodity == "metal":
             metal[index[item]] += level
-    return {"oxide_final": oxide, "metal_final": metal}
+    heavy = np.zeros(len(index))
+    for (mine, plant, _), level in model.heavy_initial.items():
+        for e, share in heavy_content(model, mine, plant).items():
+            heavy[index[e]] += level * share * factor[e]
+    return {"oxide_final": oxide, "metal_final": metal, "heavy": heavy}
 
 
 def ledger_table(model: MarketModel, values: np.ndarray) -> pd.DataFrame:
-    """Per element, t of element: sourced (mined or recycled) + oxide stock carried in = lost in
-    separation + disposed + oxide used or stocked + fed to metal; metal made + metal stock
-    carried in = in magnets + magnet-making losses + metal used or stocked."""
+    """Per element, t of element: sourced (mined or recycled) + oxide stock and heavy
+    concentrate carried in = lost in separation + heavy concentrate disposed or held + oxide
+    used or stocked + fed to metal; metal made + metal stock carried in = in magnets +
+    magnet-making losses + metal used or stocked."""
     totals = {name: matrix @ values for name, matrix in ledger_matrices(model).items()}
     initial = carried_in(model)
     table = pd.DataFrame({f"{k}_t": v for k, v in totals.items()})
     table.insert(0, "element", model.world.elements)
     # the stock carried in closes the balance, so the table carries it (one column per side)
     table.insert(2, "oxide_carried_in_t", initial["oxide_final"])
+    table.insert(3, "heavy_carried_in_t", initial["heavy"])
     table["metal_carried_in_t"] = initial["metal_final"]
     oxide_residual = (
         totals["sourced"]
         + initial["oxide_final"]
+        + initial["heavy"]
         - (
             totals["lost_in_separation"]
             + totals["heavy_disposed"]
+            + totals["heavy_held"]
             + totals["oxide_final"]
             + totals["to_metal"]
         )
@@ -209,13 +222,13 @@ def ledger_residual(model: MarketModel, values: np.ndarray) -> float:
     (for year loops)."""
     if model.cache.residual is None:
         m = ledger_matrices(model)
-        oxide = m["sourced"] - m["lost_in_separation"] - m["heavy_disposed"]
+        oxide = m["sourced"] - m["lost_in_separation"] - m["heavy_disposed"] - m["heavy_held"]
         oxide = oxide - m["oxide_final"] - m["to_metal"]
         metal = m["metal_made"] - m["in_magnets"] - m["magnet_lost"] - m["metal_final"]
         model.cache.residual = (sparse.csr_matrix(oxide), sparse.csr_matrix(metal))
     oxide_op, metal_op = model.cache.residual
     initial = carried_in(model)
-    oxide = oxide_op @ values + initial["oxide_final"]
+    oxide = oxide_op @ values + initial["oxide_final"] + initial["heavy"]
     metal = metal_op @ values + initial["metal_final"]
     return float(max(np.abs(oxide).max(initial=0.0), np.abs(metal).max(initial=0.0)))
 

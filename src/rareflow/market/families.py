@@ -52,6 +52,14 @@ COLUMNS = _table(
         "heavy concentrate left by a light-only plant and not separated (stored)",
     ),
     Family(
+        "heavy_stock",
+        ("mine", "plant", "track"),
+        "t REO at period end",
+        "S^{heavy}",
+        "heavy concentrate of a light-only plant held at the end of the period for separation in "
+        "a later one (at the storage cost; carried between years by the runner)",
+    ),
+    Family(
         "metal",
         ("plant", "item", "track", "location"),
         "t metal / yr",
@@ -178,7 +186,8 @@ ROWS = _table(
         ("mine", "plant", "track"),
         "t REO",
         "hbal",
-        "heavy concentrate of a light-only plant: separated elsewhere or stored",
+        "heavy concentrate of a light-only plant (and any carried into the period): separated "
+        "elsewhere, held for a later period or stored",
     ),
     Family(
         "domestic",

@@ -76,6 +76,8 @@ class MarketModel:
         stock (the first tranche) full."""
         self.inventory_initial: dict[tuple[str, str, str], float] = {}
         """(commodity, item, place) -> private stock carried into period 0 now (t)."""
+        self.heavy_initial: dict[tuple[str, str, int], float] = {}
+        """(mine, light-only plant, track) -> heavy concentrate carried into period 0 (t REO)."""
         self.captive: list[tuple[int, list[int]]] = []
         """(capacity row of a heavy plant with ``takes_heavy_of``, the heavy-concentrate columns
         of those light plants to any other heavy plant in that period): closed while the row has

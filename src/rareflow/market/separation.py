@@ -1,14 +1,17 @@
 """Separation in the market LP: concentrate from mines (and recyclers) to separators, the heavy
 fraction a light-only plant leaves, and integrated chains whose heavy concentrate is captive.
-See docs/market.md (families ``concentrate``, ``heavy_concentrate``, ``heavy_disposal`` and the
-``heavy`` rows)."""
+See docs/market.md (families ``concentrate``, ``heavy_concentrate``, ``heavy_disposal``,
+``heavy_stock`` and the ``heavy`` rows)."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from rareflow.market.network import Plant, heavy_elements
 from rareflow.market.program import RowKey, capacity, pool
+from rareflow.market.ties import TIE_BOUND_T
 
 if TYPE_CHECKING:
     from rareflow.market.model import MarketModel
@@ -70,12 +73,16 @@ def _heavy(
     track: int,
     period: int,
 ) -> None:
-    """Heavy concentrate left by a light-only plant: ship to a heavy plant or dispose of."""
+    """Heavy concentrate left by a light-only plant: ship to a heavy plant, hold for a later
+    period of the horizon (at the storage cost a year) or dispose of (store for good)."""
     world = model.world
     total = sum(heavy.values())
     row = ("heavy", period, mine_id, source.id, track)
     index = {"mine": mine_id, "plant": source.id, "track": track, "period": period}
     model.add("heavy_disposal", index, -world.disposal_cost, [(row, 1.0)])
+    if period + 1 < model.periods:
+        later = ("heavy", period + 1, mine_id, source.id, track)
+        model.add("heavy_stock", index, -world.disposal_cost, [(row, 1.0), (later, -1.0)])
     for plant in world.separators:
         if not plant.heavy or not model.allowed(plant.location, track):
             continue
@@ -111,3 +118,42 @@ def add_captive_routes(model: MarketModel, period: int) -> None:
                 and program.meta[column]["plant"] not in captors
             ]
             model.captive.append((program.rows[capacity(owner.id, period)], others))
+
+
+HeavyKey = tuple[str, str, int]
+"""(mine, light-only plant that left the heavy fraction, track)."""
+
+
+def set_heavy_stocks(model: MarketModel, stocks: dict[HeavyKey, float]) -> None:
+    """Heavy concentrate carried into period 0 (t REO): the right-hand side of its ``heavy``
+    rows, as private stocks are of the pools'."""
+    rows = model.program.rows
+    for key in model.heavy_initial:
+        row = rows[("heavy", 0, *key)]
+        model.row_lower[row] = model.row_upper[row] = 0.0
+    model.heavy_initial = {key: level for key, level in stocks.items() if level > 0}
+    for key, level in model.heavy_initial.items():
+        row = rows[("heavy", 0, *key)]
+        model.row_lower[row] = model.row_upper[row] = level
+
+
+def heavy_content(model: MarketModel, mine_id: str, plant_id: str) -> dict[str, float]:
+    """t of each element (oxide) per t REO of the heavy concentrate ``plant_id`` leaves of
+    ``mine_id``'s ore."""
+    mine = next(m for m in model.world.mines if m.id == mine_id)
+    plant = next(p for p in model.world.separators if p.id == plant_id)
+    heavy = heavy_elements(mine.ore, plant)
+    total = sum(heavy.values())
+    return {e: share / total for e, share in heavy.items()}
+
+
+def heavy_held(model: MarketModel, values: np.ndarray) -> dict[HeavyKey, float]:
+    """Heavy concentrate held at the end of period 0 of a solved model (t REO): what the next
+    year starts with (amounts within the tie-break's bound move of zero are none)."""
+    held: dict[HeavyKey, float] = {}
+    program = model.program
+    for column in program.select("heavy_stock", period=0):
+        if values[column] > TIE_BOUND_T:
+            meta = program.meta[column]
+            held[(meta["mine"], meta["plant"], meta["track"])] = float(values[column])
+    return held

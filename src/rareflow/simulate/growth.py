@@ -9,10 +9,14 @@ one indexed assignment of the model's column scales.
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from rareflow.scenario.schema import Growth
+
+if TYPE_CHECKING:
+    from rareflow.simulate.world import ScenarioMarket
 
 GroupKey = tuple[str, str, str | None, int]
 """(end use, region, oxide element or None, period)."""
@@ -89,3 +93,24 @@ class DemandGrowth:
         factors = self.paths(scale)[period][:, max(0, year + period - self.first_year)]
         column_scale[self.columns[period]] = factors[self.owner[period]]
         return float(factors @ self.magnet_reference[period])
+
+
+def installed_magnets(
+    market: ScenarioMarket, magnet_reference: dict[tuple[str, str], float], start: int
+) -> dict[tuple[str, str], dict[int, float]]:
+    """Magnets put in use before the first year ``start``, by (end use, region) and year: the
+    base year's reference use discounted by the end use's past growth (``market.yaml``), back
+    over the longest lifetime, so end-of-life scrap flows from the first year."""
+    recycling, dataset = market.scenario.recycling, market.dataset
+    if not recycling.lifetimes or dataset is None or dataset.market is None:
+        return {}
+    growth = dataset.market.magnet_use_growth_pct
+    default = growth["default"].value if "default" in growth else 0.0
+    oldest = max(recycling.lifetimes.values())
+    found: dict[tuple[str, str], dict[int, float]] = {}
+    for (end_use, region), used in magnet_reference.items():
+        rate = growth[end_use].value if end_use in growth else default
+        found[(end_use, region)] = {
+            start - age: used * (1 + rate / 100.0) ** -age for age in range(1, oldest + 1)
+        }
+    return found

@@ -25,6 +25,7 @@ from rareflow.market.accounting import balance_residuals
 from rareflow.market.model import MarketModel
 from rareflow.market.network import CHINA_EXPORT, RECYCLED, Mine, Plant, at_cap
 from rareflow.market.program import pool
+from rareflow.market.separation import heavy_content
 from rareflow.metrics import hhi, top_share_pct
 from rareflow.scenario.schema import Measure
 
@@ -107,6 +108,12 @@ class Recorder:
                 if meta["commodity"] == "oxide" and meta["item"] in members:
                     target = self.stocks_cn if meta["location"] == "CN" else self.stocks_abroad
                     target[g][column] = 1.0
+        self.stocks_heavy = {g: np.zeros(n) for g in self.elements}
+        for column in program.select("heavy_stock", period=0):
+            meta = program.meta[column]
+            content = heavy_content(self.model, meta["mine"], meta["plant"])
+            for g, members in self.parts.items():
+                self.stocks_heavy[g][column] = sum(content.get(e, 0.0) for e in members)
         self.substituted = np.zeros(n)
         for column in program.select("substitute", period=0):
             if program.meta[column]["segment"] in self.magnet_segments:
@@ -119,6 +126,7 @@ class Recorder:
             "exports": self.exports,
             "stocks_cn": self.stocks_cn,
             "stocks_abroad": self.stocks_abroad,
+            "stocks_heavy": self.stocks_heavy,
             "stage_total": self.stage_total,
             "stage_china": self.stage_china,
         }
@@ -279,6 +287,7 @@ class Recorder:
             rows.append((year, "china_exports_t", g, total[("exports", g)]))
             rows.append((year, "private_stock_cn_t", g, total[("stocks_cn", g)]))
             rows.append((year, "private_stock_abroad_t", g, total[("stocks_abroad", g)]))
+            rows.append((year, "heavy_concentrate_stock_t", g, total[("stocks_heavy", g)]))
             for place in PRICE_PLACES:
                 parts = self.price_rows[(g, place)]
                 if all(r is not None for r, _ in parts):

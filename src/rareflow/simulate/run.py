@@ -4,10 +4,11 @@ Each year t the market clears t and looks ``lookahead_years`` ahead (periods 1..
 from the pipeline (start, slippage, ramp-up) and committed candidates, demand growth by end use,
 end-of-life recycling by cohort, stockpile purchases and releases, and the levers known at t
 (blocks whose drawn start, or announcement, is not after t) in force in each year of the
-horizon. Private stocks, substitution, design, smuggling and undocumented-mining capacities are
-carried from year to year (``RunState``). Only period 0 is recorded; the later periods are the
-expectations behind it. Candidates commit when the expected rent of their capacity over the
-horizon (capacity-row duals) has covered their annualised capital for ``signal_years`` years.
+horizon. Private stocks, heavy concentrate held for separation, substitution, design, smuggling
+and undocumented-mining capacities are carried from year to year (``RunState``). Only period 0
+is recorded; the later periods are the expectations behind it. Candidates commit when the
+expected rent of their capacity over the horizon (capacity-row duals) has covered their
+annualised capital for ``signal_years`` years.
 The HiGHS basis is reset to the base year's at the start of every run, so a run's numbers do
 not depend on which runs the same worker solved before.
 """
@@ -22,13 +23,14 @@ import pandas as pd
 
 from rareflow.market.accounting import ledger_residual
 from rareflow.market.adjusting import built, set_adjustment_level, set_initial_stocks
+from rareflow.market.separation import heavy_held, set_heavy_stocks
 from rareflow.process.cost import capital_recovery_factor
 from rareflow.simulate.expectations import (
     DEFAULT_PRICE_RANGE,
     StockExpectations,
     expectation_rule,
 )
-from rareflow.simulate.growth import DemandGrowth
+from rareflow.simulate.growth import DemandGrowth, installed_magnets
 from rareflow.simulate.learning import LearningCurves
 from rareflow.simulate.piles import Piles
 from rareflow.simulate.plan import RunPlan, lead_time_of, project_capacity, ramp_fraction
@@ -56,6 +58,8 @@ class RunState:
     """Adjusting capacities (substitution, designs, smuggling, undocumented mining)."""
     unlicensed: dict[str, dict[tuple[str, str], float]] = field(default_factory=dict)
     """Licence -> (commodity, item) -> the product's flows in the last year without licences."""
+    heavy: dict[tuple[str, str, int], float] = field(default_factory=dict)
+    """Heavy concentrate held at the end of the last year by (mine, light plant, track)."""
 
 
 class Runner:
@@ -91,7 +95,7 @@ class Runner:
                      if (s.end_use, s.region) == key and s.commodity == "magnet")
             for key in self.magnet_columns
         }  # fmt: skip
-        self.installed = self._installed()
+        self.installed = installed_magnets(market, self.magnet_reference, self.years[0])
         collect = scenario.recycling.regions
         self.collected = {
             s.region for s in segments.values()
@@ -212,6 +216,7 @@ class Runner:
             recycled = self._recycling(year, state)
             self._levers(year, plan, state)
             set_initial_stocks(model, state.stocks)
+            set_heavy_stocks(model, state.heavy)
             for name, level in state.levels.items():
                 set_adjustment_level(model, name, level)
             self.expectations.apply()
@@ -301,24 +306,6 @@ class Runner:
         column_scale = self.market.clearing.model.column_scale
         return self.growth.apply(column_scale, year, period, plan.growth_scale)
 
-    def _installed(self) -> dict[tuple[str, str], dict[int, float]]:
-        """Magnets put in use before the first year, by (end use, region) and year: the base
-        year's reference use discounted by the end use's past growth (``market.yaml``), back
-        over the longest lifetime, so end-of-life scrap flows from the first year."""
-        recycling, dataset = self.market.scenario.recycling, self.market.dataset
-        if not recycling.lifetimes or dataset is None or dataset.market is None:
-            return {}
-        growth = dataset.market.magnet_use_growth_pct
-        default = growth["default"].value if "default" in growth else 0.0
-        start, oldest = self.years[0], max(recycling.lifetimes.values())
-        found: dict[tuple[str, str], dict[int, float]] = {}
-        for (end_use, region), used in self.magnet_reference.items():
-            rate = growth[end_use].value if end_use in growth else default
-            found[(end_use, region)] = {
-                start - age: used * (1 + rate / 100.0) ** -age for age in range(1, oldest + 1)
-            }
-        return found
-
     def _recycling(self, year: int, state: RunState) -> float:
         recycling = self.market.scenario.recycling
         if self.market.recycler is None:
@@ -389,6 +376,7 @@ class Runner:
         )
         stocks.update(zip(self.stock_keys, held.tolist(), strict=True))
         state.stocks = stocks
+        state.heavy = heavy_held(model, values)
         for name, record in model.adjustments.items():
             level = state.levels[name] + built(model, name, values)
             state.levels[name] = level * (1.0 - record["spec"].reversal)

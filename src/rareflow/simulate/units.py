@@ -29,6 +29,10 @@ METRICS: dict[str, tuple[str, str]] = {
     ),
     "private_stock_cn_t": ("t oxide", "private stocks in China at the year end"),
     "private_stock_abroad_t": ("t oxide", "private stocks outside China at the year end"),
+    "heavy_concentrate_stock_t": (
+        "t oxide",
+        "the element held in heavy concentrate at the year end, for separation in a later year",
+    ),
     "price_CN_usd_per_kg": ("USD/kg", "oxide price in China's domestic market"),
     "price_CNX_usd_per_kg": ("USD/kg", "oxide price FOB China (export market)"),
     "price_DE_usd_per_kg": ("USD/kg", "oxide price delivered to Germany"),
