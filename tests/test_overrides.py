@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from rareflow.dataset.dataset import Dataset
-from rareflow.dataset.loader import check_dataset, load_dataset
+from rareflow.dataset.loader import bundled_data_dir, check_dataset, load_dataset
 
 from .conftest import write
 
@@ -83,3 +83,18 @@ def test_replacing_a_referenced_table_reports_dangling_references(tmp_path: Path
     dataset, issues = check_dataset(tmp_path)
     assert dataset is None
     assert {i.value for i in issues if i.column == "ore_type"} >= {"mt_weld", "bayan_obo"}
+
+
+def test_route_and_feed_sources_of_market_yaml_must_resolve(tmp_path: Path) -> None:
+    text = (bundled_data_dir() / "market.yaml").read_text()
+    broken = text.replace(
+        "feeds_source: [spglobal_russia_rare_earth_reserves]", "feeds_source: [no_such_source]"
+    ).replace("routes_source: [usgs_mcs2025_ree, usgs_mcs2026_ree]", "routes_source: [nowhere]")
+    assert broken.count("no_such_source") == 1 and broken.count("nowhere") == 1
+    (tmp_path / "market.yaml").write_text(broken)
+    dataset, issues = check_dataset(tmp_path)
+    assert dataset is None
+    found = {(i.column, i.value) for i in issues if i.kind == "unknown_reference"}
+    for field, value in ((".feeds_source", "no_such_source"), (".routes_source", "nowhere")):
+        assert any(c.startswith(("separators[", "mines[")) and c.endswith(field) and v == value
+                   for c, v in found)  # fmt: skip

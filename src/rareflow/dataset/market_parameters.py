@@ -50,6 +50,7 @@ class MineGroup(BaseModel):
     routes: list[str] = []
     """Countries or groups where the ore may be separated (known trade routes); empty = any."""
     routes_source: list[Id] = []
+    """Sources of ``routes`` (ids of sources.yaml)."""
 
 
 class Plant(BaseModel):
@@ -66,6 +67,8 @@ class Plant(BaseModel):
     available_from: int | None = None
     feeds: list[str] = []
     """Countries or groups whose ore the plant takes (an integrated chain); empty = any."""
+    feeds_source: list[Id] = []
+    """Sources of ``feeds`` (ids of sources.yaml)."""
 
 
 class Recycling(BaseModel):
@@ -315,11 +318,13 @@ class MarketParameters(BaseModel):
         return [m for m in nested_models(self) if isinstance(m, Parameter)]
 
     def references(self) -> list[tuple[str, str, str]]:
-        """(kind, field, value) of every country, ore type, facility and grade named."""
+        """(kind, field, value) of every country, ore type, facility, grade and route source
+        named."""
         found = [("country", f"regions.{k}.location", r.location) for k, r in self.regions.items()]
         for index, mine in enumerate(self.mines):
             found.append(("country", f"mines[{index}].country", mine.country))
             found.append(("ore type", f"mines[{index}].ore_type", mine.ore_type))
+            found += [("source", f"mines[{index}].routes_source", s) for s in mine.routes_source]
         for index, recycler in enumerate(self.recycling):
             found.append(("country", f"recycling[{index}].location", recycler.location))
             found.append(("facility", f"recycling[{index}].facility", recycler.facility))
@@ -328,6 +333,8 @@ class MarketParameters(BaseModel):
                 found.append(("country", f"{stage}[{index}].location", plant.location))
                 if plant.facility is not None:
                     found.append(("facility", f"{stage}[{index}].facility", plant.facility))
+                field = f"{stage}[{index}].feeds_source"
+                found += [("source", field, s) for s in plant.feeds_source]
         found += [("grade", f"grades.{g}", g) for g in self.grades]
         return found
 

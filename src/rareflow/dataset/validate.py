@@ -282,7 +282,7 @@ def _check_recipes(records: list[Record]) -> list[DataIssue]:
 def _check_market(
     loaded: LoadedData, tables: dict[str, list[Record]], countries: set[str]
 ) -> list[DataIssue]:
-    """``market.yaml`` names countries, ore types, facilities and grades that exist."""
+    """``market.yaml`` names countries, ore types, facilities, grades and sources that exist."""
     assert loaded.market is not None
     market, file, line = loaded.market
     known = {
@@ -290,6 +290,7 @@ def _check_market(
         "ore type": {r.row.id for r in tables.get("ore_types", [])},
         "facility": {r.row.id for r in tables.get("facilities", [])},
         "grade": {r.row.grade for r in tables.get("magnet_recipes", [])},
+        "source": set(loaded.sources),
     }
     issues = []
     # a user who replaces the facilities table leaves market.yaml's facility links informational
