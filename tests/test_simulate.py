@@ -11,6 +11,7 @@ import pytest
 
 from rareflow.dataset.dataset import Dataset
 from rareflow.dataset.errors import DataValidationError
+from rareflow.market.separation import heavy_held
 from rareflow.metrics import headline, hhi, independence, top_share_pct, year_of_independence
 from rareflow.scenario.loader import builtin_names, load_scenario, merge
 from rareflow.scenario.schema import Growth, Override, Scenario
@@ -505,3 +506,21 @@ def test_example_scenarios_stay_valid(dataset: Dataset, name: str) -> None:
     else:
         rules = [g for g in scenario.demand.growth if g.elements == ["Eu", "Tb"]]
         assert [g.rate_pct for g in rules] == [33.3, 0.0, -43.8, -20.0, -11.4]
+
+
+def test_heavy_concentrate_held_in_a_year_is_carried_into_the_next(dataset: Dataset) -> None:
+    # 2024-2026 episode, run 0: Lynas's recorded 2025 heavy throughput leaves most of its mixed
+    # heavy concentrate over; it is held for 2026, when its heavy circuit has room, and the
+    # runner starts 2026 with exactly what 2025 held (the ledger closes in both years).
+    scenario = load_scenario("history-2024")
+    runner = Runner(build_market(dataset, scenario))
+    model = runner.market.clearing.model
+    held: dict[int, dict[tuple[str, str, int], float]] = {}
+    for year, values, _, extra in runner.years_of(draw(scenario, 0, 0)):
+        if year == 2026:
+            assert model.heavy_initial == pytest.approx(held[2025])
+        held[year] = heavy_held(model, values)
+        assert extra["ledger"] < 1e-6
+    assert held[2025][("au_mt_weld", "lynas_malaysia", 0)] > 100.0
+    frame = runner.run(draw(scenario, 0, 0))
+    assert metric(frame, "heavy_concentrate_stock_t", "Tb")[2025] > 1.0
