@@ -120,6 +120,7 @@ def headline(
             ("self_sufficiency_owned_pct", "self-sufficiency by ownership %"),
             ("group_supply_t", "group supply (mined or recycled and separated in it), t oxide/yr"),
             ("group_unmet_t", "group demand unmet, t oxide/yr"),
+            ("china_separated_pct", "separated in China, % of world"),
             ("price_JP_usd_per_kg", "price outside China (Japan), USD/kg"),
             ("price_CNX_usd_per_kg", "price FOB China (export), USD/kg"),
             ("price_CN_usd_per_kg", "price in China (domestic), USD/kg"),

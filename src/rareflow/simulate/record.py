@@ -59,6 +59,7 @@ class Recorder:
         self.magnets_demand = np.zeros(n)
         self.world_made = {g: np.zeros(n) for g in self.elements}
         self.free_made = {g: np.zeros(n) for g in self.elements}
+        self.china_made = {g: np.zeros(n) for g in self.elements}
         self._supply(chinese, where)
         self._use()
         for stage in ("magnet", "gallium"):
@@ -123,6 +124,7 @@ class Recorder:
         by_kind: dict[str, dict[str, np.ndarray]] = {
             "world_made": self.world_made,
             "free_made": self.free_made,
+            "china_made": self.china_made,
             "exports": self.exports,
             "stocks_cn": self.stocks_cn,
             "stocks_abroad": self.stocks_abroad,
@@ -160,6 +162,8 @@ class Recorder:
                 self.world_made[g][column] = share
                 if mine.location not in chinese and plant.location not in chinese:
                     self.free_made[g][column] = share
+                if plant.location in chinese:
+                    self.china_made[g][column] = share
                 for name, group in self.groups.items():
                     if self._in(group, mine.location) and self._in(group, plant.location):
                         self.vectors[("supply", name, g)][column] = share
@@ -284,6 +288,8 @@ class Recorder:
         for g in self.elements:
             rows.append((year, "world_supply_t", g, total[("world_made", g)]))
             rows.append((year, "china_free_oxide_t", g, total[("free_made", g)]))
+            made_in_china = _pct(total[("china_made", g)], total[("world_made", g)])
+            rows.append((year, "china_separated_pct", g, made_in_china))
             rows.append((year, "china_exports_t", g, total[("exports", g)]))
             rows.append((year, "private_stock_cn_t", g, total[("stocks_cn", g)]))
             rows.append((year, "private_stock_abroad_t", g, total[("stocks_abroad", g)]))

@@ -23,6 +23,7 @@ METRICS: dict[str, tuple[str, str]] = {
     "group_unmet_t": ("t oxide/yr", "reference demand less what was served"),
     "world_supply_t": ("t oxide/yr", "separated oxide, world"),
     "china_free_oxide_t": ("t oxide/yr", "separated oxide with no Chinese stage"),
+    "china_separated_pct": ("%", "China's share of the element's separated oxide, world"),
     "china_exports_t": (
         "t oxide/yr",
         "China's exports of the element (oxide, metal and magnet content)",
