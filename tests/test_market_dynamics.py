@@ -482,9 +482,10 @@ def test_heavy_concentrate_carried_in_is_separated_and_on_the_ledger() -> None:
     assert model.row_upper[model.program.rows[("heavy", 0, "m", "light", 0)]] == 0.0
 
 
-def test_provenance_traces_held_and_carried_heavy_concentrate_to_stocks() -> None:
+def test_provenance_traces_held_and_carried_heavy_concentrate() -> None:
     # Held this year: the light plant's Dy goes to a stock node. Carried into the next year and
-    # separated there: the Dy oxide's origin by mining is the carried stock, not a mine.
+    # separated there: the stock's mine is known, so the Dy oxide's origin by mining is that
+    # mine's country (Japan), not a stock of unknown origin.
     clearing = _held_heavy_model((0.0, 50.0), (100.0, 0.0))
     values, _, _ = clearing.model.solve_once()
     graph = flow_graph(clearing.model, values, "Dy")
@@ -495,4 +496,4 @@ def test_provenance_traces_held_and_carried_heavy_concentrate_to_stocks() -> Non
     clearing.model.refresh()
     values, _, _ = clearing.model.solve_once()
     shares = origin_shares(flow_graph(clearing.model, values, "Dy"))
-    assert shares.loc["pool:oxide:Dy:JP:0", "stockpile"] == pytest.approx(1.0)
+    assert shares.loc["pool:oxide:Dy:JP:0", "JP"] == pytest.approx(1.0)

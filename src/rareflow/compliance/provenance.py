@@ -199,9 +199,12 @@ def flow_graph(model: MarketModel, values: np.ndarray, e: str) -> FlowGraph:
             )
     for (mine_id, plant_id, _), level in model.heavy_initial.items():
         share = heavy_content(model, mine_id, plant_id).get(e, 0.0)
-        if share > 0:  # heavy concentrate carried in: a stock the light plant ships from
-            light = plants[plant_id]
-            source = node(f"stock:carried:heavy:{light.id}", light.location, "stock")
+        if share > 0:
+            # heavy concentrate carried in: its mine and the light plant that held it are
+            # known (unlike a private oxide stock's), so it enters from that mine
+            mine, light = mines[mine_id], plants[plant_id]
+            kind_of = "recycling" if mine.ore_type == RECYCLED else "mining"
+            source = node(f"mine:{mine.id}", mine.location, kind_of)
             target = node(f"plant:{light.id}", light.location, "separation")
             edges[(source, target)] += level * share * metal
     return FlowGraph(e, dict(edges), place, stage)
