@@ -41,9 +41,8 @@ def test_builtin_scenarios_load_and_extend() -> None:
     }
     decoupling = load_scenario("decoupling")
     ids = {block.id for block in decoupling.levers}
-    assert ids == {"us_concentrate_to_china_halt_2025", "us_concentrate_to_china_halt",
-                   "cn_ann18_ban", "cn_01pct_rule", "dod_ndpr_floor",
-                   "alliance_offtakes"}  # fmt: skip
+    assert ids == {"us_concentrate_to_china_halt", "cn_ann18_ban", "cn_01pct_rule",
+                   "dod_ndpr_floor", "alliance_offtakes"}  # fmt: skip
     # inherited from baseline through both parents, overridden by alliance-buildout
     assert any(p.id == "mp_10x" for p in decoupling.projects)
     assert {o.id for o in decoupling.overrides} == {"nolans_mine", "nolans_separation"}
@@ -283,7 +282,7 @@ def test_ban_lowers_alliance_use_and_raises_ex_china_prices(
             "levers": [
                 b.model_copy(update={"start_spread_years": 0})
                 for b in ban.levers
-                if b.id.startswith("us_concentrate_to_china_halt") or b.id == "cn_ann18_ban"
+                if b.id in ("us_concentrate_to_china_halt", "cn_ann18_ban")
             ]
         }
     )
@@ -463,7 +462,7 @@ def test_a_year_that_cannot_clear_is_named_with_its_levers(
     named = message.split("lever blocks in force that year: ")[1]
     in_force = [block for block, start in plan.lever_start.items() if start is not None]
     assert all(block in named for block in in_force if plan.lever_start[block] == first)
-    # every block in force that year is named, the baseline's open-ended one of 2026 too
+    # every block in force that year is named, the baseline's open-ended one of 2025 too
     assert "cn_ann18_ban" in named and "us_concentrate_to_china_halt" in named
 
 
@@ -553,8 +552,8 @@ def test_china_share_of_each_elements_separation(baseline: Runner) -> None:
 
 def test_the_us_halt_of_april_2025_lets_the_first_quarter_through(dataset: Dataset) -> None:
     # MP stopped shipping concentrate to China on 17 April 2025: a licence refusing every
-    # shipment from April, counted by its months, lets through 3/12 of 2024's shipments in 2025;
-    # the ban from 2026 lets none through.
+    # shipment from April, counted by its months, lets through 3/12 of 2024's shipments in 2025
+    # and none from 2026.
     scenario = load_scenario("history-2024")
     runner = Runner(build_market(dataset, scenario))
     program = runner.market.clearing.model.program
@@ -568,3 +567,26 @@ def test_the_us_halt_of_april_2025_lets_the_first_quarter_through(dataset: Datas
     assert shipped[2024] > 10_000
     assert shipped[2025] == pytest.approx(shipped[2024] * 3 / 12, rel=1e-6)
     assert shipped[2026] == pytest.approx(0.0, abs=1e-6)
+
+
+def test_a_licence_takes_its_reference_from_a_year_without_licences_on_its_flows(
+    dataset: Dataset, tmp_path: Path
+) -> None:
+    # The baseline's licence on US concentrate is in force from 2025. A licence on China's Dy
+    # oxide exports from 2027 covers none of its flows, so its reference is the Dy shipped in
+    # 2026 (the last year without a licence on Dy), not in 2024 (the last year without any).
+    path = tmp_path / "dy-licence.yaml"
+    path.write_text(
+        "name: dy-licence\nextends: baseline\nhorizon: {start: 2024, end: 2027}\n"
+        "levers:\n  - id: dy_2027\n    start: 2027\n    levers:\n      licences:\n"
+        "        - {id: dy_2027, commodities: [oxide], elements: [Dy], origin: [china],\n"
+        "           exclude_destination: [china], refused_share: 0.5}\n"
+    )
+    scenario = load_scenario(str(path))
+    runner = Runner(build_market(dataset, scenario))
+    model = runner.market.clearing.model
+    flows = {}
+    for year, values, _, _ in runner.years_of(draw(scenario, 0, 0)):
+        flows[year] = sum(model.licence_flows("dy_2027", 0, values).values())
+    assert flows[2026] > 0 and flows[2024] != pytest.approx(flows[2026], rel=1e-3)
+    assert flows[2027] == pytest.approx(0.5 * flows[2026], rel=1e-6)

@@ -128,6 +128,16 @@ class Runner:
         self.foresees_outputs = scenario.market.foresight == "recorded"
         self.learning = LearningCurves(market, self.periods)
         self.licences = {licence.id: licence for licence in market.world.levers.licences}
+        covered = {
+            lid: {c for cols in model.licensed.get((lid, 0), {}).values() for c in cols}
+            for lid in self.licences
+        }
+        self.overlapping = {
+            lid: {other for other in self.licences if covered[lid] & covered[other]}
+            for lid in self.licences
+        }
+        """Each licence and the licences that cover some of its flows (itself included): its
+        reference is a year with none of them in force."""
         parameters = market.dataset.market if market.dataset else None
         steps = parameters.price_steps if parameters else []
         held = parameters.inventories if parameters else None
@@ -380,8 +390,8 @@ class Runner:
         for name, record in model.adjustments.items():
             level = state.levels[name] + built(model, name, values)
             state.levels[name] = level * (1.0 - record["spec"].reversal)
-        if not set(self.licences) & model.levers.active[0]:
-            for licence_id in self.licences:  # reference: the flows of a year without licences
+        for licence_id, overlapping in self.overlapping.items():
+            if not overlapping & model.levers.active[0]:  # a year without licences on its flows
                 state.unlicensed[licence_id] = model.licence_flows(licence_id, 0, values)
         for node, candidate in self.market.candidates.items():
             rent = float(np.mean(duals[self.candidate_rows[node]] / self.discounts))
