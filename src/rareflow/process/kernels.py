@@ -52,6 +52,7 @@ class LogSystem:
         self._next = _band(width, rows[:, :-1].ravel(), rows[:, 1:].ravel())
         self._sum = _band(width, sigma.ravel(), rows.ravel())
         self.shape = (2 * width + 1, width * self.total)
+        self._packed: np.ndarray | None = None
 
     def _flows(
         self, log_betas: np.ndarray, log_x: np.ndarray, log_sigma: np.ndarray
@@ -82,7 +83,7 @@ class LogSystem:
         residual = np.vstack([inflow - outflow, total[None, :]])
         if not jacobian:
             return residual, None
-        bands = np.zeros(self.shape)
+        bands = np.zeros(self.shape, order="F")  # LAPACK's layout: no transposing copy
         bands[self._self] = -1.0
         bands[self._own_sigma] = np.exp(organic - outflow).ravel()
         share_below = np.exp(from_below - inflow)
@@ -140,11 +141,16 @@ class LogSystem:
 
     def factor(self, bands: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """LU of the banded Jacobian (LAPACK's dgbtrf on ``bands``, the layout of
-        ``residual``); raises ``LinAlgError`` where it is exactly singular."""
+        ``residual``); raises ``LinAlgError`` where it is exactly singular. The factors live in
+        one buffer of the system, reused by the next call: use them before factoring again
+        (a fresh 2-3 MB array a call cost more in page faults than the factorisation)."""
         width = self.width
-        packed = np.zeros((3 * width + 1, bands.shape[1]))
+        if self._packed is None or self._packed.shape[1] != bands.shape[1]:
+            self._packed = np.zeros((3 * width + 1, bands.shape[1]), order="F")
+        packed = self._packed
+        packed[:width] = 0.0
         packed[width:] = bands
-        factors, pivots, info = lapack.dgbtrf(packed, width, width)
+        factors, pivots, info = lapack.dgbtrf(packed, width, width, overwrite_ab=1)
         if info != 0:
             raise np.linalg.LinAlgError("singular Jacobian")
         return factors, pivots
