@@ -109,24 +109,27 @@ def ledger_matrices(model: MarketModel) -> dict[str, np.ndarray]:
     plants = {p.id: p for p in world.separators}
     out = {name: np.zeros((len(elements), len(program.cost))) for name in LEDGER_COLUMNS}
     lost = 1 - world.recovery
-    kept = {"heavy_disposal": "heavy_disposed", "heavy_stock": "heavy_held"}
-    families = ("concentrate", "heavy_concentrate", *kept)
-    for column in program.select(*families, period=0):
+    for column in program.select("concentrate", period=0):
         meta = program.meta[column]
-        kind = meta["kind"]
-        ore = mines[meta["mine"]].ore
-        source = plants[meta["plant"] if kind != "heavy_concentrate" else meta["source"]]
-        heavy = sum(v for e, v in ore.items() if e not in source.separable)
-        for e, share in ore.items():
-            i, mass = index[e], share * metal[index[e]]
-            inside = e in source.separable
-            if kind == "concentrate":
-                out["sourced"][i, column] += mass
-                out["lost_in_separation"][i, column] += lost * mass if inside else 0.0
-            elif not inside:
-                target = kept.get(kind, "lost_in_separation")
-                factor = 1.0 if kind in kept else lost
-                out[target][i, column] += factor * mass / heavy
+        source = plants[meta["plant"]]
+        for e, share in mines[meta["mine"]].ore.items():
+            mass = share * metal[index[e]]
+            out["sourced"][index[e], column] += mass
+            if e in source.separable:
+                out["lost_in_separation"][index[e], column] += lost * mass
+    # a light-only plant's heavy fraction: separated elsewhere (with its losses), disposed of
+    # or held for a later period
+    fates = {
+        "heavy_concentrate": ("lost_in_separation", lost),
+        "heavy_disposal": ("heavy_disposed", 1.0),
+        "heavy_stock": ("heavy_held", 1.0),
+    }
+    for column in program.select(*fates, period=0):
+        meta = program.meta[column]
+        target, factor = fates[meta["kind"]]
+        source_id = meta["source"] if meta["kind"] == "heavy_concentrate" else meta["plant"]
+        for e, share in heavy_content(model, meta["mine"], source_id).items():
+            out[target][index[e], column] += factor * share * metal[index[e]]
     for column in program.select("metal", period=0):
         i = index[program.meta[column]["item"]]
         out["to_metal"][i, column] = 1 / world.metal_yield

@@ -92,7 +92,8 @@ class DatedLevers(Strict):
                     f"block {self.id}: start_month and end_month count rates and levels "
                     f"({', '.join(PRO_RATED)}) by the months in force, but "
                     f"{', '.join(whole_year)} are amounts or switches for a whole year; put them "
-                    "in a block of their own without months, with the part year's amount"
+                    "in a block of their own without months, with the part year's amount (a "
+                    "ban from a month on can be written as a licence with refused_share: 1)"
                 )
         return self
 
