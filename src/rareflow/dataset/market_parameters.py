@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from rareflow.dataset.documents import Parameter, nested_models
 from rareflow.dataset.levers import Levers
 from rareflow.dataset.schema import CountryCode, Id
+from rareflow.elements import RARE_EARTHS, elements_in_group
 
 RegionId = Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9_]*$")]
 """Demand-region ids are upper case (CN, EU, ROW)."""
@@ -69,6 +70,48 @@ class Plant(BaseModel):
     """Countries or groups whose ore the plant takes (an integrated chain); empty = any."""
     feeds_source: list[Id] = []
     """Sources of ``feeds`` (ids of sources.yaml)."""
+    separates: list[str] = []
+    """Light plants: the elements separated when fewer than La-Gd (Lynas Malaysia and Mountain
+    Pass leave Sm, Eu and Gd in their heavy concentrate); empty = La-Gd."""
+    separates_source: list[Id] = []
+    """Sources of ``separates`` (ids of sources.yaml)."""
+
+    @model_validator(mode="after")
+    def _separates(self) -> Plant:
+        problem = separates_problem(self.separates, self.heavy, heavy_concentrate_only=False)
+        if problem is None and self.separates and not self.separates_source:
+            problem = "separates needs separates_source (ids of sources.yaml)"
+        if problem is not None:
+            raise ValueError(problem)
+        return self
+
+
+def separates_problem(
+    separates: list[str], heavy: bool, heavy_concentrate_only: bool
+) -> str | None:
+    """What is wrong with a separation plant's ``separates`` list, or None.
+
+    A light plant may separate a part of La-Gd (the rest leaves in its heavy concentrate); a
+    heavy circuit on heavy concentrate only may separate a part of what it takes (the rest is
+    stored); a heavy plant on mixed concentrate separates everything."""
+    unknown = sorted(set(separates) - set(RARE_EARTHS))
+    if unknown:
+        return f"separates: {', '.join(unknown)} is not a rare-earth symbol (La, Ce, ..., Y)"
+    if not separates:
+        return None
+    if len(set(separates)) != len(separates):
+        return "separates lists an element twice"
+    if not heavy:
+        light = elements_in_group("light")
+        outside = sorted(set(separates) - set(light), key=RARE_EARTHS.index)
+        if outside:
+            return (f"separates: a light-only plant separates only La-Gd ({', '.join(light)}); "
+                    f"{', '.join(outside)} need heavy: true")  # fmt: skip
+        return None
+    if not heavy_concentrate_only:
+        return ("separates on a heavy plant needs heavy_concentrate_only: true (a heavy plant "
+                "on mixed concentrate separates every element)")  # fmt: skip
+    return None
 
 
 class Recycling(BaseModel):
@@ -333,8 +376,9 @@ class MarketParameters(BaseModel):
                 found.append(("country", f"{stage}[{index}].location", plant.location))
                 if plant.facility is not None:
                     found.append(("facility", f"{stage}[{index}].facility", plant.facility))
-                field = f"{stage}[{index}].feeds_source"
-                found += [("source", field, s) for s in plant.feeds_source]
+                for name in ("feeds_source", "separates_source"):
+                    field = f"{stage}[{index}].{name}"
+                    found += [("source", field, s) for s in getattr(plant, name)]
         found += [("grade", f"grades.{g}", g) for g in self.grades]
         return found
 

@@ -127,9 +127,14 @@ def ledger_matrices(model: MarketModel) -> dict[str, np.ndarray]:
     for column in program.select(*fates, period=0):
         meta = program.meta[column]
         target, factor = fates[meta["kind"]]
-        source_id = meta["source"] if meta["kind"] == "heavy_concentrate" else meta["plant"]
+        separated = meta["kind"] == "heavy_concentrate"
+        source_id = meta["source"] if separated else meta["plant"]
+        separable = plants[meta["plant"]].separable if separated else frozenset()
         for e, share in heavy_content(model, meta["mine"], source_id).items():
-            out[target][index[e], column] += factor * share * metal[index[e]]
+            if separated and e not in separable:  # a heavy circuit's residue, stored
+                out["heavy_disposed"][index[e], column] += share * metal[index[e]]
+            else:
+                out[target][index[e], column] += factor * share * metal[index[e]]
     for column in program.select("metal", period=0):
         i = index[program.meta[column]["item"]]
         out["to_metal"][i, column] = 1 / world.metal_yield

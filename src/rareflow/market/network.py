@@ -126,9 +126,15 @@ class Plant:
     plant has capacity in a period (an integrated chain)."""
     heavy_concentrate_only: bool = False
     """Takes only light-only plants' heavy concentrate, never a mine's mixed concentrate."""
+    separates: frozenset[str] | None = None
+    """Elements the plant separates when it is not its kind's default set: a light plant
+    that leaves Sm, Eu and Gd in its heavy concentrate (SEG), or a heavy circuit that makes
+    only some of the heavy concentrate's elements and stores the rest."""
 
     @property
     def separable(self) -> frozenset[str]:
+        if self.separates is not None:
+            return self.separates
         return frozenset(RARE_EARTHS) if self.heavy else LIGHT_SEPARABLE
 
 

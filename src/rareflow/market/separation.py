@@ -74,7 +74,8 @@ def _heavy(
     period: int,
 ) -> None:
     """Heavy concentrate left by a light-only plant: ship to a heavy plant, hold for a later
-    period of the horizon (at the storage cost a year) or dispose of (store for good)."""
+    period of the horizon (at the storage cost a year) or dispose of (store for good). A heavy
+    circuit that separates only some elements stores the rest of its feed as residue."""
     world = model.world
     total = sum(heavy.values())
     row = ("heavy", period, mine_id, source.id, track)
@@ -89,10 +90,16 @@ def _heavy(
         entries: list[tuple[RowKey, float]] = [(row, 1.0), (capacity(plant.id, period), 1.0)]
         produced = []
         for e, share in heavy.items():
+            if e not in plant.separable:
+                continue
             coefficient = world.recovery * share / total
             entries.append((pool("oxide", e, plant.location, track, period), -coefficient))
             produced.append((e, coefficient))
-        cost = plant.cost_usd_per_kg
+        if not produced:
+            continue
+        # what a heavy circuit does not separate stays with it as residue, stored at a cost
+        residue = sum(share for e, share in heavy.items() if e not in plant.separable) / total
+        cost = plant.cost_usd_per_kg + residue * world.disposal_cost
         cost += model.freight("concentrate", source.location, plant.location)
         index = {"mine": mine_id, "plant": plant.id, "track": track, "period": period,
                  "source": source.id, "origin": source.location,

@@ -56,6 +56,7 @@ def build_world(dataset: Dataset, year: int | None = None) -> World:
                 p.facility,
                 tuple(p.feeds),
                 facility_owners.get(p.facility or "", None),
+                separates=frozenset(p.separates) or None,
             )
             for p in getattr(market, f"{stage}_plants" if stage != "separation" else "separators")
             if past or p.available_from is None or p.available_from <= year

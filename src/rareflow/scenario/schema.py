@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
 from rareflow.dataset.levers import Levers
+from rareflow.dataset.market_parameters import separates_problem
 from rareflow.dataset.schema import Id, Place, numbers_not_booleans
 
 Year = Annotated[int, Field(ge=2000, le=2100)]
@@ -172,6 +173,10 @@ class Build(Strict):
     """A heavy circuit built for the heavy fraction (SEG, SEGH) that light-only plants leave:
     it takes that heavy concentrate only, never a mine's mixed concentrate, so it adds no light
     separation (Lynas Malaysia's and Mountain Pass's heavy circuits)."""
+    separates: list[str] = []
+    """Elements the plant separates when not all of its kind's (light: La-Gd; a heavy circuit
+    on heavy concentrate: every element; the rest of its feed is stored). Lynas Malaysia's
+    first heavy circuit made only Dy and Tb."""
     source: list[Id] = []
     note: str | None = None
 
@@ -186,6 +191,14 @@ class Build(Strict):
             if getattr(self, field) and not (self.stage == "separation" and self.heavy):
                 raise ValueError(f"{field} needs a heavy separation plant (stage: separation, "
                                  "heavy: true)")  # fmt: skip
+        if self.separates and self.stage != "separation":
+            raise ValueError("separates is for separation plants (stage: separation)")
+        if self.separates and self.expanding():
+            raise ValueError("separates belongs to the plant an expansion adds to, not to the "
+                             "expansion (remove it here)")  # fmt: skip
+        problem = separates_problem(self.separates, self.heavy, self.heavy_concentrate_only)
+        if problem is not None:
+            raise ValueError(problem)
         return self
 
 

@@ -187,6 +187,7 @@ def _new_node(world: World, spec: Build, dataset: Dataset) -> None:
         owner=spec.owner,
         takes_heavy_of=tuple(spec.takes_heavy_of),
         heavy_concentrate_only=spec.heavy_concentrate_only,
+        separates=frozenset(spec.separates) or None,
     )
     {
         "separation": world.separators,
