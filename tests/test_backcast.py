@@ -119,6 +119,8 @@ def test_backcast_scores(backcast: Backcast) -> None:
     assert checks["Tb_goal_met"] and checks["Dy_goal_met"]
     for e in ("Dy", "Tb"):
         assert abs(checks[f"{e}_china_2025_over_2024"] - 1.0) <= 0.35
+    # every published 2025 price (FOB, Europe, China), out of sample
+    assert checks["n_2025"] >= 14 and checks["log_rmse_2025"] <= 0.6
 
 
 def test_holders_do_not_foresee_an_unannounced_end_of_a_policy(dataset: Dataset) -> None:
@@ -454,6 +456,22 @@ def test_a_scare_felt_from_july_2010_moves_ce_peak_into_2011(
     assert whole["peak_year"]["Ce"]["model"] == 2010
     calibration = "log_rmse_export_calibration"
     assert whole[calibration] > backcast.scores[calibration] + 0.05
+
+
+def test_the_2025_prices_are_scored_apart_from_the_calibration_year() -> None:
+    """2024 is the year the market is calibrated on, 2025 is out of sample: each gets its own
+    log-RMSE over every market with a published value (here by hand: ln 2 and ln 1.5 / ln 1)."""
+    series = pd.DataFrame({
+        "quantity": "price", "episode": "2024-2026", "element": "Dy",
+        "market": ["china", "europe", "china", "europe", "china"],
+        "year": [2024, 2024, 2025, 2025, 2026],
+        "published": [100.0, None, 100.0, 300.0, None],
+        "central": [200.0, 210.0, 150.0, 300.0, 160.0],
+    })  # fmt: skip
+    checks = scores(series)["episode_2025"]
+    assert (checks["n_2024"], checks["n_2025"]) == (1, 2)
+    assert checks["log_rmse_2024"] == pytest.approx(math.log(2.0))
+    assert checks["log_rmse_2025"] == pytest.approx(math.sqrt(math.log(1.5) ** 2 / 2))
 
 
 def test_a_collapsed_price_is_scored_not_dropped() -> None:

@@ -150,7 +150,16 @@ def backcast_command(
     if collapsed:
         lines.insert(2, f"  {collapsed} model price(s) below 1 % of the published value, "
                      "scored as 1 % of it")  # fmt: skip
-    for key, value in scores["episode_2025"].items():
+    checks = scores["episode_2025"]
+    if "log_rmse_2025" in checks:
+        lines.append(
+            f"log-RMSE of 2024-2026 prices (every market): 2024 (calibration year) "
+            f"{checks['log_rmse_2024']:.2f} (n={checks['n_2024']}), 2025 (out of sample) "
+            f"{checks['log_rmse_2025']:.2f} (n={checks['n_2025']})"
+        )
+    for key, value in checks.items():
+        if key.startswith(("log_rmse_", "n_")):
+            continue
         lines.append(
             f"2025: {key} = {value:.2f}" if isinstance(value, float) else f"2025: {key} = {value}"
         )

@@ -242,7 +242,8 @@ def _determined(series: pd.DataFrame) -> dict[str, int]:
 
 def _checks_2025(series: pd.DataFrame) -> dict[str, Any]:
     """Outside-China Dy and Tb in 2025 against 2024 (goal >= 2x) and China's domestic price
-    (goal within +-35 %), model and published."""
+    (goal within +-35 %), model and published; log-RMSE of the 2024 and 2025 prices (every
+    market with a published value)."""
     rows = series[(series["episode"] == "2024-2026") & (series["quantity"] == "price")]
     found: dict[str, Any] = {}
     for e in ("Dy", "Tb"):
@@ -255,4 +256,9 @@ def _checks_2025(series: pd.DataFrame) -> dict[str, Any]:
         europe = found.get(f"{e}_europe_2025_over_2024", float("nan"))
         china = found.get(f"{e}_china_2025_over_2024", float("nan"))
         found[f"{e}_goal_met"] = bool(europe >= 2.0 and abs(china - 1.0) <= 0.35)
+    # the fit of every published price: 2024 is the calibration year, 2025 is out of sample
+    for year in (2024, 2025):
+        errors = _log_errors(rows[rows["year"] == year])
+        found[f"log_rmse_{year}"] = _rmse(errors)
+        found[f"n_{year}"] = len(errors)
     return found
