@@ -73,11 +73,11 @@ def flow_graph(model: MarketModel, values: np.ndarray, e: str) -> FlowGraph:
             flow = ore * t * metal
         else:
             light = plants[meta["source"]]
-            if e in light.separable:
+            share = heavy_content(model, mine.id, light.id).get(e, 0.0)
+            if share <= 0:
                 return  # separated at the light plant, not in its heavy concentrate
-            heavy = sum(v for k, v in mine.ore.items() if k not in light.separable)
             source = node(f"plant:{light.id}", light.location, "separation")
-            flow = ore / heavy * t * metal
+            flow = share * t * metal
         target = node(f"plant:{plant.id}", plant.location, "separation")
         edges[(source, target)] += flow
         if e in plant.separable:

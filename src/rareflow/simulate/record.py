@@ -23,7 +23,7 @@ from scipy import sparse
 from rareflow.elements import element
 from rareflow.market.accounting import balance_residuals
 from rareflow.market.model import MarketModel
-from rareflow.market.network import CHINA_EXPORT, RECYCLED, Mine, Plant, at_cap
+from rareflow.market.network import CHINA_EXPORT, RECYCLED, Mine, Plant, at_cap, heavy_elements
 from rareflow.market.program import pool
 from rareflow.market.separation import heavy_content
 from rareflow.metrics import hhi, top_share_pct
@@ -327,14 +327,11 @@ def separated_per_t(
 ) -> float:
     """t oxide of ``members`` separated per t of a concentrate column: a mine's ore at
     ``plant``, or (``source`` given) the heavy concentrate a light-only plant left of it."""
-    heavy = 1.0
-    if source is not None:
-        heavy = sum(v for e, v in mine.ore.items() if e not in source.separable)
-    return sum(
-        recovery * mine.ore.get(e, 0.0) / heavy
-        for e in members
-        if e in plant.separable and (source is None or e not in source.separable)
-    )
+    fed = mine.ore
+    if source is not None:  # the heavy concentrate's element shares
+        left = heavy_elements(mine.ore, source)
+        fed = {e: v / sum(left.values()) for e, v in left.items()}
+    return sum(recovery * fed.get(e, 0.0) for e in members if e in plant.separable)
 
 
 def _pct(part: float, whole: float) -> float:
