@@ -119,8 +119,10 @@ def test_backcast_scores(backcast: Backcast) -> None:
     assert checks["Tb_goal_met"] and checks["Dy_goal_met"]
     for e in ("Dy", "Tb"):
         assert abs(checks[f"{e}_china_2025_over_2024"] - 1.0) <= 0.35
-    # every published 2025 price (FOB, Europe, China), out of sample
-    assert checks["n_2025"] >= 14 and checks["log_rmse_2025"] <= 0.6
+    # every published 2025 price (FOB, Europe, China), out of sample; 0.27 since the licensed
+    # buyers keep the licences' rent and the FOB price is what exporters get (0.53 with the rent
+    # in it), so a model whose FOB carried the rent again fails here
+    assert checks["n_2025"] >= 14 and checks["log_rmse_2025"] <= 0.35
 
 
 def test_holders_do_not_foresee_an_unannounced_end_of_a_policy(dataset: Dataset) -> None:

@@ -69,11 +69,22 @@ class Licence(TradeRule):
     year before is delayed past the year or refused (it does not arrive), and each licensed t
     costs ``cost_usd_per_kg`` of paperwork and waiting. With ``closes_smuggling`` the licence
     is enforced at the border like a ban (export-control law with criminal penalties and a
-    customs campaign): no smuggling around it while it is in force."""
+    customs campaign): no smuggling around it while it is in force.
+
+    ``rent_holder`` says who keeps the scarcity rent of the licensed volume (the licence row's
+    dual per kg, docs/market.md "Two tiers in China"). ``exporter``: the exporter sells at the
+    price the rationed product fetches abroad, so China's export (FOB) price carries the rent,
+    as under a quota. ``buyer``: a licence is granted for one contract with a named buyer, the
+    exporter sells at its domestic price plus taxes and licence costs, and whoever obtains the
+    licensed material keeps the gap to the price outside China (China's 2025 licences: Argus's
+    FOB quotes stayed within a fifth of China's domestic prices while Europe's tripled). The
+    market's quantities and every other price are the same either way; the reported FOB price
+    and who is credited with the rent differ."""
 
     refused_share: Annotated[float, Field(ge=0, le=1)]
     cost_usd_per_kg: Positive = 0.0
     closes_smuggling: bool = False
+    rent_holder: Literal["exporter", "buyer"] = "exporter"
 
 
 class Threat(Lever):

@@ -31,6 +31,9 @@ from rareflow.market.program import RowKey
 
 UNATTRIBUTED = "-"
 """Rents of what belongs to no place: the global design capacities of magnet variants."""
+BUYERS = "buyers"
+"""Marks the rows of licences whose rent the licensed buyers keep (``Licence.rent_holder``):
+their rent goes to the places the licensed product is shipped to, by tonnage."""
 STOCKPILE_BOOKS = "stockpiles"
 """The LP's value of state stockpile purchases (up to their price cap) and releases (at no
 cost): a state buys or sells an asset at its market price, so these terms are nobody's welfare
@@ -73,8 +76,11 @@ def accounts(
         column_terms = np.where(column_periods == period, column_terms, 0.0)
     surplus: dict[str, float] = defaultdict(float)
     row_places, column_places = _places(model)
-    for place, row_term in zip(row_places, row_terms, strict=True):
-        if row_term:
+    for index, (place, row_term) in enumerate(zip(row_places, row_terms, strict=True)):
+        if row_term and place == BUYERS:
+            for buyer, share in _buyers(model, values, index).items():
+                surplus[buyer] += float(row_term) * share
+        elif row_term:
             surplus[place] += float(row_term)
     for place, column_term in zip(column_places, column_terms, strict=True):
         if column_term:
@@ -131,6 +137,31 @@ def _transfers(
     return dict(revenue), dict(paid)
 
 
+def _buyers(model: MarketModel, values: np.ndarray, row: int) -> dict[str, float]:
+    """Shares of a licence row's rent by buyer place: the tonnage of the licensed product
+    shipped to each place, from China's export market where the licence covers China's export
+    step, else on the lanes it covers (everything unattributed if nothing moves)."""
+    program = model.program
+    key = next(k for k, i in program.rows.items() if i == row)
+    _, period, licence_id, commodity, item = key
+    covered = model.licensed.get((licence_id, period), {}).get((commodity, item), [])
+    lanes = [c for c in covered if "destination" in program.meta[c]]
+    if len(lanes) < len(covered):  # the export step: what leaves China's export market
+        lanes += [
+            int(c)
+            for c in program.select("trade", period=period)
+            if program.meta[c]["origin"] == CHINA_EXPORT
+            and program.meta[c]["commodity"] == commodity
+            and program.meta[c]["item"] == item
+        ]
+    shipped: dict[str, float] = defaultdict(float)
+    for column in lanes:
+        if values[column] > 0:
+            shipped[_home(program.meta[column]["destination"])] += float(values[column])
+    total = sum(shipped.values())
+    return {p: t / total for p, t in shipped.items()} if total > 0 else {UNATTRIBUTED: 1.0}
+
+
 def _home(place: str) -> str:
     return CHINA if place == CHINA_EXPORT else place
 
@@ -165,7 +196,9 @@ class _Lookup:
             r.id: CHINA if world.matches(CHINA, r.origin) else UNATTRIBUTED
             for r in [*levers.quotas, *levers.licences]
         }
-        """Quota and licence rents go to the exporters: China's when the rule covers it."""
+        self.rules.update({r.id: BUYERS for r in levers.licences if r.rent_holder == "buyer"})
+        """Quota and licence rents go to the exporters (China's when the rule covers it), or to
+        the licensed buyers where a licence says so."""
 
     def adjustment(self, name: str) -> str:
         kind, _, what = name.partition(":")

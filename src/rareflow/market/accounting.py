@@ -8,7 +8,7 @@ both use are derived once per model and kept in its ``ModelCache``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -61,6 +61,9 @@ class ModelCache:
     """The place each row and each column's welfare term belongs to (``game.welfare``)."""
     periods: tuple[np.ndarray, np.ndarray] | None = None
     """The period of each row and each column (-1: none), for period accounts."""
+    buyer_rents: dict[tuple[str, str, int], list[int]] = field(default_factory=dict)
+    """(commodity, item, period) -> rows of the licences whose rent buyers keep on China's
+    export step of the product (``rents.py``)."""
 
 
 def meta_frame(model: MarketModel) -> pd.DataFrame:

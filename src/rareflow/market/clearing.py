@@ -25,6 +25,7 @@ from rareflow.market.effects import EffectKind
 from rareflow.market.model import MarketModel
 from rareflow.market.network import CHINA, CHINA_EXPORT, World
 from rareflow.market.program import pool
+from rareflow.market.rents import buyer_rent
 from rareflow.market.results import MarketResult, summarise
 from rareflow.market.world_data import build_world
 
@@ -177,6 +178,10 @@ class Clearing:
                 effect = model.levers.effects[position]
                 meta = model.program.meta[column]
                 price = duals[model.program.rows[key]] / model.discount[effect.period]
+                if key[4] == CHINA_EXPORT:  # the exporters' price: less what licensed buyers keep
+                    price -= buyer_rent(
+                        model, duals, meta["commodity"], meta["item"], effect.period
+                    )
                 freight = model.freight(meta["commodity"], meta.get("origin", CHINA),
                                         meta.get("destination", CHINA_EXPORT))  # fmt: skip
                 fob = max(0.0, price - freight)

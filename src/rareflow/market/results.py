@@ -21,6 +21,7 @@ from rareflow.market.accounting import (
     subsidy_payments,
 )
 from rareflow.market.network import CHINA, CHINA_EXPORT, RECYCLED, at_cap
+from rareflow.market.rents import buyer_rent
 
 if TYPE_CHECKING:
     import xarray as xr
@@ -214,10 +215,13 @@ def summarise(
     flows = current[np.abs(current["t"]) > 1e-9].reset_index(drop=True)
     flows = pd.concat([flows, _oxide_output(model, values)], ignore_index=True)
     balance, ledger = check_conservation(model, values)
+    # China's export market reports the price its exporters get (less any rent that licensed
+    # buyers keep, rents.py); everywhere else the balance row's dual
     prices = pd.DataFrame(
         [
             {"commodity": key[2], "item": key[3], "location": key[4], "track": key[5],
-             "usd_per_kg": float(duals[index])}
+             "usd_per_kg": float(duals[index]) - (
+                 buyer_rent(model, duals, key[2], key[3]) if key[4] == CHINA_EXPORT else 0.0)}
             for key, index in program.rows.items()
             if key[0] == "pool" and key[1] == 0
         ]

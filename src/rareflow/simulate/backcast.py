@@ -27,6 +27,7 @@ from rareflow.dataset.dataset import Dataset
 from rareflow.market.intervals import DETERMINED_USD_PER_KG, price_intervals
 from rareflow.market.network import RECYCLED
 from rareflow.market.program import pool
+from rareflow.market.rents import buyer_rent
 from rareflow.scenario.loader import load_scenario
 from rareflow.scenario.schema import Expectations
 from rareflow.simulate.backcast_targets import published, published_quantity
@@ -43,7 +44,8 @@ COLLAPSE_FLOOR = 0.01
 """Scores count a model price below 1 % of the published one as 1 % of it."""
 EXPORT_PLACE = "JP"
 """The export price is the oxide price delivered to Japan, the largest buyer outside China,
-less freight: FOB equivalent whether or not China ships that oxide itself that year."""
+less freight: FOB equivalent whether or not China ships that oxide itself that year; less too
+the rent that licensed buyers keep where a licence says they do (``Licence.rent_holder``)."""
 
 
 @dataclass
@@ -99,14 +101,18 @@ def episode_frame(
                 key = pool("oxide", e, place, 0)
                 if key not in rows:
                     continue
-                price = float(duals[rows[key]]) - (freight if market == "export" else 0.0)
+                price = float(duals[rows[key]])
+                if market == "export":  # FOB as China's exporters sell: rents.py
+                    price -= freight + buyer_rent(model, duals, "oxide", e)
                 found.append(("price", e, market, year, price))
                 compared.append((e, market, key))
         if intervals:
             ranges = price_intervals(model, [key for _, _, key in compared])
             for (e, market, _), low, high in zip(compared, ranges["low"], ranges["high"],
                                                  strict=True):  # fmt: skip
-                shift = freight if market == "export" else 0.0
+                shift = (
+                    freight + buyer_rent(model, duals, "oxide", e) if market == "export" else 0.0
+                )
                 found.append(("price_low", e, market, year, float(low) - shift))
                 found.append(("price_high", e, market, year, float(high) - shift))
         # legal exports (what China's customs count) and smuggled ones apart

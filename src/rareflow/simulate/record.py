@@ -25,6 +25,7 @@ from rareflow.market.accounting import balance_residuals
 from rareflow.market.model import MarketModel
 from rareflow.market.network import CHINA_EXPORT, RECYCLED, Mine, Plant, at_cap, heavy_elements
 from rareflow.market.program import pool
+from rareflow.market.rents import buyer_rent_rows
 from rareflow.market.separation import heavy_content
 from rareflow.metrics import hhi, top_share_pct
 from rareflow.scenario.schema import Measure
@@ -82,6 +83,13 @@ class Recorder:
                          for e in self.parts[g]]
             for g in self.elements for place in PRICE_PLACES
         }  # fmt: skip
+        self.rent_rows = {
+            g: [(r, 1.0 / len(self.parts[g])) for e in self.parts[g]
+                for r in buyer_rent_rows(self.model, "oxide", e)]
+            for g in self.elements
+        }  # fmt: skip
+        """Element group -> rows of the licences whose rent buyers keep on China's exports of
+        its oxides, with the group's weights: the export price is what exporters get."""
         caps: dict[tuple[str, str], float] = {}
         for segment in world.segments:
             if segment.commodity == "oxide":
@@ -298,6 +306,8 @@ class Recorder:
                 parts = self.price_rows[(g, place)]
                 if all(r is not None for r, _ in parts):
                     price = sum(duals[r] * w for r, w in parts if r is not None)
+                    if place == CHINA_EXPORT:
+                        price -= sum(duals[r] * w for r, w in self.rent_rows[g])
                     rows.append((year, f"price_{place}_usd_per_kg", g, float(price)))
                 if capped := self.price_caps[(g, place)]:
                     capped_now = any(at_cap(float(duals[r]), cap) for r, cap in capped)
