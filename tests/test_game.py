@@ -142,6 +142,26 @@ def test_a_licence_refusing_exports_reaches_the_same_optimum_as_the_tax() -> Non
     assert outcome.prices["Nd:JP"] == pytest.approx(20.0, rel=0.02)
 
 
+def test_a_licence_whose_rent_the_buyers_keep_earns_china_nothing() -> None:
+    # The same licence with its rent kept by the licensed buyers (as in 2025): China sells its
+    # 100 t at cost whatever it refuses, so refusing earns it nothing and it refuses nothing.
+    # Japan pays 20 instead of 10: its buyers lose the area under q = 40,000 p^-2 between 10
+    # and 20, 40,000 (1/10 - 1/20) = 2,000 kUSD, and keep the rent (20 - 10) x 100 t = 1,000.
+    instruments = china_licences((0.0, 0.5, 0.75, 0.9))[:1]
+    losses = {}
+    for holder in ("exporter", "buyer"):
+        levers = game_levers(instruments, [], licence_rent=holder)
+        clearing = Clearing(MarketModel(world([constant_elasticity(40_000.0, -2.0)], levers)))
+        game = Game.on(clearing, instruments, ["allies"], Weights())
+        free = game.evaluate({"game_licence_light": 0.0}).objectives
+        refused = game.evaluate({"game_licence_light": 0.75}).objectives
+        losses[holder] = free[ALLIANCE_PLAYER] - refused[ALLIANCE_PLAYER]
+        if holder == "buyer":
+            assert game.best_response(CHINA_PLAYER, game.zero()) == {"game_licence_light": 0.0}
+            assert refused[CHINA_PLAYER] == pytest.approx(0.0, abs=1e-6)
+    assert losses == pytest.approx({"exporter": 2.0, "buyer": 1.0}, rel=0.01)
+
+
 def test_a_mining_cut_restricts_like_the_tax_when_china_only_exports() -> None:
     # China's mine can supply 400 t, what the foreign demand takes at cost (40,000 / 10^2):
     # cutting its capacity by 75 % leaves 100 t at 20 USD/kg and a scarcity rent of

@@ -71,6 +71,11 @@ FinanceFlag = Annotated[
                  "(0, 2, 4) export-credit loans take off its new plants' cost of capital, up to "
                  "the EXIM cap; each level is played through the years."),
 ]  # fmt: skip
+LicenceRent = Annotated[
+    Literal["exporter", "buyer"],
+    typer.Option("--licence-rent", help="Who keeps the rent of China's licences (with --china "
+                 "licences): its exporters, or the licensed buyers abroad, as in 2025."),
+]  # fmt: skip
 FreeChina = Annotated[
     bool,
     typer.Option("--free-china", help="Drop the scenario's Chinese export quotas, taxes, "
@@ -92,6 +97,7 @@ def game_command(
     finance: FinanceFlag = False,
     share_weight: ShareWeight = None,
     free_china: FreeChina = False,
+    licence_rent: LicenceRent = "exporter",
     seed: Annotated[int, typer.Option(min=0, help="Seed of the run's draws.")] = 0,
     runs: Annotated[
         int,
@@ -124,7 +130,7 @@ def game_command(
     chosen = (CHINA_PLAYER, ALLIANCE_PLAYER) if players == "both" else (players,)
     settings = Settings(
         mode, span, weights, alliance, chosen, china, production, subsidy, stockpile, free_china,
-        seed,
+        seed, licence_rent=licence_rent,
     )  # fmt: skip
     label = Path(scenario).stem if scenario.endswith((".yaml", ".yml")) else scenario
     if finance:

@@ -114,10 +114,12 @@ def game_levers(
     allied_separators: list[str],
     stock_location: str = "JP",
     stock_caps: dict[str, float] | None = None,
+    licence_rent: Literal["exporter", "buyer"] = "exporter",
 ) -> Levers:
     """The levers the instruments act on, at zero (to be built into the market once). A
     stockpile buys its oxides at ``stock_location`` at any price up to ``stock_caps`` (USD/kg by
-    element: what a kg is worth in a disruption) and sells them there."""
+    element: what a kg is worth in a disruption) and sells them there; China's licences leave
+    their rent with ``licence_rent`` (its exporters or the licensed buyers)."""
     china = {"origin": ["china"], "exclude_destination": ["china"]}
     taxes, licences, floors, subsidies = [], [], [], []
     buys: list[StockPurchase] = []
@@ -144,7 +146,7 @@ def game_levers(
             taxes.append(ExportTax(id=instrument.id, rate_pct=0.0, **china, **scope))
         elif instrument.kind == "licence":
             licences.append(Licence(id=instrument.id, refused_share=0.0, closes_smuggling=True,
-                                    **china, **scope))  # fmt: skip
+                                    rent_holder=licence_rent, **china, **scope))  # fmt: skip
         elif instrument.kind == "subsidy" and allied_separators:
             subsidies.append(Subsidy(id=instrument.id, plants=allied_separators, usd_per_kg=0.0))
         elif allied_separators:

@@ -70,6 +70,9 @@ class Settings:
     seed: int = 0
     run: int = 0
     """Which run's draws the game plays on (run 0: the central run of ``rareflow game``)."""
+    licence_rent: Literal["exporter", "buyer"] = "exporter"
+    """Who keeps the rent of China's licences (``Licence.rent_holder``): China's exporters, or
+    the licensed buyers abroad, as under China's 2025 licences (docs/market.md)."""
 
 
 @dataclass
@@ -129,12 +132,13 @@ def with_game(
     plants: list[str],
     stock_location: str = "JP",
     stock_caps: dict[str, float] | None = None,
+    licence_rent: Literal["exporter", "buyer"] = "exporter",
 ) -> Scenario:
     """The scenario with the players' levers (at zero) in force over its whole horizon."""
     block = DatedLevers(
         id=GAME,
         start=scenario.horizon.start,
-        levers=game_levers(instruments, plants, stock_location, stock_caps),
+        levers=game_levers(instruments, plants, stock_location, stock_caps, licence_rent),
         note="The instruments of the game (set by the players each year).",
     )
     return scenario.model_copy(update={"levers": [*scenario.levers, block]})
@@ -188,7 +192,9 @@ def prepare(dataset: Dataset, scenario: Scenario, settings: Settings) -> Prepare
     }
     plan = draw(scenario, settings.seed, settings.run)
     plan = dataclasses.replace(plan, lever_start={**plan.lever_start, GAME: scenario.horizon.start})
-    scenario = with_game(scenario, instruments, plants, settings.weights.stock_location, caps)
+    scenario = with_game(
+        scenario, instruments, plants, settings.weights.stock_location, caps, settings.licence_rent
+    )
     return Prepared(scenario, plan, instruments, world)
 
 
