@@ -343,6 +343,13 @@ def test_game_cli_json_shape_and_errors() -> None:
             capture_output=True, text=True, timeout=120, check=False,
         )  # fmt: skip
         assert bad.returncode == 1 and "--years" in bad.stderr and "Traceback" not in bad.stderr
+    # the rent holder of China's licences means nothing while China plays taxes
+    bad = subprocess.run(
+        [sys.executable, "-m", "rareflow", "game", "baseline", "--licence-rent", "buyer"],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert bad.returncode == 1 and "--china licences" in bad.stderr
+    assert "Traceback" not in bad.stderr
 
 
 def test_ensemble_bands_by_year() -> None:

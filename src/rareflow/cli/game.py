@@ -116,6 +116,8 @@ def game_command(
 ) -> None:
     """Play the game on a scenario's central run: per year, each round's instruments and
     objectives, then the equilibrium against the price-taking run."""
+    if licence_rent == "buyer" and china != "licences":
+        fail("--licence-rent acts on China's licences only: add --china licences")
     dataset = load(data, as_json)
     parsed = scenario_or_fail(scenario, data)
     horizon = (parsed.horizon.start, parsed.horizon.end)
